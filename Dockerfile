@@ -1,0 +1,67 @@
+# native-sync: the sync container for docker-sync's native_osx strategy, for
+# compose and for `make run` (docs/using-the-image.md).
+#
+# Builds with a plain `docker build .` anywhere pip reaches PyPI. Where it does
+# not (this project's CI), `make image` first downloads the wheels into
+# build/wheels/ and builds with them, offline.
+ARG BASE_IMAGE=debian:bookworm-slim
+
+# --- stage 1: a virtualenv with the runtime Python packages ---------------------
+FROM ${BASE_IMAGE} AS venv
+# Debian versions are not pinned: the base image fixes the release, and pins
+# would break on every point/security update.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+# `build/wheel[s]` matches nothing in a plain checkout (then pip uses PyPI); after
+# `make image` it brings the downloaded wheels (then pip stays offline).
+COPY requirements.txt build/wheel[s] /tmp/pip/
+RUN python3 -m venv /opt/venv \
+ && if ls /tmp/pip/*.whl >/dev/null 2>&1; then \
+      /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/pip -r /tmp/pip/requirements.txt; \
+    else \
+      /opt/venv/bin/pip install --no-cache-dir -r /tmp/pip/requirements.txt; \
+    fi \
+ && /opt/venv/bin/pip uninstall -y -q pip setuptools
+
+# --- stage 2: the image ---------------------------------------------------------
+FROM ${BASE_IMAGE}
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 unison tzdata \
+ && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log \
+ && mkdir -p /host_sync /app_sync /unison \
+ && ln -s /run/native-sync/supervisord.conf /etc/supervisord.conf
+COPY --from=venv /opt/venv /opt/venv
+# native-sync, precopy_appsync, supervisorctl (finds the running supervisord with
+# no flags), unison-fsmonitor, and the ENTRYPOINT shim.
+COPY scripts/image/ /usr/local/bin/
+COPY entrypoint.py /opt/native-sync/
+COPY engine /opt/native-sync/engine
+COPY monit /opt/native-sync/monit
+# Byte-compiled at build time: a read-only container cannot write __pycache__,
+# and the health check starts Python every few seconds.
+RUN python3 -m compileall -q /opt/native-sync
+
+# /usr/local/bin first so that the supervisorctl wrapper wins over the venv's.
+ENV PATH=/usr/local/sbin:/usr/local/bin:/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOST_VOLUME=/host_sync \
+    APP_VOLUME=/app_sync \
+    UNISON=/unison \
+    SYNC_RUNTIME_DIR=/run/native-sync
+VOLUME /unison
+
+# Healthy once the initial sync is done and unison watches; the long start
+# period covers a big initial sync, the short interval lets compose start the
+# app (depends_on: condition: service_healthy) soon after it.
+HEALTHCHECK --interval=2s --timeout=10s --start-period=10m --retries=3 \
+  CMD ["/usr/local/bin/native-sync", "health"]
+
+# `docker run IMAGE` = native-sync run; `docker run IMAGE status` = native-sync
+# status; `docker run IMAGE /usr/local/bin/precopy_appsync` (docker-sync) or any
+# other program runs as given (scripts/image/docker-entrypoint).
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint"]
+CMD ["run"]
