@@ -38,3 +38,12 @@ test-engine: deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
+
+# --- the image (issue 4; scripts/build-image.sh, docs/using-the-image.md) --------
+# make image [IMAGE=name:tag]   build it (offline-friendly: wheels in build/wheels)
+# make run [SRC=folder]         build if needed, start a sync container on SRC
+image:
+	@bash scripts/build-image.sh "$(IMAGE)"
+
+run: image
+	@bash scripts/run-image.sh "$(IMAGE)" "$(SRC)"
