@@ -1,0 +1,1 @@
+"""native-sync's sync engine: config, unison, the fsmonitor, supervisord."""

@@ -1,0 +1,70 @@
+"""Does a path still differ between the two replicas?
+
+The fsmonitor reports only paths that do: unison's own writes into the other
+replica then compare equal and are not echoed back, which would cost the next
+edit a second sync and unison's one-second sleep.  The check must stay cheap:
+metadata first, contents only for regular files of equal size, read in blocks
+with an early exit, and files above :data:`CONTENT_LIMIT` count as different
+(reporting too much costs one extra sync; reporting too little loses an edit).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+CONTENT_LIMIT = 8 * 1024 * 1024
+BLOCK = 256 * 1024
+PERMS = 0o1777  # unison's default -perms mask
+
+
+def differs(a: str, b: str) -> bool:
+    """True unless ``a`` and ``b`` hold the same thing as unison would sync it.
+
+    Both missing is the same; type, permission bits, link target and file
+    contents are compared. Owners and times are not: unison (without
+    ``-owner``/``-times``) does not copy them.
+    """
+    sa, sb = _lstat(a), _lstat(b)
+    if sa is None or sb is None:
+        return (sa is None) != (sb is None)
+    if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
+        return True
+    if stat.S_ISLNK(sa.st_mode):
+        return _readlink(a) != _readlink(b)
+    if (sa.st_mode & PERMS) != (sb.st_mode & PERMS):
+        return True
+    if stat.S_ISREG(sa.st_mode):
+        if sa.st_size != sb.st_size:
+            return True
+        if sa.st_size > CONTENT_LIMIT:
+            return True
+        return not _same_contents(a, b)
+    return False
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def _same_contents(a: str, b: str) -> bool:
+    try:
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                block_a = fa.read(BLOCK)
+                if block_a != fb.read(BLOCK):
+                    return False
+                if not block_a:
+                    return True
+    except OSError:
+        return False

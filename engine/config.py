@@ -1,0 +1,312 @@
+"""The one place that reads the environment: SPEC section 3 as a frozen Config.
+
+Every variable goes through a small converter that raises ``ValueError`` with
+what it accepts; :func:`load` turns that into :class:`ConfigError`, which names
+the variable, the value and the accepted form, so the edge can print one line
+and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+PREFER_WORDS = ("host", "app", "newer")
+IGNORE_KINDS = ("Name", "Path", "BelowPath", "Regex")
+
+
+class ConfigError(Exception):
+    """A variable has a value native-sync cannot use."""
+
+    def __init__(self, variable: str, value: object, accepted: str) -> None:
+        self.variable = variable
+        self.value = value
+        self.accepted = accepted
+        super().__init__(f"{variable}={value!r} is not valid: expected {accepted}")
+
+
+# --- converters (each raises ValueError naming what it accepts) ---------------
+
+
+def boolean(value: str) -> bool:
+    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` in any case."""
+    word = str(value).strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("true or false")
+
+
+def non_negative_number(value: str) -> float:
+    """A number of seconds, 0 or more."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("a number, 0 or more") from None
+    if not number >= 0 or number == float("inf"):
+        raise ValueError("a number, 0 or more")
+    return number
+
+
+def positive_number(value: str) -> float:
+    """A number greater than 0."""
+    try:
+        number = non_negative_number(value)
+    except ValueError:
+        number = 0.0
+    if number == 0:
+        raise ValueError("a number greater than 0")
+    return number
+
+
+def positive_int(value: str) -> int:
+    """A whole number, 1 or more."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError("a whole number, 1 or more") from None
+    if number < 1:
+        raise ValueError("a whole number, 1 or more")
+    return number
+
+
+def numeric_id(value: str) -> int:
+    """A numeric uid or gid (no names: they would need a lookup)."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError("a numeric id, 0 to 2147483647") from None
+    if not 0 <= number <= 2**31 - 1:
+        raise ValueError("a numeric id, 0 to 2147483647")
+    return number
+
+
+def log_format(value: str) -> str:
+    """``console`` or ``json``."""
+    word = value.strip().lower()
+    if word not in ("console", "json"):
+        raise ValueError("console or json")
+    return word
+
+
+def words(value: str) -> tuple[str, ...]:
+    """Split as a POSIX shell would (quotes honoured, nothing evaluated)."""
+    try:
+        return tuple(shlex.split(value))
+    except ValueError as e:
+        raise ValueError(f"words a shell could split ({e})") from None
+
+
+def excludes(value: str) -> tuple[str, ...]:
+    """Unison ignore patterns, one per line or as ``-ignore=...`` words."""
+    patterns: list[str] = []
+    for line in value.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("-ignore"):
+            tokens = words(line)
+            patterns.extend(_ignores_from_words(tokens))
+        else:
+            patterns.append(_ignore_pattern(line))
+    return tuple(patterns)
+
+
+def _ignores_from_words(tokens: tuple[str, ...]) -> list[str]:
+    patterns: list[str] = []
+    it = iter(tokens)
+    for token in it:
+        if token.startswith("-ignore="):
+            patterns.append(_ignore_pattern(token.split("=", 1)[1]))
+        elif token == "-ignore":
+            patterns.append(_ignore_pattern(next(it, "")))
+        else:
+            raise ValueError("ignore patterns like 'Name x', one per line, or -ignore='Name x' words")
+    return patterns
+
+
+def _ignore_pattern(pattern: str) -> str:
+    kind, _, rest = pattern.partition(" ")
+    if kind not in IGNORE_KINDS or not rest.strip():
+        raise ValueError("ignore patterns like 'Name x', 'Path a/b', 'BelowPath c' or 'Regex r'")
+    return f"{kind} {rest.strip()}"
+
+
+# --- the config ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything native-sync reads from its environment, converted and checked."""
+
+    host_volume: Path
+    app_volume: Path
+    unison_src: Path
+    unison_dest: Path
+    unison_args: tuple[str, ...]
+    unison_watch_args: tuple[str, ...]
+    excludes: tuple[str, ...]
+    prefer: str
+    owner_uid: int
+    group_id: int
+    max_inotify_watches: int | None
+    monit_enable: bool
+    monit_interval: float
+    monit_high_cpu_cycles: int
+    monit_cpu_threshold: float
+    monit_stall_seconds: float
+    rescan_interval: float
+    runtime_dir: Path
+    unison_dir: Path
+    unison_bin: str
+    log_format: str
+    tz: str | None
+
+    @property
+    def roots(self) -> tuple[Path, Path]:
+        """The two unison roots: host side first."""
+        return (self.unison_src, self.unison_dest)
+
+    @property
+    def prefer_root(self) -> str:
+        """The value of unison's ``-prefer``: a root path or ``newer``."""
+        if self.prefer == "host":
+            return str(self.unison_src)
+        if self.prefer == "app":
+            return str(self.unison_dest)
+        return self.prefer
+
+    @property
+    def supervisord_conf(self) -> Path:
+        return self.runtime_dir / "supervisord.conf"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.runtime_dir / "supervisor.sock"
+
+
+def runtime_folder(value: str) -> str:
+    """A folder whose ``supervisor.sock`` fits a unix socket address (107 bytes)."""
+    if len(os.fsencode(os.path.join(value, "supervisor.sock"))) > 107:
+        raise ValueError("a folder path of at most 91 bytes (it holds a unix socket)")
+    return value
+
+
+def _prefer(value: str) -> str:
+    word = value.strip()
+    aliases = {"default": "host", "src": "host", "dest": "app"}
+    word = aliases.get(word, word)
+    if word in PREFER_WORDS or word.startswith("/"):
+        return word
+    raise ValueError("host, app, newer or an absolute root path")
+
+
+def _sync_config(path: str) -> dict[str, Any]:
+    """docker-sync sync keys from a YAML file (flat, or one entry under ``syncs``)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"a readable YAML file with docker-sync sync keys ({e})") from e
+    if isinstance(data, dict) and isinstance(data.get("syncs"), dict):
+        syncs = data["syncs"]
+        if len(syncs) != 1:
+            raise ValueError("a docker-sync.yml with exactly one entry under 'syncs'")
+        data = next(iter(syncs.values())) or {}
+    if not isinstance(data, dict):
+        raise ValueError("a YAML mapping of docker-sync sync keys")
+    return data
+
+
+def _file_values(data: dict[str, Any]) -> dict[str, str]:
+    """Translate docker-sync keys into the environment variables they stand for."""
+    values: dict[str, str] = {}
+    simple = {
+        "sync_userid": "OWNER_UID",
+        "sync_groupid": "GROUP_ID",
+        "monit_enable": "MONIT_ENABLE",
+        "monit_interval": "MONIT_INTERVAL",
+        "monit_high_cpu_cycles": "MONIT_HIGH_CPU_CYCLES",
+        "sync_prefer": "UNISON_SYNC_PREFER",
+    }
+    for key, variable in simple.items():
+        if data.get(key) is not None:
+            value = data[key]
+            values[variable] = str(value).lower() if isinstance(value, bool) else str(value)
+    if data.get("sync_args") is not None:
+        args = data["sync_args"]
+        values["UNISON_ARGS"] = args if isinstance(args, str) else shlex.join(map(str, args))
+    if data.get("sync_excludes"):
+        kind = str(data.get("sync_excludes_type") or "Name")
+        values["UNISON_EXCLUDES"] = "\n".join(f"{kind} {x}" for x in data["sync_excludes"])
+    return values
+
+
+def load(environ: Mapping[str, str] | None = None) -> Config:
+    """Build the Config from ``environ`` (default: the process environment).
+
+    Raises :class:`ConfigError` for the first bad value.
+    """
+    env = dict(os.environ if environ is None else environ)
+    if env.get("SYNC_CONFIG"):
+        file_values = _convert(env, "SYNC_CONFIG", _sync_config, None)
+        assert file_values is not None
+        env = {**_file_values(file_values), **env}
+
+    def get(name: str, convert: Callable[[str], T], default: T) -> T:
+        return _convert(env, name, convert, default)
+
+    host = Path(get("HOST_VOLUME", str, "/host_sync"))
+    app = Path(get("APP_VOLUME", str, "/app_sync"))
+    no_words: tuple[str, ...] = ()
+    args = get("UNISON_ARGS", words, no_words)
+    return Config(
+        host_volume=host,
+        app_volume=app,
+        unison_src=Path(get("UNISON_SRC", str, str(host))),
+        unison_dest=Path(get("UNISON_DEST", str, str(app))),
+        unison_args=args,
+        unison_watch_args=get("UNISON_WATCH_ARGS", words, ("-repeat", "watch")),
+        excludes=get("UNISON_EXCLUDES", excludes, no_words),
+        prefer=get("UNISON_SYNC_PREFER", _prefer, "host"),
+        owner_uid=get("OWNER_UID", numeric_id, 0),
+        group_id=get("GROUP_ID", numeric_id, 0),
+        max_inotify_watches=get("MAX_INOTIFY_WATCHES", positive_int, None),
+        monit_enable=get("MONIT_ENABLE", boolean, True),
+        monit_interval=get("MONIT_INTERVAL", positive_number, 5.0),
+        monit_high_cpu_cycles=get("MONIT_HIGH_CPU_CYCLES", positive_int, 2),
+        monit_cpu_threshold=get("MONIT_CPU_THRESHOLD", positive_number, 50.0),
+        monit_stall_seconds=get("MONIT_STALL_SECONDS", positive_number, 60.0),
+        rescan_interval=get("SYNC_RESCAN_INTERVAL", non_negative_number, 300.0),
+        runtime_dir=Path(get("SYNC_RUNTIME_DIR", runtime_folder, "/run/native-sync")),
+        unison_dir=Path(get("UNISON", str, "/unison")),
+        unison_bin=get("UNISON_BIN", str, "unison"),
+        log_format=get("LOG_FORMAT", log_format, "console"),
+        tz=env.get("TZ") or None,
+    )
+
+
+def _convert(env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:
+    raw = env.get(name)
+    if raw is None or (raw.strip() == "" and name != "UNISON_ARGS"):
+        return default
+    try:
+        return convert(raw)
+    except ValueError as e:
+        raise ConfigError(name, raw, str(e)) from e
+
+
+def check_volumes(config: Config) -> None:
+    """Both roots must be existing folders; raises ConfigError otherwise."""
+    for name, path in (("HOST_VOLUME", config.unison_src), ("APP_VOLUME", config.unison_dest)):
+        if not path.is_dir():
+            raise ConfigError(name, str(path), "an existing folder (is the volume mounted?)")

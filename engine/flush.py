@@ -1,0 +1,39 @@
+"""``native-sync flush``: ask the running fsmonitor for a full sync, wait for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+from engine import status
+from engine.config import Config
+
+NOT_RUNNING = 1
+TIMED_OUT = 4
+
+
+def flush(cfg: Config, timeout: float) -> int:
+    """Signal the fsmonitor (SIGUSR1) and wait until a full sync has completed."""
+    path = cfg.runtime_dir / status.FSMONITOR_FILE
+    before = status.read_json(path)
+    pid = before.get("pid")
+    if not isinstance(pid, int):
+        print("native-sync: no fsmonitor is running (is `native-sync run` watching?)", file=sys.stderr)
+        return NOT_RUNNING
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        print(f"native-sync: the fsmonitor (pid {pid}) is gone", file=sys.stderr)
+        return NOT_RUNNING
+    deadline = time.monotonic() + timeout
+    waiter = threading.Event()
+    while time.monotonic() < deadline:
+        now = status.read_json(path)
+        if now.get("pid") == pid and now.get("flushes", 0) > before.get("flushes", 0):
+            return 0
+        waiter.wait(0.02)
+    print(f"native-sync: no full sync completed within {timeout:g} s", file=sys.stderr)
+    return TIMED_OUT

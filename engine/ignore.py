@@ -1,0 +1,107 @@
+"""unison's ignore patterns (``Name``, ``Path``, ``BelowPath``, ``Regex``) in Python.
+
+The fsmonitor uses them to neither watch nor report what unison ignores, so a
+busy ``.git`` or ``node_modules`` costs no sync.  The globs follow unison's
+``ubase/rx.ml``: ``*`` and ``?`` never cross ``/``, braces expand, and a
+wildcard at the start of a name does not match a leading dot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+
+def glob_regex(glob: str) -> str:
+    """The regular expression for one unison glob (braces expanded)."""
+    return "(?:" + "|".join(_one_glob(g) for g in _expand_braces(glob)) + ")"
+
+
+def _one_glob(glob: str) -> str:
+    out: list[str] = []
+    at_start = True
+    i = 0
+    while i < len(glob):
+        c = glob[i]
+        i += 1
+        nodot = "(?!\\.)" if at_start else ""
+        if c == "*":
+            out.append(nodot + "[^/]*")
+        elif c == "?":
+            out.append(nodot + "[^/]")
+        elif c == "[":
+            end = glob.find("]", i + 1)
+            if end < 0:
+                raise ValueError(f"unclosed [ in {glob!r}")
+            body = glob[i:end]
+            i = end + 1
+            negate = body[:1] in ("^", "!")
+            body = body[1:] if negate else body
+            body = body.replace("\\", "\\\\")
+            out.append(nodot + ("[^/" if negate else "[") + body + "]")
+        else:
+            if c == "\\" and i < len(glob):
+                c = glob[i]
+                i += 1
+            out.append(re.escape(c))
+        at_start = c == "/"
+    return "".join(out)
+
+
+def _expand_braces(glob: str) -> list[str]:
+    start = glob.find("{")
+    if start < 0:
+        return [glob]
+    depth = 0
+    parts: list[str] = []
+    last = start + 1
+    for j in range(start, len(glob)):
+        ch = glob[j]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                parts.append(glob[last:j])
+                head, tail = glob[:start], glob[j + 1 :]
+                return [x for p in parts for x in _expand_braces(head + p + tail)]
+        elif ch == "," and depth == 1:
+            parts.append(glob[last:j])
+            last = j + 1
+    raise ValueError(f"unclosed {{ in {glob!r}")
+
+
+def pattern_regex(pattern: str) -> str:
+    """The regular expression a whole path must match for ``pattern``."""
+    kind, _, arg = pattern.partition(" ")
+    arg = arg.strip()
+    if kind == "Name":
+        return "(?:.*/)?" + glob_regex(arg)
+    if kind == "Path":
+        return glob_regex(arg)
+    if kind == "BelowPath":
+        return glob_regex(arg) + "(?:/.*)?"
+    if kind == "Regex":
+        return arg
+    raise ValueError(f"not a unison ignore pattern: {pattern!r}")
+
+
+class IgnoreMatcher:
+    """Answers: does unison ignore this replica-relative path?"""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        regexes = [pattern_regex(p) for p in patterns]
+        self._rx = re.compile("|".join(f"(?:{r})" for r in regexes), re.S) if regexes else None
+
+    def ignored(self, path: str) -> bool:
+        """True if ``path`` or one of its parent folders is ignored."""
+        if self._rx is None or not path:
+            return False
+        end = 0
+        while True:
+            end = path.find("/", end + 1)
+            prefix = path if end < 0 else path[:end]
+            if self._rx.fullmatch(prefix):
+                return True
+            if end < 0:
+                return False

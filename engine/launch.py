@@ -1,0 +1,93 @@
+"""supervisord's ``unison`` program: tidy up, count the restart, become unison.
+
+Runs before every (re)start of watch-mode unison: removes archive locks a
+killed unison left behind (docker-sync #452, only when no unison of these
+roots runs), records the start and why it happened in ``unison.json``, drops
+to OWNER_UID:GROUP_ID and execs unison, so supervisord supervises unison
+itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import psutil
+import structlog
+
+from engine import config as config_mod
+from engine import log as log_mod
+from engine import ownership, status, unison
+
+RESTART_REASON_FILE = "restart-reason"
+
+log = structlog.get_logger("launch")
+
+
+def unison_running(cfg: config_mod.Config) -> bool:
+    """Is a unison on these two roots alive (other than this process)?"""
+    roots = {str(r) for r in cfg.roots}
+    name = os.path.basename(cfg.unison_bin)
+    for proc in psutil.process_iter(["name", "cmdline", "pid"]):
+        if proc.info["pid"] == os.getpid() or proc.info["name"] != name:
+            continue
+        if roots <= set(proc.info["cmdline"] or ()):
+            return True
+    return False
+
+
+def clear_stale_locks(cfg: config_mod.Config) -> list[str]:
+    """Remove unison's lock files when no unison of these roots runs."""
+    locks = unison.lock_files(cfg)
+    if not locks or unison_running(cfg):
+        return []
+    removed = []
+    for lock in locks:
+        try:
+            lock.unlink()
+            removed.append(lock.name)
+        except FileNotFoundError:
+            pass
+    if removed:
+        log.warning("unison.stale_locks_removed", locks=removed)
+    return removed
+
+
+def record_start(cfg: config_mod.Config) -> dict[str, object]:
+    """Count this start; every start after the first is a restart with a reason."""
+    path = cfg.runtime_dir / status.UNISON_FILE
+    data = status.read_json(path)
+    starts = int(data.get("starts", 0)) + 1
+    fields: dict[str, object] = {"starts": starts, "pid": os.getpid()}
+    if starts > 1:
+        reason_file = cfg.runtime_dir / RESTART_REASON_FILE
+        try:
+            reason = reason_file.read_text(encoding="utf-8").strip() or "exit"
+            reason_file.unlink()
+        except FileNotFoundError:
+            reason = "exit"
+        fields["restarts"] = int(data.get("restarts", 0)) + 1
+        fields["last_restart_reason"] = reason
+        fields["last_restart_at"] = status.now_iso()
+        log.warning("unison.restarted", reason=reason, restarts=fields["restarts"])
+    return status.update_json(path, **fields)
+
+
+def main() -> int:
+    try:
+        cfg = config_mod.load()
+    except config_mod.ConfigError as e:
+        print(f"native-sync: {e}", file=sys.stderr)
+        return 2
+    log_mod.setup(cfg.log_format, cfg.tz, process="launch")
+    clear_stale_locks(cfg)
+    record_start(cfg)
+    env = unison.environment(cfg, cfg.runtime_dir / "bin")
+    command = unison.watch_command(cfg)
+    log.info("unison.exec", command=command, uid=cfg.owner_uid, gid=cfg.group_id)
+    ownership.become(cfg.owner_uid, cfg.group_id)
+    os.execvpe(command[0], command, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""``run`` and ``precopy``: prepare, initial sync, supervise, flush at stop.
+
+``run``: check the volumes and the mass-deletion guard; on a cold start (no
+unison archive yet) a one-shot unison brings APP_VOLUME to the host's content
+and sets its owner; then supervisord runs watch-mode unison (whose first pass
+is the initial sync of a warm start) and the watchdog.  ``state.json`` says
+``watching`` once the fsmonitor has seen the first full sync finish.  SIGTERM
+stops unison, runs one more unison pass (the flush) and exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+from engine import launch, ownership, safety, status, supervisord, unison
+from engine.config import Config
+
+STARTUP_FAILURE = 3
+POLL = 0.05
+FLUSH_TIMEOUT = 6.0
+
+log = structlog.get_logger("native-sync")
+
+_TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
+
+
+class SyncFailed(Exception):
+    """A one-shot unison run failed (unison's exit status 3, or it could not run)."""
+
+
+def prepare(cfg: Config) -> None:
+    """Runtime folders, the fsmonitor executable, UNISON, owned where they must be."""
+    for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / status.FSMONITOR_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(cfg.runtime_dir, 0o755)
+    wrapper = cfg.runtime_dir / "bin" / "unison-fsmonitor"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(supervisord.CODE_DIR)!r})\n"
+        "from engine.fsmonitor import main\n"
+        "sys.exit(main())\n",
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    cfg.unison_dir.mkdir(parents=True, exist_ok=True)
+    if ownership.can_switch(cfg.owner_uid, cfg.group_id):
+        for path in (cfg.unison_dir, cfg.runtime_dir / status.FSMONITOR_DIR, cfg.unison_dest):
+            os.chown(path, cfg.owner_uid, cfg.group_id)
+    for stale in (status.FSMONITOR_FILE, status.UNISON_FILE, launch.RESTART_REASON_FILE):
+        (cfg.runtime_dir / stale).unlink(missing_ok=True)
+
+
+def set_inotify_limit(cfg: Config) -> None:
+    """Raise ``fs.inotify.max_user_watches`` to MAX_INOTIFY_WATCHES if allowed."""
+    if cfg.max_inotify_watches is None:
+        return
+    knob = Path("/proc/sys/fs/inotify/max_user_watches")
+    try:
+        current = int(knob.read_text())
+        if current >= cfg.max_inotify_watches:
+            return
+        knob.write_text(str(cfg.max_inotify_watches))
+        log.info("inotify.limit_raised", before=current, after=cfg.max_inotify_watches)
+    except (OSError, ValueError) as e:
+        log.warning(
+            "inotify.limit_unchanged",
+            wanted=cfg.max_inotify_watches,
+            error=str(e),
+            hint="MAX_INOTIFY_WATCHES needs a privileged container (or set it on the host)",
+        )
+
+
+def sync_once(cfg: Config, purpose: str) -> int:
+    """One unison pass over both roots; returns the number of items transferred."""
+    started = time.monotonic()
+    command = unison.once_command(cfg)
+    try:
+        done = subprocess.run(
+            command,
+            env=unison.environment(cfg, cfg.runtime_dir / "bin"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=None if purpose != "flush" else FLUSH_TIMEOUT,
+            **ownership.subprocess_ids(cfg.owner_uid, cfg.group_id),
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
+    output = done.stdout + done.stderr
+    match = _TRANSFERRED.search(output)
+    items = int(match.group(1)) if match else 0
+    if done.returncode >= 3 or (done.returncode and not match):
+        tail = output.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise SyncFailed(f"{purpose}: unison exited {done.returncode}: {' | '.join(tail)}")
+    log.info(
+        f"{purpose}.done",
+        items=items,
+        failed=int(match.group(3)) if match else 0,
+        seconds=round(time.monotonic() - started, 3),
+        exit=done.returncode,
+    )
+    return items
+
+
+def initial_sync(cfg: Config) -> None:
+    """The one-shot initial sync, then ownership of APP_VOLUME."""
+    started = time.monotonic()
+    log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest))
+    items = sync_once(cfg, "initial_sync.unison")
+    files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
+    log.info("initial_sync.done", items=items, files=files, seconds=round(time.monotonic() - started, 3))
+
+
+def precopy(cfg: Config) -> int:
+    """docker-sync's ``precopy_appsync``: the initial sync alone."""
+    prepare(cfg)
+    try:
+        safety.check(cfg)
+        initial_sync(cfg)
+    except (safety.MassDeletionRefused, SyncFailed) as e:
+        log.error("precopy.failed", error=str(e))
+        return STARTUP_FAILURE
+    return 0
+
+
+class Runner:
+    """The life of ``run``: one instance, driven from :meth:`run`."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.stop = threading.Event()
+        self.state_file = cfg.runtime_dir / status.STATE_FILE
+        self.supervisor: subprocess.Popen[bytes] | None = None
+        self.client = supervisord.Client(cfg.supervisor_socket)
+
+    def _signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+
+    def set_state(self, state: str, **fields: object) -> None:
+        status.update_json(self.state_file, state=state, **fields)
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._signal)
+        cfg = self.cfg
+        prepare(cfg)
+        status.write_json(
+            self.state_file, {"state": "starting", "pid": os.getpid(), "initial_sync_done": False}
+        )
+        log.info(
+            "start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), uid=cfg.owner_uid, gid=cfg.group_id
+        )
+        set_inotify_limit(cfg)
+        started = time.monotonic()
+        try:
+            safety.check(cfg)
+            self.set_state("initial-sync")
+            if not unison.has_archive(cfg):
+                initial_sync(cfg)
+        except (safety.MassDeletionRefused, SyncFailed) as e:
+            log.error("start.failed", error=str(e))
+            self.set_state("failed", error=str(e))
+            return STARTUP_FAILURE
+        if self.stop.is_set():
+            return self._finish(flush=False)
+        supervisord.write(cfg)
+        self.supervisor = supervisord.spawn(cfg)
+        return self._supervise(started)
+
+    def _supervise(self, started: float) -> int:
+        done = False
+        while not self.stop.wait(POLL):
+            assert self.supervisor is not None
+            if self.supervisor.poll() is not None:
+                log.error("supervisord.exited", status=self.supervisor.returncode)
+                self.set_state("failed", error="supervisord exited")
+                return 1
+            if not done and status.read_json(self.cfg.runtime_dir / status.FSMONITOR_FILE).get(
+                "first_sync_at"
+            ):
+                done = True
+                self.set_state("watching", initial_sync_done=True)
+                log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
+        return self._finish(flush=True)
+
+    def _finish(self, flush: bool) -> int:
+        """SIGTERM: stop unison, flush both ways, stop supervisord. Each step logged."""
+        self.set_state("stopping")
+        log.info("stop.begin")
+        if self.supervisor is not None:
+            try:
+                if self.cfg.monit_enable:
+                    self.client.stop("watchdog")
+                self.client.stop("unison")
+                log.info("stop.unison_stopped")
+            except supervisord.SupervisorError as e:
+                log.warning("stop.unison_not_stopped", error=str(e))
+        status_code = 0
+        if flush:
+            launch.clear_stale_locks(self.cfg)
+            try:
+                sync_once(self.cfg, "stop.flush")
+            except SyncFailed as e:
+                log.error("stop.flush_failed", error=str(e))
+                status_code = 1
+        if self.supervisor is not None:
+            self._stop_supervisor()
+        if status_code:
+            self.set_state("failed", error="the flush at stop failed")
+        log.info("stop.done", status=status_code)
+        return status_code
+
+    def _stop_supervisor(self) -> None:
+        assert self.supervisor is not None
+        self.supervisor.send_signal(signal.SIGTERM)
+        try:
+            self.supervisor.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            log.warning("stop.supervisord_killed")
+            self.supervisor.kill()
+            self.supervisor.wait()

@@ -1,0 +1,160 @@
+"""supervisord: its config in SYNC_RUNTIME_DIR, the process, and a thin XML-RPC client.
+
+The config listens on a unix socket only (mode 0700, no TCP) and runs two
+programs: ``unison`` (watch mode, through :mod:`engine.launch`) and, when
+``MONIT_ENABLE`` is on, ``watchdog`` (:mod:`monit`).  ``supervisorctl -c
+SYNC_RUNTIME_DIR/supervisord.conf`` works against it as it is.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from pathlib import Path
+from typing import Any, cast
+
+from supervisor.xmlrpc import Faults, SupervisorTransport
+
+from engine.config import Config
+
+CODE_DIR = Path(__file__).resolve().parent.parent
+
+_PROGRAM = """
+[program:{name}]
+command={command}
+directory={code_dir}
+environment=PYTHONPATH="{code_dir}",PYTHONUNBUFFERED="1"
+autostart={autostart}
+autorestart=true
+startsecs=0
+startretries=20
+stopsignal=TERM
+stopwaitsecs=3
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=/dev/fd/1
+stdout_logfile_maxbytes=0
+"""
+
+
+def render(cfg: Config) -> str:
+    """The supervisord config for ``cfg``."""
+    runtime = cfg.runtime_dir
+    text = f"""; written by native-sync at start; edits are lost
+[unix_http_server]
+file={cfg.supervisor_socket}
+chmod=0700
+
+[supervisord]
+nodaemon=true
+silent=true
+logfile=/dev/null
+logfile_maxbytes=0
+pidfile={runtime}/supervisord.pid
+childlogdir={runtime}
+loglevel=warn
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{cfg.supervisor_socket}
+"""
+    python = sys.executable
+    text += _PROGRAM.format(
+        name="unison", command=f"{python} -m engine.launch", code_dir=CODE_DIR, autostart="true"
+    )
+    if cfg.monit_enable:
+        text += _PROGRAM.format(
+            name="watchdog", command=f"{python} -m monit", code_dir=CODE_DIR, autostart="true"
+        )
+    return text
+
+
+def write(cfg: Config) -> Path:
+    cfg.supervisord_conf.write_text(render(cfg), encoding="utf-8")
+    return cfg.supervisord_conf
+
+
+def spawn(cfg: Config) -> subprocess.Popen[bytes]:
+    """Start supervisord in the foreground as our child."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(cfg.supervisord_conf)],
+        cwd=CODE_DIR,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # signals reach it only through us
+    )
+
+
+class SupervisorError(Exception):
+    """supervisord could not be reached or refused a request."""
+
+
+class Client:
+    """The few supervisord calls native-sync needs, over its unix socket."""
+
+    def __init__(self, socket: Path, timeout: float = 5.0) -> None:
+        transport = SupervisorTransport(None, None, f"unix://{socket}")
+        transport.timeout = timeout
+        # The URL is a placeholder: the transport talks to the unix socket.
+        self._proxy = xmlrpc.client.ServerProxy("http://localhost", transport=transport)
+
+    @property
+    def _supervisor(self) -> Any:
+        return self._proxy.supervisor
+
+    def state(self) -> str:
+        try:
+            return cast(str, self._supervisor.getState()["statename"])
+        except (OSError, xmlrpc.client.Error) as e:
+            raise SupervisorError(f"supervisord not answering: {e}") from e
+
+    def wait_running(self, deadline: float) -> None:
+        """Wait until supervisord answers as RUNNING, or raise at ``deadline``."""
+        while True:
+            try:
+                if self.state() == "RUNNING":
+                    return
+            except SupervisorError:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise SupervisorError("supervisord did not reach RUNNING")
+            time.sleep(0.05)
+
+    def info(self, name: str) -> dict[str, Any]:
+        try:
+            return cast(dict[str, Any], self._supervisor.getProcessInfo(name))
+        except (OSError, xmlrpc.client.Error) as e:
+            raise SupervisorError(f"getProcessInfo({name}): {e}") from e
+
+    def stop(self, name: str) -> None:
+        try:
+            self._supervisor.stopProcess(name, True)
+        except xmlrpc.client.Fault as e:
+            if e.faultCode != Faults.NOT_RUNNING:
+                raise SupervisorError(f"stop {name}: {e.faultString}") from e
+        except OSError as e:
+            raise SupervisorError(f"stop {name}: {e}") from e
+
+    def start(self, name: str) -> None:
+        try:
+            self._supervisor.startProcess(name, True)
+        except xmlrpc.client.Fault as e:
+            if e.faultCode != Faults.ALREADY_STARTED:
+                raise SupervisorError(f"start {name}: {e.faultString}") from e
+        except OSError as e:
+            raise SupervisorError(f"start {name}: {e}") from e
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
+
+    def shutdown(self) -> None:
+        try:
+            self._supervisor.shutdown()
+        except (OSError, xmlrpc.client.Error) as e:
+            raise SupervisorError(f"shutdown: {e}") from e

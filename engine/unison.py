@@ -1,0 +1,76 @@
+"""unison command lines, its archive folder, and its ignore patterns."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engine.config import Config
+
+# Always on: unattended, conflicts resolved by -prefer with the loser kept,
+# unison's log in our logs rather than in a file in UNISON.
+BASE_ARGS = ("-batch", "-auto", "-copyonconflict", "-log=false", "-ui", "text")
+
+
+def ignore_patterns(cfg: Config) -> list[str]:
+    """Every ignore pattern unison gets, from UNISON_EXCLUDES and UNISON_ARGS.
+
+    With an ``-ignorenot`` the fsmonitor could not tell what unison ignores,
+    so it is told nothing is ignored (it then reports a little too much).
+    """
+    patterns = list(cfg.excludes)
+    words = iter(cfg.unison_args)
+    for word in words:
+        if word.startswith("-ignorenot"):
+            return []
+        if word.startswith("-ignore="):
+            patterns.append(word.split("=", 1)[1])
+        elif word == "-ignore":
+            patterns.append(next(words, ""))
+    return [p for p in patterns if p]
+
+
+def sync_args(cfg: Config) -> list[str]:
+    """Roots and preferences shared by the one-shot sync and watch mode."""
+    args = [str(cfg.unison_src), str(cfg.unison_dest), *BASE_ARGS]
+    if not any(a == "-prefer" or a.startswith("-prefer=") for a in cfg.unison_args):
+        args += ["-prefer", cfg.prefer_root]
+    for pattern in cfg.excludes:
+        args += ["-ignore", pattern]
+    args += cfg.unison_args
+    return args
+
+
+def once_command(cfg: Config) -> list[str]:
+    """A one-shot sync (initial sync, precopy, the flush at stop)."""
+    return [cfg.unison_bin, *sync_args(cfg)]
+
+
+def watch_command(cfg: Config) -> list[str]:
+    """unison in watch mode (``UNISON_WATCH_ARGS``, default ``-repeat watch``)."""
+    return [cfg.unison_bin, *sync_args(cfg), "-terse", *cfg.unison_watch_args]
+
+
+def environment(cfg: Config, fsmonitor_dir: Path) -> dict[str, str]:
+    """unison's environment: archives in UNISON, our fsmonitor first on PATH."""
+    env = dict(os.environ)
+    env["UNISON"] = str(cfg.unison_dir)
+    env["PATH"] = f"{fsmonitor_dir}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    env.setdefault("HOME", str(cfg.unison_dir))
+    return env
+
+
+def has_archive(cfg: Config) -> bool:
+    """Does UNISON hold archives (a sync of these roots happened before)?"""
+    try:
+        return any(p.name.startswith("ar") for p in cfg.unison_dir.iterdir())
+    except OSError:
+        return False
+
+
+def lock_files(cfg: Config) -> list[Path]:
+    """unison's archive locks (``lk*``) in UNISON."""
+    try:
+        return sorted(p for p in cfg.unison_dir.iterdir() if p.name.startswith("lk"))
+    except OSError:
+        return []

@@ -1,0 +1,1 @@
+"""The watchdog: restarts unison on sustained high CPU or a stalled sync."""

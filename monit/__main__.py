@@ -1,0 +1,81 @@
+"""supervisord's ``watchdog`` program: sample every MONIT_INTERVAL s, restart unison."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+import structlog
+
+from engine import config as config_mod
+from engine import launch
+from engine import log as log_mod
+from engine.supervisord import Client, SupervisorError
+from monit.sampler import TreeCpu, sample
+from monit.watchdog import Watchdog
+
+log = structlog.get_logger("watchdog")
+
+
+def main() -> int:
+    try:
+        cfg = config_mod.load()
+    except config_mod.ConfigError as e:
+        print(f"native-sync: {e}", file=sys.stderr)
+        return 2
+    log_mod.setup(cfg.log_format, cfg.tz, process="watchdog")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    client = Client(cfg.supervisor_socket)
+    dog = Watchdog(
+        threshold=cfg.monit_cpu_threshold,
+        cycles=cfg.monit_high_cpu_cycles,
+        stall_after=cfg.monit_stall_seconds,
+        base_grace=max(10.0, 2 * cfg.monit_interval),
+    )
+    cpu = TreeCpu()
+    log.info(
+        "watchdog.start",
+        interval=cfg.monit_interval,
+        threshold=cfg.monit_cpu_threshold,
+        cycles=cfg.monit_high_cpu_cycles,
+        stall_after=cfg.monit_stall_seconds,
+    )
+    while not stop.wait(cfg.monit_interval):
+        try:
+            info = client.info("unison")
+        except SupervisorError as e:
+            log.warning("watchdog.supervisor_unreachable", error=str(e))
+            continue
+        pid = info.get("pid") if info.get("statename") == "RUNNING" else None
+        observed = sample(cpu, pid, cfg.runtime_dir)
+        verdict = dog.step(time.monotonic(), observed)
+        if verdict is None:
+            continue
+        log.warning(
+            "unison.restart",
+            reason=verdict.reason,
+            samples=[round(s, 1) for s in verdict.samples],
+            pending_for=observed.pending_for,
+            pid=pid,
+        )
+        (cfg.runtime_dir / launch.RESTART_REASON_FILE).write_text(verdict.reason, encoding="utf-8")
+        try:
+            client.restart("unison")
+        except SupervisorError as e:
+            log.error("unison.restart_failed", error=str(e))
+        grace = dog.restarted(time.monotonic())
+        log.info("watchdog.backoff", seconds=grace, recent_restarts=dog.recent_restarts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The watchdog's state machine, driven by time and samples passed in.
+
+    OK ──cpu high──▶ HOT ──cpu high for N cycles──▶ RESTARTING ──restarted──▶ BACKOFF
+    ▲                 │                                 ▲                        │
+    └────cpu low──────┘        OK/HOT ──stall──────────┘      grace over ──▶ OK
+
+While in BACKOFF (unison's first scan after a restart may rightly be busy)
+samples are not judged; each restart soon after another doubles the grace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OK = "OK"
+HOT = "HOT"
+RESTARTING = "RESTARTING"
+BACKOFF = "BACKOFF"
+
+MAX_GRACE = 300.0
+CALM_RESET = 600.0  # this long without a restart forgets earlier ones
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One cycle's observation of the unison program."""
+
+    cpu: float | None  # percent of one core, whole process tree; None: not running
+    pending_for: float | None = None  # seconds changes have waited for a sync
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The watchdog's verdict: restart unison, and why."""
+
+    reason: str  # "cpu" or "stall"
+    samples: tuple[float, ...]
+
+
+@dataclass
+class Watchdog:
+    threshold: float = 50.0
+    cycles: int = 2
+    stall_after: float = 60.0
+    base_grace: float = 10.0
+    state: str = OK
+    hot: list[float] = field(default_factory=list)
+    grace_until: float = 0.0
+    recent_restarts: int = 0
+    last_restart: float | None = None
+
+    def step(self, now: float, sample: Sample) -> Restart | None:
+        """Advance one cycle; returns a Restart when unison must be restarted."""
+        if self.state == RESTARTING:
+            return None
+        if self.state == BACKOFF:
+            if now < self.grace_until:
+                return None
+            self.state = OK  # BACKOFF -> OK
+        if sample.pending_for is not None and sample.pending_for > self.stall_after:
+            return self._restart("stall", now)  # OK/HOT -> RESTARTING
+        if sample.cpu is None or sample.cpu <= self.threshold:
+            self.state, self.hot = OK, []  # HOT -> OK
+            return None
+        self.hot.append(sample.cpu)
+        self.state = HOT  # OK -> HOT
+        if len(self.hot) >= self.cycles:
+            return self._restart("cpu", now)  # HOT -> RESTARTING
+        return None
+
+    def restarted(self, now: float) -> float:
+        """The restart is done: RESTARTING -> BACKOFF. Returns the grace in seconds."""
+        grace = min(MAX_GRACE, self.base_grace * 2.0 ** (self.recent_restarts - 1))
+        self.state = BACKOFF
+        self.grace_until = now + grace
+        return grace
+
+    def _restart(self, reason: str, now: float) -> Restart:
+        if self.last_restart is not None and now - self.last_restart > CALM_RESET:
+            self.recent_restarts = 0
+        self.recent_restarts += 1
+        self.last_restart = now
+        samples = tuple(self.hot)
+        self.state, self.hot = RESTARTING, []
+        return Restart(reason, samples)
