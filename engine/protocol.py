@@ -87,7 +87,8 @@ class Protocol:
         args = [unquote(a) for a in rest.split(" ")] if space else []
         if command != "WAIT":
             self.waits.clear()
-        handler = getattr(self, f"_cmd_{command.lower()}", None)
+        # commands are upper case (fswatch.ml); "wait" is not WAIT
+        handler = getattr(self, f"_cmd_{command.lower()}", None) if command.isupper() else None
         if handler is None:
             raise ProtocolError(f"unknown command {command!r}")
         result: list[str] = handler(args)
