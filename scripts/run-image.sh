@@ -12,7 +12,7 @@ SRC=${2:-examples/project}
 [ -d "$SRC" ] || { echo "run-image: SRC=$SRC is not a folder" >&2; exit 2; }
 src=$(cd "$SRC" && pwd -P)
 # Names from the folder: native-sync-<folder>, and its two volumes.
-slug=$(basename "$src" | tr -c 'a-zA-Z0-9_.-\n' '-' | sed 's/^[-.]*//')
+slug=$(basename "$src" | tr -c 'a-zA-Z0-9_.\n-' '-' | sed 's/^[-.]*//')
 name=native-sync-${slug:-root}
 app_vol=$name-app
 unison_vol=$name-unison
