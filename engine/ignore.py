@@ -86,21 +86,30 @@ def pattern_regex(pattern: str) -> str:
     raise ValueError(f"not a unison ignore pattern: {pattern!r}")
 
 
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
 class IgnoreMatcher:
-    """Answers: does unison ignore this replica-relative path?"""
+    """Answers: does unison ignore this replica-relative path?
+
+    unison matches bytes, not characters (``?`` is one byte of a UTF-8 name),
+    so patterns and paths are compared as UTF-8 bytes.
+    """
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        regexes = [pattern_regex(p) for p in patterns]
-        self._rx = re.compile("|".join(f"(?:{r})" for r in regexes), re.S) if regexes else None
+        regexes = [_bytes(pattern_regex(p)) for p in patterns]
+        self._rx = re.compile(b"|".join(b"(?:%s)" % r for r in regexes), re.S) if regexes else None
 
     def ignored(self, path: str) -> bool:
         """True if ``path`` or one of its parent folders is ignored."""
         if self._rx is None or not path:
             return False
+        raw = _bytes(path)
         end = 0
         while True:
-            end = path.find("/", end + 1)
-            prefix = path if end < 0 else path[:end]
+            end = raw.find(b"/", end + 1)
+            prefix = raw if end < 0 else raw[:end]
             if self._rx.fullmatch(prefix):
                 return True
             if end < 0:
