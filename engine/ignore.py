@@ -100,9 +100,14 @@ class IgnoreMatcher:
     def __init__(self, patterns: Iterable[str]) -> None:
         regexes = [_bytes(pattern_regex(p)) for p in patterns]
         self._rx = re.compile(b"|".join(b"(?:%s)" % r for r in regexes), re.S) if regexes else None
+        # unison tests the root (the empty path) too: 'Name *' or 'Regex .*'
+        # matches it, and then the whole replica is ignored.
+        self._root = self._rx is not None and self._rx.fullmatch(b"") is not None
 
     def ignored(self, path: str) -> bool:
-        """True if ``path`` or one of its parent folders is ignored."""
+        """True if ``path`` or one of its parent folders (the root included) is ignored."""
+        if self._root:
+            return True
         if self._rx is None or not path:
             return False
         raw = _bytes(path)
