@@ -30,15 +30,9 @@ def _one_glob(glob: str) -> str:
         elif c == "?":
             out.append(nodot + "[^/]")
         elif c == "[":
-            end = glob.find("]", i + 1)
-            if end < 0:
-                raise ValueError(f"unclosed [ in {glob!r}")
-            body = glob[i:end]
-            i = end + 1
-            negate = body[:1] in ("^", "!")
-            body = body[1:] if negate else body
-            body = body.replace("\\", "\\\\")
-            out.append(nodot + ("[^/" if negate else "[") + body + "]")
+            body, i = _bracket(glob, i)
+            # a set never matches '/' (rx.ml intersects it with "not /")
+            out.append(nodot + "(?!/)" + body)
         else:
             if c == "\\" and i < len(glob):
                 c = glob[i]
@@ -46,6 +40,41 @@ def _one_glob(glob: str) -> str:
             out.append(re.escape(c))
         at_start = c == "/"
     return "".join(out)
+
+
+def _bracket(glob: str, i: int) -> tuple[str, int]:
+    """The set that starts at ``glob[i]`` (after its '['), as rx.ml parses it.
+
+    ``^`` or ``!`` negates; a ``]`` right after the opening (or the negation)
+    is a member; ``a-z`` is a range, ``a-]`` is 'a' and '-'; a backslash
+    makes the next character a member.  Returns the Python set and the index
+    after the closing ``]``.
+    """
+    negate = glob[i : i + 1] in ("^", "!")
+    i += negate
+    items: list[str] = []
+    while True:
+        if i >= len(glob):
+            raise ValueError(f"unclosed [ in {glob!r}")
+        if glob[i] == "]" and items:
+            return ("[^" if negate else "[") + "".join(items) + "]", i + 1
+        low, i = _set_char(glob, i)
+        if glob[i : i + 2] == "-]":
+            items.append(re.escape(low) + "\\-")
+            i += 1
+        elif glob[i : i + 1] == "-":
+            high, i = _set_char(glob, i + 1)
+            items.append(re.escape(low) + "-" + re.escape(high))
+        else:
+            items.append(re.escape(low))
+
+
+def _set_char(glob: str, i: int) -> tuple[str, int]:
+    if glob[i : i + 1] == "\\":
+        i += 1
+    if i >= len(glob):
+        raise ValueError(f"unclosed [ in {glob!r}")
+    return glob[i], i + 1
 
 
 def _expand_braces(glob: str) -> list[str]:
