@@ -78,13 +78,15 @@ def _set_char(glob: str, i: int) -> tuple[str, int]:
 
 
 def _expand_braces(glob: str) -> list[str]:
-    start = glob.find("{")
+    """Every alternative of the first ``{a,b}`` (recursively); ``\\{`` is a plain brace."""
+    start = _unescaped(glob, 0, "{")
     if start < 0:
         return [glob]
     depth = 0
     parts: list[str] = []
     last = start + 1
-    for j in range(start, len(glob)):
+    j = start
+    while j < len(glob):
         ch = glob[j]
         if ch == "{":
             depth += 1
@@ -97,7 +99,16 @@ def _expand_braces(glob: str) -> list[str]:
         elif ch == "," and depth == 1:
             parts.append(glob[last:j])
             last = j + 1
+        j += 2 if ch == "\\" else 1
     raise ValueError(f"unclosed {{ in {glob!r}")
+
+
+def _unescaped(glob: str, j: int, wanted: str) -> int:
+    while j < len(glob):
+        if glob[j] == wanted:
+            return j
+        j += 2 if glob[j] == "\\" else 1
+    return -1
 
 
 def pattern_regex(pattern: str) -> str:
