@@ -85,6 +85,11 @@ CASES: list[tuple[str, str, bool]] = [
     ("Name *.{js,css}", ".js", False),
     ("Name {a,{b,c}}x", "cx", True),
     ("Name {a,{b,c}}x", "dx", False),
+    ("Name \\{a,b}", "{a,b}", True),
+    ("Name \\{a,b}", "a", False),
+    ("Name {a\\,b,c}", "a,b", True),
+    ("Name {a\\,b,c}", "c", True),
+    ("Name {a\\},b}", "a}", True),
     # Path: the whole path from the root
     ("Path a/b", "a/b", True),
     ("Path a/b", "a/b/c", True),
