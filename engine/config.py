@@ -267,17 +267,19 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
 
     host = Path(get("HOST_VOLUME", str, "/host_sync"))
     app = Path(get("APP_VOLUME", str, "/app_sync"))
+    src = Path(get("UNISON_SRC", str, str(host)))
+    dest = Path(get("UNISON_DEST", str, str(app)))
     no_words: tuple[str, ...] = ()
     args = get("UNISON_ARGS", words, no_words)
     return Config(
         host_volume=host,
         app_volume=app,
-        unison_src=Path(get("UNISON_SRC", str, str(host))),
-        unison_dest=Path(get("UNISON_DEST", str, str(app))),
+        unison_src=src,
+        unison_dest=dest,
         unison_args=args,
         unison_watch_args=get("UNISON_WATCH_ARGS", words, ("-repeat", "watch")),
         excludes=get("UNISON_EXCLUDES", excludes, no_words),
-        prefer=get("UNISON_SYNC_PREFER", _prefer, "host"),
+        prefer=_prefer_side(env, get("UNISON_SYNC_PREFER", _prefer, "host"), src, dest),
         owner_uid=get("OWNER_UID", numeric_id, 0),
         group_id=get("GROUP_ID", numeric_id, 0),
         max_inotify_watches=get("MAX_INOTIFY_WATCHES", positive_int, None),
@@ -293,6 +295,18 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         log_format=get("LOG_FORMAT", log_format, "console"),
         tz=env.get("TZ") or None,
     )
+
+
+def _prefer_side(env: Mapping[str, str], prefer: str, src: Path, dest: Path) -> str:
+    """A root path becomes ``host`` or ``app``: unison's ``-prefer`` takes nothing
+    but one of its two roots, spelled exactly as they are given to it."""
+    if not prefer.startswith("/"):
+        return prefer
+    if Path(prefer) == src:
+        return "host"
+    if Path(prefer) == dest:
+        return "app"
+    raise ConfigError("UNISON_SYNC_PREFER", env["UNISON_SYNC_PREFER"], f"host, app, newer, {src} or {dest}")
 
 
 def _convert(env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:
