@@ -117,7 +117,7 @@ class Watcher:
 
     def unwatch_tree(self, replica: str, rel: str) -> None:
         """Forget the watches of ``rel`` and below (the folder moved away)."""
-        prefix = rel + "/"
+        prefix = rel + "/" if rel else ""  # below the root: everything
         for key in [k for k in self._by_path if k[0] == replica and (k[1] == rel or k[1].startswith(prefix))]:
             wd = self._by_path.pop(key)
             self._by_wd.pop(wd, None)
