@@ -1,0 +1,304 @@
+"""engine/fsmonitor.py: the Monitor driven with explicit times, and the real executable."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine import fsmonitor
+from engine.compare import differs
+from engine.fsmonitor import SETTLE, Monitor
+from engine.inotify import Watcher
+from engine.protocol import quote
+from tests.helpers import REPO, wait_for
+
+
+@dataclass
+class Rig:
+    """A Monitor on two real folders, past unison's first scan, with both replicas waited for."""
+
+    host: Path
+    app: Path
+    monitor: Monitor
+    t0: float
+
+    def read_events(self, *keys: tuple[str, str], at: float) -> list[str]:
+        """Feed inotify's events to the monitor until ``keys`` were seen and are written."""
+        seen: set[tuple[str, str]] = set()
+        out: list[str] = []
+
+        def step() -> bool:
+            batch = self.monitor.watcher.read()
+            seen.update(batch.changed)
+            out.extend(self.monitor.events(batch.changed, batch.overflow, at))
+            return set(keys) <= seen and not (set(keys) & self.monitor.watcher.writing)
+
+        wait_for(step, 5, f"events for {keys}")
+        return out
+
+    def wait_all(self, now: float) -> list[str]:
+        return self.monitor.command("WAIT h1", now) + self.monitor.command("WAIT h2", now)
+
+
+def start_rig(tmp_path: Path, rescan_interval: float = 0.0) -> Rig:
+    host, app = tmp_path / "host", tmp_path / "app"
+    host.mkdir()
+    app.mkdir()
+    monitor = Monitor(watcher=Watcher(lambda rel: False), differs=differs, rescan_interval=rescan_interval)
+    t0 = time.monotonic()
+    assert monitor.command("VERSION 1", t0) == ["VERSION 1"]
+    for replica, root in (("h1", host), ("h2", app)):
+        assert monitor.command(f"START {replica} {quote(str(root))} ", t0) == ["OK"]
+        assert monitor.command("DIR ", t0) == ["OK"]
+        assert monitor.command("DONE", t0) == []
+    return Rig(host, app, monitor, t0)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Rig:
+    return start_rig(tmp_path)
+
+
+def test_a_change_is_reported_after_the_settle_time_not_before(rig: Rig) -> None:
+    t = rig.t0 + 1
+    assert rig.wait_all(t) == []
+    (rig.host / "f.txt").write_text("edit")
+    assert rig.read_events(("h1", "f.txt"), at=t) == []
+    assert rig.monitor.tick(t + SETTLE / 2) == []
+    assert rig.monitor.deadline(t) == pytest.approx(t + SETTLE)
+    assert rig.monitor.tick(t + SETTLE) == ["CHANGES h1"]
+    assert rig.monitor.command("CHANGES h1", t + 0.01) == ["RECURSIVE f.txt", "DONE"]
+    # a path that differs is reported for both replicas: unison looks at both sides
+    assert rig.monitor.command("CHANGES h2", t + 0.01) == ["RECURSIVE f.txt", "DONE"]
+    assert rig.monitor.protocol.pending_count() == 0
+
+
+def test_a_change_without_a_wait_is_kept_for_the_next_wait(rig: Rig) -> None:
+    t = rig.t0 + 1
+    (rig.app / "g.txt").write_text("edit")
+    rig.read_events(("h2", "g.txt"), at=t)
+    assert rig.monitor.tick(t + SETTLE) == []
+    assert rig.monitor.stats["pending_changes"] == 2  # g.txt, for each replica
+    assert rig.monitor.command("WAIT h2", t + 1) == ["CHANGES h2"]
+    assert rig.monitor.command("CHANGES h2", t + 1) == ["RECURSIVE g.txt", "DONE"]
+
+
+def test_an_echo_is_not_reported(rig: Rig) -> None:
+    # unison's own write into the other side: both sides now hold the same thing
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    (rig.host / "same.txt").write_text("same")
+    (rig.app / "same.txt").write_text("same")
+    rig.read_events(("h1", "same.txt"), ("h2", "same.txt"), at=t)
+    assert rig.monitor.tick(t + SETTLE) == []
+    assert rig.monitor.protocol.pending_count() == 0
+    assert rig.monitor.dirty == set()
+
+
+def test_a_file_created_and_deleted_before_the_flush_is_not_reported(rig: Rig) -> None:
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    (rig.host / "brief.txt").write_text("gone soon")
+    rig.read_events(("h1", "brief.txt"), at=t)
+    (rig.host / "brief.txt").unlink()
+    rig.read_events(("h1", "brief.txt"), at=t + SETTLE / 2)
+    assert rig.monitor.tick(t + SETTLE * 2) == []
+    assert rig.monitor.protocol.pending_count() == 0
+
+
+def test_a_steady_stream_of_events_is_still_reported(rig: Rig) -> None:
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    (rig.host / "busy.txt").write_text("0")
+    rig.read_events(("h1", "busy.txt"), at=t)
+    now = t
+    while now - t < fsmonitor.MAX_BATCH:
+        now += SETTLE / 2
+        rig.monitor.events({("h1", "busy.txt")}, False, now)
+        if now - t < fsmonitor.MAX_BATCH:
+            assert rig.monitor.tick(now) == []
+    assert rig.monitor.tick(now) == ["CHANGES h1"]
+
+
+def test_overflow_reports_the_root(rig: Rig) -> None:
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    assert rig.monitor.events(set(), True, t) == ["CHANGES h1"]
+    assert rig.monitor.command("CHANGES h1", t) == ["RECURSIVE ", "DONE"]
+    assert rig.monitor.command("CHANGES h2", t) == ["RECURSIVE ", "DONE"]
+    assert rig.monitor.stats["rescans"] == 1
+
+
+def test_overflow_drops_the_dirty_paths_it_covers(rig: Rig) -> None:
+    t = rig.t0 + 1
+    rig.monitor.events({("h1", "a")}, False, t)
+    rig.monitor.events(set(), True, t)
+    assert rig.monitor.dirty == set()
+    assert rig.monitor.protocol.pending == {"h1": {""}, "h2": {""}}
+
+
+def test_the_rescan_interval_reports_the_root(tmp_path: Path) -> None:
+    rig = start_rig(tmp_path, rescan_interval=10)
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    assert rig.monitor.tick(rig.t0 + 5) == []
+    assert rig.monitor.deadline(t) == pytest.approx(rig.t0 + 10, abs=1)
+    assert rig.monitor.tick(rig.t0 + 11) == ["CHANGES h1"]
+    assert rig.monitor.command("CHANGES h1", rig.t0 + 11) == ["RECURSIVE ", "DONE"]
+    assert rig.monitor.command("CHANGES h2", rig.t0 + 11) == ["RECURSIVE ", "DONE"]
+    assert rig.monitor.stats["rescans"] == 1
+    # the next one is an interval later
+    assert rig.wait_all(rig.t0 + 12) == []
+    assert rig.monitor.tick(rig.t0 + 15) == []
+    assert rig.monitor.tick(rig.t0 + 22) == ["CHANGES h1"]
+    assert rig.monitor.stats["rescans"] == 2
+
+
+def test_no_rescan_when_the_interval_is_zero(rig: Rig) -> None:
+    rig.wait_all(rig.t0)
+    assert rig.monitor.deadline(rig.t0 + 1) is None
+    assert rig.monitor.tick(rig.t0 + 10_000) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "name (conflict_on_2026-11-25).txt",
+        "sub/name (conflict #1_on_2026-11-25).txt",
+        "name (conflict #12_on_2026-11-25_was_deleted).txt",
+        "archive.tar (conflict_on_2026-11-25).gz",
+        "Makefile (conflict_on_2026-11-25)",
+    ],
+)
+def test_a_conflict_copy_is_counted_once(rig: Rig, name: str) -> None:
+    t = rig.t0 + 1
+    for i in range(3):
+        rig.monitor.events({("h1", name), ("h2", name)}, False, t + i)
+        rig.monitor.tick(t + i + 1)
+    assert rig.monitor.stats["conflicts"] == 1
+
+
+@pytest.mark.parametrize("name", ["conflict.txt", "name (conflict).txt", "name (conflict_on_today).txt"])
+def test_other_names_are_not_conflicts(rig: Rig, name: str) -> None:
+    rig.monitor.events({("h1", name)}, False, rig.t0)
+    rig.monitor.tick(rig.t0 + 1)
+    assert rig.monitor.stats["conflicts"] == 0
+
+
+def test_a_sync_cycle_is_counted_when_unison_waits_again(rig: Rig) -> None:
+    t = rig.t0 + 1
+    rig.wait_all(t)  # the first WAIT ends unison's initial scan
+    assert rig.monitor.stats["syncs"] == 1
+    rig.monitor.events({("h1", "x")}, False, t)
+    (rig.host / "x").write_text("x")
+    assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    rig.monitor.command("CHANGES h1", t + 1)
+    rig.monitor.command("CHANGES h2", t + 1)
+    assert rig.monitor.stats["syncs"] == 1
+    rig.wait_all(t + 2)
+    assert rig.monitor.stats["syncs"] == 2
+    assert rig.monitor.stats["last_sync_at"] is not None
+
+
+# --- the executable, as unison runs it -----------------------------------------------------
+
+
+@dataclass
+class Helper:
+    proc: subprocess.Popen[bytes]
+    lines: queue.Queue[str]
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def expect(self, line: str, timeout: float = 5) -> None:
+        try:
+            got = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(
+                f"no line from the fsmonitor within {timeout} s; expected {line!r}"
+            ) from None
+        assert got == line
+
+    def nothing_pending(self) -> None:
+        assert self.lines.empty()
+
+
+@pytest.fixture
+def helper(tmp_path: Path) -> Iterator[Helper]:
+    runtime = tmp_path / "rt"
+    runtime.mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "SYNC_RUNTIME_DIR": str(runtime),
+        "LOG_FORMAT": "json",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.fsmonitor"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def reader() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            lines.put(raw.decode().rstrip("\n"))
+
+    threading.Thread(target=reader, daemon=True).start()
+    yield Helper(proc, lines)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_executable_speaks_the_protocol(tmp_path: Path, helper: Helper) -> None:
+    host, app = tmp_path / "host dir", tmp_path / "app"
+    host.mkdir()
+    app.mkdir()
+    helper.send("VERSION 1")
+    helper.expect("VERSION 1")
+    for replica, root in (("h1", host), ("h2", app)):
+        helper.send(f"START {replica} {quote(str(root))} ")
+        helper.expect("OK")
+        helper.send("DIR ")
+        helper.expect("OK")
+        helper.send("DONE")
+    helper.send("WAIT h1")
+    helper.send("WAIT h2")
+    (host / "new file.txt").write_text("hello")
+    helper.expect("CHANGES h1")
+    helper.send("CHANGES h1")
+    helper.expect("RECURSIVE new%20file.txt")
+    helper.expect("DONE")
+    helper.send("CHANGES h2")
+    helper.expect("RECURSIVE new%20file.txt")  # reported for both replicas
+    helper.expect("DONE")
+    helper.nothing_pending()
+    assert helper.proc.stdin is not None
+    helper.proc.stdin.close()
+    assert helper.proc.wait(timeout=5) == 0
+
+
+def test_the_executable_answers_an_unknown_command_with_error(helper: Helper) -> None:
+    helper.send("VERSION 1")
+    helper.expect("VERSION 1")
+    helper.send("NONSENSE")
+    got = helper.lines.get(timeout=5)
+    assert got.startswith("ERROR ")
+    assert helper.proc.wait(timeout=5) != 0
