@@ -1,0 +1,207 @@
+"""monit/watchdog.py's state machine with explicit times; monit/sampler.py on real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import status
+from monit.sampler import TreeCpu, pending_for
+from monit.watchdog import BACKOFF, CALM_RESET, HOT, MAX_GRACE, OK, RESTARTING, Restart, Sample, Watchdog
+from tests.helpers import wait_for
+
+CALM = Sample(cpu=5.0)
+BUSY = Sample(cpu=90.0)
+
+
+@pytest.fixture
+def dog() -> Watchdog:
+    return Watchdog(threshold=50, cycles=2, stall_after=60, base_grace=10)
+
+
+def test_ok_stays_ok_when_calm(dog: Watchdog) -> None:
+    assert dog.step(0, CALM) is None
+    assert dog.state == OK
+
+
+def test_ok_to_hot_and_back(dog: Watchdog) -> None:
+    assert dog.step(0, BUSY) is None
+    assert dog.state == HOT
+    assert dog.step(5, CALM) is None  # HOT -> OK
+    assert dog.state == OK
+    assert dog.hot == []
+
+
+def test_the_threshold_itself_is_not_hot(dog: Watchdog) -> None:
+    assert dog.step(0, Sample(cpu=50.0)) is None
+    assert dog.state == OK
+
+
+def test_not_running_is_not_hot(dog: Watchdog) -> None:
+    dog.step(0, BUSY)
+    assert dog.step(5, Sample(cpu=None)) is None
+    assert dog.state == OK
+
+
+def test_hot_for_n_cycles_restarts_with_the_samples(dog: Watchdog) -> None:
+    assert dog.step(0, Sample(cpu=60.0)) is None
+    assert dog.step(5, Sample(cpu=70.0)) == Restart("cpu", (60.0, 70.0))
+    assert dog.state == RESTARTING
+
+
+def test_hot_cycles_must_be_consecutive(dog: Watchdog) -> None:
+    dog.step(0, BUSY)
+    dog.step(5, CALM)
+    assert dog.step(10, BUSY) is None
+    assert dog.state == HOT
+
+
+def test_three_cycles() -> None:
+    dog = Watchdog(threshold=50, cycles=3)
+    assert dog.step(0, Sample(cpu=51.0)) is None
+    assert dog.step(5, Sample(cpu=99.0)) is None
+    assert dog.step(10, Sample(cpu=75.0)) == Restart("cpu", (51.0, 99.0, 75.0))
+
+
+def test_one_cycle_restarts_at_once() -> None:
+    dog = Watchdog(threshold=50, cycles=1)
+    assert dog.step(0, Sample(cpu=80.0)) == Restart("cpu", (80.0,))
+    assert dog.state == RESTARTING
+
+
+def test_restarting_ignores_samples_until_restarted(dog: Watchdog) -> None:
+    dog.step(0, BUSY)
+    assert dog.step(5, BUSY) is not None
+    for t in (10, 15, 20):
+        assert dog.step(t, BUSY) is None
+        assert dog.step(t, Sample(cpu=5.0, pending_for=1000)) is None
+        assert dog.state == RESTARTING
+    assert dog.restarted(21) == 10
+    assert dog.state == BACKOFF
+
+
+def test_backoff_ignores_hot_samples_until_the_grace_is_over(dog: Watchdog) -> None:
+    dog.step(0, BUSY)
+    dog.step(5, BUSY)
+    dog.restarted(6)  # grace until 16
+    for t in (7, 10, 15.9):
+        assert dog.step(t, BUSY) is None
+        assert dog.state == BACKOFF
+    assert dog.hot == []
+    assert dog.step(16, CALM) is None  # BACKOFF -> OK
+    assert dog.state == OK
+
+
+def test_backoff_then_hot_is_judged_afresh(dog: Watchdog) -> None:
+    dog.step(0, BUSY)
+    dog.step(5, BUSY)
+    dog.restarted(6)
+    assert dog.step(16, BUSY) is None  # BACKOFF -> OK -> HOT: the first hot cycle
+    assert dog.state == HOT
+    assert dog.step(21, BUSY) == Restart("cpu", (90.0, 90.0))
+
+
+def test_stall_restarts(dog: Watchdog) -> None:
+    assert dog.step(0, Sample(cpu=1.0, pending_for=59)) is None
+    restart = dog.step(5, Sample(cpu=1.0, pending_for=61))
+    assert restart is not None
+    assert restart.reason == "stall"
+    assert dog.state == RESTARTING
+
+
+def test_stall_while_hot(dog: Watchdog) -> None:
+    dog.step(0, BUSY)
+    restart = dog.step(5, Sample(cpu=10.0, pending_for=100))
+    assert restart == Restart("stall", (90.0,))
+
+
+def test_stall_is_not_judged_during_backoff(dog: Watchdog) -> None:
+    dog.step(0, Sample(cpu=1.0, pending_for=100))
+    dog.restarted(1)
+    assert dog.step(5, Sample(cpu=1.0, pending_for=100)) is None
+    assert dog.step(11, Sample(cpu=1.0, pending_for=100)) is not None
+
+
+def test_repeated_restarts_double_the_grace_up_to_the_cap(dog: Watchdog) -> None:
+    graces = []
+    t = 0.0
+    for _ in range(9):
+        assert dog.step(t, Sample(cpu=1.0, pending_for=100)) is not None
+        graces.append(dog.restarted(t + 1))
+        t = dog.grace_until
+    assert graces == [10, 20, 40, 80, 160, MAX_GRACE, MAX_GRACE, MAX_GRACE, MAX_GRACE]
+
+
+def test_a_long_calm_resets_the_restart_count(dog: Watchdog) -> None:
+    dog.step(0, Sample(cpu=1.0, pending_for=100))
+    assert dog.restarted(1) == 10
+    dog.step(20, Sample(cpu=1.0, pending_for=100))
+    assert dog.restarted(21) == 20
+    later = 20 + CALM_RESET + 1
+    dog.step(later, Sample(cpu=1.0, pending_for=100))
+    assert dog.restarted(later + 1) == 10
+
+
+# --- sampler ---------------------------------------------------------------------------------
+
+BUSY_CHILD = "while True: pass"
+PARENT = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {BUSY_CHILD!r}])"
+
+
+@pytest.fixture
+def busy_tree() -> Iterator[subprocess.Popen[bytes]]:
+    """An idle parent whose child burns a core."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], start_new_session=True)
+    yield parent
+    os.killpg(parent.pid, signal.SIGKILL)
+    parent.wait()
+
+
+def test_tree_cpu_counts_a_busy_child(busy_tree: subprocess.Popen[bytes]) -> None:
+    cpu = TreeCpu()
+    assert cpu.measure(busy_tree.pid) is None  # the first call only starts the clock
+
+    def busy() -> bool:
+        percent = cpu.measure(busy_tree.pid)
+        return percent is not None and percent > 50
+
+    wait_for(busy, 10, "the tree's CPU above 50 %", interval=0.2)
+
+
+def test_tree_cpu_of_a_missing_process_is_none() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    cpu = TreeCpu()
+    assert cpu.measure(gone.pid) is None
+    assert cpu.measure(gone.pid) is None
+    assert cpu.measure(None) is None
+    assert cpu.measure(0) is None
+
+
+def test_tree_cpu_starts_over_for_another_pid(busy_tree: subprocess.Popen[bytes]) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        cpu = TreeCpu()
+        cpu.measure(busy_tree.pid)
+        assert cpu.measure(other.pid) is None  # not a difference against the busy tree
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_pending_for(tmp_path: Path) -> None:
+    assert pending_for(tmp_path, 100.0) is None
+    file = tmp_path / status.FSMONITOR_FILE
+    file.parent.mkdir(parents=True)
+    file.write_text(json.dumps({"pending_since": None}))
+    assert pending_for(tmp_path, 100.0) is None
+    file.write_text(json.dumps({"pending_since": 70.0}))
+    assert pending_for(tmp_path, 100.0) == 30.0
+    assert pending_for(tmp_path, 60.0) == 0.0
