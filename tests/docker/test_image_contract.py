@@ -110,7 +110,7 @@ def test_read_only_container_syncs(
         f"{volume}:/app_sync",
         docker.image,
     )
-    print(f"read-only, uid {owner}: healthy after {docker.wait_healthy(name):.1f} s")
+    print(f"read-only, uid {owner}: healthy after {docker.wait_healthy(name, timeout=60):.1f} s")
 
     owners = docker("exec", name, "sh", "-c", "find /app_sync -printf '%U:%G\\n' | sort -u").stdout
     assert owners.split() == [f"{owner}:{owner}"]
