@@ -9,6 +9,7 @@ and exit with status 2.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from engine.ignore import pattern_regex
 
 T = TypeVar("T")
 
@@ -138,7 +141,15 @@ def _ignore_pattern(pattern: str) -> str:
     kind, _, rest = pattern.partition(" ")
     if kind not in IGNORE_KINDS or not rest.strip():
         raise ValueError("ignore patterns like 'Name x', 'Path a/b', 'BelowPath c' or 'Regex r'")
-    return f"{kind} {rest.strip()}"
+    pattern = f"{kind} {rest.strip()}"
+    # what unison itself would stop on, caught before anything is touched
+    if kind in ("Path", "BelowPath") and rest.strip().startswith("/"):
+        raise ValueError(f"a relative path after {kind} (unison refuses {pattern!r})")
+    try:
+        re.compile(pattern_regex(pattern))
+    except (ValueError, re.error) as e:
+        raise ValueError(f"well-formed ignore patterns ({pattern!r}: {e})") from None
+    return pattern
 
 
 # --- the config ----------------------------------------------------------------
