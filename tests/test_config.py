@@ -174,7 +174,20 @@ def test_excludes_mixed_lines_and_words() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["Foo x", "Name", "node_modules", "-ignore='Nope x'", "-ignore='Name a' -prefer x"]
+    "value",
+    [
+        "Foo x",
+        "Name",
+        "node_modules",
+        "-ignore='Nope x'",
+        "-ignore='Name a' -prefer x",
+        # unison 2.52 stops on these: a malformed glob, an absolute Path, a broken regex
+        "Name {a,b",
+        "Name [ab",
+        "Path /abs",
+        "BelowPath /abs/x",
+        "Regex (unclosed",
+    ],
 )
 def test_bad_excludes(value: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -377,6 +390,7 @@ BAD_VALUES = [
     ("LOG_FORMAT", "xml"),
     ("MONIT_ENABLE", "maybe"),
     ("UNISON_EXCLUDES", "node_modules"),
+    ("UNISON_EXCLUDES", "Path /abs"),
     ("MAX_INOTIFY_WATCHES", "-1"),
     ("SYNC_RUNTIME_DIR", "/tmp/" + "r" * 100),
     ("UNISON_ARGS", "-ignore='Name .git -batch"),
