@@ -2,8 +2,13 @@
 
 One thread, one ``select`` over unison's commands (stdin) and the inotify
 queue.  Changed paths settle for a few milliseconds, then only those that
-still differ between the two replicas are reported: unison's own writes into
-the other replica compare equal and are dropped, so they cost no second sync.
+still differ between the two replicas are reported, for both replicas (so
+unison looks at both sides even if one side's event was never seen): unison's
+own writes into the other replica compare equal and are dropped, so they cost
+no second sync.  After things calm down, every recently touched path is
+compared once more and reported again if it still differs: a storm of
+creates and deletes on both sides can race unison, and this is what makes it
+converge.
 A queue overflow, and every ``SYNC_RESCAN_INTERVAL`` seconds, the whole root
 is reported instead (a full rescan).  State goes to
 ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog.
@@ -34,6 +39,9 @@ from engine.protocol import Protocol, ProtocolError, quote
 SETTLE = 0.005  # quiet time before a batch of events is looked at
 MAX_BATCH = 0.05  # a steady stream of events is still reported this often
 WRITE_HOLD = 1.0  # how long a file still being written may hold a batch back
+RECHECK_QUIET = 1.5  # calm after which recently touched paths are compared again
+RECHECK_LIMIT = 20_000  # more recent paths than this: a full rescan instead
+RECHECK_TRIES = 3  # a path unison leaves different is reported this often, no more
 
 # unison's Path.addToFinalName: "name (conflict #2_on_2026-11-25).ext"
 CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")
@@ -62,6 +70,9 @@ class Monitor:
     flush_requested: bool = False
     flush_in_cycle: bool = False
     flush_rescanned: bool = False
+    recent: set[tuple[str, str]] = field(default_factory=set)
+    recheck_tries: dict[str, int] = field(default_factory=dict)
+    last_sync_done: float = 0.0
 
     def __post_init__(self) -> None:
         self.protocol = Protocol(self)
@@ -130,6 +141,7 @@ class Monitor:
         )
         self.syncing_since = None
         self.sync_paths = 0
+        self.last_sync_done = now
         if self.flush_in_cycle:
             self.flush_in_cycle = False
             self.stats["flushes"] += 1
@@ -156,7 +168,12 @@ class Monitor:
             times.append(max(self.last_event + SETTLE, now))
         if self.next_rescan is not None:
             times.append(self.next_rescan)
+        if self.recent:
+            times.append(max(self._recheck_at(), now))
         return min(times) if times else None
+
+    def _recheck_at(self) -> float:
+        return max(self.last_event, self.last_sync_done) + RECHECK_QUIET
 
     def request_flush(self) -> None:
         """SIGUSR1 (``native-sync flush``): a full rescan, counted when synced."""
@@ -178,6 +195,9 @@ class Monitor:
             out += self.rescan("interval", now)
         if self.dirty and self._settled(now):
             out += self.flush(now)
+        calm = not self.dirty and self.syncing_since is None and not self.protocol.pending_count()
+        if self.recent and calm and now >= self._recheck_at():
+            out += self.recheck(now)
         return out
 
     def _settled(self, now: float) -> bool:
@@ -190,18 +210,44 @@ class Monitor:
         """Report the dirty paths that still differ from the other replica."""
         dirty, self.dirty = self.dirty, set()
         self.watcher.writing -= dirty
-        report: dict[str, set[str]] = {}
+        self.recent |= dirty
+        differing = set()
         for replica, rel in dirty:
             self._count_conflict(rel)
             if self._still_differs(replica, rel):
-                report.setdefault(replica, set()).add(rel)
+                differing.add(rel)
+        return self._report(differing, now)
+
+    def recheck(self, now: float) -> list[str]:
+        """Compare recently touched paths again; report those that still differ."""
+        recent, self.recent = self.recent, set()
+        if len(recent) > RECHECK_LIMIT:
+            return self.rescan("recheck", now)
+        differing = set()
+        for replica, rel in recent:
+            if not self._still_differs(replica, rel):
+                self.recheck_tries.pop(rel, None)
+                continue
+            tries = self.recheck_tries.get(rel, 0) + 1
+            if tries > RECHECK_TRIES:
+                log.warning("recheck.gave_up", path=rel, tries=RECHECK_TRIES)
+                continue
+            self.recheck_tries[rel] = tries
+            differing.add(rel)
+        if differing:
+            log.info("recheck.still_differs", paths=len(differing))
+        return self._report(differing, now)
+
+    def _report(self, paths: set[str], now: float) -> list[str]:
+        """Hand ``paths`` to unison for both replicas."""
+        if not paths:
+            return []
         out: list[str] = []
-        for replica, paths in report.items():
+        for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
-        if report:
-            if self.pending_since is None:
-                self.pending_since = now
-            self.publish()
+        if self.pending_since is None:
+            self.pending_since = now
+        self.publish()
         return out
 
     def rescan(self, reason: str, now: float) -> list[str]:
@@ -308,15 +354,21 @@ def main() -> int:
     log_mod.setup(cfg.log_format, cfg.tz, process="fsmonitor")
     from engine.compare import differs
 
-    matcher = IgnoreMatcher(unison.ignore_patterns(cfg))
+    patterns = unison.ignore_patterns(cfg)
+    try:
+        ignored = IgnoreMatcher(patterns).ignored
+    except (ValueError, re.error) as e:
+        # unison itself judges its patterns; we only lose the filter (report a bit more)
+        log.warning("fsmonitor.ignores_not_understood", error=str(e))
+        ignored = IgnoreMatcher([]).ignored
     status_dir = cfg.runtime_dir / status.FSMONITOR_DIR
     monitor = Monitor(
-        watcher=Watcher(matcher.ignored),
+        watcher=Watcher(ignored),
         differs=differs,
         rescan_interval=cfg.rescan_interval,
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
     )
-    log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(unison.ignore_patterns(cfg)))
+    log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(patterns))
     try:
         return serve(monitor)
     except KeyboardInterrupt:

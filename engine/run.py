@@ -165,6 +165,7 @@ class Runner:
         try:
             safety.check(cfg)
             self.set_state("initial-sync")
+            launch.clear_stale_locks(cfg)
             if not unison.has_archive(cfg):
                 initial_sync(cfg)
         except (safety.MassDeletionRefused, SyncFailed) as e:

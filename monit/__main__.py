@@ -20,6 +20,13 @@ from monit.watchdog import Watchdog
 log = structlog.get_logger("watchdog")
 
 
+def unison_pid(client: Client) -> int | None:
+    """The pid of supervisord's running ``unison`` program, if it runs."""
+    info = client.info("unison")
+    pid = info.get("pid")
+    return pid if info.get("statename") == "RUNNING" and isinstance(pid, int) and pid > 0 else None
+
+
 def main() -> int:
     try:
         cfg = config_mod.load()
@@ -49,13 +56,16 @@ def main() -> int:
         cycles=cfg.monit_high_cpu_cycles,
         stall_after=cfg.monit_stall_seconds,
     )
+    try:
+        cpu.measure(unison_pid(client))  # the baseline of the first cycle
+    except SupervisorError:
+        pass
     while not stop.wait(cfg.monit_interval):
         try:
-            info = client.info("unison")
+            pid = unison_pid(client)
         except SupervisorError as e:
             log.warning("watchdog.supervisor_unreachable", error=str(e))
             continue
-        pid = info.get("pid") if info.get("statename") == "RUNNING" else None
         observed = sample(cpu, pid, cfg.runtime_dir)
         verdict = dog.step(time.monotonic(), observed)
         if verdict is None:

@@ -34,21 +34,28 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
 
 
 def snapshot(root: Path, skip: Callable[[str], bool] = lambda rel: False) -> dict[str, Any]:
-    """Everything unison syncs about a tree: type, exec bits, contents, link targets."""
+    """Everything unison syncs about a tree: type, exec bits, contents, link targets.
+
+    unison's own temporary files are left out, and so is whatever vanishes
+    while the tree is read (a tree that is still changing differs anyway).
+    """
     found: dict[str, Any] = {}
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root)
-            if skip(rel):
+            if skip(rel) or (name.startswith(".unison.") and name.endswith(".unison.tmp")):
                 continue
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                found[rel] = ("link", os.readlink(path))
-            elif stat.S_ISDIR(st.st_mode):
-                found[rel] = ("dir", st.st_mode & 0o777)
-            else:
-                found[rel] = ("file", st.st_mode & 0o777, Path(path).read_bytes())
+            try:
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    found[rel] = ("link", os.readlink(path))
+                elif stat.S_ISDIR(st.st_mode):
+                    found[rel] = ("dir", st.st_mode & 0o777)
+                else:
+                    found[rel] = ("file", st.st_mode & 0o777, Path(path).read_bytes())
+            except FileNotFoundError:
+                found[rel] = ("vanished",)
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
     return found
 

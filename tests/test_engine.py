@@ -167,9 +167,10 @@ def test_status_health_and_supervisorctl(engine: Engine) -> None:
     assert engine.cli("health").returncode == 0
     conf = engine.runtime / "supervisord.conf"
     done = subprocess.run(
-        [sys.executable, "-m", "supervisor.supervisorctl",
-         "-c", str(conf), "status", "unison"],
-        capture_output=True, text=True, timeout=20,
+        [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "status", "unison"],
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
     assert "RUNNING" in done.stdout, done.stdout + done.stderr
     assert oct((engine.runtime / "supervisor.sock").stat().st_mode & 0o777) == oct(0o700)
@@ -181,7 +182,9 @@ def test_supervisorctl_restart_keeps_syncing_and_counts_it(engine: Engine) -> No
     python = sys.executable
     done = subprocess.run(
         [python, "-m", "supervisor.supervisorctl", "-c", conf, "restart", "unison"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     write(engine.host / "after-restart.txt", "still syncing")
