@@ -7,18 +7,22 @@ IMAGE ?= native-sync:dev
 SRC ?= examples/project
 PYTEST_ARGS ?=
 
-.PHONY: deps system-deps image run test test-unit test-engine test-docker lint bench clean
+.PHONY: deps docker-deps system-deps image run test test-unit test-engine test-docker lint bench clean
 
 # --- dependencies -----------------------------------------------------------
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(VPY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 system-deps:
 	@bash scripts/system-deps.sh
 
 deps: system-deps $(VENV)/.installed
+
+docker-deps:
+	@bash scripts/ensure-docker.sh
 
 # --- checks -------------------------------------------------------------------
 lint: $(VENV)/.installed
@@ -27,7 +31,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile
 
-test: deps
+test: deps docker-deps
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 test-unit: deps
@@ -47,3 +51,11 @@ image:
 
 run: image
 	@bash scripts/run-image.sh "$(IMAGE)" "$(SRC)"
+
+# --- benchmarks (issue 5; bench/, docs/benchmarks.md) ------------------------------
+# make bench                  quick set (1k and 10k files), a quarter of an hour on 2 cores
+# BENCH=full make bench       adds 100k files, 60 s idle window
+# BENCH_PEER_FSMONITOR=path   also unison -repeat watch with that unison-fsmonitor
+# Writes bench/results.json and docs/benchmarks.md.
+bench: deps
+	$(VPY) -m bench

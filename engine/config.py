@@ -267,7 +267,8 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
 
     Raises :class:`ConfigError` for the first bad value.
     """
-    env = dict(os.environ if environ is None else environ)
+    # An empty variable counts as unset (compose passes `OWNER_UID=` for a blank .env entry).
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
     if env.get("SYNC_CONFIG"):
         file_values = _convert(env, "SYNC_CONFIG", _sync_config, None)
         assert file_values is not None

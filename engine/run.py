@@ -26,7 +26,8 @@ from engine import launch, ownership, safety, status, supervisord, unison
 from engine.config import Config
 
 STARTUP_FAILURE = 3
-POLL = 0.05
+POLL = 0.05  # while waiting for the first sync
+WATCH_POLL = 0.5  # afterwards: only whether supervisord still runs
 FLUSH_TIMEOUT = 6.0
 
 log = structlog.get_logger("native-sync")
@@ -180,7 +181,7 @@ class Runner:
 
     def _supervise(self, started: float) -> int:
         done = False
-        while not self.stop.wait(POLL):
+        while not self.stop.wait(WATCH_POLL if done else POLL):
             assert self.supervisor is not None
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
