@@ -37,7 +37,7 @@ from engine.inotify import Watcher, WatchesExhausted
 from engine.protocol import Protocol, ProtocolError, quote
 
 SETTLE = 0.005  # quiet time before a batch of events is looked at
-MAX_BATCH = 0.05  # a steady stream of events is still reported this often
+MAX_BATCH = 0.5  # a steady stream (a branch switch) is still reported this often
 WRITE_HOLD = 1.0  # how long a file still being written may hold a batch back
 RECHECK_QUIET = 1.5  # calm after which recently touched paths are compared again
 RECHECK_LIMIT = 20_000  # more recent paths than this: a full rescan instead

@@ -1,11 +1,12 @@
 """``run`` and ``precopy``: prepare, initial sync, supervise, flush at stop.
 
-``run``: check the volumes and the mass-deletion guard; on a cold start (no
-unison archive yet) a one-shot unison brings APP_VOLUME to the host's content
-and sets its owner; then supervisord runs watch-mode unison (whose first pass
-is the initial sync of a warm start) and the watchdog.  ``state.json`` says
-``watching`` once the fsmonitor has seen the first full sync finish.  SIGTERM
-stops unison, runs one more unison pass (the flush) and exits 0.
+``run``: check the volumes and the mass-deletion guard; a one-shot unison
+brings APP_VOLUME to the host's content (a quick scan on a warm start, with
+archives kept in UNISON) and sets its owner; then supervisord runs watch-mode
+unison and the watchdog, and ``state.json`` says ``watching`` as soon as
+unison runs (its first scan finds nothing left to do, and anything changed
+meanwhile is in that scan or in the fsmonitor's watches).  SIGTERM stops
+unison, runs one more unison pass (the flush) and exits 0.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from engine import launch, ownership, safety, status, supervisord, unison
 from engine.config import Config
 
 STARTUP_FAILURE = 3
-POLL = 0.05  # while waiting for the first sync
+OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
+POLL = 0.05  # while waiting for unison to run
 WATCH_POLL = 0.5  # afterwards: only whether supervisord still runs
 FLUSH_TIMEOUT = 6.0
 
@@ -114,12 +116,37 @@ def sync_once(cfg: Config, purpose: str) -> int:
 
 
 def initial_sync(cfg: Config) -> None:
-    """The one-shot initial sync, then ownership of APP_VOLUME."""
+    """The one-shot initial sync, then ownership of APP_VOLUME.
+
+    The ownership walk runs when the owner is not known to be right already:
+    on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
+    """
     started = time.monotonic()
-    log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest))
+    cold = not unison.has_archive(cfg)
+    log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
     items = sync_once(cfg, "initial_sync.unison")
-    files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
-    log.info("initial_sync.done", items=items, files=files, seconds=round(time.monotonic() - started, 3))
+    owner_file = cfg.unison_dir / OWNER_MARK
+    owner = f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}"
+    files = 0
+    if cold or _read(owner_file) != owner:
+        files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
+        try:
+            owner_file.write_text(owner, encoding="utf-8")
+        except OSError as e:
+            log.warning("initial_sync.owner_not_recorded", error=str(e))
+    log.info(
+        "initial_sync.done",
+        items=items,
+        owner_checked=files,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def precopy(cfg: Config) -> int:
@@ -167,8 +194,7 @@ class Runner:
             safety.check(cfg)
             self.set_state("initial-sync")
             launch.clear_stale_locks(cfg)
-            if not unison.has_archive(cfg):
-                initial_sync(cfg)
+            initial_sync(cfg)
         except (safety.MassDeletionRefused, SyncFailed) as e:
             log.error("start.failed", error=str(e))
             self.set_state("failed", error=str(e))
@@ -187,13 +213,20 @@ class Runner:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state("failed", error="supervisord exited")
                 return 1
-            if not done and status.read_json(self.cfg.runtime_dir / status.FSMONITOR_FILE).get(
-                "first_sync_at"
-            ):
+            if not done and self._unison_running():
                 done = True
                 self.set_state("watching", initial_sync_done=True)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
         return self._finish(flush=True)
+
+    def _unison_running(self) -> bool:
+        """supervisord runs unison, and the launcher has recorded it (status shows its pid)."""
+        try:
+            info = self.client.info("unison")
+        except supervisord.SupervisorError:
+            return False  # not listening yet
+        recorded = status.read_json(self.cfg.runtime_dir / status.UNISON_FILE).get("pid")
+        return info.get("statename") == "RUNNING" and recorded == info.get("pid")
 
     def _finish(self, flush: bool) -> int:
         """SIGTERM: stop unison, flush both ways, stop supervisord. Each step logged."""

@@ -8,8 +8,10 @@ SYNC_RUNTIME_DIR/supervisord.conf`` works against it as it is.
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import sys
+import threading
 import time
 import xmlrpc.client
 from pathlib import Path
@@ -97,23 +99,32 @@ class Client:
     """The few supervisord calls native-sync needs, over its unix socket."""
 
     def __init__(self, socket: Path, timeout: float = 5.0) -> None:
-        transport = SupervisorTransport(None, None, f"unix://{socket}")
-        transport.timeout = timeout
-        # The URL is a placeholder: the transport talks to the unix socket.
-        self._proxy = xmlrpc.client.ServerProxy("http://localhost", transport=transport)
+        self._socket = socket
+        self._timeout = timeout
+        self._proxy = self._connect()
 
-    @property
-    def _supervisor(self) -> Any:
-        return self._proxy.supervisor
+    def _connect(self) -> xmlrpc.client.ServerProxy:
+        transport = SupervisorTransport(None, None, f"unix://{self._socket}")
+        transport.timeout = self._timeout
+        # The URL is a placeholder: the transport talks to the unix socket.
+        return xmlrpc.client.ServerProxy("http://localhost", transport=transport)
+
+    def _call(self, method: str, *args: object) -> Any:
+        """One XML-RPC call; a Fault is the caller's to judge, anything else is SupervisorError."""
+        try:
+            return getattr(self._proxy.supervisor, method)(*args)
+        except xmlrpc.client.Fault:
+            raise
+        except (OSError, http.client.HTTPException, xmlrpc.client.Error) as e:
+            self._proxy = self._connect()  # the transport's connection is spent
+            raise SupervisorError(f"{method}: supervisord not answering at {self._socket}: {e}") from e
 
     def state(self) -> str:
-        try:
-            return cast(str, self._supervisor.getState()["statename"])
-        except (OSError, xmlrpc.client.Error) as e:
-            raise SupervisorError(f"supervisord not answering: {e}") from e
+        return cast(str, self._call("getState")["statename"])
 
     def wait_running(self, deadline: float) -> None:
         """Wait until supervisord answers as RUNNING, or raise at ``deadline``."""
+        pause = threading.Event()
         while True:
             try:
                 if self.state() == "RUNNING":
@@ -123,31 +134,27 @@ class Client:
                     raise
             if time.monotonic() > deadline:
                 raise SupervisorError("supervisord did not reach RUNNING")
-            time.sleep(0.05)
+            pause.wait(0.05)
 
     def info(self, name: str) -> dict[str, Any]:
         try:
-            return cast(dict[str, Any], self._supervisor.getProcessInfo(name))
-        except (OSError, xmlrpc.client.Error) as e:
-            raise SupervisorError(f"getProcessInfo({name}): {e}") from e
+            return cast(dict[str, Any], self._call("getProcessInfo", name))
+        except xmlrpc.client.Fault as e:
+            raise SupervisorError(f"getProcessInfo({name}): {e.faultString}") from e
 
     def stop(self, name: str) -> None:
         try:
-            self._supervisor.stopProcess(name, True)
+            self._call("stopProcess", name, True)
         except xmlrpc.client.Fault as e:
             if e.faultCode != Faults.NOT_RUNNING:
                 raise SupervisorError(f"stop {name}: {e.faultString}") from e
-        except OSError as e:
-            raise SupervisorError(f"stop {name}: {e}") from e
 
     def start(self, name: str) -> None:
         try:
-            self._supervisor.startProcess(name, True)
+            self._call("startProcess", name, True)
         except xmlrpc.client.Fault as e:
             if e.faultCode != Faults.ALREADY_STARTED:
                 raise SupervisorError(f"start {name}: {e.faultString}") from e
-        except OSError as e:
-            raise SupervisorError(f"start {name}: {e}") from e
 
     def restart(self, name: str) -> None:
         self.stop(name)
@@ -155,6 +162,6 @@ class Client:
 
     def shutdown(self) -> None:
         try:
-            self._supervisor.shutdown()
-        except (OSError, xmlrpc.client.Error) as e:
-            raise SupervisorError(f"shutdown: {e}") from e
+            self._call("shutdown")
+        except xmlrpc.client.Fault as e:
+            raise SupervisorError(f"shutdown: {e.faultString}") from e
