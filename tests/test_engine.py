@@ -248,3 +248,16 @@ def check_ownership(engine: Engine) -> None:
     wait_for(lambda: read(engine.app / "a/new.txt") == "new", SYNC, "new file synced")
     st = (engine.app / "a/new.txt").stat()
     assert (st.st_uid, st.st_gid) == (4321, 4322)
+
+
+def test_precopy_syncs_once_honouring_ignores_and_exits(engine_factory: Callable[..., Engine]) -> None:
+    engine = engine_factory()
+    engine.env["UNISON_ARGS"] = f"-ignore='Name .git' -prefer {engine.host} -numericids -auto -batch"
+    write(engine.host / ".git/config", "x")
+    write(engine.host / "src/app.py", "print('hi')")
+    done = engine.cli("precopy", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert read(engine.app / "src/app.py") == "print('hi')"
+    assert not (engine.app / ".git").exists()
+    assert "initial_sync.done" in done.stderr
+    assert not (engine.runtime / "supervisor.sock").exists()

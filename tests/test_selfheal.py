@@ -159,3 +159,17 @@ def test_create_delete_storm_on_both_sides_converges(engine: Engine) -> None:
     (engine.host / "calm.txt").write_text("after the storm")
     wait_for(lambda: (engine.app / "calm.txt").exists(), 20, "sync still working")
     assert engine.status()["state"] == "watching"
+
+
+def test_flush_brings_an_unsignalled_change_now(
+    engine_factory: Callable[..., Engine], bindfs_host: tuple[Path, Path]
+) -> None:
+    below, mount = bindfs_host
+    engine = engine_factory(SYNC_RESCAN_INTERVAL="0")
+    engine.env["HOST_VOLUME"] = str(mount)
+    engine.start().wait_watching()
+    wait_for(lambda: engine.status()["last_sync_at"], 20, "the first watch pass")
+    (below / "quiet.txt").write_text("no event for this one")
+    done = engine.cli("flush", "--timeout", "20")
+    assert done.returncode == 0, done.stderr
+    assert (engine.app / "quiet.txt").read_text() == "no event for this one"
