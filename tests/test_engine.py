@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -261,3 +262,14 @@ def test_precopy_syncs_once_honouring_ignores_and_exits(engine_factory: Callable
     assert not (engine.app / ".git").exists()
     assert "initial_sync.done" in done.stderr
     assert not (engine.runtime / "supervisor.sock").exists()
+
+
+def test_json_logs_are_one_event_per_line(engine_factory: Callable[..., Engine]) -> None:
+    engine = engine_factory(LOG_FORMAT="json")
+    write(engine.host / "a.txt", "a")
+    done = engine.cli("precopy", timeout=60)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    finished = [e for e in events if e["event"] == "initial_sync.done"]
+    assert len(finished) == 1 and finished[0]["level"] == "info"
+    assert isinstance(finished[0]["seconds"], float) and "timestamp" in finished[0]
