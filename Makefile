@@ -40,6 +40,9 @@ test-unit: deps
 test-engine: deps
 	$(VPY) -m pytest -m engine $(PYTEST_ARGS)
 
+test-docker: deps docker-deps
+	$(VPY) -m pytest -m docker $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
 

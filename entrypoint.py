@@ -17,7 +17,6 @@ import json
 import sys
 
 from engine import config as config_mod
-from engine import log as log_mod
 
 BAD_CONFIG = 2
 
@@ -36,14 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     except config_mod.ConfigError as e:
         print(f"native-sync: {e}", file=sys.stderr)
         return BAD_CONFIG
-    log_mod.setup(cfg.log_format, cfg.tz)
+    if args.command in ("run", "precopy"):
+        from engine import log as log_mod
+        from engine import run
 
-    from engine import run, status
+        log_mod.setup(cfg.log_format, cfg.tz)
+        return run.Runner(cfg).run() if args.command == "run" else run.precopy(cfg)
+    # status, health and flush stay light: a HEALTHCHECK runs them every few seconds.
+    from engine import status
 
-    if args.command == "run":
-        return run.Runner(cfg).run()
-    if args.command == "precopy":
-        return run.precopy(cfg)
     report = status.collect(cfg.runtime_dir)
     if args.command == "status":
         print(json.dumps(report, indent=2))

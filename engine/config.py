@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from engine.ignore import pattern_regex
 
 T = TypeVar("T")
@@ -223,6 +221,8 @@ def _prefer(value: str) -> str:
 
 def _sync_config(path: str) -> dict[str, Any]:
     """docker-sync sync keys from a YAML file (flat, or one entry under ``syncs``)."""
+    import yaml  # only when SYNC_CONFIG is set: `health` runs every few seconds
+
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}

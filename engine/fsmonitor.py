@@ -369,6 +369,7 @@ def main() -> int:
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
     )
     log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(patterns))
+    monitor.publish()  # tells status that this unison's fsmonitor runs
     try:
         return serve(monitor)
     except KeyboardInterrupt:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 import psutil
 import structlog
@@ -20,6 +22,8 @@ from engine import log as log_mod
 from engine import ownership, status, unison
 
 RESTART_REASON_FILE = "restart-reason"
+QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
+MAX_DELAY = 30.0
 
 log = structlog.get_logger("launch")
 
@@ -54,11 +58,31 @@ def clear_stale_locks(cfg: config_mod.Config) -> list[str]:
 
 
 def record_start(cfg: config_mod.Config) -> dict[str, object]:
-    """Count this start; every start after the first is a restart with a reason."""
+    """Count this start; every start after the first is a restart with a reason.
+
+    A unison that exited within QUICK_EXIT seconds without ever starting its
+    fsmonitor could not start at all (a bad argument, an fsmonitor that cannot
+    run): such starts are counted in ``quick_exits`` and delayed, doubling up
+    to MAX_DELAY, so a broken setup does not spin; ``status`` reports
+    ``failed`` from the third on.
+    """
     path = cfg.runtime_dir / status.UNISON_FILE
     data = status.read_json(path)
     starts = int(data.get("starts", 0)) + 1
-    fields: dict[str, object] = {"starts": starts, "pid": os.getpid()}
+    now = time.time()
+    quick_exits = 0
+    if data.get("pid") is not None:
+        monitor = status.read_json(cfg.runtime_dir / status.FSMONITOR_FILE)
+        never_watched = monitor.get("unison_pid") != data.get("pid")
+        if never_watched and now - float(data.get("started_at", 0)) < QUICK_EXIT:
+            quick_exits = int(data.get("quick_exits", 0)) + 1
+    fields: dict[str, object] = {"starts": starts, "quick_exits": quick_exits}
+    if quick_exits:
+        delay = min(MAX_DELAY, 0.25 * 2**quick_exits)
+        log.error("unison.quick_exit", quick_exits=quick_exits, retry_in=delay)
+        status.update_json(path, **fields)
+        threading.Event().wait(delay)
+    fields.update(pid=os.getpid(), started_at=time.time())
     if starts > 1:
         reason_file = cfg.runtime_dir / RESTART_REASON_FILE
         try:
@@ -82,7 +106,7 @@ def main() -> int:
     log_mod.setup(cfg.log_format, cfg.tz, process="launch")
     clear_stale_locks(cfg)
     record_start(cfg)
-    env = unison.environment(cfg, cfg.runtime_dir / "bin")
+    env = unison.environment(cfg)
     command = unison.watch_command(cfg)
     log.info("unison.exec", command=command, uid=cfg.owner_uid, gid=cfg.group_id)
     ownership.become(cfg.owner_uid, cfg.group_id)

@@ -56,6 +56,12 @@ def prepare(cfg: Config) -> None:
         encoding="utf-8",
     )
     wrapper.chmod(0o755)
+    if unison.fsmonitor_dir(cfg) != wrapper.parent:
+        log.info(
+            "fsmonitor.from_path",
+            reason=f"{cfg.runtime_dir} is mounted noexec",
+            using=str(unison.fsmonitor_dir(cfg)),
+        )
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
     if ownership.can_switch(cfg.owner_uid, cfg.group_id):
         for path in (cfg.unison_dir, cfg.runtime_dir / status.FSMONITOR_DIR, cfg.unison_dest):
@@ -91,7 +97,7 @@ def sync_once(cfg: Config, purpose: str) -> int:
     try:
         done = subprocess.run(
             command,
-            env=unison.environment(cfg, cfg.runtime_dir / "bin"),
+            env=unison.environment(cfg),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=None if purpose != "flush" else FLUSH_TIMEOUT,

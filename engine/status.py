@@ -79,9 +79,14 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     monitor = read_json(runtime_dir / FSMONITOR_FILE)
     unison = read_json(runtime_dir / UNISON_FILE)
     name = state.get("state", "starting")
+    error = state.get("error")
     if name == "watching" and not _alive(state.get("pid")):
+        name, error = "failed", "native-sync is not running"
+    if name == "watching" and int(unison.get("quick_exits", 0)) >= 3:
         name = "failed"
+        error = f"unison exits right after starting ({unison['quick_exits']} times in a row): see the logs"
     pid = unison.get("pid")
+    watched = pid is not None and monitor.get("unison_pid") == pid and _alive(monitor.get("pid"))
     return {
         "state": name,
         "initial_sync_done": bool(state.get("initial_sync_done")),
@@ -94,10 +99,11 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
         },
         "conflicts": int(monitor.get("conflicts", 0)),
         "rescans": int(monitor.get("rescans", 0)),
-        "error": state.get("error"),
+        "fsmonitor": watched,
+        "error": error,
     }
 
 
 def healthy(status: dict[str, Any]) -> bool:
-    """Watching, with a live unison."""
-    return status["state"] == "watching" and status["unison"]["pid"] is not None
+    """Watching, with a live unison whose fsmonitor runs."""
+    return status["state"] == "watching" and status["unison"]["pid"] is not None and status["fsmonitor"]

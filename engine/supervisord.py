@@ -9,6 +9,7 @@ SYNC_RUNTIME_DIR/supervisord.conf`` works against it as it is.
 from __future__ import annotations
 
 import http.client
+import os
 import subprocess
 import sys
 import threading
@@ -45,6 +46,7 @@ stdout_logfile_maxbytes=0
 def render(cfg: Config) -> str:
     """The supervisord config for ``cfg``."""
     runtime = cfg.runtime_dir
+    user = "user=root\n" if os.geteuid() == 0 else ""  # says we mean it (no warning)
     text = f"""; written by native-sync at start; edits are lost
 [unix_http_server]
 file={cfg.supervisor_socket}
@@ -53,7 +55,7 @@ chmod=0700
 [supervisord]
 nodaemon=true
 silent=true
-logfile=/dev/null
+{user}logfile=/dev/null
 logfile_maxbytes=0
 pidfile={runtime}/supervisord.pid
 childlogdir={runtime}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from engine.config import Config
@@ -51,11 +52,30 @@ def watch_command(cfg: Config) -> list[str]:
     return [cfg.unison_bin, *sync_args(cfg), "-terse", *cfg.unison_watch_args]
 
 
-def environment(cfg: Config, fsmonitor_dir: Path) -> dict[str, str]:
-    """unison's environment: archives in UNISON, our fsmonitor first on PATH."""
+def fsmonitor_dir(cfg: Config) -> Path:
+    """The folder unison finds our ``unison-fsmonitor`` in.
+
+    Normally SYNC_RUNTIME_DIR/bin, where ``run`` writes one for this very
+    interpreter.  A runtime folder mounted noexec (docker's plain
+    ``--tmpfs /run``) cannot hold it: then the ``unison-fsmonitor`` on the
+    PATH is used (the image ships ours in /usr/local/bin).
+    """
+    own = cfg.runtime_dir / "bin"
+    if os.path.isdir(cfg.runtime_dir) and os.statvfs(cfg.runtime_dir).f_flag & os.ST_NOEXEC:
+        found = shutil.which("unison-fsmonitor")
+        if found:
+            return Path(found).parent
+    return own
+
+
+def environment(cfg: Config) -> dict[str, str]:
+    """unison's environment: archives in UNISON, our fsmonitor first on PATH.
+
+    Everything else is passed through from our own environment.
+    """
     env = dict(os.environ)
     env["UNISON"] = str(cfg.unison_dir)
-    env["PATH"] = f"{fsmonitor_dir}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    env["PATH"] = f"{fsmonitor_dir(cfg)}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env.setdefault("HOME", str(cfg.unison_dir))
     return env
 

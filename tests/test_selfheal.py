@@ -54,6 +54,7 @@ def test_watchdog_restarts_a_stalled_unison(engine_factory: Callable[..., Engine
     engine = engine_factory(MONIT_ENABLE="true", MONIT_INTERVAL="1", MONIT_STALL_SECONDS="2")
     engine.start()
     pid = engine.wait_watching()["unison"]["pid"]
+    wait_for(lambda: engine.status()["last_sync_at"], 20, "the first watch pass")
     os.kill(pid, signal.SIGSTOP)  # unison hangs; the fsmonitor still sees edits
     (engine.host / "waiting.txt").write_text("stuck")
     wait_for(lambda: engine.status()["unison"]["last_restart_reason"] == "stall", 20, "stall restart")
@@ -173,3 +174,16 @@ def test_flush_brings_an_unsignalled_change_now(
     done = engine.cli("flush", "--timeout", "20")
     assert done.returncode == 0, done.stderr
     assert (engine.app / "quiet.txt").read_text() == "no event for this one"
+
+
+def test_a_unison_that_cannot_start_is_failed_not_healthy(engine_factory: Callable[..., Engine]) -> None:
+    engine = engine_factory()
+    script = engine.base / "unison-broken"
+    script.write_text('#!/bin/sh\ncase " $* " in *" watch "*) exit 3 ;; *) exec unison "$@" ;; esac\n')
+    script.chmod(0o755)
+    engine.env["UNISON_BIN"] = str(script)
+    engine.start()
+    status = wait_for(lambda: (s := engine.status())["state"] == "failed" and s, 30, "state failed")
+    assert "exits right after starting" in status["error"]
+    assert engine.cli("health").returncode == 1
+    assert "unison.quick_exit" in engine.logs()
