@@ -66,7 +66,7 @@ def prepare(cfg: Config) -> None:
     if ownership.can_switch(cfg.owner_uid, cfg.group_id):
         for path in (cfg.unison_dir, cfg.runtime_dir / status.FSMONITOR_DIR, cfg.unison_dest):
             os.chown(path, cfg.owner_uid, cfg.group_id)
-    for stale in (status.FSMONITOR_FILE, status.UNISON_FILE, launch.RESTART_REASON_FILE):
+    for stale in (status.FSMONITOR_FILE, status.UNISON_FILE, launch.RESTART_REASON_FILE, status.HEALTHY_FILE):
         (cfg.runtime_dir / stale).unlink(missing_ok=True)
 
 
@@ -176,6 +176,7 @@ class Runner:
         self.state_file = cfg.runtime_dir / status.STATE_FILE
         self.supervisor: subprocess.Popen[bytes] | None = None
         self.client = supervisord.Client(cfg.supervisor_socket)
+        self.healthy = False
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -223,7 +224,26 @@ class Runner:
                 done = True
                 self.set_state("watching", initial_sync_done=True)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
+            if done:
+                self._mark_health()
         return self._finish(flush=True)
+
+    def _mark_health(self) -> None:
+        """Keep ``SYNC_RUNTIME_DIR/healthy`` present exactly while ``health`` would pass.
+
+        The image's HEALTHCHECK tests that file instead of starting Python
+        every few seconds; each change is logged.
+        """
+        now_healthy = status.healthy(status.collect(self.cfg.runtime_dir))
+        if now_healthy == self.healthy:
+            return
+        self.healthy = now_healthy
+        marker = self.cfg.runtime_dir / status.HEALTHY_FILE
+        if now_healthy:
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+        log.info("health", healthy=now_healthy)
 
     def _unison_running(self) -> bool:
         """supervisord runs unison, and the launcher has recorded it (status shows its pid)."""
@@ -237,6 +257,7 @@ class Runner:
     def _finish(self, flush: bool) -> int:
         """SIGTERM: stop unison, flush both ways, stop supervisord. Each step logged."""
         self.set_state("stopping")
+        (self.cfg.runtime_dir / status.HEALTHY_FILE).unlink(missing_ok=True)
         log.info("stop.begin")
         if self.supervisor is not None:
             try:

@@ -24,6 +24,7 @@ STATE_FILE = "state.json"
 FSMONITOR_DIR = "fsmonitor"
 FSMONITOR_FILE = "fsmonitor/fsmonitor.json"
 UNISON_FILE = "unison.json"
+HEALTHY_FILE = "healthy"  # present while healthy (kept by `run`, for a cheap HEALTHCHECK)
 
 
 def now_iso(timestamp: float | None = None) -> str:

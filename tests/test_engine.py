@@ -273,3 +273,12 @@ def test_json_logs_are_one_event_per_line(engine_factory: Callable[..., Engine])
     finished = [e for e in events if e["event"] == "initial_sync.done"]
     assert len(finished) == 1 and finished[0]["level"] == "info"
     assert isinstance(finished[0]["seconds"], float) and "timestamp" in finished[0]
+
+
+def test_the_healthy_marker_follows_health(engine: Engine) -> None:
+    marker = engine.runtime / "healthy"
+    engine.start().wait_watching()
+    wait_for(lambda: engine.cli("health").returncode == 0, 20, "healthy")
+    wait_for(marker.exists, 5, "the marker")
+    assert engine.terminate() == 0
+    assert not marker.exists()
