@@ -18,8 +18,7 @@ import psutil
 import structlog
 
 from engine import config as config_mod
-from engine import log as log_mod
-from engine import ownership, status, unison
+from engine import ownership, program, status, unison
 
 RESTART_REASON_FILE = "restart-reason"
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
@@ -98,12 +97,7 @@ def record_start(cfg: config_mod.Config) -> dict[str, object]:
 
 
 def main() -> int:
-    try:
-        cfg = config_mod.load()
-    except config_mod.ConfigError as e:
-        print(f"native-sync: {e}", file=sys.stderr)
-        return 2
-    log_mod.setup(cfg.log_format, cfg.tz, process="launch")
+    cfg = program.start("launch")
     clear_stale_locks(cfg)
     record_start(cfg)
     env = unison.environment(cfg)

@@ -10,9 +10,7 @@ from types import FrameType
 
 import structlog
 
-from engine import config as config_mod
-from engine import launch
-from engine import log as log_mod
+from engine import launch, program
 from engine.supervisord import Client, SupervisorError
 from monit.sampler import TreeCpu, sample
 from monit.watchdog import Watchdog
@@ -28,12 +26,7 @@ def unison_pid(client: Client) -> int | None:
 
 
 def main() -> int:
-    try:
-        cfg = config_mod.load()
-    except config_mod.ConfigError as e:
-        print(f"native-sync: {e}", file=sys.stderr)
-        return 2
-    log_mod.setup(cfg.log_format, cfg.tz, process="watchdog")
+    cfg = program.start("watchdog")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
