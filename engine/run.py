@@ -202,6 +202,7 @@ class Runner:
             self.set_state("initial-sync")
             launch.clear_stale_locks(cfg)
             initial_sync(cfg)
+            self.set_state("initial-sync", initial_sync_at=status.now_iso())
         except (safety.MassDeletionRefused, SyncFailed) as e:
             log.error("start.failed", error=str(e))
             self.set_state("failed", error=str(e))

@@ -91,7 +91,7 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     return {
         "state": name,
         "initial_sync_done": bool(state.get("initial_sync_done")),
-        "last_sync_at": monitor.get("last_sync_at"),
+        "last_sync_at": monitor.get("last_sync_at") or state.get("initial_sync_at"),
         "pending_changes": int(monitor.get("pending_changes", 0)),
         "unison": {
             "pid": pid if _alive(pid) else None,
