@@ -125,6 +125,18 @@ class Engine:
 
         return wait_for(watching, timeout, "state watching")
 
+    def wait_first_watch_cycle(self, timeout: float = 30) -> None:
+        """Until watch-mode unison has finished its first pass (the fsmonitor saw it)."""
+        monitor = self.runtime / "fsmonitor" / "fsmonitor.json"
+
+        def done() -> bool:
+            try:
+                return bool(json.loads(monitor.read_text()).get("first_sync_at"))
+            except (OSError, ValueError):
+                return False
+
+        wait_for(done, timeout, "the first watch cycle")
+
     def terminate(self, timeout: float = 15) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)

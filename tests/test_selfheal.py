@@ -54,7 +54,7 @@ def test_watchdog_restarts_a_stalled_unison(engine_factory: Callable[..., Engine
     engine = engine_factory(MONIT_ENABLE="true", MONIT_INTERVAL="1", MONIT_STALL_SECONDS="2")
     engine.start()
     pid = engine.wait_watching()["unison"]["pid"]
-    wait_for(lambda: engine.status()["fsmonitor"], 20, "the fsmonitor watching")
+    engine.wait_first_watch_cycle()
     os.kill(pid, signal.SIGSTOP)  # unison hangs; the fsmonitor still sees edits
     (engine.host / "waiting.txt").write_text("stuck")
     wait_for(lambda: engine.status()["unison"]["last_restart_reason"] == "stall", 20, "stall restart")
@@ -169,7 +169,7 @@ def test_flush_brings_an_unsignalled_change_now(
     engine = engine_factory(SYNC_RESCAN_INTERVAL="0")
     engine.env["HOST_VOLUME"] = str(mount)
     engine.start().wait_watching()
-    wait_for(lambda: engine.status()["fsmonitor"], 20, "the fsmonitor watching")
+    engine.wait_first_watch_cycle()
     (below / "quiet.txt").write_text("no event for this one")
     done = engine.cli("flush", "--timeout", "20")
     assert done.returncode == 0, done.stderr
