@@ -211,7 +211,14 @@ class Runner:
             return self._finish(flush=False)
         supervisord.write(cfg)
         self.supervisor = supervisord.spawn(cfg)
-        return self._supervise(started)
+        try:
+            return self._supervise(started)
+        except BaseException:
+            # supervisord runs in its own session: never leave it (and unison) behind
+            log.exception("run.crashed")
+            self.set_state("failed", error="native-sync crashed: see the logs")
+            self._stop_supervisor()
+            raise
 
     def _supervise(self, started: float) -> int:
         done = False
