@@ -138,6 +138,7 @@ def run_native(base: Path, tree: Path, n: int, plan: Plan) -> dict[str, Any]:
     try:
         trees.copy(tree, engine.host)
         log(f"{NATIVE} @ {n}: cold start")
+        os.sync()  # the copy's dirty pages would otherwise be written back during the start
         started = time.monotonic()
         engine.start()
         out["cold_start_s"] = engine.wait_ready(READY_TIMEOUT) - started
@@ -163,8 +164,10 @@ def run_unison(
     slug = "peer" if peer else "polling"
     engine = engines.UnisonRepeat(base / f"{slug}-{n}", name, repeat, peer)
     try:
+        os.sync()
         out["cp_a_s"] = trees.copy(tree, engine.host)
         log(f"{name} @ {n}: one-shot unison on the fresh tree")
+        os.sync()
         out["one_shot_cold_s"] = engine.one_shot()
         out["one_shot_cold_identical"] = trees.identical(engine.host, engine.app)
         started = time.monotonic()
@@ -181,6 +184,7 @@ def run_unison(
             for k in range(BURSTS):
                 change = trees.make_burst(n, tag=f"r{k}", offset=BURSTS + k)
                 change.apply(engine.host)
+                os.sync()
                 runs.append(
                     {"seconds": engine.one_shot(), "identical": trees.identical(engine.host, engine.app)}
                 )
@@ -238,8 +242,10 @@ def machine() -> dict[str, Any]:
 
 
 def engine_version() -> str:
-    """The commit, and ``+dirty`` when engine code differs from it (the tree is shared)."""
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
+    """The last commit of the engine's code, ``+dirty`` when it is edited (the tree is shared)."""
+    git = subprocess.run(
+        ["git", "log", "-1", "--format=%h", "--", *ENGINE_PATHS], capture_output=True, text=True, cwd=REPO
+    )
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--", *ENGINE_PATHS], capture_output=True, text=True, cwd=REPO
     )
