@@ -28,8 +28,8 @@ from engine.config import Config
 
 STARTUP_FAILURE = 3
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
-POLL = 0.05  # while waiting for unison to run
-WATCH_POLL = 0.5  # afterwards: only whether supervisord still runs
+POLL = 0.05  # until healthy
+WATCH_POLL = 0.5  # while healthy
 FLUSH_TIMEOUT = 6.0
 
 log = structlog.get_logger("native-sync")
@@ -221,18 +221,18 @@ class Runner:
             raise
 
     def _supervise(self, started: float) -> int:
-        done = False
-        while not self.stop.wait(WATCH_POLL if done else POLL):
+        watching = False
+        while not self.stop.wait(WATCH_POLL if self.healthy else POLL):  # fast until healthy
             assert self.supervisor is not None
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state("failed", error="supervisord exited")
                 return 1
-            if not done and self._unison_running():
-                done = True
+            if not watching and self._unison_running():
+                watching = True
                 self.set_state("watching", initial_sync_done=True)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
-            if done:
+            if watching:
                 self._mark_health()
         return self._finish(flush=True)
 

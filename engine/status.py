@@ -83,7 +83,7 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     error = state.get("error")
     if name == "watching" and not _alive(state.get("pid")):
         name, error = "failed", "native-sync is not running"
-    if name == "watching" and int(unison.get("quick_exits", 0)) >= 3:
+    if name in ("initial-sync", "watching") and int(unison.get("quick_exits", 0)) >= 3:
         name = "failed"
         error = f"unison exits right after starting ({unison['quick_exits']} times in a row): see the logs"
     pid = unison.get("pid")
