@@ -40,8 +40,7 @@ COPY scripts/image/ /usr/local/bin/
 COPY entrypoint.py /opt/native-sync/
 COPY engine /opt/native-sync/engine
 COPY monit /opt/native-sync/monit
-# Byte-compiled at build time: a read-only container cannot write __pycache__,
-# and the health check starts Python every few seconds.
+# Byte-compiled at build time: a read-only container cannot write __pycache__.
 RUN python3 -m compileall -q /opt/native-sync
 
 # /usr/local/bin first so that the supervisorctl wrapper wins over the venv's.
@@ -56,7 +55,8 @@ VOLUME /unison
 
 # Healthy once the initial sync is done and unison watches; the long start
 # period covers a big initial sync, the short interval lets compose start the
-# app (depends_on: condition: service_healthy) soon after it.
+# app (depends_on: condition: service_healthy) soon after it. `native-sync
+# health` here only tests the marker `run` keeps while healthy (no Python).
 HEALTHCHECK --interval=2s --timeout=10s --start-period=10m --retries=3 \
   CMD ["/usr/local/bin/native-sync", "health"]
 
