@@ -120,9 +120,9 @@ class Monitor:
             self._sync_done(now)
         replies = self.protocol.handle(line)
         if word == "CHANGES":
-            if self.syncing_since is None:
+            if self.syncing_since is None:  # the first CHANGES of a cycle
                 self.flush_in_cycle = self.flush_in_cycle or self._take_flush()
-            self.syncing_since = now
+                self.syncing_since = now
             self.sync_paths += len(replies) - 1
         return replies
 
@@ -137,7 +137,8 @@ class Monitor:
             "sync.cycle",
             first=first,
             paths=self.sync_paths,
-            ms=round((now - self.syncing_since) * 1000, 1),
+            # from unison's question to its next WAIT, which includes its 1 s sleep
+            cycle_ms=round((now - self.syncing_since) * 1000, 1),
         )
         self.syncing_since = None
         self.sync_paths = 0
