@@ -202,7 +202,7 @@ class Runner:
             self.set_state("initial-sync")
             launch.clear_stale_locks(cfg)
             initial_sync(cfg)
-            self.set_state("initial-sync", initial_sync_at=status.now_iso())
+            self.set_state("initial-sync", initial_sync_done=True, initial_sync_at=status.now_iso())
         except (safety.MassDeletionRefused, SyncFailed) as e:
             log.error("start.failed", error=str(e))
             self.set_state("failed", error=str(e))
@@ -230,7 +230,7 @@ class Runner:
                 return 1
             if not watching and self._unison_running():
                 watching = True
-                self.set_state("watching", initial_sync_done=True)
+                self.set_state("watching")
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
             if watching:
                 self._mark_health()
