@@ -127,10 +127,8 @@ class Watcher:
                 pass
 
     def forget(self, replica: str) -> None:
-        """Drop every watch of ``replica``."""
+        """Drop every watch of ``replica`` (the root and everything below it)."""
         self.unwatch_tree(replica, "")
-        for key in [k for k in self._by_path if k[0] == replica]:
-            self._by_wd.pop(self._by_path.pop(key), None)
 
     def read(self) -> Batch:
         """Drain the queue without blocking; new folders are watched at once."""

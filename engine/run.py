@@ -56,12 +56,9 @@ def prepare(cfg: Config) -> None:
         encoding="utf-8",
     )
     wrapper.chmod(0o755)
-    if unison.fsmonitor_dir(cfg) != wrapper.parent:
-        log.info(
-            "fsmonitor.from_path",
-            reason=f"{cfg.runtime_dir} is mounted noexec",
-            using=str(unison.fsmonitor_dir(cfg)),
-        )
+    used = unison.fsmonitor_dir(cfg)
+    if used != wrapper.parent:
+        log.info("fsmonitor.from_path", reason=f"{cfg.runtime_dir} is mounted noexec", using=str(used))
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
     if ownership.can_switch(cfg.owner_uid, cfg.group_id):
         for path in (cfg.unison_dir, cfg.runtime_dir / status.FSMONITOR_DIR, cfg.unison_dest):
