@@ -18,9 +18,9 @@ TIMED_OUT = 4
 def flush(cfg: Config, timeout: float) -> int:
     """Signal the fsmonitor (SIGUSR1) and wait until a full sync has completed."""
     path = cfg.runtime_dir / status.FSMONITOR_FILE
-    before = status.read_json(path)
-    pid = before.get("pid")
-    if not isinstance(pid, int):
+    before = status.FsmonitorStatus.load(path)
+    pid = before.pid
+    if pid is None:
         print("native-sync: no fsmonitor is running (is `native-sync run` watching?)", file=sys.stderr)
         return NOT_RUNNING
     try:
@@ -31,8 +31,8 @@ def flush(cfg: Config, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     waiter = threading.Event()
     while time.monotonic() < deadline:
-        now = status.read_json(path)
-        if now.get("pid") == pid and now.get("flushes", 0) > before.get("flushes", 0):
+        now = status.FsmonitorStatus.load(path)
+        if now.pid == pid and now.flushes > before.flushes:
             return 0
         waiter.wait(0.02)
     print(f"native-sync: no full sync completed within {timeout:g} s", file=sys.stderr)

@@ -47,10 +47,16 @@ class WatchesExhausted(Exception):
 
 @dataclass(frozen=True)
 class Batch:
-    """What one read of the inotify queue found."""
+    """What one read of the inotify queue found.
+
+    ``writing``: files last seen being written (modified, not yet closed);
+    ``written``: files last seen closed after writing, deleted or moved away.
+    """
 
     changed: set[tuple[str, str]]
     overflow: bool = False
+    writing: frozenset[tuple[str, str]] = frozenset()
+    written: frozenset[tuple[str, str]] = frozenset()
 
 
 class Watcher:
@@ -62,7 +68,6 @@ class Watcher:
         self.roots: dict[str, str] = {}
         self._by_wd: dict[int, tuple[str, str]] = {}
         self._by_path: dict[tuple[str, str], int] = {}
-        self.writing: set[tuple[str, str]] = set()
 
     def fileno(self) -> int:
         fd: int = self.inotify.fileno()
@@ -133,6 +138,7 @@ class Watcher:
     def read(self) -> Batch:
         """Drain the queue without blocking; new folders are watched at once."""
         changed: set[tuple[str, str]] = set()
+        writing: dict[tuple[str, str], bool] = {}  # the last word on each file in this read
         overflow = False
         for event in self.inotify.read(timeout=0):
             if event.mask & F.Q_OVERFLOW:
@@ -162,8 +168,13 @@ class Watcher:
                 elif event.mask & F.MOVED_FROM:
                     self.unwatch_tree(replica, rel)
             if event.mask & F.MODIFY:
-                self.writing.add(key)
+                writing[key] = True
             elif event.mask & (F.CLOSE_WRITE | F.DELETE | F.MOVED_FROM):
-                self.writing.discard(key)
+                writing[key] = False
             changed.add(key)
-        return Batch(changed, overflow)
+        return Batch(
+            changed,
+            overflow,
+            writing=frozenset(k for k, open_ in writing.items() if open_),
+            written=frozenset(k for k, open_ in writing.items() if not open_),
+        )

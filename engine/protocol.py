@@ -64,6 +64,12 @@ class Backend(TypingProtocol):
     def reset(self, replica: str) -> None:
         """unison will rescan ``replica``: forget what is pending for it."""
 
+    def waiting(self, replica: str) -> None:
+        """unison waits for changes of ``replica`` (``WAIT``): its sync is done."""
+
+    def changes_taken(self, replica: str, paths: list[str]) -> None:
+        """unison took ``paths`` of ``replica`` (``CHANGES``): it syncs them now."""
+
 
 @dataclass
 class _Scan:
@@ -76,7 +82,6 @@ class Protocol:
     """The protocol state: replicas, the scan under way, waits and changes."""
 
     backend: Backend
-    debug: bool = False
     waits: set[str] = field(default_factory=set)
     pending: dict[str, set[str]] = field(default_factory=dict)
     scan: _Scan | None = None
@@ -101,6 +106,7 @@ class Protocol:
         return self._wake()
 
     def pending_count(self) -> int:
+        """How many paths wait to be taken by unison, over all replicas."""
         return sum(len(p) for p in self.pending.values())
 
     # --- commands -------------------------------------------------------------
@@ -111,8 +117,7 @@ class Protocol:
         return [f"VERSION {VERSION}"]
 
     def _cmd_debug(self, args: list[str]) -> list[str]:
-        self.debug = True
-        return []
+        return []  # unison's debug switch: this helper logs the same either way
 
     def _cmd_start(self, args: list[str]) -> list[str]:
         replica, root, path = _expect(args, 3, "START hash fspath path")
@@ -134,12 +139,14 @@ class Protocol:
 
     def _cmd_wait(self, args: list[str]) -> list[str]:
         (replica,) = _expect(args, 1, "WAIT hash")
+        self.backend.waiting(replica)
         self.waits.add(replica)
         return self._wake()
 
     def _cmd_changes(self, args: list[str]) -> list[str]:
         (replica,) = _expect(args, 1, "CHANGES hash")
         paths = collapse(self.pending.pop(replica, set()))
+        self.backend.changes_taken(replica, paths)
         return [f"RECURSIVE {quote(p)}" for p in paths] + ["DONE"]
 
     def _cmd_reset(self, args: list[str]) -> list[str]:

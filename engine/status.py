@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,64 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
 def healthy(status: dict[str, Any]) -> bool:
     """Watching, with a live unison whose fsmonitor runs."""
     return status["state"] == "watching" and status["unison"]["pid"] is not None and status["fsmonitor"]
+
+
+# --- fsmonitor/fsmonitor.json (written by the fsmonitor only) ----------------------
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float_or_none(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class FsmonitorStatus:
+    """``fsmonitor/fsmonitor.json``: what the fsmonitor of the running unison reports.
+
+    ``pending_since`` is wall-clock time (seconds since the epoch) since when
+    reported changes have waited for a completed sync; ``flushes`` counts the
+    full syncs asked for by SIGUSR1 (``native-sync flush``) that completed.
+    """
+
+    pid: int | None = None
+    unison_pid: int | None = None
+    syncs: int = 0
+    first_sync_at: str | None = None
+    last_sync_at: str | None = None
+    pending_changes: int = 0
+    pending_since: float | None = None
+    conflicts: int = 0
+    rescans: int = 0
+    watches: int = 0
+    flushes: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> FsmonitorStatus:
+        """The file's contents; missing or unreadable fields take their defaults."""
+        data = read_json(path)
+        return cls(
+            pid=_int_or_none(data.get("pid")),
+            unison_pid=_int_or_none(data.get("unison_pid")),
+            syncs=_int_or_none(data.get("syncs")) or 0,
+            first_sync_at=_str_or_none(data.get("first_sync_at")),
+            last_sync_at=_str_or_none(data.get("last_sync_at")),
+            pending_changes=_int_or_none(data.get("pending_changes")) or 0,
+            pending_since=_float_or_none(data.get("pending_since")),
+            conflicts=_int_or_none(data.get("conflicts")) or 0,
+            rescans=_int_or_none(data.get("rescans")) or 0,
+            watches=_int_or_none(data.get("watches")) or 0,
+            flushes=_int_or_none(data.get("flushes")) or 0,
+        )
+
+    def save(self, path: Path) -> None:
+        """Replace the file atomically."""
+        write_json(path, asdict(self))

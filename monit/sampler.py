@@ -43,8 +43,8 @@ class TreeCpu:
 
 def pending_for(runtime_dir: Path, now: float) -> float | None:
     """Seconds the fsmonitor's reported changes have waited for a completed sync."""
-    since = status.read_json(runtime_dir / status.FSMONITOR_FILE).get("pending_since")
-    if not isinstance(since, int | float):
+    since = status.FsmonitorStatus.load(runtime_dir / status.FSMONITOR_FILE).pending_since
+    if since is None:
         return None
     return max(0.0, now - since)
 

@@ -207,15 +207,39 @@ def test_unison_temp_files_are_not_reported(root: Path, events: Collector) -> No
     assert not any(".unison." in rel for _, rel in seen)
 
 
-def test_a_file_still_being_written_is_marked(root: Path, watcher: Watcher, events: Collector) -> None:
+def test_a_file_still_being_written_is_marked(root: Path, watcher: Watcher) -> None:
+    writing: set[tuple[str, str]] = set()
+
+    def read() -> set[tuple[str, str]]:
+        batch = watcher.read()
+        writing.difference_update(batch.written)
+        writing.update(batch.writing)
+        return writing
+
     f = open(root / "big", "w")  # noqa: SIM115 (the file must stay open across reads)
     try:
         f.write("x")
         f.flush()
-        events.until(lambda seen: ("r", "big") in watcher.writing, "big marked as being written")
+        wait_for(lambda: ("r", "big") in read(), 5, "big marked as being written")
     finally:
         f.close()
-    events.until(lambda seen: ("r", "big") not in watcher.writing, "big written")
+    wait_for(lambda: ("r", "big") not in read(), 5, "big written")
+
+
+def test_the_last_write_event_of_a_read_wins(root: Path) -> None:
+    fake = FakeINotify()
+    watcher = Watcher(lambda rel: False, inotify=fake)
+    watcher.add_root("r", str(root))
+    watcher.watch("r", "")
+    fake.events = [
+        Event(wd=1, mask=F.MODIFY, cookie=0, name="a"),
+        Event(wd=1, mask=F.CLOSE_WRITE, cookie=0, name="a"),
+        Event(wd=1, mask=F.CLOSE_WRITE, cookie=0, name="b"),
+        Event(wd=1, mask=F.MODIFY, cookie=0, name="b"),
+    ]
+    batch = watcher.read()
+    assert batch.written == {("r", "a")}
+    assert batch.writing == {("r", "b")}
 
 
 def test_forget_drops_every_watch_of_a_replica(root: Path, tmp_path: Path) -> None:

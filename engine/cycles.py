@@ -1,0 +1,126 @@
+"""Sync-cycle bookkeeping: what ``fsmonitor.json`` reports, and writing it.
+
+A cycle runs from unison's first ``CHANGES`` (or ``START``, its scan) to its
+next ``WAIT``.  Counted here: cycles, paths, rescans, completed full-sync
+requests, conflict copies unison made, and since when reported changes wait.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import structlog
+
+from engine import status
+from engine.status import FsmonitorStatus
+
+# unison's Path.addToFinalName: "name (conflict #2_on_2026-11-25).ext"
+CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")
+
+log = structlog.get_logger("fsmonitor")
+
+
+@dataclass
+class Cycles:
+    """Counts sync cycles and what they did; ``wall`` is the wall clock (time.time)."""
+
+    wall: Callable[[], float]
+    totals: FsmonitorStatus = field(default_factory=FsmonitorStatus)
+    syncing_since: float | None = None
+    sync_paths: int = 0
+    pending_since: float | None = None
+    last_sync_done: float = 0.0
+    conflict_names: set[str] = field(default_factory=set)
+
+    @classmethod
+    def resume(cls, previous: FsmonitorStatus, wall: Callable[[], float]) -> Cycles:
+        """Start counting for this process; last sync, conflicts and rescans carry over."""
+        totals = FsmonitorStatus(
+            pid=os.getpid(),
+            unison_pid=os.getppid(),
+            last_sync_at=previous.last_sync_at,
+            conflicts=previous.conflicts,
+            rescans=previous.rescans,
+        )
+        return cls(wall=wall, totals=totals)
+
+    def scan_started(self, now: float) -> None:
+        """unison scans a replica (``START``): that is part of a cycle."""
+        if self.syncing_since is None:
+            self.syncing_since = now
+
+    def changes_taken(self, paths: int, now: float) -> bool:
+        """unison took ``paths`` changes; True if that began a cycle."""
+        began = self.syncing_since is None
+        if began:
+            self.syncing_since = now
+        self.sync_paths += paths
+        return began
+
+    def cycle_ended(self, now: float, pending: int, full_sync: bool) -> None:
+        """unison waits again after a cycle; ``pending`` changes are already waiting."""
+        assert self.syncing_since is not None
+        first = self.totals.first_sync_at is None
+        at = status.now_iso(self.wall())
+        self.totals = replace(
+            self.totals,
+            syncs=self.totals.syncs + 1,
+            last_sync_at=at,
+            first_sync_at=at if first else self.totals.first_sync_at,
+            flushes=self.totals.flushes + (1 if full_sync else 0),
+        )
+        log.info(
+            "sync.cycle",
+            first=first,
+            paths=self.sync_paths,
+            # from unison's question to its next WAIT, which includes its 1 s sleep
+            cycle_ms=round((now - self.syncing_since) * 1000, 1),
+        )
+        self.syncing_since = None
+        self.sync_paths = 0
+        self.last_sync_done = now
+        self.pending_since = now if pending else None
+
+    @property
+    def syncing(self) -> bool:
+        return self.syncing_since is not None
+
+    def reported(self, now: float) -> None:
+        """Changes were handed to unison: they wait from now, if nothing waited before."""
+        if self.pending_since is None:
+            self.pending_since = now
+
+    def rescanned(self) -> None:
+        self.totals = replace(self.totals, rescans=self.totals.rescans + 1)
+
+    def saw(self, rel: str) -> None:
+        """A changed path: a conflict copy unison made is counted once."""
+        if CONFLICT_COPY.search(rel) and rel not in self.conflict_names:
+            self.conflict_names.add(rel)
+            self.totals = replace(self.totals, conflicts=self.totals.conflicts + 1)
+            log.warning("conflict", kept=rel)
+
+    def snapshot(self, now: float, pending: int, watches: int) -> FsmonitorStatus:
+        """The status at monotonic time ``now`` (``pending_since`` in wall-clock time)."""
+        since = None if self.pending_since is None else self.wall() - (now - self.pending_since)
+        return replace(self.totals, pending_changes=pending, pending_since=since, watches=watches)
+
+
+@dataclass
+class Publisher:
+    """Writes ``fsmonitor.json``; gives up (with one warning) if it cannot."""
+
+    path: Path | None
+
+    def publish(self, snapshot: FsmonitorStatus) -> None:
+        if self.path is None:
+            return
+        try:
+            snapshot.save(self.path)
+        except OSError as e:
+            log.warning("status.unwritable", path=str(self.path), error=str(e))
+            self.path = None

@@ -1,0 +1,42 @@
+"""Full rescans: when the whole root of every replica is reported instead of paths.
+
+Four reasons, one log event (``rescan``): the inotify queue overflowed
+(``overflow``), ``SYNC_RESCAN_INTERVAL`` passed (``interval``), ``native-sync
+flush`` asked for a full sync (``flush``), or too many recent paths to
+recheck one by one (``recheck``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+log = structlog.get_logger("fsmonitor")
+
+
+@dataclass
+class Rescans:
+    """The periodic rescan's schedule (``interval`` 0: none) and the log of every rescan."""
+
+    interval: float = 0.0
+    next_at: float | None = None
+
+    def root_watched(self, now: float) -> None:
+        """unison (re)scans a root: the interval counts from now."""
+        if self.interval > 0:
+            self.next_at = now + self.interval
+
+    def due(self, now: float, full_sync_requested: bool) -> str | None:
+        """The reason a rescan is due at ``now``, if one is."""
+        if full_sync_requested:
+            return "flush"
+        if self.next_at is not None and now >= self.next_at:
+            return "interval"
+        return None
+
+    def done(self, reason: str, replicas: int, now: float) -> None:
+        """A rescan was reported: the next periodic one is an interval later."""
+        log.info("rescan", reason=reason, replicas=replicas)
+        if self.interval > 0:
+            self.next_at = now + self.interval
