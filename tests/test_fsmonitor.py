@@ -1,4 +1,8 @@
-"""engine/fsmonitor.py: the Monitor driven with explicit times, and the real executable."""
+"""engine/fsmonitor.py: the Monitor driven with explicit times, and the real executable.
+
+The Monitor tests run once per value in ``CLOCK_STARTS``: none may depend on
+where the monotonic clock happens to start.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,21 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
-from engine import fsmonitor
+from engine import settle
 from engine.compare import differs
-from engine.fsmonitor import SETTLE, Monitor
-from engine.inotify import Watcher
+from engine.fsmonitor import Monitor
+from engine.inotify import Batch, Watcher
 from engine.protocol import quote
+from engine.settle import SETTLE
+from engine.status import FsmonitorStatus
+from tests.fakes import CLOCK_STARTS, FakeClock
 from tests.helpers import REPO, wait_for
 
 
@@ -39,8 +46,8 @@ class Rig:
         def step() -> bool:
             batch = self.monitor.watcher.read()
             seen.update(batch.changed)
-            out.extend(self.monitor.events(batch.changed, batch.overflow, at))
-            return set(keys) <= seen and not (set(keys) & self.monitor.watcher.writing)
+            out.extend(self.monitor.events(batch, at))
+            return set(keys) <= seen and not (set(keys) & self.monitor.settler.writing)
 
         wait_for(step, 5, f"events for {keys}")
         return out
@@ -49,12 +56,24 @@ class Rig:
         return self.monitor.command("WAIT h1", now) + self.monitor.command("WAIT h2", now)
 
 
-def start_rig(tmp_path: Path, rescan_interval: float = 0.0) -> Rig:
+    def events(self, changed: set[tuple[str, str]], at: float) -> list[str]:
+        return self.monitor.events(Batch(changed), at)
+
+    def stats(self) -> FsmonitorStatus:
+        return self.monitor.cycles.snapshot(0.0, self.monitor.protocol.pending_count(), 0)
+
+
+def start_rig(tmp_path: Path, t0: float, rescan_interval: float = 0.0, status_file: Path | None = None) -> Rig:
     host, app = tmp_path / "host", tmp_path / "app"
     host.mkdir()
     app.mkdir()
-    monitor = Monitor(watcher=Watcher(lambda rel: False), differs=differs, rescan_interval=rescan_interval)
-    t0 = time.monotonic()
+    monitor = Monitor(
+        watcher=Watcher(lambda rel: False),
+        differs=differs,
+        rescan_interval=rescan_interval,
+        status_file=status_file,
+        wall=FakeClock(1_800_000_000.0),
+    )
     assert monitor.command("VERSION 1", t0) == ["VERSION 1"]
     for replica, root in (("h1", host), ("h2", app)):
         assert monitor.command(f"START {replica} {quote(str(root))} ", t0) == ["OK"]
@@ -63,9 +82,16 @@ def start_rig(tmp_path: Path, rescan_interval: float = 0.0) -> Rig:
     return Rig(host, app, monitor, t0)
 
 
+@pytest.fixture(params=CLOCK_STARTS)
+def t0(request: pytest.FixtureRequest) -> float:
+    """Where the monotonic clock starts."""
+    start: float = request.param
+    return start
+
+
 @pytest.fixture
-def rig(tmp_path: Path) -> Rig:
-    return start_rig(tmp_path)
+def rig(tmp_path: Path, t0: float) -> Rig:
+    return start_rig(tmp_path, t0)
 
 
 def test_a_change_is_reported_after_the_settle_time_not_before(rig: Rig) -> None:
@@ -74,20 +100,26 @@ def test_a_change_is_reported_after_the_settle_time_not_before(rig: Rig) -> None
     (rig.host / "f.txt").write_text("edit")
     assert rig.read_events(("h1", "f.txt"), at=t) == []
     assert rig.monitor.tick(t + SETTLE / 2) == []
-    assert rig.monitor.deadline(t) == pytest.approx(t + SETTLE)
-    assert rig.monitor.tick(t + SETTLE) == ["CHANGES h1"]
+    deadline = rig.monitor.deadline(t)
+    assert deadline == t + SETTLE
+    assert rig.monitor.tick(deadline) == ["CHANGES h1"]  # the wake-up time is never too early
     assert rig.monitor.command("CHANGES h1", t + 0.01) == ["RECURSIVE f.txt", "DONE"]
     # a path that differs is reported for both replicas: unison looks at both sides
     assert rig.monitor.command("CHANGES h2", t + 0.01) == ["RECURSIVE f.txt", "DONE"]
     assert rig.monitor.protocol.pending_count() == 0
 
 
-def test_a_change_without_a_wait_is_kept_for_the_next_wait(rig: Rig) -> None:
+def test_a_change_without_a_wait_is_kept_for_the_next_wait(tmp_path: Path, t0: float) -> None:
+    status_file = tmp_path / "fsmonitor.json"
+    rig = start_rig(tmp_path, t0, status_file=status_file)
     t = rig.t0 + 1
     (rig.app / "g.txt").write_text("edit")
     rig.read_events(("h2", "g.txt"), at=t)
     assert rig.monitor.tick(t + SETTLE) == []
-    assert rig.monitor.stats["pending_changes"] == 2  # g.txt, for each replica
+    written = FsmonitorStatus.load(status_file)
+    assert written.pending_changes == 2  # g.txt, for each replica
+    assert written.pending_since == 1_800_000_000.0  # the wall clock when they were reported
+    assert written.pid == os.getpid()
     assert rig.monitor.command("WAIT h2", t + 1) == ["CHANGES h2"]
     assert rig.monitor.command("CHANGES h2", t + 1) == ["RECURSIVE g.txt", "DONE"]
 
@@ -101,7 +133,7 @@ def test_an_echo_is_not_reported(rig: Rig) -> None:
     rig.read_events(("h1", "same.txt"), ("h2", "same.txt"), at=t)
     assert rig.monitor.tick(t + SETTLE) == []
     assert rig.monitor.protocol.pending_count() == 0
-    assert rig.monitor.dirty == set()
+    assert rig.monitor.settler.dirty == set()
 
 
 def test_a_file_created_and_deleted_before_the_flush_is_not_reported(rig: Rig) -> None:
@@ -121,10 +153,10 @@ def test_a_steady_stream_of_events_is_still_reported(rig: Rig) -> None:
     (rig.host / "busy.txt").write_text("0")
     rig.read_events(("h1", "busy.txt"), at=t)
     now = t
-    while now - t < fsmonitor.MAX_BATCH:
+    while now < t + settle.MAX_BATCH:  # as the settler compares: against the deadline
         now += SETTLE / 2
-        rig.monitor.events({("h1", "busy.txt")}, False, now)
-        if now - t < fsmonitor.MAX_BATCH:
+        rig.events({("h1", "busy.txt")}, now)
+        if now < t + settle.MAX_BATCH:
             assert rig.monitor.tick(now) == []
     assert rig.monitor.tick(now) == ["CHANGES h1"]
 
@@ -132,22 +164,22 @@ def test_a_steady_stream_of_events_is_still_reported(rig: Rig) -> None:
 def test_overflow_reports_the_root(rig: Rig) -> None:
     t = rig.t0 + 1
     rig.wait_all(t)
-    assert rig.monitor.events(set(), True, t) == ["CHANGES h1"]
+    assert rig.monitor.events(Batch(set(), overflow=True), t) == ["CHANGES h1"]
     assert rig.monitor.command("CHANGES h1", t) == ["RECURSIVE ", "DONE"]
     assert rig.monitor.command("CHANGES h2", t) == ["RECURSIVE ", "DONE"]
-    assert rig.monitor.stats["rescans"] == 1
+    assert rig.stats().rescans == 1
 
 
 def test_overflow_drops_the_dirty_paths_it_covers(rig: Rig) -> None:
     t = rig.t0 + 1
-    rig.monitor.events({("h1", "a")}, False, t)
-    rig.monitor.events(set(), True, t)
-    assert rig.monitor.dirty == set()
+    rig.events({("h1", "a")}, t)
+    rig.monitor.events(Batch(set(), overflow=True), t)
+    assert rig.monitor.settler.dirty == set()
     assert rig.monitor.protocol.pending == {"h1": {""}, "h2": {""}}
 
 
-def test_the_rescan_interval_reports_the_root(tmp_path: Path) -> None:
-    rig = start_rig(tmp_path, rescan_interval=10)
+def test_the_rescan_interval_reports_the_root(tmp_path: Path, t0: float) -> None:
+    rig = start_rig(tmp_path, t0, rescan_interval=10)
     t = rig.t0 + 1
     rig.wait_all(t)
     assert rig.monitor.tick(rig.t0 + 5) == []
@@ -155,12 +187,12 @@ def test_the_rescan_interval_reports_the_root(tmp_path: Path) -> None:
     assert rig.monitor.tick(rig.t0 + 11) == ["CHANGES h1"]
     assert rig.monitor.command("CHANGES h1", rig.t0 + 11) == ["RECURSIVE ", "DONE"]
     assert rig.monitor.command("CHANGES h2", rig.t0 + 11) == ["RECURSIVE ", "DONE"]
-    assert rig.monitor.stats["rescans"] == 1
+    assert rig.stats().rescans == 1
     # the next one is an interval later
     assert rig.wait_all(rig.t0 + 12) == []
     assert rig.monitor.tick(rig.t0 + 15) == []
     assert rig.monitor.tick(rig.t0 + 22) == ["CHANGES h1"]
-    assert rig.monitor.stats["rescans"] == 2
+    assert rig.stats().rescans == 2
 
 
 def test_no_rescan_when_the_interval_is_zero(rig: Rig) -> None:
@@ -182,31 +214,31 @@ def test_no_rescan_when_the_interval_is_zero(rig: Rig) -> None:
 def test_a_conflict_copy_is_counted_once(rig: Rig, name: str) -> None:
     t = rig.t0 + 1
     for i in range(3):
-        rig.monitor.events({("h1", name), ("h2", name)}, False, t + i)
+        rig.events({("h1", name), ("h2", name)}, t + i)
         rig.monitor.tick(t + i + 1)
-    assert rig.monitor.stats["conflicts"] == 1
+    assert rig.stats().conflicts == 1
 
 
 @pytest.mark.parametrize("name", ["conflict.txt", "name (conflict).txt", "name (conflict_on_today).txt"])
 def test_other_names_are_not_conflicts(rig: Rig, name: str) -> None:
-    rig.monitor.events({("h1", name)}, False, rig.t0)
+    rig.events({("h1", name)}, rig.t0)
     rig.monitor.tick(rig.t0 + 1)
-    assert rig.monitor.stats["conflicts"] == 0
+    assert rig.stats().conflicts == 0
 
 
 def test_a_sync_cycle_is_counted_when_unison_waits_again(rig: Rig) -> None:
     t = rig.t0 + 1
     rig.wait_all(t)  # the first WAIT ends unison's initial scan
-    assert rig.monitor.stats["syncs"] == 1
-    rig.monitor.events({("h1", "x")}, False, t)
+    assert rig.stats().syncs == 1
+    rig.events({("h1", "x")}, t)
     (rig.host / "x").write_text("x")
     assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
     rig.monitor.command("CHANGES h1", t + 1)
     rig.monitor.command("CHANGES h2", t + 1)
-    assert rig.monitor.stats["syncs"] == 1
+    assert rig.stats().syncs == 1
     rig.wait_all(t + 2)
-    assert rig.monitor.stats["syncs"] == 2
-    assert rig.monitor.stats["last_sync_at"] is not None
+    assert rig.stats().syncs == 2
+    assert rig.stats().last_sync_at is not None
 
 
 # --- the executable, as unison runs it -----------------------------------------------------

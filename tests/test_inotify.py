@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from inotify_simple import Event
@@ -14,6 +12,7 @@ from inotify_simple import flags as F
 
 from engine.ignore import IgnoreMatcher
 from engine.inotify import Watcher, WatchesExhausted
+from tests.fakes import FakeINotify
 from tests.helpers import wait_for
 
 Changes = set[tuple[str, str]]
@@ -260,32 +259,6 @@ def test_forget_drops_every_watch_of_a_replica(root: Path, tmp_path: Path) -> No
 
 
 # --- what real inotify will not do on demand: a fake INotify -------------------------------
-
-
-class FakeINotify:
-    """Just enough of inotify_simple.INotify."""
-
-    def __init__(self, events: list[Event] | None = None, add_error: int | None = None) -> None:
-        self.events = events or []
-        self.add_error = add_error
-        self.next_wd = 1
-        self.removed: list[int] = []
-
-    def fileno(self) -> int:
-        return -1
-
-    def add_watch(self, path: str, mask: int) -> int:
-        if self.add_error is not None:
-            raise OSError(self.add_error, os.strerror(self.add_error), path)
-        self.next_wd += 1
-        return self.next_wd - 1
-
-    def rm_watch(self, wd: int) -> None:
-        self.removed.append(wd)
-
-    def read(self, timeout: Any = None) -> list[Event]:
-        events, self.events = self.events, []
-        return events
 
 
 def test_queue_overflow_is_reported(root: Path) -> None:

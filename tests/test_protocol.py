@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from engine.protocol import Protocol, ProtocolError, collapse, join, quote, unquote
+from tests.fakes import FakeBackend
 
 # unison 2.52 src/fswatch.ml, disallowed_char: these bytes are sent as they are.
 UNISON_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~!*'();:@&=+$,/?#[]"
@@ -18,25 +17,6 @@ def unison_quote(raw: bytes) -> str:
         chr(b) if chr(b) in UNISON_SAFE else "%" + "0123456789ABCDEF"[b >> 4] + "0123456789ABCDEF"[b & 15]
         for b in raw
     )
-
-
-@dataclass
-class FakeBackend:
-    """Records what the protocol asks of the watcher."""
-
-    calls: list[tuple[str, ...]] = field(default_factory=list)
-
-    def start(self, replica: str, root: str, path: str) -> None:
-        self.calls.append(("start", replica, root, path))
-
-    def watch_dir(self, replica: str, path: str) -> None:
-        self.calls.append(("dir", replica, path))
-
-    def follow_link(self, replica: str, path: str) -> None:
-        self.calls.append(("link", replica, path))
-
-    def reset(self, replica: str) -> None:
-        self.calls.append(("reset", replica))
 
 
 @pytest.fixture
@@ -191,6 +171,21 @@ def test_reset_drops_pending_and_tells_the_backend(proto: Protocol, backend: Fak
     assert proto.handle("WAIT h") == []
     assert proto.handle("CHANGES h") == ["DONE"]
     assert proto.pending == {"k": {"b"}}
+
+
+def test_the_backend_hears_of_every_wait(proto: Protocol, backend: FakeBackend) -> None:
+    proto.add_changes("h1", {"a"})
+    assert proto.handle("WAIT h1") == ["CHANGES h1"]
+    assert proto.handle("WAIT h2") == []
+    assert backend.waited == ["h1", "h2"]
+
+
+def test_the_backend_hears_which_changes_were_taken(proto: Protocol, backend: FakeBackend) -> None:
+    proto.add_changes("h1", {"a/b", "a", "c"})
+    proto.handle("CHANGES h1")
+    proto.handle("CHANGES h2")
+    # what unison was told, collapsed; nothing for a replica without changes
+    assert backend.taken == [("h1", ["a", "c"]), ("h2", [])]
 
 
 @pytest.mark.parametrize("line", ["BOGUS", "wait h", "HELLO world", ""])
