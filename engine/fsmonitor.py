@@ -128,7 +128,7 @@ class Monitor:
         recheck = self.still_differs.recheck_at(self._quiet_since())
         times = [
             self.settler.deadline(now),
-            self.rescans.next_at,
+            self.rescans.deadline(now, self.full_sync.rescan_due),
             None if recheck is None else max(recheck, now),
         ]
         return min((t for t in times if t is not None), default=None)

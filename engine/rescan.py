@@ -35,6 +35,10 @@ class Rescans:
             return "interval"
         return None
 
+    def deadline(self, now: float, full_sync_requested: bool) -> float | None:
+        """When :meth:`due` next returns a reason."""
+        return now if full_sync_requested else self.next_at
+
     def done(self, reason: str, replicas: int, now: float) -> None:
         """A rescan was reported: the next periodic one is an interval later."""
         log.info("rescan", reason=reason, replicas=replicas)

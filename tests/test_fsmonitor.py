@@ -55,7 +55,6 @@ class Rig:
     def wait_all(self, now: float) -> list[str]:
         return self.monitor.command("WAIT h1", now) + self.monitor.command("WAIT h2", now)
 
-
     def events(self, changed: set[tuple[str, str]], at: float) -> list[str]:
         return self.monitor.events(Batch(changed), at)
 
@@ -63,7 +62,9 @@ class Rig:
         return self.monitor.cycles.snapshot(0.0, self.monitor.protocol.pending_count(), 0)
 
 
-def start_rig(tmp_path: Path, t0: float, rescan_interval: float = 0.0, status_file: Path | None = None) -> Rig:
+def start_rig(
+    tmp_path: Path, t0: float, rescan_interval: float = 0.0, status_file: Path | None = None
+) -> Rig:
     host, app = tmp_path / "host", tmp_path / "app"
     host.mkdir()
     app.mkdir()
@@ -239,6 +240,39 @@ def test_a_sync_cycle_is_counted_when_unison_waits_again(rig: Rig) -> None:
     rig.wait_all(t + 2)
     assert rig.stats().syncs == 2
     assert rig.stats().last_sync_at is not None
+
+
+def test_a_full_sync_request_rescans_and_counts_when_its_cycle_ends(rig: Rig) -> None:
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    rig.monitor.request_full_sync()
+    assert rig.monitor.deadline(t) is not None
+    with capture_logs() as logs:
+        assert rig.monitor.tick(t) == ["CHANGES h1"]
+    assert [e for e in logs if e["event"] == "rescan"] == [
+        {"event": "rescan", "reason": "flush", "replicas": 2, "log_level": "info"}
+    ]
+    assert rig.monitor.tick(t + 1) == []  # one rescan per request
+    rig.monitor.command("CHANGES h1", t + 1)
+    rig.monitor.command("CHANGES h2", t + 1)
+    assert rig.stats().flushes == 0  # taken, not yet synced
+    with capture_logs() as logs:
+        rig.wait_all(t + 2)
+    (cycle,) = [e for e in logs if e["event"] == "sync.cycle"]
+    assert cycle["paths"] == 2 and cycle["first"] is False
+    assert cycle["cycle_ms"] == pytest.approx(1000, abs=0.1)
+    assert rig.stats().flushes == 1
+    rig.monitor.command("CHANGES h1", t + 3)  # a later cycle without a request
+    rig.wait_all(t + 4)
+    assert rig.stats().flushes == 1
+
+
+def test_a_conflict_copy_is_logged_with_its_name(rig: Rig) -> None:
+    name = "a (conflict_on_2026-11-25).txt"
+    rig.events({("h1", name)}, rig.t0)
+    with capture_logs() as logs:
+        rig.monitor.tick(rig.t0 + 1)
+    assert {"event": "conflict", "kept": name, "log_level": "warning"} in logs
 
 
 # --- the executable, as unison runs it -----------------------------------------------------

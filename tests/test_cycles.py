@@ -1,0 +1,106 @@
+"""engine/cycles.py and status.FsmonitorStatus: the fsmonitor's bookkeeping and its file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from engine.cycles import Cycles, Publisher
+from engine.status import FsmonitorStatus
+from tests.fakes import CLOCK_STARTS, FakeClock
+
+KEYS = [
+    "pid",
+    "unison_pid",
+    "syncs",
+    "first_sync_at",
+    "last_sync_at",
+    "pending_changes",
+    "pending_since",
+    "conflicts",
+    "rescans",
+    "watches",
+    "flushes",
+]
+
+
+@pytest.mark.parametrize("t", CLOCK_STARTS)
+def test_a_cycle_runs_from_the_first_changes_to_the_next_wait(t: float) -> None:
+    cycles = Cycles.resume(FsmonitorStatus(), FakeClock(1_800_000_000.0))
+    assert not cycles.syncing
+    assert cycles.changes_taken(3, t)
+    assert not cycles.changes_taken(2, t + 0.5)  # the other replica's CHANGES: same cycle
+    with capture_logs() as logs:
+        cycles.cycle_ended(t + 1.5, pending=0, full_sync=True)
+    (logged,) = logs
+    assert logged == {
+        "event": "sync.cycle",
+        "first": True,
+        "paths": 5,
+        "cycle_ms": 1500.0,
+        "log_level": "info",
+    }
+    assert cycles.totals.syncs == 1 and cycles.totals.flushes == 1
+    assert cycles.totals.first_sync_at == cycles.totals.last_sync_at == "2027-01-15T08:00:00.000Z"
+    assert cycles.last_sync_done == t + 1.5
+    assert not cycles.syncing
+
+
+def test_pending_since_is_published_in_wall_clock_time() -> None:
+    wall = FakeClock(1_800_000_000.0)
+    cycles = Cycles.resume(FsmonitorStatus(), wall)
+    cycles.reported(100.0)
+    cycles.reported(101.0)  # already waiting since 100
+    wall.advance(5)
+    snap = cycles.snapshot(105.0, pending=4, watches=7)
+    assert (snap.pending_since, snap.pending_changes, snap.watches) == (1_800_000_000.0, 4, 7)
+    cycles.scan_started(106.0)
+    cycles.cycle_ended(107.0, pending=0, full_sync=False)
+    assert cycles.snapshot(107.0, 0, 7).pending_since is None
+    cycles.scan_started(108.0)
+    cycles.cycle_ended(109.0, pending=2, full_sync=False)  # changes came during the cycle
+    assert cycles.snapshot(110.0, 2, 7).pending_since == wall() - 1
+
+
+def test_totals_carry_over_from_the_previous_fsmonitor() -> None:
+    previous = FsmonitorStatus(pid=1, syncs=9, last_sync_at="x", conflicts=2, rescans=3, flushes=4)
+    totals = Cycles.resume(previous, FakeClock()).totals
+    assert totals == FsmonitorStatus(
+        pid=os.getpid(), unison_pid=os.getppid(), last_sync_at="x", conflicts=2, rescans=3
+    )
+
+
+def test_conflict_copies_are_counted_once() -> None:
+    cycles = Cycles.resume(FsmonitorStatus(), FakeClock())
+    for _ in range(2):
+        cycles.saw("a (conflict_on_2026-11-25).txt")
+    cycles.saw("a.txt")
+    assert cycles.totals.conflicts == 1
+
+
+def test_the_file_keeps_its_keys_and_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "fsmonitor.json"
+    snap = FsmonitorStatus(pid=5, unison_pid=4, syncs=2, pending_since=1.5, flushes=1)
+    snap.save(path)
+    assert list(json.loads(path.read_text())) == KEYS
+    assert FsmonitorStatus.load(path) == snap
+
+
+def test_a_missing_or_odd_file_loads_as_defaults(tmp_path: Path) -> None:
+    assert FsmonitorStatus.load(tmp_path / "none.json") == FsmonitorStatus()
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"pid": "7", "flushes": None, "pending_since": True, "syncs": 3}))
+    assert FsmonitorStatus.load(odd) == FsmonitorStatus(syncs=3)
+
+
+def test_an_unwritable_status_is_given_up_with_one_warning(tmp_path: Path) -> None:
+    publisher = Publisher(tmp_path / "missing" / "fsmonitor.json")
+    with capture_logs() as logs:
+        publisher.publish(FsmonitorStatus())
+        publisher.publish(FsmonitorStatus())
+    assert [e["event"] for e in logs] == ["status.unwritable"]
+    assert publisher.path is None

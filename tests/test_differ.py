@@ -1,0 +1,71 @@
+"""engine/differ.py: the still-differs filter and its recheck."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from engine import differ
+from engine.compare import differs
+from engine.differ import RECHECK_QUIET, RECHECK_TRIES, StillDiffers, TooManyToRecheck
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> dict[str, str]:
+    for name in ("host", "app"):
+        (tmp_path / name).mkdir()
+    return {"h1": str(tmp_path / "host"), "h2": str(tmp_path / "app")}
+
+
+def test_only_paths_that_differ_pass(roots: dict[str, str]) -> None:
+    Path(roots["h1"], "same").write_text("x")
+    Path(roots["h2"], "same").write_text("x")
+    Path(roots["h1"], "new").write_text("x")
+    filt = StillDiffers(roots, differs)
+    assert filt.filter({("h1", "same"), ("h2", "same"), ("h1", "new")}) == {"new"}
+    assert filt.recent == {("h1", "same"), ("h2", "same"), ("h1", "new")}
+
+
+def test_with_other_than_two_replicas_everything_differs(roots: dict[str, str]) -> None:
+    filt = StillDiffers({"h1": roots["h1"]}, differs)
+    assert filt.filter({("h1", "x")}) == {"x"}
+
+
+def test_recheck_is_due_after_a_quiet_time() -> None:
+    filt = StillDiffers({}, differs)
+    assert filt.recheck_at(7.0) is None
+    filt.recent.add(("h1", "a"))
+    assert filt.recheck_at(7.0) == 7.0 + RECHECK_QUIET
+
+
+def test_recheck_reports_what_still_differs_and_gives_up_after_the_tries(roots: dict[str, str]) -> None:
+    Path(roots["h1"], "stuck").write_text("x")
+    Path(roots["h1"], "fixed").write_text("x")
+    filt = StillDiffers(roots, differs)
+    filt.filter({("h1", "stuck"), ("h1", "fixed")})
+    Path(roots["h2"], "fixed").write_text("x")
+    for _ in range(RECHECK_TRIES):
+        with capture_logs() as logs:
+            assert filt.recheck() == {"stuck"}
+        assert {"event": "recheck.still_differs", "paths": 1, "log_level": "info"} in logs
+        filt.recent.add(("h1", "stuck"))
+    with capture_logs() as logs:
+        assert filt.recheck() == set()
+    (logged,) = logs
+    assert logged == {
+        "event": "recheck.gave_up",
+        "path": "stuck",
+        "tries": RECHECK_TRIES,
+        "log_level": "warning",
+    }
+
+
+def test_too_many_to_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(differ, "RECHECK_LIMIT", 2)
+    filt = StillDiffers({}, differs)
+    filt.recent = {("h1", "a"), ("h1", "b"), ("h1", "c")}
+    with pytest.raises(TooManyToRecheck):
+        filt.recheck()
+    assert filt.recent == set()

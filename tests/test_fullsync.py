@@ -1,0 +1,66 @@
+"""engine/fullsync.py: the SIGUSR1 full-sync request, transition by transition."""
+
+from __future__ import annotations
+
+from engine.fullsync import FullSyncRequest, State
+
+
+def test_a_request_is_rescanned_taken_and_counted_once() -> None:
+    req = FullSyncRequest()
+    assert not req.rescan_due
+    assert not req.cycle_ended()  # a cycle with no request counts nothing
+    req.request()
+    assert req.state is State.REQUESTED and req.rescan_due
+    req.rescanned()
+    assert req.state is State.RESCANNED and not req.rescan_due
+    assert not req.cycle_ended()  # the rescan is not taken yet: that cycle did not carry it
+    req.cycle_started()
+    assert req.state is State.SYNCING
+    assert req.cycle_ended()
+    assert req.state is State.IDLE
+    assert not req.cycle_ended()
+
+
+def test_a_cycle_that_started_before_the_rescan_does_not_carry_it() -> None:
+    req = FullSyncRequest()
+    req.cycle_started()
+    req.request()
+    assert req.state is State.REQUESTED
+    assert not req.cycle_ended()
+
+
+def test_requests_before_the_rescan_is_taken_are_one_request() -> None:
+    req = FullSyncRequest()
+    req.request()
+    req.request()
+    req.rescanned()
+    req.request()
+    assert req.state is State.RESCANNED and not req.rescan_due
+
+
+def test_a_request_during_a_carried_cycle_gets_its_own_rescan_and_cycle() -> None:
+    req = FullSyncRequest()
+    req.request()
+    req.rescanned()
+    req.cycle_started()
+    req.request()
+    assert req.state is State.SYNCING_REQUESTED and req.rescan_due
+    req.rescanned()
+    assert req.state is State.SYNCING_RESCANNED
+    req.cycle_started()  # (cannot happen mid-cycle; leaves the state as it is)
+    assert req.state is State.SYNCING_RESCANNED
+    assert req.cycle_ended()
+    assert req.state is State.RESCANNED
+    req.cycle_started()
+    assert req.cycle_ended()
+    assert req.state is State.IDLE
+
+
+def test_a_request_during_a_carried_cycle_before_its_rescan() -> None:
+    req = FullSyncRequest()
+    req.request()
+    req.rescanned()
+    req.cycle_started()
+    req.request()
+    assert req.cycle_ended()
+    assert req.state is State.REQUESTED and req.rescan_due
