@@ -39,7 +39,7 @@ from engine.fullsync import FullSyncRequest
 from engine.ignore import IgnoreMatcher
 from engine.inotify import Batch, Watcher, WatchesExhausted
 from engine.protocol import Protocol, ProtocolError, quote
-from engine.rescan import Rescans
+from engine.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
 from engine.settle import Settler
 
 log = structlog.get_logger("fsmonitor")
@@ -116,7 +116,7 @@ class Monitor:
         """Take what the watcher read; an overflow asks for a full rescan."""
         self.settler.add(set() if batch.overflow else batch.changed, now, batch.writing, batch.written)
         if batch.overflow:
-            return self.rescan("overflow", now)
+            return self.rescan(OVERFLOW, now)
         return []
 
     def request_full_sync(self) -> None:
@@ -164,7 +164,7 @@ class Monitor:
         try:
             differing = self.still_differs.recheck()
         except TooManyToRecheck:
-            return self.rescan("recheck", now)
+            return self.rescan(RECHECK, now)
         return self._report(differing, now)
 
     def rescan(self, reason: str, now: float) -> list[str]:
@@ -172,7 +172,7 @@ class Monitor:
         self.settler.forget()
         self.cycles.rescanned()
         self.rescans.done(reason, len(self.watcher.roots), now)
-        if reason == "flush":
+        if reason == FULL_SYNC:
             self.full_sync.rescanned()
         return self._report({""}, now, always=True)
 

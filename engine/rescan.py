@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 import structlog
 
+# the reasons, as the ``rescan`` log event names them
+OVERFLOW = "overflow"
+INTERVAL = "interval"
+FULL_SYNC = "flush"  # SIGUSR1 (``native-sync flush``)
+RECHECK = "recheck"
+
 log = structlog.get_logger("fsmonitor")
 
 
@@ -30,9 +36,9 @@ class Rescans:
     def due(self, now: float, full_sync_requested: bool) -> str | None:
         """The reason a rescan is due at ``now``, if one is."""
         if full_sync_requested:
-            return "flush"
+            return FULL_SYNC
         if self.next_at is not None and now >= self.next_at:
-            return "interval"
+            return INTERVAL
         return None
 
     def deadline(self, now: float, full_sync_requested: bool) -> float | None:
