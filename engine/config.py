@@ -164,6 +164,7 @@ class Config:
     unison_args: tuple[str, ...]
     unison_watch_args: tuple[str, ...]
     excludes: tuple[str, ...]
+    ignores: tuple[str, ...]  # what unison ignores: UNISON_EXCLUDES and UNISON_ARGS' -ignore words
     prefer: str
     owner_uid: int
     group_id: int
@@ -283,6 +284,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     dest = Path(get("UNISON_DEST", str, str(app)))
     no_words: tuple[str, ...] = ()
     args = get("UNISON_ARGS", words, no_words)
+    excluded = get("UNISON_EXCLUDES", excludes, no_words)
     return Config(
         host_volume=host,
         app_volume=app,
@@ -290,7 +292,8 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         unison_dest=dest,
         unison_args=args,
         unison_watch_args=get("UNISON_WATCH_ARGS", words, ("-repeat", "watch")),
-        excludes=get("UNISON_EXCLUDES", excludes, no_words),
+        excludes=excluded,
+        ignores=_ignores(env, excluded, args),
         prefer=_prefer_side(env, get("UNISON_SYNC_PREFER", _prefer, "host"), src, dest),
         owner_uid=get("OWNER_UID", numeric_id, 0),
         group_id=get("GROUP_ID", numeric_id, 0),
@@ -319,6 +322,29 @@ def _prefer_side(env: Mapping[str, str], prefer: str, src: Path, dest: Path) -> 
     if Path(prefer) == dest:
         return "app"
     raise ConfigError("UNISON_SYNC_PREFER", env["UNISON_SYNC_PREFER"], f"host, app, newer, {src} or {dest}")
+
+
+def _ignores(env: Mapping[str, str], excluded: tuple[str, ...], args: tuple[str, ...]) -> tuple[str, ...]:
+    """Every ignore pattern unison gets, each checked as UNISON_EXCLUDES' are.
+
+    With an ``-ignorenot`` nobody but unison can tell what is ignored: then
+    nothing is (the fsmonitor reports a little too much, never too little).
+    """
+    patterns = list(excluded)
+    ignorenot = False
+    it = iter(args)
+    for word in it:
+        if word.startswith("-ignorenot"):
+            ignorenot = True
+            if word == "-ignorenot":
+                next(it, None)
+        elif word.startswith("-ignore=") or word == "-ignore":
+            value = word.split("=", 1)[1] if "=" in word else next(it, "")
+            try:
+                patterns.append(_ignore_pattern(value))
+            except ValueError as e:
+                raise ConfigError("UNISON_ARGS", env.get("UNISON_ARGS", ""), str(e)) from e
+    return () if ignorenot else tuple(patterns)
 
 
 def _convert(env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:
