@@ -49,6 +49,21 @@ class SupervisorClient(Protocol):
     def stop(self, name: str) -> None: ...
 
 
+class SupervisordProcess(Protocol):
+    """The supervisord process (a ``subprocess.Popen``; a fake in tests)."""
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 class Runner:
     """The life of ``run``: one instance, driven from :meth:`run`.
 
@@ -65,7 +80,7 @@ class Runner:
     ) -> None:
         self.cfg = cfg
         self.stop = threading.Event()
-        self.supervisor: subprocess.Popen[bytes] | None = None
+        self.supervisor: SupervisordProcess | None = None
         self.client: SupervisorClient = client or supervisord.Client(cfg.supervisor_socket)
         self.sync = sync
         self.clock = clock

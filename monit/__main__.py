@@ -28,6 +28,12 @@ class SupervisorClient(Protocol):
     def restart(self, name: str) -> None: ...
 
 
+class Stop(Protocol):
+    """A stop event: ``threading.Event`` (a fake in tests)."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 def unison_pid(client: SupervisorClient) -> int | None:
     """The pid of supervisord's running ``unison`` program, if it runs."""
     info = client.info("unison")
@@ -41,7 +47,7 @@ def watch(
     observe: Callable[[int | None], Sample],
     runtime_dir: Path,
     interval: float,
-    stop: threading.Event,
+    stop: Stop,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Every ``interval`` s until ``stop``: observe unison, restart it when ``dog`` says so.
