@@ -21,15 +21,27 @@ ENTRYPOINT = REPO / "entrypoint.py"
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.01) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` s."""
+def wait_for(
+    check: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    interval: float = 0.01,
+    detail: Callable[[], str] | None = None,
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` s.
+
+    The one wait of every test (STYLE.md 14).  ``check`` may itself fail the
+    test early (a container that exited); ``detail`` adds to the timeout
+    message (a log tail).
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            extra = f"\n{detail()}" if detail is not None else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
         time.sleep(interval)
 
 
