@@ -1,12 +1,13 @@
 """``run``: prepare, initial sync, supervise, flush at stop.
 
- check the volumes and the mass-deletion guard; a one-shot unison
-brings APP_VOLUME to the host's content (a quick scan on a warm start, with
+Check the volumes and the mass-deletion guard; a one-shot unison brings
+APP_VOLUME to the host's content (a quick scan on a warm start, with
 archives kept in UNISON) and sets its owner; then supervisord runs watch-mode
 unison and the watchdog, and ``state.json`` says ``watching`` as soon as
 unison runs (its first scan finds nothing left to do, and anything changed
 meanwhile is in that scan or in the fsmonitor's watches).  SIGTERM stops
-unison, runs one more unison pass (the flush) and exits 0.
+the watchdog and unison, runs one more unison pass (the flush) and stops
+supervisord, all within STOP_BUDGET seconds, and exits 0.
 """
 
 from __future__ import annotations
