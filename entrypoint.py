@@ -16,9 +16,7 @@ import argparse
 import json
 import sys
 
-from engine import config as config_mod
-
-BAD_CONFIG = 2
+from engine import exits, program
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,28 +26,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="flush: seconds to wait")
     args = parser.parse_args(argv)
-    try:
-        cfg = config_mod.load()
-        if args.command in ("run", "precopy"):
-            config_mod.check_volumes(cfg)
-    except config_mod.ConfigError as e:
-        print(f"native-sync: {e}", file=sys.stderr)
-        return BAD_CONFIG
     if args.command in ("run", "precopy"):
-        from engine import log as log_mod
-        from engine import run
+        cfg = program.start("native-sync", volumes=True)  # a bad setting: one line, exit 2
+        if args.command == "precopy":
+            from engine.initial_sync import precopy
 
-        log_mod.setup(cfg.log_format, cfg.tz)
-        return run.Runner(cfg).run() if args.command == "run" else run.precopy(cfg)
+            return precopy(cfg)
+        from engine.run import Runner
+
+        return Runner(cfg).run()
+    cfg = program.load_config()
     # status, health and flush stay light: a HEALTHCHECK runs them every few seconds.
-    from engine import status
+    from engine import report
 
-    report = status.collect(cfg.runtime_dir)
+    status = report.collect(cfg.runtime_dir)
     if args.command == "status":
-        print(json.dumps(report, indent=2))
-        return 0
+        print(json.dumps(status, indent=2))
+        return exits.OK
     if args.command == "health":
-        return 0 if status.healthy(report) else 1
+        return exits.OK if report.healthy(status) else exits.FAILED
     from engine import flush
 
     return flush.flush(cfg, args.timeout)

@@ -1,7 +1,7 @@
 """The engines under test, each on its own pair of folders.
 
 - :class:`NativeSync`: ``entrypoint.py run`` in host mode (through
-  ``tests.helpers``), watchdog on as in the image;
+  ``harness.engine``), watchdog on as in the image;
 - :class:`UnisonRepeat`: Debian's unison with ``-repeat 1`` (polling) or, with
   a peer ``unison-fsmonitor`` first on its PATH, ``-repeat watch``.
 
@@ -21,8 +21,8 @@ import psutil
 
 from bench import trees
 from engine import status
-from tests.helpers import Engine as TestEngine
-from tests.helpers import kill_leftovers, make_engine
+from harness.engine import Engine as TestEngine
+from harness.engine import kill_leftovers, make_engine
 
 UNISON = "unison"
 ONE_SHOT_ARGS = ("-batch", "-auto")

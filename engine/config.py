@@ -1,6 +1,6 @@
 """The one place that reads the environment: SPEC section 3 as a frozen Config.
 
-Every variable goes through a small converter that raises ``ValueError`` with
+Every variable goes through a small converter (:mod:`engine.converters`) that raises ``ValueError`` with
 what it accepts; :func:`load` turns that into :class:`ConfigError`, which names
 the variable, the value and the accepted form, so the edge can print one line
 and exit with status 2.
@@ -9,19 +9,27 @@ and exit with status 2.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.ignore import pattern_regex
+from engine.converters import (
+    boolean,
+    excludes,
+    ignore_pattern,
+    log_format,
+    non_negative_number,
+    numeric_id,
+    positive_int,
+    positive_number,
+    prefer,
+    runtime_folder,
+    words,
+)
 
 T = TypeVar("T")
-
-PREFER_WORDS = ("host", "app", "newer")
-IGNORE_KINDS = ("Name", "Path", "BelowPath", "Regex")
 
 
 class ConfigError(Exception):
@@ -32,122 +40,6 @@ class ConfigError(Exception):
         self.value = value
         self.accepted = accepted
         super().__init__(f"{variable}={value!r} is not valid: expected {accepted}")
-
-
-# --- converters (each raises ValueError naming what it accepts) ---------------
-
-
-def boolean(value: str) -> bool:
-    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` in any case."""
-    word = str(value).strip().lower()
-    if word in ("true", "yes", "on", "1"):
-        return True
-    if word in ("false", "no", "off", "0"):
-        return False
-    raise ValueError("true or false")
-
-
-def non_negative_number(value: str) -> float:
-    """A number of seconds, 0 or more."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("a number, 0 or more") from None
-    if not number >= 0 or number == float("inf"):
-        raise ValueError("a number, 0 or more")
-    return number
-
-
-def positive_number(value: str) -> float:
-    """A number greater than 0."""
-    try:
-        number = non_negative_number(value)
-    except ValueError:
-        number = 0.0
-    if number == 0:
-        raise ValueError("a number greater than 0")
-    return number
-
-
-def positive_int(value: str) -> int:
-    """A whole number, 1 or more."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValueError("a whole number, 1 or more") from None
-    if number < 1:
-        raise ValueError("a whole number, 1 or more")
-    return number
-
-
-def numeric_id(value: str) -> int:
-    """A numeric uid or gid (no names: they would need a lookup)."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValueError("a numeric id, 0 to 2147483647") from None
-    if not 0 <= number <= 2**31 - 1:
-        raise ValueError("a numeric id, 0 to 2147483647")
-    return number
-
-
-def log_format(value: str) -> str:
-    """``console`` or ``json``."""
-    word = value.strip().lower()
-    if word not in ("console", "json"):
-        raise ValueError("console or json")
-    return word
-
-
-def words(value: str) -> tuple[str, ...]:
-    """Split as a POSIX shell would (quotes honoured, nothing evaluated)."""
-    try:
-        return tuple(shlex.split(value))
-    except ValueError as e:
-        raise ValueError(f"words a shell could split ({e})") from None
-
-
-def excludes(value: str) -> tuple[str, ...]:
-    """Unison ignore patterns, one per line or as ``-ignore=...`` words."""
-    patterns: list[str] = []
-    for line in value.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("-ignore"):
-            tokens = words(line)
-            patterns.extend(_ignores_from_words(tokens))
-        else:
-            patterns.append(_ignore_pattern(line))
-    return tuple(patterns)
-
-
-def _ignores_from_words(tokens: tuple[str, ...]) -> list[str]:
-    patterns: list[str] = []
-    it = iter(tokens)
-    for token in it:
-        if token.startswith("-ignore="):
-            patterns.append(_ignore_pattern(token.split("=", 1)[1]))
-        elif token == "-ignore":
-            patterns.append(_ignore_pattern(next(it, "")))
-        else:
-            raise ValueError("ignore patterns like 'Name x', one per line, or -ignore='Name x' words")
-    return patterns
-
-
-def _ignore_pattern(pattern: str) -> str:
-    kind, _, rest = pattern.partition(" ")
-    if kind not in IGNORE_KINDS or not rest.strip():
-        raise ValueError("ignore patterns like 'Name x', 'Path a/b', 'BelowPath c' or 'Regex r'")
-    pattern = f"{kind} {rest.strip()}"
-    # what unison itself would stop on, caught before anything is touched
-    if kind in ("Path", "BelowPath") and rest.strip().startswith("/"):
-        raise ValueError(f"a relative path after {kind} (unison refuses {pattern!r})")
-    try:
-        re.compile(pattern_regex(pattern))
-    except (ValueError, re.error) as e:
-        raise ValueError(f"well-formed ignore patterns ({pattern!r}: {e})") from None
-    return pattern
 
 
 # --- the config ----------------------------------------------------------------
@@ -164,6 +56,7 @@ class Config:
     unison_args: tuple[str, ...]
     unison_watch_args: tuple[str, ...]
     excludes: tuple[str, ...]
+    ignores: tuple[str, ...]  # what unison ignores: UNISON_EXCLUDES and UNISON_ARGS' -ignore words
     prefer: str
     owner_uid: int
     group_id: int
@@ -201,22 +94,6 @@ class Config:
     @property
     def supervisor_socket(self) -> Path:
         return self.runtime_dir / "supervisor.sock"
-
-
-def runtime_folder(value: str) -> str:
-    """A folder whose ``supervisor.sock`` fits a unix socket address (107 bytes)."""
-    if len(os.fsencode(os.path.join(value, "supervisor.sock"))) > 107:
-        raise ValueError("a folder path of at most 91 bytes (it holds a unix socket)")
-    return value
-
-
-def _prefer(value: str) -> str:
-    word = value.strip()
-    aliases = {"default": "host", "src": "host", "dest": "app"}
-    word = aliases.get(word, word)
-    if word in PREFER_WORDS or word.startswith("/"):
-        return word
-    raise ValueError("host, app, newer or an absolute root path")
 
 
 def _sync_config(path: str) -> dict[str, Any]:
@@ -283,6 +160,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     dest = Path(get("UNISON_DEST", str, str(app)))
     no_words: tuple[str, ...] = ()
     args = get("UNISON_ARGS", words, no_words)
+    excluded = get("UNISON_EXCLUDES", excludes, no_words)
     return Config(
         host_volume=host,
         app_volume=app,
@@ -290,8 +168,9 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         unison_dest=dest,
         unison_args=args,
         unison_watch_args=get("UNISON_WATCH_ARGS", words, ("-repeat", "watch")),
-        excludes=get("UNISON_EXCLUDES", excludes, no_words),
-        prefer=_prefer_side(env, get("UNISON_SYNC_PREFER", _prefer, "host"), src, dest),
+        excludes=excluded,
+        ignores=_ignores(env, excluded, args),
+        prefer=_prefer_side(env, get("UNISON_SYNC_PREFER", prefer, "host"), src, dest),
         owner_uid=get("OWNER_UID", numeric_id, 0),
         group_id=get("GROUP_ID", numeric_id, 0),
         max_inotify_watches=get("MAX_INOTIFY_WATCHES", positive_int, None),
@@ -319,6 +198,29 @@ def _prefer_side(env: Mapping[str, str], prefer: str, src: Path, dest: Path) -> 
     if Path(prefer) == dest:
         return "app"
     raise ConfigError("UNISON_SYNC_PREFER", env["UNISON_SYNC_PREFER"], f"host, app, newer, {src} or {dest}")
+
+
+def _ignores(env: Mapping[str, str], excluded: tuple[str, ...], args: tuple[str, ...]) -> tuple[str, ...]:
+    """Every ignore pattern unison gets, each checked as UNISON_EXCLUDES' are.
+
+    With an ``-ignorenot`` nobody but unison can tell what is ignored: then
+    nothing is (the fsmonitor reports a little too much, never too little).
+    """
+    patterns = list(excluded)
+    ignorenot = False
+    it = iter(args)
+    for word in it:
+        if word.startswith("-ignorenot"):
+            ignorenot = True
+            if word == "-ignorenot":
+                next(it, None)
+        elif word.startswith("-ignore=") or word == "-ignore":
+            value = word.split("=", 1)[1] if "=" in word else next(it, "")
+            try:
+                patterns.append(ignore_pattern(value))
+            except ValueError as e:
+                raise ConfigError("UNISON_ARGS", env.get("UNISON_ARGS", ""), str(e)) from e
+    return () if ignorenot else tuple(patterns)
 
 
 def _convert(env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:

@@ -19,7 +19,6 @@ protocol's backend and coordinates the rooms that do the work:
 from __future__ import annotations
 
 import os
-import re
 import select
 import signal
 import sys
@@ -30,9 +29,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import config as config_mod
-from engine import log as log_mod
-from engine import status, unison
+from engine import program, status
 from engine.cycles import Cycles, Publisher
 from engine.differ import StillDiffers, TooManyToRecheck
 from engine.fullsync import FullSyncRequest
@@ -243,21 +240,11 @@ def _write(fd: int, lines: list[str]) -> None:
 
 def main() -> int:
     """Entry point of the ``unison-fsmonitor`` executable."""
-    try:
-        cfg = config_mod.load()
-    except config_mod.ConfigError as e:
-        _write(1, [f"ERROR {quote(str(e))}"])
-        return 2
-    log_mod.setup(cfg.log_format, cfg.tz, process="fsmonitor")
+    cfg = program.start("fsmonitor", say=lambda message: _write(1, [f"ERROR {quote(message)}"]))
     from engine.compare import differs
 
-    patterns = unison.ignore_patterns(cfg)
-    try:
-        ignored = IgnoreMatcher(patterns).ignored
-    except (ValueError, re.error) as e:
-        # unison itself judges its patterns; we only lose the filter (report a bit more)
-        log.warning("fsmonitor.ignores_not_understood", error=str(e))
-        ignored = IgnoreMatcher([]).ignored
+    patterns = cfg.ignores  # validated by the config: unison and this filter agree
+    ignored = IgnoreMatcher(patterns).ignored
     status_dir = cfg.runtime_dir / status.FSMONITOR_DIR
     monitor = Monitor(
         watcher=Watcher(ignored),

@@ -1,24 +1,45 @@
-"""The start of each of native-sync's supervised programs: config, then logging."""
+"""The edge of every native-sync process: the Config or one line and exit 2, then logging.
+
+Every entry point (``entrypoint.py``, supervisord's programs, the fsmonitor)
+gets its Config here, so a bad setting is reported the same way everywhere.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from engine import config as config_mod
-from engine import log as log_mod
-
-BAD_CONFIG = 2
+from engine import exits
 
 
-def start(process: str) -> config_mod.Config:
-    """The Config, with structlog set up for ``process``.
+def _to_stderr(message: str) -> None:
+    print(f"native-sync: {message}", file=sys.stderr)
 
-    A bad setting is reported here, at the edge: one line, exit status 2.
+
+def load_config(*, volumes: bool = False, say: Callable[[str], None] = _to_stderr) -> config_mod.Config:
+    """The Config, or ``say`` the one-line reason and exit with BAD_CONFIG.
+
+    ``volumes``: also require both roots to be existing folders.  ``say``
+    gets the message (default: ``native-sync: ...`` on stderr; the fsmonitor
+    answers unison with it instead).
     """
     try:
         cfg = config_mod.load()
+        if volumes:
+            config_mod.check_volumes(cfg)
     except config_mod.ConfigError as e:
-        print(f"native-sync: {e}", file=sys.stderr)
-        raise SystemExit(BAD_CONFIG) from e
+        say(str(e))
+        raise SystemExit(exits.BAD_CONFIG) from e
+    return cfg
+
+
+def start(
+    process: str, *, volumes: bool = False, say: Callable[[str], None] = _to_stderr
+) -> config_mod.Config:
+    """:func:`load_config`, then structlog set up for ``process``."""
+    cfg = load_config(volumes=volumes, say=say)
+    from engine import log as log_mod  # not needed by `status`/`health`, which stay light
+
     log_mod.setup(cfg.log_format, cfg.tz, process=process)
     return cfg

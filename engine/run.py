@@ -1,209 +1,124 @@
-"""``run`` and ``precopy``: prepare, initial sync, supervise, flush at stop.
+"""``run``: prepare, initial sync, supervise, flush at stop.
 
-``run``: check the volumes and the mass-deletion guard; a one-shot unison
-brings APP_VOLUME to the host's content (a quick scan on a warm start, with
+Check the volumes and the mass-deletion guard; a one-shot unison brings
+APP_VOLUME to the host's content (a quick scan on a warm start, with
 archives kept in UNISON) and sets its owner; then supervisord runs watch-mode
 unison and the watchdog, and ``state.json`` says ``watching`` as soon as
 unison runs (its first scan finds nothing left to do, and anything changed
 meanwhile is in that scan or in the fsmonitor's watches).  SIGTERM stops
-unison, runs one more unison pass (the flush) and exits 0.
+the watchdog and unison, runs one more unison pass (the flush) and stops
+supervisord, all within STOP_BUDGET seconds, and exits 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 from types import FrameType
+from typing import Any, Protocol
 
 import structlog
 
-from engine import launch, ownership, safety, status, supervisord, unison
+from engine import exits, report, runtime, safety, status, supervisord, unison
 from engine.config import Config
+from engine.deadline import Deadline
+from engine.initial_sync import initial_sync
 
-STARTUP_FAILURE = 3
-OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
 POLL = 0.05  # until healthy
 WATCH_POLL = 0.5  # while healthy
+# The stop sequence fits docker stop's 10 s: watchdog (supervisord waits at most
+# WATCHDOG_STOPWAITSECS), unison (UNISON_STOPWAITSECS), the flush (at most
+# FLUSH_TIMEOUT of what is left, keeping SUPERVISORD_KEEP), supervisord (the rest).
+STOP_BUDGET = 9.0
 FLUSH_TIMEOUT = 6.0
+SUPERVISORD_KEEP = 1.0
+SUPERVISORD_WAIT = 3.0
 
 log = structlog.get_logger("native-sync")
 
-_TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
+
+class SupervisorClient(Protocol):
+    """What ``run`` asks of supervisord (:class:`supervisord.Client`; a fake in tests)."""
+
+    def info(self, name: str) -> dict[str, object]: ...
+
+    def stop(self, name: str) -> None: ...
 
 
-class SyncFailed(Exception):
-    """A one-shot unison run failed (unison's exit status 3, or it could not run)."""
+class SupervisordProcess(Protocol):
+    """The supervisord process (a ``subprocess.Popen``; a fake in tests)."""
 
+    @property
+    def returncode(self) -> int | None: ...
 
-def prepare(cfg: Config) -> None:
-    """Runtime folders, the fsmonitor executable, UNISON, owned where they must be."""
-    for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / status.FSMONITOR_DIR):
-        folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(cfg.runtime_dir, 0o755)
-    wrapper = cfg.runtime_dir / "bin" / "unison-fsmonitor"
-    wrapper.write_text(
-        f"#!{sys.executable}\n"
-        "import sys\n"
-        f"sys.path.insert(0, {str(supervisord.CODE_DIR)!r})\n"
-        "from engine.fsmonitor import main\n"
-        "sys.exit(main())\n",
-        encoding="utf-8",
-    )
-    wrapper.chmod(0o755)
-    used = unison.fsmonitor_dir(cfg)
-    if used != wrapper.parent:
-        log.info("fsmonitor.from_path", reason=f"{cfg.runtime_dir} is mounted noexec", using=str(used))
-    cfg.unison_dir.mkdir(parents=True, exist_ok=True)
-    if ownership.can_switch(cfg.owner_uid, cfg.group_id):
-        for path in (cfg.unison_dir, cfg.runtime_dir / status.FSMONITOR_DIR, cfg.unison_dest):
-            os.chown(path, cfg.owner_uid, cfg.group_id)
-    for stale in (status.FSMONITOR_FILE, status.UNISON_FILE, launch.RESTART_REASON_FILE, status.HEALTHY_FILE):
-        (cfg.runtime_dir / stale).unlink(missing_ok=True)
+    def poll(self) -> int | None: ...
 
+    def send_signal(self, signum: int) -> None: ...
 
-def set_inotify_limit(cfg: Config) -> None:
-    """Raise ``fs.inotify.max_user_watches`` to MAX_INOTIFY_WATCHES if allowed."""
-    if cfg.max_inotify_watches is None:
-        return
-    knob = Path("/proc/sys/fs/inotify/max_user_watches")
-    try:
-        current = int(knob.read_text())
-        if current >= cfg.max_inotify_watches:
-            return
-        knob.write_text(str(cfg.max_inotify_watches))
-        log.info("inotify.limit_raised", before=current, after=cfg.max_inotify_watches)
-    except (OSError, ValueError) as e:
-        log.warning(
-            "inotify.limit_unchanged",
-            wanted=cfg.max_inotify_watches,
-            error=str(e),
-            hint="MAX_INOTIFY_WATCHES needs a privileged container (or set it on the host)",
-        )
+    def wait(self, timeout: float | None = None) -> int: ...
 
-
-def sync_once(cfg: Config, purpose: str) -> int:
-    """One unison pass over both roots; returns the number of items transferred."""
-    started = time.monotonic()
-    command = unison.once_command(cfg)
-    try:
-        done = subprocess.run(
-            command,
-            env=unison.environment(cfg),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=None if purpose != "flush" else FLUSH_TIMEOUT,
-            **ownership.subprocess_ids(cfg.owner_uid, cfg.group_id),
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
-    output = done.stdout + done.stderr
-    match = _TRANSFERRED.search(output)
-    items = int(match.group(1)) if match else 0
-    if done.returncode >= 3 or (done.returncode and not match):
-        tail = output.decode("utf-8", "replace").strip().splitlines()[-5:]
-        raise SyncFailed(f"{purpose}: unison exited {done.returncode}: {' | '.join(tail)}")
-    log.info(
-        f"{purpose}.done",
-        items=items,
-        failed=int(match.group(3)) if match else 0,
-        seconds=round(time.monotonic() - started, 3),
-        exit=done.returncode,
-    )
-    return items
-
-
-def initial_sync(cfg: Config) -> None:
-    """The one-shot initial sync, then ownership of APP_VOLUME.
-
-    The ownership walk runs when the owner is not known to be right already:
-    on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
-    """
-    started = time.monotonic()
-    cold = not unison.has_archive(cfg)
-    log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
-    items = sync_once(cfg, "initial_sync.unison")
-    owner_file = cfg.unison_dir / OWNER_MARK
-    owner = f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}"
-    files = 0
-    if cold or _read(owner_file) != owner:
-        files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
-        try:
-            owner_file.write_text(owner, encoding="utf-8")
-        except OSError as e:
-            log.warning("initial_sync.owner_not_recorded", error=str(e))
-    log.info(
-        "initial_sync.done",
-        items=items,
-        owner_checked=files,
-        seconds=round(time.monotonic() - started, 3),
-    )
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-
-
-def precopy(cfg: Config) -> int:
-    """docker-sync's ``precopy_appsync``: the initial sync alone."""
-    prepare(cfg)
-    try:
-        safety.check(cfg)
-        initial_sync(cfg)
-    except (safety.MassDeletionRefused, SyncFailed) as e:
-        log.error("precopy.failed", error=str(e))
-        return STARTUP_FAILURE
-    return 0
+    def kill(self) -> None: ...
 
 
 class Runner:
-    """The life of ``run``: one instance, driven from :meth:`run`."""
+    """The life of ``run``: one instance, driven from :meth:`run`.
 
-    def __init__(self, cfg: Config) -> None:
+    ``client`` and ``sync`` are seams for tests (default: supervisord's
+    XML-RPC client on ``cfg.supervisor_socket``, :func:`unison.sync_once`).
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        client: SupervisorClient | None = None,
+        sync: Callable[..., int] = unison.sync_once,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.cfg = cfg
         self.stop = threading.Event()
-        self.state_file = cfg.runtime_dir / status.STATE_FILE
-        self.supervisor: subprocess.Popen[bytes] | None = None
-        self.client = supervisord.Client(cfg.supervisor_socket)
+        self.supervisor: SupervisordProcess | None = None
+        self.client: SupervisorClient = client or supervisord.Client(cfg.supervisor_socket)
+        self.sync = sync
+        self.clock = clock
         self.healthy = False
+        self.state = status.RunState(pid=os.getpid())
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
 
-    def set_state(self, state: str, **fields: object) -> None:
-        status.update_json(self.state_file, state=state, **fields)
+    def set_state(self, state: status.State, **fields: Any) -> None:
+        """``state.json`` says ``state`` (and ``fields``), from now on."""
+        self.state = dataclasses.replace(self.state, state=state, **fields)
+        self.state.save(self.cfg.runtime_dir)
 
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._signal)
         cfg = self.cfg
-        prepare(cfg)
-        status.write_json(
-            self.state_file, {"state": "starting", "pid": os.getpid(), "initial_sync_done": False}
-        )
+        runtime.prepare(cfg)
+        self.state.save(cfg.runtime_dir)
         log.info(
             "start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), uid=cfg.owner_uid, gid=cfg.group_id
         )
-        set_inotify_limit(cfg)
+        runtime.set_inotify_limit(cfg)
         started = time.monotonic()
         try:
             safety.check(cfg)
-            self.set_state("initial-sync")
-            launch.clear_stale_locks(cfg)
+            self.set_state(status.State.INITIAL_SYNC)
+            unison.clear_stale_locks(cfg)
             initial_sync(cfg)
-            self.set_state("initial-sync", initial_sync_done=True, initial_sync_at=status.now_iso())
-        except (safety.MassDeletionRefused, SyncFailed) as e:
+            self.set_state(
+                status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
+            )
+        except (safety.MassDeletionRefused, unison.SyncFailed) as e:
             log.error("start.failed", error=str(e))
-            self.set_state("failed", error=str(e))
-            return STARTUP_FAILURE
+            self.set_state(status.State.FAILED, error=str(e))
+            return exits.STARTUP_FAILURE
         if self.stop.is_set():
             return self._finish(flush=False)
         supervisord.write(cfg)
@@ -213,8 +128,8 @@ class Runner:
         except BaseException:
             # supervisord runs in its own session: never leave it (and unison) behind
             log.exception("run.crashed")
-            self.set_state("failed", error="native-sync crashed: see the logs")
-            self._stop_supervisor()
+            self.set_state(status.State.FAILED, error="native-sync crashed: see the logs")
+            self._stop_supervisor(SUPERVISORD_WAIT)
             raise
 
     def _supervise(self, started: float) -> int:
@@ -223,11 +138,11 @@ class Runner:
             assert self.supervisor is not None
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
-                self.set_state("failed", error="supervisord exited")
-                return 1
+                self.set_state(status.State.FAILED, error="supervisord exited")
+                return exits.FAILED
             if not watching and self._unison_running():
                 watching = True
-                self.set_state("watching")
+                self.set_state(status.State.WATCHING)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
             if watching:
                 self._mark_health()
@@ -239,7 +154,7 @@ class Runner:
         The image's HEALTHCHECK tests that file instead of starting Python
         every few seconds; each change is logged.
         """
-        now_healthy = status.healthy(status.collect(self.cfg.runtime_dir))
+        now_healthy = report.healthy(report.collect(self.cfg.runtime_dir))
         if now_healthy == self.healthy:
             return
         self.healthy = now_healthy
@@ -251,48 +166,60 @@ class Runner:
         log.info("health", healthy=now_healthy)
 
     def _unison_running(self) -> bool:
-        """supervisord runs unison, and the launcher has recorded it (status shows its pid)."""
+        """supervisord runs unison, and its program has recorded it (status shows its pid)."""
         try:
             info = self.client.info("unison")
         except supervisord.SupervisorError:
             return False  # not listening yet
-        recorded = status.read_json(self.cfg.runtime_dir / status.UNISON_FILE).get("pid")
+        recorded = status.UnisonStatus.load(self.cfg.runtime_dir).pid
         return info.get("statename") == "RUNNING" and recorded == info.get("pid")
 
     def _finish(self, flush: bool) -> int:
-        """SIGTERM: stop unison, flush both ways, stop supervisord. Each step logged."""
-        self.set_state("stopping")
+        """SIGTERM: stop the watchdog, then unison, flush both ways, stop supervisord.
+
+        Each step is logged and takes its time from one STOP_BUDGET deadline,
+        so the whole sequence ends before docker stop's SIGKILL.
+        """
+        deadline = Deadline(STOP_BUDGET, self.clock)
+        self.set_state(status.State.STOPPING)
         (self.cfg.runtime_dir / status.HEALTHY_FILE).unlink(missing_ok=True)
-        log.info("stop.begin")
+        log.info("stop.begin", budget=STOP_BUDGET)
         if self.supervisor is not None:
             try:
                 if self.cfg.monit_enable:
                     self.client.stop("watchdog")
+                    log.info("stop.watchdog_stopped", remaining=round(deadline.remaining(), 3))
                 self.client.stop("unison")
-                log.info("stop.unison_stopped")
+                log.info("stop.unison_stopped", remaining=round(deadline.remaining(), 3))
             except supervisord.SupervisorError as e:
                 log.warning("stop.unison_not_stopped", error=str(e))
-        status_code = 0
+        code = exits.OK
         if flush:
-            launch.clear_stale_locks(self.cfg)
-            try:
-                sync_once(self.cfg, "stop.flush")
-            except SyncFailed as e:
-                log.error("stop.flush_failed", error=str(e))
-                status_code = 1
+            code = self._flush(deadline.share(FLUSH_TIMEOUT, keep=SUPERVISORD_KEEP))
         if self.supervisor is not None:
-            self._stop_supervisor()
-        if status_code:
-            self.set_state("failed", error="the flush at stop failed")
-        log.info("stop.done", status=status_code)
-        return status_code
+            self._stop_supervisor(deadline.share(SUPERVISORD_WAIT))
+        if code:
+            self.set_state(status.State.FAILED, error="the flush at stop failed")
+        log.info("stop.done", status=code, remaining=round(deadline.remaining(), 3))
+        return code
 
-    def _stop_supervisor(self) -> None:
+    def _flush(self, timeout: float) -> int:
+        """One more unison pass, so nothing changed before the stop is left behind."""
+        unison.clear_stale_locks(self.cfg)
+        try:
+            self.sync(self.cfg, "stop.flush", timeout=timeout)
+        except unison.SyncFailed as e:
+            log.error("stop.flush_failed", error=str(e), timeout=round(timeout, 3))
+            return exits.FAILED
+        return exits.OK
+
+    def _stop_supervisor(self, timeout: float) -> None:
         assert self.supervisor is not None
         self.supervisor.send_signal(signal.SIGTERM)
         try:
-            self.supervisor.wait(timeout=3)
+            self.supervisor.wait(timeout=timeout)
+            log.info("stop.supervisord_stopped")
         except subprocess.TimeoutExpired:
-            log.warning("stop.supervisord_killed")
+            log.warning("stop.supervisord_killed", waited=round(timeout, 3))
             self.supervisor.kill()
             self.supervisor.wait()

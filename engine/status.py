@@ -1,31 +1,56 @@
-"""Status files in ``SYNC_RUNTIME_DIR`` and the ``status``/``health`` view of them.
+"""The files native-sync's processes share in ``SYNC_RUNTIME_DIR``, typed.
 
-Each process writes its own file (atomically), so ``status`` works from any
-other process without talking to anyone:
+Each file has one writer, is replaced atomically (readers never see half a
+file) and is one frozen dataclass here with ``load``/``save``:
 
-- ``state.json``: the supervisor (``entrypoint.py run``): state, initial sync;
+- ``state.json`` (:class:`RunState`): ``entrypoint.py run``: the state, the
+  initial sync;
+- ``unison.json`` (:class:`UnisonStatus`): supervisord's unison program
+  (:mod:`engine.unison_program`): pid, starts, restarts and their reason;
+- ``restart-reason.json`` (:class:`RestartReason`): the watchdog, just before
+  it restarts unison; the unison program consumes it;
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
   conflicts, rescans (its folder belongs to the uid unison runs as);
-- ``unison.json``: the unison launcher: pid, restarts, last restart reason.
+- ``healthy``: present while ``health`` would pass (kept by ``run``).
+
+The ``status``/``health`` view of them is :mod:`engine.report`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-STATES = ("starting", "initial-sync", "watching", "stopping", "failed")
+from typing import Any, TypeVar
 
 STATE_FILE = "state.json"
+UNISON_FILE = "unison.json"
+RESTART_REASON_FILE = "restart-reason.json"
 FSMONITOR_DIR = "fsmonitor"
 FSMONITOR_FILE = "fsmonitor/fsmonitor.json"
-UNISON_FILE = "unison.json"
 HEALTHY_FILE = "healthy"  # present while healthy (kept by `run`, for a cheap HEALTHCHECK)
+
+T = TypeVar("T")
+
+
+class State(enum.StrEnum):
+    """The states of SPEC section 5, as ``status`` prints them."""
+
+    STARTING = "starting"
+    INITIAL_SYNC = "initial-sync"
+    INDEXING = "indexing"  # a fast first copy done, unison still building its archive (issue 13)
+    WATCHING = "watching"
+    DEGRADED = "degraded"  # watching, but some path cannot sync (problems per path)
+    STOPPING = "stopping"
+    FAILED = "failed"
+
+
+# --- plain JSON files --------------------------------------------------------------
 
 
 def now_iso(timestamp: float | None = None) -> str:
@@ -47,6 +72,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object at ``path``; ``{}`` when it is missing, unreadable or not an object."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -63,52 +89,111 @@ def update_json(path: Path, **fields: Any) -> dict[str, Any]:
     return data
 
 
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _typed(data: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: T) -> T:
+    """``data[name]`` if it has the type the file promises, else ``default``."""
+    value = data.get(name, default)
+    if isinstance(value, bool) and not isinstance(default, bool):
+        return default  # JSON true is no count
+    return value if isinstance(value, kind) else default  # type: ignore[return-value]
 
 
-def collect(runtime_dir: Path) -> dict[str, Any]:
-    """The status object of SPEC section 5, from the files in ``runtime_dir``."""
-    state = read_json(runtime_dir / STATE_FILE)
-    monitor = read_json(runtime_dir / FSMONITOR_FILE)
-    unison = read_json(runtime_dir / UNISON_FILE)
-    name = state.get("state", "starting")
-    error = state.get("error")
-    if name == "watching" and not _alive(state.get("pid")):
-        name, error = "failed", "native-sync is not running"
-    if name in ("initial-sync", "watching") and int(unison.get("quick_exits", 0)) >= 3:
-        name = "failed"
-        error = f"unison exits right after starting ({unison['quick_exits']} times in a row): see the logs"
-    pid = unison.get("pid")
-    watched = pid is not None and monitor.get("unison_pid") == pid and _alive(monitor.get("pid"))
-    return {
-        "state": name,
-        "initial_sync_done": bool(state.get("initial_sync_done")),
-        "last_sync_at": monitor.get("last_sync_at") or state.get("initial_sync_at"),
-        "pending_changes": int(monitor.get("pending_changes", 0)),
-        "unison": {
-            "pid": pid if _alive(pid) else None,
-            "restarts": int(unison.get("restarts", 0)),
-            "last_restart_reason": unison.get("last_restart_reason"),
-        },
-        "conflicts": int(monitor.get("conflicts", 0)),
-        "rescans": int(monitor.get("rescans", 0)),
-        "fsmonitor": watched,
-        "error": error,
-    }
+def _number(data: dict[str, Any], name: str, default: float) -> float:
+    return float(_typed(data, name, (int, float), default))
 
 
-def healthy(status: dict[str, Any]) -> bool:
-    """Watching, with a live unison whose fsmonitor runs."""
-    return status["state"] == "watching" and status["unison"]["pid"] is not None and status["fsmonitor"]
+def _text(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _pid(data: dict[str, Any], name: str = "pid") -> int | None:
+    value = _typed(data, name, int, 0)
+    return value if value > 0 else None
+
+
+# --- state.json: `run` ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunState:
+    """``state.json``: where ``entrypoint.py run`` is (it is the only writer)."""
+
+    state: State = State.STARTING
+    pid: int | None = None  # of `run`: a `watching` whose process is gone is `failed`
+    initial_sync_done: bool = False
+    initial_sync_at: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def load(cls, runtime_dir: Path) -> RunState:
+        data = read_json(runtime_dir / STATE_FILE)
+        try:
+            state = State(data.get("state", State.STARTING))
+        except ValueError:
+            state = State.STARTING
+        return cls(
+            state=state,
+            pid=_pid(data),
+            initial_sync_done=data.get("initial_sync_done") is True,
+            initial_sync_at=_text(data, "initial_sync_at"),
+            error=_text(data, "error"),
+        )
+
+    def save(self, runtime_dir: Path) -> None:
+        write_json(runtime_dir / STATE_FILE, {**dataclasses.asdict(self), "state": self.state.value})
+
+
+# --- unison.json: supervisord's unison program -------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnisonStatus:
+    """``unison.json``: the watch-mode unison supervisord runs, one record per start."""
+
+    pid: int | None = None
+    started_at: float = 0.0  # time.time() of the last start
+    starts: int = 0
+    quick_exits: int = 0  # starts in a row that died before their fsmonitor ran
+    restarts: int = 0
+    last_restart_reason: str | None = None
+    last_restart_at: str | None = None
+
+    @classmethod
+    def load(cls, runtime_dir: Path) -> UnisonStatus:
+        data = read_json(runtime_dir / UNISON_FILE)
+        return cls(
+            pid=_pid(data),
+            started_at=_number(data, "started_at", 0.0),
+            starts=_typed(data, "starts", int, 0),
+            quick_exits=_typed(data, "quick_exits", int, 0),
+            restarts=_typed(data, "restarts", int, 0),
+            last_restart_reason=_text(data, "last_restart_reason"),
+            last_restart_at=_text(data, "last_restart_at"),
+        )
+
+    def save(self, runtime_dir: Path) -> None:
+        write_json(runtime_dir / UNISON_FILE, dataclasses.asdict(self))
+
+
+# --- restart-reason.json: the watchdog -> the unison program -----------------------------
+
+
+@dataclass(frozen=True)
+class RestartReason:
+    """Why the watchdog restarts unison (``cpu``, ``stall``); read once by the next start."""
+
+    reason: str
+
+    @classmethod
+    def take(cls, runtime_dir: Path) -> RestartReason | None:
+        """The recorded reason, removed so it explains one restart only."""
+        path = runtime_dir / RESTART_REASON_FILE
+        reason = _text(read_json(path), "reason")
+        path.unlink(missing_ok=True)
+        return cls(reason) if reason else None
+
+    def save(self, runtime_dir: Path) -> None:
+        write_json(runtime_dir / RESTART_REASON_FILE, dataclasses.asdict(self))
 
 
 # --- fsmonitor/fsmonitor.json (written by the fsmonitor only) ----------------------

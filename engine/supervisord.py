@@ -1,7 +1,7 @@
 """supervisord: its config in SYNC_RUNTIME_DIR, the process, and a thin XML-RPC client.
 
 The config listens on a unix socket only (mode 0700, no TCP) and runs two
-programs: ``unison`` (watch mode, through :mod:`engine.launch`) and, when
+programs: ``unison`` (watch mode, through :mod:`engine.unison_program`) and, when
 ``MONIT_ENABLE`` is on, ``watchdog`` (:mod:`monit`).  ``supervisorctl -c
 SYNC_RUNTIME_DIR/supervisord.conf`` works against it as it is.
 """
@@ -12,8 +12,6 @@ import http.client
 import os
 import subprocess
 import sys
-import threading
-import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any, cast
@@ -23,6 +21,10 @@ from supervisor.xmlrpc import Faults, SupervisorTransport
 from engine.config import Config
 
 CODE_DIR = Path(__file__).resolve().parent.parent
+# How long supervisord waits for a program after SIGTERM before SIGKILL; both
+# count in the stop sequence's budget (engine/run.py STOP_BUDGET).
+UNISON_STOPWAITSECS = 3
+WATCHDOG_STOPWAITSECS = 1  # its loop ends on SIGTERM at once
 
 _PROGRAM = """
 [program:{name}]
@@ -34,7 +36,7 @@ autorestart=true
 startsecs=0
 startretries=20
 stopsignal=TERM
-stopwaitsecs=3
+stopwaitsecs={stopwaitsecs}
 stopasgroup=true
 killasgroup=true
 redirect_stderr=true
@@ -69,11 +71,19 @@ serverurl=unix://{cfg.supervisor_socket}
 """
     python = sys.executable
     text += _PROGRAM.format(
-        name="unison", command=f"{python} -m engine.launch", code_dir=CODE_DIR, autostart="true"
+        name="unison",
+        command=f"{python} -m engine.unison_program",
+        code_dir=CODE_DIR,
+        autostart="true",
+        stopwaitsecs=UNISON_STOPWAITSECS,
     )
     if cfg.monit_enable:
         text += _PROGRAM.format(
-            name="watchdog", command=f"{python} -m monit", code_dir=CODE_DIR, autostart="true"
+            name="watchdog",
+            command=f"{python} -m monit",
+            code_dir=CODE_DIR,
+            autostart="true",
+            stopwaitsecs=WATCHDOG_STOPWAITSECS,
         )
     return text
 
@@ -121,23 +131,6 @@ class Client:
             self._proxy = self._connect()  # the transport's connection is spent
             raise SupervisorError(f"{method}: supervisord not answering at {self._socket}: {e}") from e
 
-    def state(self) -> str:
-        return cast(str, self._call("getState")["statename"])
-
-    def wait_running(self, deadline: float) -> None:
-        """Wait until supervisord answers as RUNNING, or raise at ``deadline``."""
-        pause = threading.Event()
-        while True:
-            try:
-                if self.state() == "RUNNING":
-                    return
-            except SupervisorError:
-                if time.monotonic() > deadline:
-                    raise
-            if time.monotonic() > deadline:
-                raise SupervisorError("supervisord did not reach RUNNING")
-            pause.wait(0.05)
-
     def info(self, name: str) -> dict[str, Any]:
         try:
             return cast(dict[str, Any], self._call("getProcessInfo", name))
@@ -161,9 +154,3 @@ class Client:
     def restart(self, name: str) -> None:
         self.stop(name)
         self.start(name)
-
-    def shutdown(self) -> None:
-        try:
-            self._call("shutdown")
-        except xmlrpc.client.Fault as e:
-            raise SupervisorError(f"shutdown: {e.faultString}") from e

@@ -1,12 +1,34 @@
-"""unison command lines, its archive folder, and its ignore patterns."""
+"""unison: its command lines, one-shot runs, its archive folder and locks.
+
+The watch-mode command is exec'd by :mod:`engine.unison_program`; one-shot
+runs (the initial sync, ``precopy``, the flush at stop) run here through
+:func:`sync_once`, which reads unison's summary line.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
+import psutil
+import structlog
+
+from engine import ownership
 from engine.config import Config
+
+log = structlog.get_logger("native-sync")
+
+# unison's summary: "(3 items transferred, 0 skipped, 1 failed)"
+_TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
+
+
+class SyncFailed(Exception):
+    """A one-shot unison run failed (unison's exit status 3, or it could not run)."""
+
 
 # Always on: unattended, conflicts resolved by -prefer with the loser kept,
 # unison's log in our logs rather than in a file in UNISON.
@@ -14,21 +36,8 @@ BASE_ARGS = ("-batch", "-auto", "-copyonconflict", "-log=false", "-ui", "text")
 
 
 def ignore_patterns(cfg: Config) -> list[str]:
-    """Every ignore pattern unison gets, from UNISON_EXCLUDES and UNISON_ARGS.
-
-    With an ``-ignorenot`` the fsmonitor could not tell what unison ignores,
-    so it is told nothing is ignored (it then reports a little too much).
-    """
-    patterns = list(cfg.excludes)
-    words = iter(cfg.unison_args)
-    for word in words:
-        if word.startswith("-ignorenot"):
-            return []
-        if word.startswith("-ignore="):
-            patterns.append(word.split("=", 1)[1])
-        elif word == "-ignore":
-            patterns.append(next(words, ""))
-    return [p for p in patterns if p]
+    """Deprecated alias of ``cfg.ignores`` (kept for one merge cycle)."""
+    return list(cfg.ignores)
 
 
 def sync_args(cfg: Config) -> list[str]:
@@ -94,3 +103,66 @@ def lock_files(cfg: Config) -> list[Path]:
         return sorted(p for p in cfg.unison_dir.iterdir() if p.name.startswith("lk"))
     except OSError:
         return []
+
+
+def unison_running(cfg: Config) -> bool:
+    """Is a unison on these two roots alive (other than this process)?"""
+    roots = {str(r) for r in cfg.roots}
+    name = os.path.basename(cfg.unison_bin)
+    for proc in psutil.process_iter(["name", "cmdline", "pid"]):
+        if proc.info["pid"] == os.getpid() or proc.info["name"] != name:
+            continue
+        if roots <= set(proc.info["cmdline"] or ()):
+            return True
+    return False
+
+
+def clear_stale_locks(cfg: Config) -> list[str]:
+    """Remove unison's lock files when no unison of these roots runs (docker-sync #452)."""
+    locks = lock_files(cfg)
+    if not locks or unison_running(cfg):
+        return []
+    removed = []
+    for lock in locks:
+        try:
+            lock.unlink()
+            removed.append(lock.name)
+        except FileNotFoundError:
+            pass
+    if removed:
+        log.warning("unison.stale_locks_removed", locks=removed)
+    return removed
+
+
+def sync_once(cfg: Config, purpose: str, timeout: float | None = None) -> int:
+    """One unison pass over both roots; returns the number of items transferred.
+
+    Logs ``<purpose>.done``; raises :class:`SyncFailed` when unison fails,
+    cannot run, or takes longer than ``timeout`` seconds.
+    """
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            once_command(cfg),
+            env=environment(cfg),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            **ownership.subprocess_ids(cfg.owner_uid, cfg.group_id),
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
+    output = done.stdout + done.stderr
+    match = _TRANSFERRED.search(output)
+    items = int(match.group(1)) if match else 0
+    if done.returncode >= 3 or (done.returncode and not match):
+        tail = output.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise SyncFailed(f"{purpose}: unison exited {done.returncode}: {' | '.join(tail)}")
+    log.info(
+        f"{purpose}.done",
+        items=items,
+        failed=int(match.group(3)) if match else 0,
+        seconds=round(time.monotonic() - started, 3),
+        exit=done.returncode,
+    )
+    return items

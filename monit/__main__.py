@@ -6,30 +6,86 @@ import signal
 import sys
 import threading
 import time
-from types import FrameType
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
 import structlog
 
-from engine import launch, program
+from engine import program, status
 from engine.supervisord import Client, SupervisorError
 from monit.sampler import TreeCpu, sample
-from monit.watchdog import Watchdog
+from monit.watchdog import Sample, Watchdog
 
 log = structlog.get_logger("watchdog")
 
 
-def unison_pid(client: Client) -> int | None:
+class SupervisorClient(Protocol):
+    """What the watchdog asks of supervisord (:class:`engine.supervisord.Client`; a fake in tests)."""
+
+    def info(self, name: str) -> dict[str, object]: ...
+
+    def restart(self, name: str) -> None: ...
+
+
+class Stop(Protocol):
+    """A stop event: ``threading.Event`` (a fake in tests)."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+def unison_pid(client: SupervisorClient) -> int | None:
     """The pid of supervisord's running ``unison`` program, if it runs."""
     info = client.info("unison")
     pid = info.get("pid")
     return pid if info.get("statename") == "RUNNING" and isinstance(pid, int) and pid > 0 else None
 
 
+def watch(
+    dog: Watchdog,
+    client: SupervisorClient,
+    observe: Callable[[int | None], Sample],
+    runtime_dir: Path,
+    interval: float,
+    stop: Stop,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Every ``interval`` s until ``stop``: observe unison, restart it when ``dog`` says so.
+
+    The reason is recorded (``restart-reason.json``) before the restart, so
+    the unison program that starts next reports it.
+    """
+    while not stop.wait(interval):
+        try:
+            pid = unison_pid(client)
+        except SupervisorError as e:
+            log.warning("watchdog.supervisor_unreachable", error=str(e))
+            continue
+        observed = observe(pid)
+        verdict = dog.step(clock(), observed)
+        if verdict is None:
+            continue
+        log.warning(
+            "unison.restart",
+            reason=verdict.reason,
+            samples=[round(s, 1) for s in verdict.samples],
+            pending_for=observed.pending_for,
+            pid=pid,
+        )
+        status.RestartReason(verdict.reason).save(runtime_dir)
+        try:
+            client.restart("unison")
+        except SupervisorError as e:
+            log.error("unison.restart_failed", error=str(e))
+        grace = dog.restarted(clock())
+        log.info("watchdog.backoff", seconds=grace, recent_restarts=dog.recent_restarts)
+
+
 def main() -> int:
     cfg = program.start("watchdog")
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -53,30 +109,9 @@ def main() -> int:
         cpu.measure(unison_pid(client))  # the baseline of the first cycle
     except SupervisorError:
         pass
-    while not stop.wait(cfg.monit_interval):
-        try:
-            pid = unison_pid(client)
-        except SupervisorError as e:
-            log.warning("watchdog.supervisor_unreachable", error=str(e))
-            continue
-        observed = sample(cpu, pid, cfg.runtime_dir)
-        verdict = dog.step(time.monotonic(), observed)
-        if verdict is None:
-            continue
-        log.warning(
-            "unison.restart",
-            reason=verdict.reason,
-            samples=[round(s, 1) for s in verdict.samples],
-            pending_for=observed.pending_for,
-            pid=pid,
-        )
-        (cfg.runtime_dir / launch.RESTART_REASON_FILE).write_text(verdict.reason, encoding="utf-8")
-        try:
-            client.restart("unison")
-        except SupervisorError as e:
-            log.error("unison.restart_failed", error=str(e))
-        grace = dog.restarted(time.monotonic())
-        log.info("watchdog.backoff", seconds=grace, recent_restarts=dog.recent_restarts)
+    watch(
+        dog, client, lambda pid: sample(cpu, pid, cfg.runtime_dir), cfg.runtime_dir, cfg.monit_interval, stop
+    )
     return 0
 
 

@@ -16,14 +16,6 @@ from tests.helpers import ENTRYPOINT, REPO, kill_leftovers, snapshot
 DOCKER_SYNC_ARGS = "-ignore='Name .git' -prefer /host_sync -numericids -auto -batch"
 
 
-@pytest.fixture
-def volumes(tmp_path: Path) -> dict[str, str]:
-    host, app = tmp_path / "host", tmp_path / "app"
-    host.mkdir()
-    app.mkdir()
-    return {"HOST_VOLUME": str(host), "APP_VOLUME": str(app)}
-
-
 # --- defaults and good values ----------------------------------------------------------
 
 
@@ -193,6 +185,38 @@ def test_bad_excludes(value: str) -> None:
     with pytest.raises(ConfigError) as e:
         load({"UNISON_EXCLUDES": value})
     assert e.value.variable == "UNISON_EXCLUDES"
+
+
+# --- the ignore patterns (Config.ignores): UNISON_EXCLUDES and UNISON_ARGS' -ignore words ---
+
+
+def test_ignores_join_excludes_and_the_ignore_words_of_unison_args() -> None:
+    cfg = load(
+        {
+            "UNISON_EXCLUDES": "Name a\nPath b/c",
+            "UNISON_ARGS": "-ignore='Name .git' -times -ignore 'BelowPath d e' -prefer newer",
+        }
+    )
+    assert cfg.ignores == ("Name a", "Path b/c", "Name .git", "BelowPath d e")
+
+
+def test_no_ignores_at_all() -> None:
+    assert load({"UNISON_ARGS": "-times -numericids"}).ignores == ()
+
+
+@pytest.mark.parametrize("ignorenot", ["-ignorenot 'Name keep'", "-ignorenot='Name keep'"])
+def test_an_ignorenot_means_nothing_is_known_to_be_ignored(ignorenot: str) -> None:
+    cfg = load({"UNISON_EXCLUDES": "Name a", "UNISON_ARGS": f"-ignore='Name b' {ignorenot}"})
+    assert cfg.ignores == ()
+    assert cfg.excludes == ("Name a",)  # unison still gets them
+
+
+@pytest.mark.parametrize("value", ["-ignore='Nope x'", "-ignore='Path /abs'", "-ignore=Name", "-ignore"])
+def test_a_bad_ignore_in_unison_args_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load({"UNISON_ARGS": f"-times {value}"})
+    assert e.value.variable == "UNISON_ARGS"
+    assert e.value.value == f"-times {value}"
 
 
 # --- UNISON_SYNC_PREFER -----------------------------------------------------------------
@@ -394,6 +418,7 @@ BAD_VALUES = [
     ("MAX_INOTIFY_WATCHES", "-1"),
     ("SYNC_RUNTIME_DIR", "/tmp/" + "r" * 100),
     ("UNISON_ARGS", "-ignore='Name .git -batch"),
+    ("UNISON_ARGS", "-ignore='Nope .git' -batch"),
     ("UNISON_WATCH_ARGS", '-repeat "watch'),
     ("HOST_VOLUME", "{tmp}/missing-host"),
     ("APP_VOLUME", "{tmp}/missing-app"),

@@ -165,7 +165,8 @@ def test_status_health_and_supervisorctl(engine: Engine) -> None:
     }
     assert set(status["unison"]) >= {"pid", "restarts", "last_restart_reason"}
     assert isinstance(status["unison"]["pid"], int)
-    assert engine.cli("health").returncode == 0
+    # `watching` comes as unison runs; `health` also wants its fsmonitor running, a moment later
+    wait_for(lambda: engine.cli("health").returncode == 0, 20, "health to pass (fsmonitor running)")
     conf = engine.runtime / "supervisord.conf"
     done = subprocess.run(
         [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "status", "unison"],

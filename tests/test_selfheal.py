@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -39,15 +40,16 @@ def test_watchdog_restarts_a_unison_that_burns_cpu(engine_factory: Callable[...,
     engine.env["UNISON_BIN"] = str(burner(engine.base))
     engine.start()
     first = wait_for(lambda: engine.status()["unison"]["pid"], 20, "unison running")
-    started = time.monotonic()
     status = wait_for(
-        lambda: (s := engine.status())["unison"]["restarts"] >= 1 and s, 4.0, "a restart for cpu"
+        lambda: (s := engine.status())["unison"]["restarts"] >= 1 and s, 20, "a restart for cpu"
     )
-    assert time.monotonic() - started <= 4.0
     assert status["unison"]["last_restart_reason"] == "cpu"
     assert wait_for(lambda: engine.status()["unison"]["pid"], 10, "unison back") != first
-    logs = engine.logs()
-    assert "unison.restart" in logs and "reason=cpu" in logs and "samples=" in logs
+    # after exactly MONIT_HIGH_CPU_CYCLES hot cycles (not a wall-clock race on a loaded machine)
+    restart = re.search(r"unison\.restart\b.*reason=cpu.*samples=\[([^\]]*)\]", engine.logs())
+    assert restart is not None, engine.logs()
+    samples = [float(x) for x in restart.group(1).split(",")]
+    assert len(samples) == 2 and all(x > 50 for x in samples), samples
 
 
 def test_watchdog_restarts_a_stalled_unison(engine_factory: Callable[..., Engine]) -> None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from engine import status
+from engine.config import load
+from engine.unison_program import record_start
+from monit.__main__ import watch
 from monit.sampler import TreeCpu, pending_for
 from monit.watchdog import BACKOFF, CALM_RESET, HOT, MAX_GRACE, OK, RESTARTING, Restart, Sample, Watchdog
+from tests.fakes import FakeSupervisorClient, StopAfter
 from tests.helpers import wait_for
 
 CALM = Sample(cpu=5.0)
@@ -205,3 +210,56 @@ def test_pending_for(tmp_path: Path) -> None:
     file.write_text(json.dumps({"pending_since": 70.0}))
     assert pending_for(tmp_path, 100.0) == 30.0
     assert pending_for(tmp_path, 60.0) == 0.0
+
+
+# --- the loop (monit/__main__.watch) with a fake supervisord ----------------------------
+
+
+def ticking(start: float = 0.0, step: float = 5.0) -> Callable[[], float]:
+    times = itertools.count(start, step)
+    return lambda: next(times)
+
+
+def test_the_loop_records_the_reason_before_it_restarts_unison(tmp_path: Path) -> None:
+    seen: list[tuple[str, str, dict[str, object]]] = []
+    reason_file = tmp_path / status.RESTART_REASON_FILE
+    client = FakeSupervisorClient(before=lambda m, n: seen.append((m, n, status.read_json(reason_file))))
+    client.running("unison", 4242)
+    dog = Watchdog(threshold=50, cycles=2, stall_after=60, base_grace=10)
+    observed: list[int | None] = []
+
+    def observe(pid: int | None) -> Sample:
+        observed.append(pid)
+        return BUSY
+
+    stop = StopAfter(3)
+    watch(dog, client, observe, tmp_path, 5.0, stop, clock=ticking())
+    assert stop.intervals == [5.0] * 4
+    assert observed == [4242, 4242, 4242]
+    assert client.calls == [("restart", "unison")]  # the third cycle falls in the backoff
+    assert seen == [("restart", "unison", {"reason": "cpu"})]
+    assert dog.state == BACKOFF
+
+
+def test_the_loop_restarts_nothing_while_supervisord_does_not_answer(tmp_path: Path) -> None:
+    client = FakeSupervisorClient(failing={"info"})
+    dog = Watchdog(threshold=50, cycles=1)
+    watch(dog, client, lambda pid: BUSY, tmp_path, 5.0, StopAfter(3), clock=ticking())
+    assert client.calls == []
+    assert not (tmp_path / status.RESTART_REASON_FILE).exists()
+
+
+def test_the_next_unison_start_reports_the_reason_once(tmp_path: Path) -> None:
+    cfg = load({"SYNC_RUNTIME_DIR": str(tmp_path)})
+    (tmp_path / status.FSMONITOR_DIR).mkdir()
+    first = record_start(cfg)
+    assert (first.starts, first.restarts, first.last_restart_reason) == (1, 0, None)
+    # that unison's fsmonitor ran: the next start is a restart, not a failed start
+    status.write_json(tmp_path / status.FSMONITOR_FILE, {"unison_pid": first.pid})
+    status.RestartReason("stall").save(tmp_path)
+    second = record_start(cfg)
+    assert (second.starts, second.restarts, second.last_restart_reason) == (2, 1, "stall")
+    assert second.quick_exits == 0
+    assert status.UnisonStatus.load(tmp_path) == second
+    third = record_start(cfg)  # nobody said why: unison exited
+    assert (third.restarts, third.last_restart_reason) == (2, "exit")

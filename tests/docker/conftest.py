@@ -8,6 +8,7 @@ finalizer. Containers run with `--network none`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -17,13 +18,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
+from tests.helpers import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 TEST_IMAGE = "native-sync:test"
-T = TypeVar("T")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,18 +48,6 @@ def run(*args: str, check: bool = True, timeout: float = 120) -> subprocess.Comp
             f"{' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def unique(prefix: str) -> str:
@@ -114,16 +103,22 @@ class Docker:
             return f"exited {state.get('ExitCode')}"
         return str((state.get("Health") or {}).get("Status", "none"))
 
+    def logs_tail(self, name: str) -> str:
+        logs = self("logs", "--tail", "60", name, check=False)
+        return f"{logs.stdout}\n{logs.stderr}"
+
     def wait_healthy(self, name: str, timeout: float = 90) -> float:
         """Wait until `name` is healthy; the seconds it took. Fails early if it exits."""
         start = time.monotonic()
-        deadline = start + timeout
-        while (status := self.health(name)) != "healthy":
-            if status.startswith("exited") or status in ("gone", "unhealthy") or time.monotonic() > deadline:
-                logs = self("logs", "--tail", "60", name, check=False)
+
+        def healthy() -> bool:
+            status = self.health(name)
+            if status.startswith("exited") or status in ("gone", "unhealthy"):
                 waited = time.monotonic() - start
-                pytest.fail(f"{name} is {status} after {waited:.0f} s:\n{logs.stdout}\n{logs.stderr}")
-            time.sleep(0.2)
+                pytest.fail(f"{name} is {status} after {waited:.0f} s:\n{self.logs_tail(name)}")
+            return status == "healthy"
+
+        wait_for(healthy, timeout, f"{name} to be healthy", 0.2, detail=lambda: self.logs_tail(name))
         return time.monotonic() - start
 
     def cleanup(self) -> None:
@@ -144,8 +139,8 @@ def _docker_answers() -> bool:
 
 @pytest.fixture(scope="session")
 def poll() -> Callable[..., object]:
-    """`wait_for` as a fixture, so that test modules need not import conftest."""
-    return wait_for
+    """tests/helpers.wait_for as a fixture, polling at docker's pace (each probe runs `docker`)."""
+    return functools.partial(wait_for, interval=0.1)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Docker
+    from tests.docker.conftest import Docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 

@@ -1,0 +1,10 @@
+"""Every exit status native-sync's commands and programs return, by name."""
+
+from __future__ import annotations
+
+OK = 0
+FAILED = 1  # `run`: supervisord died, or the flush at stop failed
+NOT_RUNNING = 1  # `flush`: no fsmonitor to ask
+BAD_CONFIG = 2  # a setting native-sync cannot use (one line on stderr names it)
+STARTUP_FAILURE = 3  # `run`/`precopy`: the initial sync or the mass-deletion guard stopped the start
+TIMED_OUT = 4  # `flush`: no full sync completed within --timeout

@@ -1,0 +1,66 @@
+"""The initial sync: APP_VOLUME brought to the host's content, then given its owner.
+
+``run`` does it before watching; ``precopy`` (docker-sync's
+``precopy_appsync``) does it alone.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import structlog
+
+from engine import exits, ownership, runtime, safety, unison
+from engine.config import Config
+
+OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
+
+log = structlog.get_logger("native-sync")
+
+
+def initial_sync(cfg: Config) -> None:
+    """The one-shot initial sync, then ownership of APP_VOLUME.
+
+    The ownership walk runs when the owner is not known to be right already:
+    on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
+    Raises :class:`unison.SyncFailed`.
+    """
+    started = time.monotonic()
+    cold = not unison.has_archive(cfg)
+    log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
+    items = unison.sync_once(cfg, "initial_sync.unison")
+    owner_file = cfg.unison_dir / OWNER_MARK
+    owner = f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}"
+    files = 0
+    if cold or _read(owner_file) != owner:
+        files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
+        try:
+            owner_file.write_text(owner, encoding="utf-8")
+        except OSError as e:
+            log.warning("initial_sync.owner_not_recorded", error=str(e))
+    log.info(
+        "initial_sync.done",
+        items=items,
+        owner_checked=files,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def precopy(cfg: Config) -> int:
+    """docker-sync's ``precopy_appsync``: the initial sync alone. Returns the exit status."""
+    runtime.prepare(cfg)
+    try:
+        safety.check(cfg)
+        initial_sync(cfg)
+    except (safety.MassDeletionRefused, unison.SyncFailed) as e:
+        log.error("precopy.failed", error=str(e))
+        return exits.STARTUP_FAILURE
+    return exits.OK

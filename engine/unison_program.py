@@ -1,0 +1,77 @@
+"""supervisord's ``unison`` program: tidy up, count the restart, become unison.
+
+Runs before every (re)start of watch-mode unison: removes archive locks a
+killed unison left behind (docker-sync #452, only when no unison of these
+roots runs), records the start and why it happened in ``unison.json``, drops
+to OWNER_UID:GROUP_ID and execs unison, so supervisord supervises unison
+itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+
+import structlog
+
+from engine import config as config_mod
+from engine import ownership, program, status, unison
+
+QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
+MAX_DELAY = 30.0
+
+log = structlog.get_logger("unison-program")
+
+
+def record_start(cfg: config_mod.Config) -> status.UnisonStatus:
+    """Count this start; every start after the first is a restart with a reason.
+
+    A unison that exited within QUICK_EXIT seconds without ever starting its
+    fsmonitor could not start at all (a bad argument, an fsmonitor that cannot
+    run): such starts are counted in ``quick_exits`` and delayed, doubling up
+    to MAX_DELAY, so a broken setup does not spin; ``status`` reports
+    ``failed`` from the third on.
+    """
+    last = status.UnisonStatus.load(cfg.runtime_dir)
+    record = dataclasses.replace(last, starts=last.starts + 1, quick_exits=0)
+    if last.pid is not None:
+        monitor = status.read_json(cfg.runtime_dir / status.FSMONITOR_FILE)
+        never_watched = monitor.get("unison_pid") != last.pid
+        if never_watched and time.time() - last.started_at < QUICK_EXIT:
+            record = dataclasses.replace(record, quick_exits=last.quick_exits + 1)
+    if record.quick_exits:
+        delay = min(MAX_DELAY, 0.25 * 2**record.quick_exits)
+        log.error("unison.quick_exit", quick_exits=record.quick_exits, retry_in=delay)
+        record.save(cfg.runtime_dir)
+        # Nothing here waits for a signal: supervisord's SIGTERM ends this process as it sleeps.
+        time.sleep(delay)
+    record = dataclasses.replace(record, pid=os.getpid(), started_at=time.time())
+    if record.starts > 1:
+        told = status.RestartReason.take(cfg.runtime_dir)
+        reason = told.reason if told else "exit"
+        record = dataclasses.replace(
+            record,
+            restarts=last.restarts + 1,
+            last_restart_reason=reason,
+            last_restart_at=status.now_iso(),
+        )
+        log.warning("unison.restarted", reason=reason, restarts=record.restarts)
+    record.save(cfg.runtime_dir)
+    return record
+
+
+def main() -> int:
+    cfg = program.start("launch")
+    unison.clear_stale_locks(cfg)
+    record_start(cfg)
+    env = unison.environment(cfg)
+    command = unison.watch_command(cfg)
+    log.info("unison.exec", command=command, uid=cfg.owner_uid, gid=cfg.group_id)
+    ownership.become(cfg.owner_uid, cfg.group_id)
+    os.execvpe(command[0], command, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""engine/run.py's Runner with a fake supervisord: the stop sequence's order and budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import exits, run, status, supervisord, unison
+from engine.config import Config, load
+from tests.fakes import FakeSupervisorClient, FakeSupervisord
+
+
+class Clock:
+    """A monotonic clock that moves only when a fake step takes time."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def config(tmp_path: Path, **env: str) -> Config:
+    runtime = tmp_path / "rt"
+    runtime.mkdir()
+    return load({"SYNC_RUNTIME_DIR": str(runtime), "UNISON": str(tmp_path / "unison"), **env})
+
+
+def rig(
+    tmp_path: Path, clock: Clock | None = None, **env: str
+) -> tuple[run.Runner, list[tuple[str, str]], FakeSupervisord]:
+    calls: list[tuple[str, str]] = []
+    client = FakeSupervisorClient(calls=calls).running("unison", 42).running("watchdog", 43)
+
+    def sync(cfg: Config, purpose: str, timeout: float | None = None) -> int:
+        calls.append(("sync", purpose))
+        return 0
+
+    runner = run.Runner(config(tmp_path, **env), client=client, sync=sync, clock=clock or Clock(0.0))
+    process = FakeSupervisord(calls=calls)
+    runner.supervisor = process
+    return runner, calls, process
+
+
+def test_stop_order_watchdog_unison_flush_supervisord(tmp_path: Path) -> None:
+    runner, calls, _ = rig(tmp_path)
+    assert runner._finish(flush=True) == exits.OK
+    assert calls == [
+        ("stop", "watchdog"),
+        ("stop", "unison"),
+        ("sync", "stop.flush"),
+        ("signal", "SIGTERM"),
+        ("wait", "supervisord"),
+    ]
+    assert status.RunState.load(runner.cfg.runtime_dir).state is status.State.STOPPING
+
+
+def test_without_the_watchdog_only_unison_is_stopped(tmp_path: Path) -> None:
+    runner, calls, _ = rig(tmp_path, MONIT_ENABLE="false")
+    runner._finish(flush=True)
+    assert calls[:2] == [("stop", "unison"), ("sync", "stop.flush")]
+
+
+def test_a_stop_before_supervisord_ran_neither_flushes_nor_stops_programs(tmp_path: Path) -> None:
+    runner, calls, _ = rig(tmp_path)
+    runner.supervisor = None
+    assert runner._finish(flush=False) == exits.OK
+    assert calls == []
+
+
+def test_a_failed_flush_still_stops_supervisord_and_says_failed(tmp_path: Path) -> None:
+    runner, calls, _ = rig(tmp_path)
+
+    def failing(cfg: Config, purpose: str, timeout: float | None = None) -> int:
+        calls.append(("sync", purpose))
+        raise unison.SyncFailed("stop.flush: unison exited 3")
+
+    runner.sync = failing
+    assert runner._finish(flush=True) == exits.FAILED
+    assert calls[-2:] == [("signal", "SIGTERM"), ("wait", "supervisord")]
+    saved = status.RunState.load(runner.cfg.runtime_dir)
+    assert saved.state is status.State.FAILED
+    assert saved.error == "the flush at stop failed"
+
+
+def test_an_unreachable_supervisord_does_not_stop_the_flush(tmp_path: Path) -> None:
+    runner, calls, _ = rig(tmp_path)
+    assert isinstance(runner.client, FakeSupervisorClient)
+    runner.client.failing.add("stop")
+    assert runner._finish(flush=True) == exits.OK
+    assert ("sync", "stop.flush") in calls
+
+
+@pytest.mark.parametrize("start", [0.0, 1e9 + 0.3, 12345.678901])
+def test_the_worst_case_stop_fits_the_budget(tmp_path: Path, start: float) -> None:
+    """Every step takes all it may: the sum stays within STOP_BUDGET (docker stop: 10 s)."""
+    clock = Clock(start)
+    runner, calls, process = rig(tmp_path, clock)
+    process.exits_on_term = False  # supervisord ignores SIGTERM: waited for, then killed
+    stopwait = {"watchdog": supervisord.WATCHDOG_STOPWAITSECS, "unison": supervisord.UNISON_STOPWAITSECS}
+    client = runner.client
+    assert isinstance(client, FakeSupervisorClient)
+
+    def slow_stop(method: str, name: str) -> None:
+        clock.now += stopwait[name]  # supervisord waits its stopwaitsecs, then kills
+
+    client.before = slow_stop
+    timeouts: dict[str, Any] = {}
+
+    def slow_sync(cfg: Config, purpose: str, timeout: float | None = None) -> int:
+        assert timeout is not None
+        timeouts["flush"] = timeout
+        clock.now += timeout
+        raise unison.SyncFailed(f"{purpose}: unison did not run: timed out")
+
+    def slow_wait(timeout: float | None) -> None:
+        if timeout is not None:  # the wait after SIGKILL is not bounded: the kernel ends it at once
+            clock.now += timeout
+
+    runner.sync = slow_sync
+    process.on_wait = slow_wait
+    runner._finish(flush=True)
+    assert clock.now - start <= run.STOP_BUDGET + 1e-9
+    assert 0 < timeouts["flush"] <= run.FLUSH_TIMEOUT
+    assert calls[-2:] == [("signal", "SIGKILL"), ("wait", "supervisord")]
