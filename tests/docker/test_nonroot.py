@@ -133,6 +133,7 @@ def test_make_image_and_run_as_a_docker_desktop_user(
         ran = user.make("run", f"IMAGE={image}", f"SRC={project}")
 
         for output in (built, ran):
+            print("\n".join(line for line in output.splitlines() if line.startswith(("build-", "ensure-"))))
             assert "ensure-docker: docker engine answers" in output
             for sign in ("installing", "starting dockerd", "debootstrap", "please install"):
                 assert sign not in output, f"{sign!r} in:\n{output}"
