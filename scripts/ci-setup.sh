@@ -4,6 +4,7 @@
 #     the `docker compose` plugin when it answers, else Debian's docker-compose v1;
 #   - arm64 emulation: qemu-user-static, binfmt-support, binfmt_misc mounted
 #     (scripts/ensure-foreign-arch.sh), for `make image PLATFORM=linux/arm64`;
+#   - python3-pip for the system python3 (the non-root test's wheel download);
 #   - the user nsuser (NATIVE_SYNC_TEST_USER), not root, in the docker group:
 #     tests/docker/test_nonroot.py runs `make image` and `make run` as that user.
 set -euo pipefail
@@ -19,6 +20,14 @@ if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev
   log "installing docker-compose"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends docker-compose </dev/null >/dev/null
+fi
+
+# The non-root test's `make image` downloads the wheels with the system python3's
+# pip (the user cannot use root's own Python).
+if ! /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
+  log "installing python3-pip"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends python3-pip </dev/null >/dev/null
 fi
 
 case "$(dpkg --print-architecture)" in
