@@ -1,9 +1,11 @@
 # native-sync: the sync container for docker-sync's native_osx strategy, for
 # compose and for `make run` (docs/using-the-image.md).
 #
-# Builds with a plain `docker build .` anywhere pip reaches PyPI. Where it does
-# not (this project's CI), `make image` first downloads the wheels into
-# build/wheels/ and builds with them, offline.
+# Builds with a plain `docker build .` anywhere pip reaches PyPI, for the
+# platform asked (`--platform linux/arm64`: the same file for Apple Silicon).
+# `make image` (scripts/build-image.sh) first downloads the wheels on the host
+# into build/wheels/ and the build installs only those, offline; it also passes
+# VERSION (pyproject.toml's) for the version label.
 ARG BASE_IMAGE=debian:bookworm-slim
 
 # --- stage 1: a virtualenv with the runtime Python packages ---------------------
@@ -27,6 +29,12 @@ RUN python3 -m venv /opt/venv \
 
 # --- stage 2: the image ---------------------------------------------------------
 FROM ${BASE_IMAGE}
+# pyproject.toml's version (`native-sync --version` reads it there); a release
+# build's labels come from the workflow (.github/workflows/release.yml).
+ARG VERSION=unknown
+LABEL org.opencontainers.image.title="native-sync" \
+      org.opencontainers.image.description="Two-way file sync container (unison in watch mode) for docker-sync's native_osx strategy and compose" \
+      org.opencontainers.image.version="${VERSION}"
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 unison tzdata \
@@ -37,7 +45,7 @@ COPY --from=venv /opt/venv /opt/venv
 # native-sync, precopy_appsync, supervisorctl (finds the running supervisord with
 # no flags), unison-fsmonitor, and the ENTRYPOINT shim.
 COPY scripts/image/ /usr/local/bin/
-COPY entrypoint.py /opt/native-sync/
+COPY entrypoint.py pyproject.toml /opt/native-sync/
 COPY engine /opt/native-sync/engine
 COPY monit /opt/native-sync/monit
 # Byte-compiled at build time: a read-only container cannot write __pycache__.
@@ -51,7 +59,11 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/
     APP_VOLUME=/app_sync \
     UNISON=/unison \
     SYNC_RUNTIME_DIR=/run/native-sync
-VOLUME /unison
+# No VOLUME for /unison: `docker-sync clean` removes the container without -v, so
+# an anonymous volume leaked on every clean. unison's archives live in the
+# container's own layer instead, which docker-sync's stop/start keeps (warm
+# restarts); compose and `make run` mount a named volume there, which also
+# survives `down`/`up` (docs/using-the-image.md).
 
 # Healthy once the initial sync is done and unison watches; the long start
 # period covers a big initial sync, the short interval lets compose start the

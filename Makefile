@@ -4,6 +4,7 @@ PY ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 IMAGE ?= native-sync:dev
+PLATFORM ?=
 SRC ?= examples/project
 PYTEST_ARGS ?=
 
@@ -30,6 +31,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 test: deps docker-deps
 	$(VPY) -m pytest $(PYTEST_ARGS)
@@ -46,11 +48,13 @@ test-docker: deps docker-deps
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
 
-# --- the image (issue 4; scripts/build-image.sh, docs/using-the-image.md) --------
-# make image [IMAGE=name:tag]   build it (offline-friendly: wheels in build/wheels)
+# --- the image (scripts/build-image.sh, docs/using-the-image.md) -----------------
+# make image [IMAGE=name:tag] [PLATFORM=linux/arm64]   build it (default: the engine's
+#                               platform; wheels downloaded on the host into build/wheels)
 # make run [SRC=folder]         build if needed, start a sync container on SRC
+# Neither installs anything nor starts dockerd when `docker info` answers (any user).
 image:
-	@bash scripts/build-image.sh "$(IMAGE)"
+	@PLATFORM="$(PLATFORM)" bash scripts/build-image.sh "$(IMAGE)"
 
 run: image
 	@bash scripts/run-image.sh "$(IMAGE)" "$(SRC)"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
+from pathlib import Path
 
 from engine import exits, program
 
@@ -25,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         "command", nargs="?", default="run", choices=("run", "precopy", "status", "health", "flush")
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="flush: seconds to wait")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text())["project"]["version"],
+    )
     args = parser.parse_args(argv)
     if args.command in ("run", "precopy"):
         cfg = program.start("native-sync", volumes=True)  # a bad setting: one line, exit 2

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 IMAGE=${1:-native-sync:dev}
 SRC=${2:-examples/project}
+# zsh (macOS's shell) leaves the ~ of `make run SRC=~/code/app` to us.
+case "$SRC" in "~") SRC=$HOME ;; "~/"*) SRC=$HOME/${SRC#"~/"} ;; esac
 [ -d "$SRC" ] || { echo "run-image: SRC=$SRC is not a folder" >&2; exit 2; }
 src=$(cd "$SRC" && pwd -P)
 # Names from the folder: native-sync-<folder>, and its two volumes.
@@ -16,6 +18,9 @@ slug=$(basename "$src" | tr -c 'a-zA-Z0-9_.\n-' '-' | sed 's/^[-.]*//')
 name=native-sync-${slug:-root}
 app_vol=$name-app
 unison_vol=$name-unison
+
+# GNU stat (Linux) or BSD stat (macOS).
+owner() { stat -c "$1" "$src" 2>/dev/null || stat -f "$1" "$src"; }
 
 if docker container inspect "$name" >/dev/null 2>&1; then
   echo "run-image: replacing the container $name" >&2
@@ -25,7 +30,7 @@ fi
 # volume show up on the host owned by you, not by root.
 docker run -d --name "$name" --network none \
   -v "$src:/host_sync" -v "$app_vol:/app_sync" -v "$unison_vol:/unison" \
-  -e OWNER_UID="$(stat -c %u "$src")" -e GROUP_ID="$(stat -c %g "$src")" \
+  -e OWNER_UID="$(owner %u)" -e GROUP_ID="$(owner %g)" \
   "$IMAGE" >/dev/null
 
 cat <<MSG

@@ -1,8 +1,10 @@
-"""examples/compose.yml with docker-compose (1.29, Debian's): the app starts once
-the sync service is healthy, sees the synced files, and `down -v` cleans up."""
+"""examples/compose.yml with the machine's compose (`docker compose` v2 when the
+plugin answers, else Debian's docker-compose 1.29): the app starts once the sync
+service is healthy, sees the synced files, and `down -v` cleans up."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,8 +24,20 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2) if the plugin answers, else `docker-compose` (v1), else None."""
+    try:
+        v2 = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30, check=False)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        v2 = None
+    if v2 is not None and v2.returncode == 0:
+        return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
 class Compose:
-    def __init__(self, workdir: Path, project: str, image: str) -> None:
+    def __init__(self, command: list[str], workdir: Path, project: str, image: str) -> None:
+        self.command = command
         self.workdir = workdir
         self.project = project
         self.env = {**os.environ, "NATIVE_SYNC_IMAGE": image}
@@ -32,7 +46,7 @@ class Compose:
         self, *args: str, check: bool = True, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            ["docker-compose", "-p", self.project, "-f", str(self.workdir / "compose.yml"), *args],
+            [*self.command, "-p", self.project, "-f", str(self.workdir / "compose.yml"), *args],
             cwd=self.workdir,
             env=self.env,
             capture_output=True,
@@ -43,21 +57,22 @@ class Compose:
         )
         if check and proc.returncode != 0:
             pytest.fail(
-                f"docker-compose {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+                f"{' '.join([*self.command, *args])} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
             )
         return proc
 
 
 @pytest.fixture
 def compose(docker: Docker, tmp_path: Path) -> Iterator[Compose]:
-    if shutil.which("docker-compose") is None:
-        pytest.fail("docker-compose is missing (bash scripts/ensure-docker.sh installs it)")
+    command = compose_command()
+    if command is None:
+        pytest.fail("no compose: neither `docker compose` nor docker-compose (scripts/ci-setup.sh)")
     # A copy, so that the example's ./project in the repository is never written to.
     shutil.copy(EXAMPLES / "compose.yml", tmp_path / "compose.yml")
     shutil.copytree(EXAMPLES / "project", tmp_path / "project")
     (tmp_path / "project" / ".git").mkdir()  # ignored by the example's UNISON_ARGS
     (tmp_path / "project" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-    c = Compose(tmp_path, f"nstest{uuid.uuid4().hex[:10]}", docker.image)
+    c = Compose(command, tmp_path, f"nstest{uuid.uuid4().hex[:10]}", docker.image)
     yield c
     c("down", "-v", "--remove-orphans", "--timeout", "10", check=False)
 
@@ -66,7 +81,15 @@ def test_compose_example(compose: Compose, docker: Docker, poll: Callable[..., A
     start = time.monotonic()
     compose("up", "-d")  # returns once sync is healthy and app has started
     print(f"compose up (sync healthy, app started): {time.monotonic() - start:.1f} s")
-    assert "healthy" in docker.health(f"{compose.project}_sync_1")
+    print(f"compose: {' '.join(compose.command)}")
+    sync_id = compose("ps", "-q", "sync").stdout.strip()
+    assert sync_id, "no sync container"
+    assert docker.health(sync_id) == "healthy"
+    # unison's state is in the named volume (no anonymous volume): warm across down/up
+    mounts = json.loads(docker("inspect", "-f", "{{json .Mounts}}", sync_id).stdout)
+    unison = [m for m in mounts if m["Destination"] == "/unison"]
+    assert [(m["Type"], m["Name"]) for m in unison] == [("volume", f"{compose.project}_unison")]
+    assert all(m["Type"] == "bind" or m.get("Name", "").startswith(compose.project) for m in mounts), mounts
 
     def app_lists(path: str) -> bool:
         return path in compose("logs", "--no-color", "app").stdout
