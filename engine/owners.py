@@ -15,6 +15,11 @@ In watch mode the fsmonitor calls :meth:`Owners.settled` with each settled
 batch (every path unison writes comes back as an inotify event there).
 One-shot runs (initial sync, ``precopy``, the stop flush) have no fsmonitor:
 :func:`after_one_shot` fixes the paths unison's output says it copied.
+
+A replaced host file's owner is known when the fsmonitor saw the change
+before unison did (the usual case); a file replaced by a one-shot run or by
+a full scan (unison's first watch pass, a rescan after a queue overflow)
+gets the owner of ``HOST_VOLUME``'s root instead.
 """
 
 from __future__ import annotations
