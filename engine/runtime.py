@@ -22,7 +22,8 @@ def prepare(cfg: Config) -> None:
     """
     for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / status.FSMONITOR_DIR):
         folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(cfg.runtime_dir, 0o755)
+    if cfg.runtime_dir.stat().st_uid == os.geteuid():  # the image's is 1777 for `--user` runs
+        os.chmod(cfg.runtime_dir, 0o755)
     wrapper = cfg.runtime_dir / "bin" / "unison-fsmonitor"
     wrapper.write_text(
         f"#!{sys.executable}\n"
