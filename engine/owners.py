@@ -28,7 +28,8 @@ import os
 import re
 import stat
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import structlog
@@ -39,7 +40,7 @@ from engine.ownership import Owner
 
 log = structlog.get_logger("owners")
 
-REMEMBER_LIMIT = 100_000  # host owners remembered (path -> uid, gid), least recent dropped first
+REMEMBER_LIMIT = 20_000  # host owners other than the root's remembered, least recent dropped first
 
 Key = tuple[str, str]  # (replica, path relative to its root)
 
@@ -53,7 +54,10 @@ class Owners:
     owner: Owner  # OWNER_UID:GROUP_ID
     writer: int = field(default_factory=os.geteuid)  # the uid unison writes as
     limit: int = REMEMBER_LIMIT
-    remembered: OrderedDict[str, Owner] = field(default_factory=OrderedDict)
+    remembered: OrderedDict[str, Owner] = field(
+        default_factory=OrderedDict
+    )  # only the root's owner's exceptions
+    _root_owner: Owner | None = None  # HOST_VOLUME's root's owner, as of the batch at hand
     _replicas: tuple[tuple[tuple[str, str], ...], tuple[str | None, str | None]] | None = None
 
     @classmethod
@@ -63,7 +67,7 @@ class Owners:
             return None
         return cls(str(cfg.unison_src), str(cfg.unison_dest), (cfg.owner_uid, cfg.group_id))
 
-    def settled(self, roots: Mapping[str, str], batch: Iterable[Key], differing: set[str]) -> int:
+    def settled(self, roots: Mapping[str, str], batch: AbstractSet[Key], differing: set[str]) -> int:
         """A settled batch: ``differing`` are the paths that still differ between the replicas.
 
         Host owners of differing paths are remembered (unison is about to
@@ -71,14 +75,26 @@ class Owners:
         owner back; every app path gets OWNER_UID:GROUP_ID. Returns entries changed.
         """
         host, app = self.replicas(roots)
+        self._root_owner = self.host_owner()
         changed = 0
         for replica, rel in batch:
             if replica == host and host is not None:
                 changed += self._host(rel, rel in differing)
             elif replica == app and app is not None:
                 changed += self._app(rel)
-            if rel in differing and replica != host:
-                self._remember(rel)
+                if rel in differing and (host, rel) not in batch:
+                    self._remember(rel)
+        return changed
+
+    def copied(self, written: list[tuple[str, str]]) -> int:
+        """(root, path) unison copied in a one-shot run: give them their owners."""
+        self._root_owner = self.host_owner()
+        changed = 0
+        for root, rel in written:
+            if root == self.app_root:
+                changed += self._app(rel)
+            elif root == self.host_root:
+                changed += self._host(rel, differs=False)
         return changed
 
     def replicas(self, roots: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -113,10 +129,10 @@ class Owners:
         if differs:
             self._remember(rel, st)
             return 0
-        want = self.remembered.get(rel) or self.host_owner()
+        fallback = self._root_owner
+        want = self.remembered.get(rel) or fallback
         if want is None or not self._written_by_us(st) or ownership.owner_of(st) == want:
             return 0
-        fallback = self.host_owner()
 
         def wanted(entry: os.stat_result) -> Owner | None:
             if not self._written_by_us(entry):
@@ -135,6 +151,9 @@ class Owners:
             st = _lstat(os.path.join(self.host_root, rel))
         if st is None or st.st_uid == self.writer:
             return  # nothing there, or maybe unison's own copy: it says nothing about the user
+        if ownership.owner_of(st) == self._root_owner:
+            self.remembered.pop(rel, None)  # the fallback says the same
+            return
         self.remembered[rel] = ownership.owner_of(st)
         self.remembered.move_to_end(rel)
         while len(self.remembered) > self.limit:
@@ -179,12 +198,7 @@ def after_one_shot(cfg: Config, output: str) -> int:
     owners = Owners.for_config(cfg)
     if owners is None:
         return 0
-    changed = 0
-    for root, rel in written_paths(output, str(cfg.unison_src), str(cfg.unison_dest)):
-        if root == owners.app_root:
-            changed += owners._app(rel)
-        else:
-            changed += owners._host(rel, differs=False)
+    changed = owners.copied(written_paths(output, str(cfg.unison_src), str(cfg.unison_dest)))
     if changed:
         log.info("owners.fixed", entries=changed)
     return changed

@@ -260,3 +260,46 @@ def test_a_root_owned_private_folder_syncs_every_file(engine_factory: Callable[.
     (app / "d0/by-app").write_text("a")
     os.chown(app / "d0/by-app", *APP)
     wait_for(lambda: owned(host / "d0/by-app", (0, 0), "a"), SYNC, "the app's file on the root-owned host")
+
+
+@root_only
+def test_only_owners_other_than_the_roots_are_remembered_and_few(sides: tuple[Path, Path, Owners]) -> None:
+    host, app, owners = sides
+    owners.limit = 2
+    for i, who in enumerate([USER, (5, 5), (6, 6), (7, 7)]):
+        (host / f"f{i}").write_text("h")
+        os.chown(host / f"f{i}", *who)
+    batch = {("a", f"f{i}") for i in range(4)}
+    owners.settled(roots(host, app), batch, {f"f{i}" for i in range(4)})
+    assert set(owners.remembered.values()) <= {(5, 5), (6, 6), (7, 7)}
+    assert len(owners.remembered) == 2
+
+
+@root_only
+def test_one_shot_copies_get_their_owners(sides: tuple[Path, Path, Owners]) -> None:
+    host, app, owners = sides
+    (app / "d").mkdir()
+    (app / "d/f").write_text("x")
+    unison_writes(host / "g", "y")
+    assert owners.copied([(str(app), "d"), (str(host), "g"), ("/elsewhere", "g")]) == 3
+    assert owner(app / "d/f") == APP
+    assert owner(host / "g") == USER
+
+
+@root_only
+@pytest.mark.engine
+def test_setuid_bits_never_reach_the_app_side(engine_factory: Callable[..., Engine]) -> None:
+    engine = engine_factory(OWNER_UID="33", GROUP_ID="33")
+    host, app = engine.host, engine.app
+    (host / "suid").write_text("#!/bin/sh\n")
+    (host / "suid").chmod(0o6755)
+    (host / "sgid-dir").mkdir()
+    (host / "sgid-dir").chmod(0o2775)
+    engine.start().wait_watching()
+    engine.wait_first_watch_cycle()
+    (host / "later").write_text("#!/bin/sh\n")
+    (host / "later").chmod(0o4711)
+    wait_for(lambda: owned(app / "later", APP), SYNC, "the later file, the app's")
+    assert stat.S_IMODE((app / "suid").stat().st_mode) == 0o755
+    assert stat.S_IMODE((app / "later").stat().st_mode) == 0o711
+    assert stat.S_IMODE((app / "sgid-dir").stat().st_mode) & 0o6000 == 0
