@@ -173,6 +173,8 @@ class Monitor:
     def rescan(self, reason: str, now: float) -> list[str]:
         """Report every replica's root: unison rescans everything."""
         self.settler.forget()
+        if self.owners is not None and reason == OVERFLOW:  # events lost: owners walk (engine/owners.py)
+            self.owners.events_lost()
         self.cycles.rescanned()
         self.rescans.done(reason, len(self.watcher.roots), now)
         if reason == FULL_SYNC:

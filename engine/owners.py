@@ -97,6 +97,16 @@ class Owners:
                 changed += self._host(rel, differs=False)
         return changed
 
+    def events_lost(self) -> int:
+        """The inotify queue overflowed: unison's copies may have gone unseen; walk APP_VOLUME.
+
+        The host side is left as it is: without an event there is no telling
+        unison's copy from the user's own root-owned file.
+        """
+        changed = ownership.fix(self.app_root, "", self._app_wanted, tree=True)
+        log.info("owners.walked", reason="overflow", changed=changed)
+        return changed
+
     def replicas(self, roots: Mapping[str, str]) -> tuple[str | None, str | None]:
         """The names unison gave the (host, app) replicas."""
         items = tuple(sorted(roots.items()))

@@ -24,6 +24,7 @@ Owner = tuple[int, int]  # (uid, gid)
 # Given an entry's lstat, the owner it should have (None: leave it alone).
 Wanted = Callable[[os.stat_result], "Owner | None"]
 
+_failed: set[int | None] = set()  # errnos already warned about
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -118,6 +119,9 @@ def _apply(folder: int, name: str, st: os.stat_result, wanted: Wanted) -> int:
     try:
         os.chown(name, want[0], want[1], dir_fd=folder, follow_symlinks=False)
     except OSError as e:
-        log.warning("ownership.failed", path=name, uid=want[0], gid=want[1], error=str(e))
+        # Once per kind of failure (a mount that refuses owners would say it for every file).
+        level = log.debug if e.errno in _failed else log.warning
+        _failed.add(e.errno)
+        level("ownership.failed", path=name, uid=want[0], gid=want[1], error=str(e))
         return 0
     return 1

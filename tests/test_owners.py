@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from engine import ownership
+from engine.config import load
+from engine.fsmonitor import Monitor
+from engine.inotify import Batch, Watcher
 from engine.owners import Owners, written_paths
 from tests.helpers import Engine, same_trees, wait_for
 
@@ -172,8 +175,6 @@ def test_other_replica_names_change_nothing(sides: tuple[Path, Path, Owners]) ->
 
 
 def test_owners_is_off_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.config import load
-
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     cfg = load({"HOST_VOLUME": "/", "APP_VOLUME": "/", "OWNER_UID": "33"})
     assert Owners.for_config(cfg) is None
@@ -303,3 +304,28 @@ def test_setuid_bits_never_reach_the_app_side(engine_factory: Callable[..., Engi
     assert stat.S_IMODE((app / "suid").stat().st_mode) == 0o755
     assert stat.S_IMODE((app / "later").stat().st_mode) == 0o711
     assert stat.S_IMODE((app / "sgid-dir").stat().st_mode) & 0o6000 == 0
+
+
+@root_only
+def test_lost_events_walk_the_app_side_only(sides: tuple[Path, Path, Owners]) -> None:
+    host, app, owners = sides
+    (app / "d").mkdir()
+    (app / "d/unseen").write_text("x")
+    (host / "unseen").write_text("x")
+    assert owners.events_lost() == 3  # the root, d and d/unseen
+    assert {owner(p) for p in [app, *app.rglob("*")]} == {APP}
+    assert owner(host / "unseen") == (0, 0)
+
+
+@root_only
+def test_an_overflow_gives_the_app_side_its_owner(tmp_path: Path) -> None:
+    host, app = tmp_path / "host", tmp_path / "app"
+    host.mkdir()
+    app.mkdir()
+    (app / "unseen").write_text("x")
+    watcher = Watcher(lambda rel: False)
+    watcher.add_root("a", str(host))
+    watcher.add_root("b", str(app))
+    monitor = Monitor(watcher=watcher, differs=lambda a, b: False, owners=Owners(str(host), str(app), APP))
+    monitor.events(Batch(set(), overflow=True), 1.0)
+    assert owner(app / "unseen") == APP
