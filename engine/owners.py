@@ -87,14 +87,18 @@ class Owners:
         return changed
 
     def copied(self, written: list[tuple[str, str]]) -> int:
-        """(root, path) unison copied in a one-shot run: give them their owners."""
+        """(root, path) unison copied in a one-shot run: give them their owners.
+
+        The app side's copy is checked whichever way it went: a file the app
+        wrote while the sync was stopped came from there.
+        """
         self._root_owner = self.host_owner()
         changed = 0
         for root, rel in written:
-            if root == self.app_root:
-                changed += self._app(rel)
-            elif root == self.host_root:
+            if root == self.host_root:
                 changed += self._host(rel, differs=False)
+            if root in (self.app_root, self.host_root):
+                changed += self._app(rel)
         return changed
 
     def events_lost(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -241,6 +242,9 @@ def test_each_side_keeps_its_owner_both_ways(engine_factory: Callable[..., Engin
     (app / "offline.txt").write_text("o")  # a change while stopped: the initial sync carries it
     engine.start().wait_watching()
     assert owned(host / "offline.txt", USER, "o")
+    assert owned(app / "offline.txt", APP, "o")
+    checked = re.findall(r"initial_sync\.done .*owner_checked=(\d+)", engine.logs())
+    assert checked[0] != "0" and checked[1] == "0"  # the warm start did not walk the volume again
     assert owner(host) == USER and stat.S_IMODE(host.stat().st_mode) == mode
 
 
@@ -329,3 +333,24 @@ def test_an_overflow_gives_the_app_side_its_owner(tmp_path: Path) -> None:
     monitor = Monitor(watcher=watcher, differs=lambda a, b: False, owners=Owners(str(host), str(app), APP))
     monitor.events(Batch(set(), overflow=True), 1.0)
     assert owner(app / "unseen") == APP
+
+
+@root_only
+@pytest.mark.engine
+def test_links_out_of_the_host_folder_are_synced_as_links(engine_factory: Callable[..., Engine]) -> None:
+    engine = engine_factory(OWNER_UID="33", GROUP_ID="33")
+    host, app = engine.host, engine.app
+    outside = engine.base / "etc"  # a stand-in for /etc (the image test uses the real one)
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0\n")
+    os.chown(host, *USER)
+    (host / "etc").symlink_to(outside)
+    (host / "passwd").symlink_to(outside / "passwd")
+    engine.start().wait_watching()
+    engine.wait_first_watch_cycle()
+    assert os.readlink(app / "etc") == str(outside) and owner(app / "etc") == APP
+    (app / "more").symlink_to(outside / "passwd")
+    wait_for(lambda: os.path.islink(host / "more") and owned(host / "more", USER), SYNC, "the app's link")
+    assert owner(outside) == (0, 0) and owner(outside / "passwd") == (0, 0)
+    assert (outside / "passwd").read_text() == "root:x:0:0\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["passwd"]
