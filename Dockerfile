@@ -39,7 +39,7 @@ LABEL org.opencontainers.image.title="native-sync" \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 unison tzdata \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log \
- && mkdir -p /host_sync /app_sync /unison \
+ && mkdir -p /host_sync /app_sync /unison /run/native-sync && chmod 1777 /unison /run/native-sync \
  && ln -s /run/native-sync/supervisord.conf /etc/supervisord.conf
 COPY --from=venv /opt/venv /opt/venv
 # native-sync, precopy_appsync, supervisorctl (finds the running supervisord with

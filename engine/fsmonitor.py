@@ -12,6 +12,7 @@ protocol's backend and coordinates the rooms that do the work:
 - :mod:`engine.rescan`: full rescans (queue overflow, ``SYNC_RESCAN_INTERVAL``,
   ``native-sync flush``);
 - :mod:`engine.fullsync`: the full-sync request (SIGUSR1) as a state machine;
+- :mod:`engine.owners`: what unison wrote gets its owner (per side);
 - :mod:`engine.cycles`: sync cycles counted and written to
   ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog.
 """
@@ -35,6 +36,7 @@ from engine.differ import StillDiffers, TooManyToRecheck
 from engine.fullsync import FullSyncRequest
 from engine.ignore import IgnoreMatcher
 from engine.inotify import Batch, Watcher, WatchesExhausted
+from engine.owners import Owners
 from engine.protocol import Protocol, ProtocolError, quote
 from engine.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
 from engine.settle import Settler
@@ -56,6 +58,7 @@ class Monitor:
     rescan_interval: float = 0.0
     status_file: Path | None = None
     wall: Callable[[], float] = time.time
+    owners: Owners | None = None  # ownership hook (engine/owners.py): None when not root
     protocol: Protocol = field(init=False)
     settler: Settler = field(default_factory=Settler)
     still_differs: StillDiffers = field(init=False)
@@ -154,7 +157,10 @@ class Monitor:
         batch = self.settler.take()
         for _, rel in batch:
             self.cycles.saw(rel)
-        return self._report(self.still_differs.filter(batch), now)
+        differing = self.still_differs.filter(batch)
+        if self.owners is not None:  # unison's copies get their owners (engine/owners.py)
+            self.owners.settled(self.watcher.roots, batch, differing)
+        return self._report(differing, now)
 
     def recheck(self, now: float) -> list[str]:
         """Compare recently touched paths again; report those that still differ."""
@@ -167,6 +173,8 @@ class Monitor:
     def rescan(self, reason: str, now: float) -> list[str]:
         """Report every replica's root: unison rescans everything."""
         self.settler.forget()
+        if self.owners is not None and reason == OVERFLOW:  # events lost: owners walk (engine/owners.py)
+            self.owners.events_lost()
         self.cycles.rescanned()
         self.rescans.done(reason, len(self.watcher.roots), now)
         if reason == FULL_SYNC:
@@ -251,6 +259,7 @@ def main() -> int:
         differs=differs,
         rescan_interval=cfg.rescan_interval,
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
+        owners=Owners.for_config(cfg),
     )
     log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(patterns))
     monitor.publish(time.monotonic())  # tells status that this unison's fsmonitor runs

@@ -1,39 +1,57 @@
-"""Numeric ownership of APP_VOLUME and running unison as OWNER_UID:GROUP_ID.
+"""Numeric owners changed inside a root, never through a symbolic link.
 
 No user names anywhere: a uid such as 33 may be ``www-data`` in one image and
-nobody in another (docker-sync #453).
+nobody in another (docker-sync #453).  Every change here starts from a root
+folder and opens each folder below it with ``O_NOFOLLOW``, then changes the
+entry itself (``follow_symlinks=False``): a link in a replica (to ``/etc``,
+say) is given an owner as a link and nothing it points to is touched, even
+if a folder is swapped for a link while we look.  Which owner a path should
+have is :mod:`engine.owners`' business.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 log = structlog.get_logger("ownership")
 
+Owner = tuple[int, int]  # (uid, gid)
+# Given an entry's lstat, the owner it should have (None: leave it alone).
+Wanted = Callable[[os.stat_result], "Owner | None"]
 
-def can_switch(uid: int, gid: int) -> bool:
-    """True when this process may (and needs to) run children as ``uid:gid``."""
-    return os.geteuid() == 0 and (uid, gid) != (0, 0)
-
-
-def subprocess_ids(uid: int, gid: int) -> dict[str, Any]:
-    """``subprocess`` keyword arguments that run a child as ``uid:gid`` (if we can)."""
-    if not can_switch(uid, gid):
-        return {}
-    return {"user": uid, "group": gid, "extra_groups": []}
+_failed: set[int | None] = set()  # errnos already warned about
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def become(uid: int, gid: int) -> None:
-    """Drop to ``uid:gid`` for good (before exec'ing unison)."""
-    if not can_switch(uid, gid):
-        return
-    os.setgroups([])
-    os.setgid(gid)
-    os.setuid(uid)
+def privileged() -> bool:
+    """May this process give files to other users (it runs as root)?"""
+    return os.geteuid() == 0
+
+
+def owner_of(st: os.stat_result) -> Owner:
+    return (st.st_uid, st.st_gid)
+
+
+def fix(root: str | Path, rel: str, wanted: Wanted, tree: bool = False) -> int:
+    """Give ``root/rel`` (and with ``tree`` everything below it) the owner ``wanted`` names.
+
+    ``rel`` is relative to ``root`` ("" is the root itself); no folder on the
+    way is followed if it is a link.  Returns how many entries were changed;
+    a path that vanished or runs through a link changes nothing.
+    """
+    try:
+        parent, name = _open_parent(str(root), rel)
+    except OSError:
+        return 0
+    try:
+        return _fix_at(parent, name, wanted, tree)
+    finally:
+        os.close(parent)
 
 
 def chown_tree(root: Path, uid: int, gid: int) -> int:
@@ -43,33 +61,67 @@ def chown_tree(root: Path, uid: int, gid: int) -> int:
     Without root privileges and for another owner, nothing can be done: a
     warning says so.
     """
-    if os.geteuid() != 0 and (uid, gid) != (os.geteuid(), os.getegid()):
+    if not privileged() and (uid, gid) != (os.geteuid(), os.getegid()):
         log.warning("ownership.skipped", reason="not root", uid=uid, gid=gid, path=str(root))
         return 0
     seen = 0
-    stack = [str(root)]
-    _fix(str(root), uid, gid)
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            seen += 1
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if (st.st_uid, st.st_gid) != (uid, gid):
-                _fix(entry.path, uid, gid)
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
+
+    def to_owner(st: os.stat_result) -> Owner | None:
+        nonlocal seen
+        seen += 1
+        return (uid, gid)
+
+    fix(root, "", to_owner, tree=True)
     return seen
 
 
-def _fix(path: str, uid: int, gid: int) -> None:
+def _open_parent(root: str, rel: str) -> tuple[int, str]:
+    """An fd of ``rel``'s folder, each step opened without following links, and its name."""
+    parts = rel.split("/") if rel else []
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.lchown(path, uid, gid)
+        for part in parts[:-1]:
+            if part in ("", ".", ".."):
+                raise OSError(f"not a plain relative path: {rel!r}")
+            inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        if parts and parts[-1] in ("", ".", ".."):
+            raise OSError(f"not a plain relative path: {rel!r}")
+    except OSError:
+        os.close(fd)
+        raise
+    return fd, parts[-1] if parts else "."
+
+
+def _fix_at(folder: int, name: str, wanted: Wanted, tree: bool) -> int:
+    try:
+        st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return 0
+    changed = _apply(folder, name, st, wanted)
+    if not (tree and stat.S_ISDIR(st.st_mode)):
+        return changed
+    for _, dirnames, filenames, inner in os.fwalk(name, dir_fd=folder, follow_symlinks=False):
+        for entry in dirnames + filenames:
+            try:
+                est = os.stat(entry, dir_fd=inner, follow_symlinks=False)
+            except OSError:
+                continue
+            changed += _apply(inner, entry, est, wanted)
+    return changed
+
+
+def _apply(folder: int, name: str, st: os.stat_result, wanted: Wanted) -> int:
+    want = wanted(st)
+    if want is None or want == owner_of(st):
+        return 0
+    try:
+        os.chown(name, want[0], want[1], dir_fd=folder, follow_symlinks=False)
     except OSError as e:
-        log.warning("ownership.failed", path=path, error=str(e))
+        # Once per kind of failure (a mount that refuses owners would say it for every file).
+        level = log.debug if e.errno in _failed else log.warning
+        _failed.add(e.errno)
+        level("ownership.failed", path=name, uid=want[0], gid=want[1], error=str(e))
+        return 0
+    return 1

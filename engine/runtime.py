@@ -22,7 +22,8 @@ def prepare(cfg: Config) -> None:
     """
     for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / status.FSMONITOR_DIR):
         folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(cfg.runtime_dir, 0o755)
+    if cfg.runtime_dir.stat().st_uid == os.geteuid():  # the image's is 1777 for `--user` runs
+        os.chmod(cfg.runtime_dir, 0o755)
     wrapper = cfg.runtime_dir / "bin" / "unison-fsmonitor"
     wrapper.write_text(
         f"#!{sys.executable}\n"
@@ -37,9 +38,8 @@ def prepare(cfg: Config) -> None:
     if used != wrapper.parent:
         log.info("fsmonitor.from_path", reason=f"{cfg.runtime_dir} is mounted noexec", using=str(used))
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
-    if ownership.can_switch(cfg.owner_uid, cfg.group_id):
-        for path in (cfg.unison_dir, cfg.runtime_dir / status.FSMONITOR_DIR, cfg.unison_dest):
-            os.chown(path, cfg.owner_uid, cfg.group_id)
+    if ownership.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
+        os.lchown(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
     for stale in (status.FSMONITOR_FILE, status.UNISON_FILE, status.RESTART_REASON_FILE, status.HEALTHY_FILE):
         (cfg.runtime_dir / stale).unlink(missing_ok=True)
 

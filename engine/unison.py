@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import structlog
 
-from engine import ownership
+from engine import owners
 from engine.config import Config
 
 log = structlog.get_logger("native-sync")
@@ -148,11 +148,11 @@ def sync_once(cfg: Config, purpose: str, timeout: float | None = None) -> int:
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=timeout,
-            **ownership.subprocess_ids(cfg.owner_uid, cfg.group_id),
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
     output = done.stdout + done.stderr
+    owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # what it copied gets its owner
     match = _TRANSFERRED.search(output)
     items = int(match.group(1)) if match else 0
     if done.returncode >= 3 or (done.returncode and not match):

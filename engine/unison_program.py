@@ -2,9 +2,10 @@
 
 Runs before every (re)start of watch-mode unison: removes archive locks a
 killed unison left behind (docker-sync #452, only when no unison of these
-roots runs), records the start and why it happened in ``unison.json``, drops
-to OWNER_UID:GROUP_ID and execs unison, so supervisord supervises unison
-itself.
+roots runs), records the start and why it happened in ``unison.json`` and
+execs unison, so supervisord supervises unison itself.  unison runs as the
+container's user: as root it reads and writes both roots whatever their
+modes, and its fsmonitor gives what it writes its owner (engine/owners.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 import structlog
 
 from engine import config as config_mod
-from engine import ownership, program, status, unison
+from engine import program, status, unison
 
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
 MAX_DELAY = 30.0
@@ -68,8 +69,7 @@ def main() -> int:
     record_start(cfg)
     env = unison.environment(cfg)
     command = unison.watch_command(cfg)
-    log.info("unison.exec", command=command, uid=cfg.owner_uid, gid=cfg.group_id)
-    ownership.become(cfg.owner_uid, cfg.group_id)
+    log.info("unison.exec", command=command, uid=os.geteuid(), gid=os.getegid())
     os.execvpe(command[0], command, env)
 
 
