@@ -122,6 +122,7 @@ def test_rescan_delivers_a_change_the_mount_never_signalled(
     engine.env["HOST_VOLUME"] = str(mount)
     (below / "seen.txt").write_text("v1")
     engine.start().wait_watching()
+    engine.wait_first_watch_cycle()  # else unison's first scan may bring the change, not a rescan
     assert (engine.app / "seen.txt").read_text() == "v1"
     (below / "seen.txt").write_text("v2 beneath the mount")
     (below / "new.txt").write_text("new beneath the mount")
