@@ -16,6 +16,7 @@ import dataclasses
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,19 @@ from typing import Any, Protocol
 
 import structlog
 
-from engine import exits, report, runtime, safety, status, supervisord, unison
+from engine import (
+    compare,
+    exits,
+    preflight,
+    problems,
+    report,
+    runtime,
+    safety,
+    status,
+    supervisord,
+    unison,
+    unisonlog,
+)
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.initial_sync import initial_sync
@@ -38,6 +51,7 @@ STOP_BUDGET = 9.0
 FLUSH_TIMEOUT = 6.0
 SUPERVISORD_KEEP = 1.0
 SUPERVISORD_WAIT = 3.0
+CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
 
 log = structlog.get_logger("native-sync")
 
@@ -87,6 +101,10 @@ class Runner:
         self.clock = clock
         self.healthy = False
         self.state = status.RunState(pid=os.getpid())
+        self.tracker = problems.Tracker(cfg.runtime_dir, self._still_a_problem, clock)
+        self.reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
+        self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
+        self.checked_at: float | None = None
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -100,22 +118,31 @@ class Runner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._signal)
         cfg = self.cfg
-        runtime.prepare(cfg)
+        try:
+            runtime.prepare(cfg)
+        except preflight.Misconfigured as e:
+            log.error("start.failed", error=str(e))
+            return exits.STARTUP_FAILURE
+        warnings = tuple(preflight.mount_warnings(cfg))
+        self.state = dataclasses.replace(self.state, warnings=warnings)
         self.state.save(cfg.runtime_dir)
         log.info(
             "start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), uid=cfg.owner_uid, gid=cfg.group_id
         )
+        for warning in warnings:
+            log.warning("mount.missing", warning=warning)
         runtime.set_inotify_limit(cfg)
         started = time.monotonic()
         try:
+            preflight.check(cfg)
             safety.check(cfg)
             self.set_state(status.State.INITIAL_SYNC)
             unison.clear_stale_locks(cfg)
-            initial_sync(cfg)
+            self.tracker.take(initial_sync(cfg))
             self.set_state(
                 status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
             )
-        except (safety.MassDeletionRefused, unison.SyncFailed) as e:
+        except (safety.MassDeletionRefused, unison.SyncFailed, preflight.Misconfigured) as e:
             log.error("start.failed", error=str(e))
             self.set_state(status.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
@@ -136,6 +163,7 @@ class Runner:
         watching = False
         while not self.stop.wait(WATCH_POLL if self.healthy else POLL):  # fast until healthy
             assert self.supervisor is not None
+            self._follow_unison()
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state(status.State.FAILED, error="supervisord exited")
@@ -145,8 +173,44 @@ class Runner:
                 self.set_state(status.State.WATCHING)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
             if watching:
+                self._check()
                 self._mark_health()
         return self._finish(flush=True)
+
+    def _follow_unison(self, rest: bool = False) -> None:
+        """unison's new output: on to our stdout unchanged, and into the problems it names."""
+        lines = self.follower.rest() if rest else self.follower.lines()
+        if not lines:
+            return
+        out = sys.stdout.buffer
+        events: list[problems.Event] = []
+        for line in lines:
+            out.write(line)
+            events += self.reader.feed(line.decode("utf-8", "replace"))
+        out.flush()
+        self.tracker.take(events)
+
+    def _check(self) -> None:
+        """Every CHECK_EVERY s: can unison still scan and write both roots; which problems stand."""
+        now = self.clock()
+        if self.checked_at is not None and now - self.checked_at < CHECK_EVERY:
+            return
+        self.checked_at = now
+        error = preflight.root_error(self.cfg)
+        if error != self.state.roots_error:
+            if error:
+                log.warning("roots.unusable", error=error)
+            else:
+                log.info("roots.usable")
+            self.set_state(self.state.state, roots_error=error)
+        self.tracker.recheck()
+
+    def _still_a_problem(self, problem: status.Problem) -> bool:
+        """A root problem stands while the root is unusable; a path's while it differs."""
+        if problem.path == problems.ROOT:
+            return preflight.root_error(self.cfg) is not None
+        host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
+        return compare.differs(host, app)
 
     def _mark_health(self) -> None:
         """Keep ``SYNC_RUNTIME_DIR/healthy`` present exactly while ``health`` would pass.
@@ -194,6 +258,7 @@ class Runner:
             except supervisord.SupervisorError as e:
                 log.warning("stop.unison_not_stopped", error=str(e))
         code = exits.OK
+        self._follow_unison(rest=True)
         if flush:
             code = self._flush(deadline.share(FLUSH_TIMEOUT, keep=SUPERVISORD_KEEP))
         if self.supervisor is not None:
@@ -207,7 +272,7 @@ class Runner:
         """One more unison pass, so nothing changed before the stop is left behind."""
         unison.clear_stale_locks(self.cfg)
         try:
-            self.sync(self.cfg, "stop.flush", timeout=timeout)
+            self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.tracker.take)
         except unison.SyncFailed as e:
             log.error("stop.flush_failed", error=str(e), timeout=round(timeout, 3))
             return exits.FAILED
@@ -223,3 +288,5 @@ class Runner:
             log.warning("stop.supervisord_killed", waited=round(timeout, 3))
             self.supervisor.kill()
             self.supervisor.wait()
+        self._follow_unison(rest=True)  # what unison said as it stopped
+        self.follower.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import ownership, status, supervisord, unison
+from engine import ownership, preflight, status, supervisord, unison, unisonlog
 from engine.config import Config
 
 log = structlog.get_logger("native-sync")
@@ -18,11 +18,37 @@ def prepare(cfg: Config) -> None:
     """Runtime folders, the fsmonitor executable, UNISON, owned where they must be.
 
     Files a previous run left in SYNC_RUNTIME_DIR that would mislead
-    ``status`` are removed.
+    ``status`` are removed.  A folder this user cannot write raises
+    :class:`preflight.Misconfigured` (one line: which, and how to run).
     """
+    try:
+        _prepare(cfg)
+    except OSError as e:
+        who = f"{os.geteuid()}:{os.getegid()}"
+        raise preflight.Misconfigured(
+            f"{e.filename or cfg.runtime_dir}: {e.strerror} for user {who}: run the container as root "
+            f"(OWNER_UID/GROUP_ID set the owner of the files), or point SYNC_RUNTIME_DIR and UNISON at "
+            f"folders {who} can write (e.g. -e SYNC_RUNTIME_DIR=/tmp/native-sync -e UNISON=/tmp/unison)"
+        ) from e
+    if cfg.in_image:
+        _link_public_log(cfg)
+
+
+def _link_public_log(cfg: Config) -> None:
+    """``/tmp/unison.log`` (docker-sync's log view tails it): a symlink to the bounded file."""
+    target = cfg.runtime_dir / unisonlog.FILE
+    try:
+        unisonlog.PUBLIC.unlink(missing_ok=True)
+        unisonlog.PUBLIC.symlink_to(target)
+    except OSError as e:
+        log.warning("unison_log.unlinked", path=str(unisonlog.PUBLIC), target=str(target), error=str(e))
+
+
+def _prepare(cfg: Config) -> None:
     for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / status.FSMONITOR_DIR):
         folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(cfg.runtime_dir, 0o755)
+    if os.stat(cfg.runtime_dir).st_uid == os.geteuid():
+        os.chmod(cfg.runtime_dir, 0o755)  # a shared 1777 folder (the image's, for --user) stays as it is
     wrapper = cfg.runtime_dir / "bin" / "unison-fsmonitor"
     wrapper.write_text(
         f"#!{sys.executable}\n"
@@ -40,7 +66,15 @@ def prepare(cfg: Config) -> None:
     if ownership.can_switch(cfg.owner_uid, cfg.group_id):
         for path in (cfg.unison_dir, cfg.runtime_dir / status.FSMONITOR_DIR, cfg.unison_dest):
             os.chown(path, cfg.owner_uid, cfg.group_id)
-    for stale in (status.FSMONITOR_FILE, status.UNISON_FILE, status.RESTART_REASON_FILE, status.HEALTHY_FILE):
+    for stale in (
+        status.FSMONITOR_FILE,
+        status.UNISON_FILE,
+        status.RESTART_REASON_FILE,
+        status.HEALTHY_FILE,
+        status.PROBLEMS_FILE,
+        unisonlog.FILE,
+        unisonlog.FILE + ".1",
+    ):
         (cfg.runtime_dir / stale).unlink(missing_ok=True)
 
 

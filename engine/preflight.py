@@ -1,0 +1,145 @@
+"""Can the user unison runs as use both roots?  Said at the edge, checked while running.
+
+Before the initial sync (``run`` and ``precopy``) :func:`check` stops the
+start with one line when unison could not list HOST_VOLUME or write either
+root: who unison runs as, the folder, its owner and mode, and the fix.  While
+watching, ``run`` asks :func:`root_error` every few seconds: a root that
+cannot be scanned or written (a full volume included) makes ``health`` fail.
+:func:`mount_warnings` names the ``-v`` a root is missing in the image.
+
+Permissions are judged from mode bits for the uid/gid unison runs as (when
+that is another user than this process), with ``os.access`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine import ownership
+from engine.config import Config
+
+R, W, X = 4, 2, 1
+
+
+class Misconfigured(Exception):
+    """A root unison cannot use; the message is the one line to print."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who unison runs as."""
+
+    uid: int
+    gid: int
+
+    @property
+    def this_process(self) -> bool:
+        return (self.uid, self.gid) == (os.geteuid(), os.getegid())
+
+
+def unison_identity(cfg: Config) -> Identity:
+    """The uid/gid unison will run as (the decision is :mod:`engine.ownership`'s)."""
+    if ownership.can_switch(cfg.owner_uid, cfg.group_id):
+        return Identity(cfg.owner_uid, cfg.group_id)
+    return Identity(os.geteuid(), os.getegid())
+
+
+def _allowed(path: Path, who: Identity, want: int) -> bool:
+    if who.this_process:
+        mode = (os.R_OK if want & R else 0) | (os.W_OK if want & W else 0) | (os.X_OK if want & X else 0)
+        return os.access(path, mode)
+    if who.uid == 0:
+        return True
+    st = os.stat(path)
+    if st.st_uid == who.uid:
+        bits = st.st_mode >> 6
+    elif st.st_gid == who.gid:
+        bits = st.st_mode >> 3
+    else:
+        bits = st.st_mode
+    return bits & want == want
+
+
+def _describe(path: Path) -> str:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return f"{path} ({e.strerror})"
+    return f"{path} (owner {st.st_uid}:{st.st_gid}, mode {stat.S_IMODE(st.st_mode):04o})"
+
+
+def _who(cfg: Config, who: Identity) -> str:
+    if who.this_process and os.geteuid() != 0 and (cfg.owner_uid, cfg.group_id) != (who.uid, who.gid):
+        return f"the container's user {who.uid}:{who.gid}"
+    return f"OWNER_UID={who.uid}/GROUP_ID={who.gid}"
+
+
+def _blocked(path: Path, who: Identity, want: int) -> Path | None:
+    """The first folder on the way to ``path`` (or ``path`` itself) that denies ``want``."""
+    try:
+        for parent in reversed(path.parents):
+            if not _allowed(parent, who, X):
+                return parent
+        return None if _allowed(path, who, want) else path
+    except OSError:
+        return path
+
+
+def root_error(cfg: Config, who: Identity | None = None) -> str | None:
+    """Why unison cannot scan or write a root now (None: both are fine).
+
+    Cheap (a few stat calls and one statvfs per root): ``run`` asks it every
+    few seconds.  A volume with no free block counts as not writable.
+    """
+    who = who or unison_identity(cfg)
+    for name, root, want in (
+        ("HOST_VOLUME", cfg.unison_src, R | W | X),
+        ("APP_VOLUME", cfg.unison_dest, R | W | X),
+    ):
+        blocked = _blocked(root, who, want)
+        if blocked is not None:
+            doing = "reach" if blocked != root else "list and write"
+            return f"{name}: {_who(cfg, who)} cannot {doing} {_describe(blocked)}"
+        try:
+            fs = os.statvfs(root)
+        except OSError as e:
+            return f"{name}: {root}: {e.strerror}"
+        if fs.f_flag & os.ST_RDONLY:
+            return f"{name}: {root} is mounted read-only"
+        if fs.f_bavail == 0:
+            return f"{name}: {root} is full (no space left on its volume)"
+    return None
+
+
+def check(cfg: Config) -> None:
+    """Raise :class:`Misconfigured` (one line with the fix) when a root is unusable for unison."""
+    who = unison_identity(cfg)
+    problem = root_error(cfg, who)
+    if problem is None:
+        return
+    if "full" in problem or "read-only" in problem:
+        raise Misconfigured(f"{problem}: free space on it or mount it writable")
+    if who.this_process and os.geteuid() != 0:
+        fix = (
+            f"run the container as the folder's owner (docker run --user UID:GID) or as root "
+            f"with OWNER_UID/GROUP_ID, or give {who.uid}:{who.gid} access (chown/chmod)"
+        )
+    else:
+        fix = (
+            f"set OWNER_UID/GROUP_ID to the folder's owner, or give {who.uid}:{who.gid} access (chown/chmod)"
+        )
+    raise Misconfigured(f"{problem}: {fix}")
+
+
+def mount_warnings(cfg: Config) -> list[str]:
+    """In the image: a root that is not a mount point (a forgotten or mistyped ``-v``)."""
+    if not cfg.in_image:
+        return []
+    found = []
+    for root, example in ((cfg.unison_src, "/path/to/project"), (cfg.unison_dest, "app_sync")):
+        if not os.path.ismount(root):
+            found.append(f"{root} is not a mount: add -v {example}:{root}")
+    return found
