@@ -99,18 +99,20 @@ def root_error(cfg: Config, who: Identity | None = None) -> str | None:
         ("HOST_VOLUME", cfg.unison_src, R | W | X),
         ("APP_VOLUME", cfg.unison_dest, R | W | X),
     ):
+        try:
+            fs: os.statvfs_result | None = os.statvfs(root)
+        except PermissionError:
+            fs = None  # a folder on the way is closed to us: said below, with its owner and mode
+        except OSError as e:
+            return f"{name}: {root}: {e.strerror}"
+        if fs is not None and fs.f_flag & os.ST_RDONLY:
+            return f"{name}: {root} is mounted read-only"
+        if fs is not None and fs.f_bavail == 0:
+            return f"{name}: {root} is full (no space left on its volume)"
         blocked = _blocked(root, who, want)
         if blocked is not None:
             doing = "reach" if blocked != root else "list and write"
             return f"{name}: {_who(cfg, who)} cannot {doing} {_describe(blocked)}"
-        try:
-            fs = os.statvfs(root)
-        except OSError as e:
-            return f"{name}: {root}: {e.strerror}"
-        if fs.f_flag & os.ST_RDONLY:
-            return f"{name}: {root} is mounted read-only"
-        if fs.f_bavail == 0:
-            return f"{name}: {root} is full (no space left on its volume)"
     return None
 
 

@@ -10,7 +10,9 @@ unison 2.52.1 reports a path it could not sync in three forms (samples in
   ``  failed: PATH`` and ``  skipped: PATH (REASON)``, the reason running over
   lines until its parenthesis closes; an unreadable root is ``skipped:  (...)``;
 - ``[END] Copying PATH`` / ``[END] Updating file PATH`` (one-shot runs only):
-  the path was transferred.
+  the path was transferred; its ``[BGN] ... from ROOT to ROOT`` line (watch
+  mode too) tells which side a failure without a path in its reason (a full
+  volume) happened on: the side written to.
 
 :class:`Reader` is the pure line parser; :class:`Tracker` keeps the current
 problems (``problems.json``, :class:`engine.status.Problems`), logs each new
@@ -33,12 +35,15 @@ from engine.status import Problem
 ROOT = "."  # the path of a problem with a root itself (unison prints it empty)
 MAX_LINES = 6  # a reason longer than this many lines is cut there
 MAX_PROBLEMS = 1000  # problems kept in status; more are logged but not listed
+GENERIC = "failed (unison gave no reason)"
 HOLD = 2.0  # seconds after unison reported a path before a recheck may clear it
 
 _FAILED = re.compile(r"Failed \[(.*)\]: (.*)$")
 _SUMMARY_FAILED = re.compile(r"^  failed: (.*)$")
 _SUMMARY_SKIPPED = re.compile(r"^  skipped: (.*?) \((.*)$")
-_TRANSFERRED = re.compile(r"^\[END\] (?:Copying|Updating file) (.+)$")
+_VERB = r"(?:Copying properties for|Updating file|Copying) ?"
+_TRANSFERRED = re.compile(r"^\[END\] " + _VERB + r"(.*)$")
+_BEGIN = re.compile(r"^\[BGN\] " + _VERB + r"(.*) from (.+) to (.+)$")
 
 log = structlog.get_logger("native-sync")
 
@@ -86,6 +91,7 @@ class Reader:
         self.roots = roots
         self._open: tuple[str, str, list[str]] | None = None  # (kind, path, reason lines)
         self._reasons: dict[str, str] = {}  # path -> reason of its `Failed [path]` line
+        self._writing: dict[str, str] = {}  # path -> the side its [BGN] transfer writes to
 
     def feed(self, line: str) -> list[Event]:
         """The events that ``line`` (without its newline) completes."""
@@ -105,10 +111,14 @@ class Reader:
             self._start("skipped", m.group(1), m.group(2), events)
         elif (m := _SUMMARY_FAILED.match(line)) is not None:
             path = _path(m.group(1))
-            reason = self._reasons.get(path, "failed (unison gave no reason)")
-            events.append(Report(path, side_of(reason, self.roots), reason))
+            reason = self._reasons.get(path, GENERIC)
+            events.append(Report(path, self._side(path, reason), reason))
         elif (m := _TRANSFERRED.match(line)) is not None:
             events.append(Synced(_path(m.group(1))))
+        elif (m := _BEGIN.match(line)) is not None:
+            if len(self._writing) >= MAX_PROBLEMS:
+                self._writing.clear()
+            self._writing[_path(m.group(1))] = side_of(m.group(3), self.roots)
         return events
 
     def feed_all(self, text: str) -> list[Event]:
@@ -145,7 +155,24 @@ class Reader:
             if len(self._reasons) >= MAX_PROBLEMS:
                 self._reasons.clear()
             self._reasons[path] = reason
-        return Report(path, side_of(reason, self.roots), reason)
+        return Report(path, self._side(path, reason), reason)
+
+    def _side(self, path: str, reason: str) -> str:
+        side = side_of(reason, self.roots)
+        return self._writing.get(path, side) if side == "both" else side
+
+
+def merge(events: Iterable[Event]) -> list[Event]:
+    """One report per path (unison names a failed path twice; a reason beats none), in order."""
+    merged: dict[tuple[str, str], Event] = {}
+    for event in events:
+        key = ("report" if isinstance(event, Report) else "synced", event.path)
+        known = merged.get(key)
+        if isinstance(known, Report) and isinstance(event, Report) and event.reason.startswith(GENERIC):
+            continue
+        merged.pop(key, None)
+        merged[key] = event
+    return list(merged.values())
 
 
 class Tracker:
@@ -180,7 +207,7 @@ class Tracker:
             self._reported[event.path] = self.clock()
             known = self.problems.get(event.path)
             if known is not None:
-                if known.reason != event.reason and not event.reason.startswith("failed ("):
+                if known.reason != event.reason and not event.reason.startswith(GENERIC):
                     self.problems[event.path] = replace(known, reason=event.reason, side=event.side)
                     changed = True
                 continue

@@ -167,7 +167,8 @@ def sync_once(
             break
         dog.restarted(time.monotonic())
     text = output.decode("utf-8", "replace")
-    reported = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest))).feed_all(text)
+    reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
+    reported = problems.merge(reader.feed_all(text))
     if events is not None:
         events(reported)
     match = _TRANSFERRED.search(output)
@@ -216,7 +217,8 @@ def _run_watched(
             )
         try:
             out, err = proc.communicate(timeout=wait)
-            return out + b"\n" + err, proc.returncode
+            # stderr first: its [BGN] lines tell the side of stdout's `Failed [path]` lines
+            return err + b"\n" + out, proc.returncode
         except subprocess.TimeoutExpired:
             pass
         if deadline is not None and time.monotonic() >= deadline:
