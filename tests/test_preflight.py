@@ -66,7 +66,7 @@ def test_check_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(
         preflight, "root_error", lambda cfg, who=None: "APP_VOLUME: x cannot list and write y"
     )
-    with pytest.raises(preflight.Misconfigured, match="OWNER_UID/GROUP_ID to the folder's owner|--user"):
+    with pytest.raises(preflight.Misconfigured, match=r"set OWNER_UID/GROUP_ID to the folder's owner"):
         preflight.check(cfg)
 
 

@@ -36,7 +36,8 @@ def test_unreadable_file_and_folder_are_skipped_on_the_host_side() -> None:
         "closed": ("host", "Error in scanning directory: Permission denied [opendir(/tmp/hcap/s1/a/closed)]"),
         "unreadable.txt": (
             "host",
-            "Error in digesting /tmp/hcap/s1/a/unreadable.txt: /tmp/hcap/s1/a/unreadable.txt: Permission denied",
+            "Error in digesting /tmp/hcap/s1/a/unreadable.txt: "
+            "/tmp/hcap/s1/a/unreadable.txt: Permission denied",
         ),
     }
     assert Synced("ok.txt") in events
