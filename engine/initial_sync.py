@@ -59,10 +59,10 @@ def _read(path: Path) -> str | None:
 
 def precopy(cfg: Config) -> int:
     """docker-sync's ``precopy_appsync``: the initial sync alone. Returns the exit status."""
-    runtime.prepare(cfg)
     for warning in preflight.mount_warnings(cfg):
         log.warning("mount.missing", warning=warning)
     try:
+        runtime.prepare(cfg)
         preflight.check(cfg)
         safety.check(cfg)
         reported = initial_sync(cfg)
