@@ -7,8 +7,10 @@ watching, ``run`` asks :func:`root_error` every few seconds: a root that
 cannot be scanned or written (a full volume included) makes ``health`` fail.
 :func:`mount_warnings` names the ``-v`` a root is missing in the image.
 
-Permissions are judged from mode bits for the uid/gid unison runs as (when
-that is another user than this process), with ``os.access`` otherwise.
+Access is asked with access(2) as the uid/gid unison runs as: in this
+process when that is us, in a forked child that becomes that user when we
+are root (a FUSE mount or an ACL answers for itself), from the mode bits only
+when neither is possible.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ def unison_identity(cfg: Config) -> Identity:
     return Identity(os.geteuid(), os.getegid())
 
 
-def _allowed(path: Path, who: Identity, want: int) -> bool:
-    if who.this_process:
-        mode = (os.R_OK if want & R else 0) | (os.W_OK if want & W else 0) | (os.X_OK if want & X else 0)
-        return os.access(path, mode)
+def _access_mode(want: int) -> int:
+    return (os.R_OK if want & R else 0) | (os.W_OK if want & W else 0) | (os.X_OK if want & X else 0)
+
+
+def _by_mode_bits(path: Path, who: Identity, want: int) -> bool:
+    """A guess from the mode bits, for when we can neither be ``who`` nor ask as ``who``."""
     if who.uid == 0:
         return True
     st = os.stat(path)
@@ -61,6 +65,38 @@ def _allowed(path: Path, who: Identity, want: int) -> bool:
     else:
         bits = st.st_mode
     return bits & want == want
+
+
+def _first_denied(steps: list[tuple[Path, int]]) -> int | None:
+    """Index of the first (path, want) that access(2) denies to this process."""
+    for i, (path, want) in enumerate(steps):
+        if not os.access(path, _access_mode(want)):
+            return i
+    return None
+
+
+def _first_denied_as(who: Identity, steps: list[tuple[Path, int]]) -> int | None:
+    """:func:`_first_denied` asked as ``who`` in a forked child (we are root).
+
+    access(2) as that user, not a reading of mode bits: a FUSE host mount
+    (gRPC-FUSE, osxfs) or an ACL answers for itself.
+    """
+    pid = os.fork()
+    if pid == 0:  # the child: become who, ask, exit with the answer
+        code = 255
+        try:
+            os.setgroups([])
+            os.setgid(who.gid)
+            os.setuid(who.uid)
+            denied = _first_denied(steps)
+            code = 0 if denied is None else min(denied + 1, 254)
+        finally:
+            os._exit(code)
+    _, wait_status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(wait_status)
+    if code == 255:
+        raise OSError(f"cannot check access as {who.uid}:{who.gid}")
+    return None if code == 0 else code - 1
 
 
 def _describe(path: Path) -> str:
@@ -79,20 +115,25 @@ def _who(cfg: Config, who: Identity) -> str:
 
 def _blocked(path: Path, who: Identity, want: int) -> Path | None:
     """The first folder on the way to ``path`` (or ``path`` itself) that denies ``want``."""
+    steps = [(parent, X) for parent in reversed(path.parents)] + [(path, want)]
     try:
-        for parent in reversed(path.parents):
-            if not _allowed(parent, who, X):
-                return parent
-        return None if _allowed(path, who, want) else path
+        if who.this_process:
+            denied = _first_denied(steps)
+        elif os.geteuid() == 0:
+            denied = _first_denied_as(who, steps)
+        else:
+            denied = next((i for i, (p, w) in enumerate(steps) if not _by_mode_bits(p, who, w)), None)
     except OSError:
         return path
+    return None if denied is None else steps[denied][0]
 
 
 def root_error(cfg: Config, who: Identity | None = None) -> str | None:
     """Why unison cannot scan or write a root now (None: both are fine).
 
-    Cheap (a few stat calls and one statvfs per root): ``run`` asks it every
-    few seconds.  A volume with no free block counts as not writable.
+    Cheap (a few access calls, one fork when unison runs as another user, and
+    one statvfs per root): ``run`` asks it every few seconds.  A volume with
+    no free block counts as not writable.
     """
     who = who or unison_identity(cfg)
     for name, root, want in (
