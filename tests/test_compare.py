@@ -150,7 +150,7 @@ def test_a_path_that_cannot_be_read_counts_as_different(monkeypatch: pytest.Monk
     """An unreadable path is unison's to report (a problem), never a crash of the fsmonitor."""
 
     def denied(path: str) -> os.stat_result:
-        raise PermissionError(13, "Permission denied", path)
+        raise PermissionError(13, "Permission denied", path)  # what lstat says below a closed folder
 
-    monkeypatch.setattr(compare.os, "lstat", denied)
+    monkeypatch.setattr(compare, "_lstat", denied)
     assert compare.differs("/host/closed/in.txt", "/app/closed/in.txt")
