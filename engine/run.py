@@ -5,7 +5,10 @@ APP_VOLUME to the host's content (a quick scan on a warm start, with
 archives kept in UNISON) and sets its owner; then supervisord runs watch-mode
 unison and the watchdog, and ``state.json`` says ``watching`` as soon as
 unison runs (its first scan finds nothing left to do, and anything changed
-meanwhile is in that scan or in the fsmonitor's watches).  SIGTERM stops
+meanwhile is in that scan or in the fsmonitor's watches).  While it runs,
+``run`` follows unison's output and checks the roots (:mod:`engine.watching`:
+forwarded to its stdout, problems per path, roots unison can still use,
+which ``health`` requires).  SIGTERM stops
 the watchdog and unison, runs one more unison pass (the flush) and stops
 supervisord, all within STOP_BUDGET seconds, and exits 0.
 """
@@ -16,7 +19,6 @@ import dataclasses
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,22 +27,11 @@ from typing import Any, Protocol
 
 import structlog
 
-from engine import (
-    compare,
-    exits,
-    preflight,
-    problems,
-    report,
-    runtime,
-    safety,
-    status,
-    supervisord,
-    unison,
-    unisonlog,
-)
+from engine import exits, preflight, report, runtime, safety, status, supervisord, unison
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.initial_sync import initial_sync
+from engine.watching import Watching
 
 POLL = 0.05  # until healthy
 WATCH_POLL = 0.5  # while healthy
@@ -51,7 +42,6 @@ STOP_BUDGET = 9.0
 FLUSH_TIMEOUT = 6.0
 SUPERVISORD_KEEP = 1.0
 SUPERVISORD_WAIT = 3.0
-CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
 
 log = structlog.get_logger("native-sync")
 
@@ -101,10 +91,7 @@ class Runner:
         self.clock = clock
         self.healthy = False
         self.state = status.RunState(pid=os.getpid())
-        self.tracker = problems.Tracker(cfg.runtime_dir, self._still_a_problem, clock)
-        self.reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
-        self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
-        self.checked_at: float | None = None
+        self.observer = Watching(cfg, clock)
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -138,7 +125,7 @@ class Runner:
             safety.check(cfg)
             self.set_state(status.State.INITIAL_SYNC)
             unison.clear_stale_locks(cfg)
-            self.tracker.take(initial_sync(cfg))
+            self.observer.take(initial_sync(cfg))
             self.set_state(
                 status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
             )
@@ -163,7 +150,7 @@ class Runner:
         watching = False
         while not self.stop.wait(WATCH_POLL if self.healthy else POLL):  # fast until healthy
             assert self.supervisor is not None
-            self._follow_unison()
+            self.observer.follow()
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state(status.State.FAILED, error="supervisord exited")
@@ -177,40 +164,16 @@ class Runner:
                 self._mark_health()
         return self._finish(flush=True)
 
-    def _follow_unison(self, rest: bool = False) -> None:
-        """unison's new output: on to our stdout unchanged, and into the problems it names."""
-        lines = self.follower.rest() if rest else self.follower.lines()
-        if not lines:
-            return
-        out = sys.stdout.buffer
-        events: list[problems.Event] = []
-        for line in lines:
-            out.write(line)
-            events += self.reader.feed(line.decode("utf-8", "replace"))
-        out.flush()
-        self.tracker.take(events)
-
     def _check(self) -> None:
-        """Every CHECK_EVERY s: can unison still scan and write both roots; which problems stand."""
-        now = self.clock()
-        if self.checked_at is not None and now - self.checked_at < CHECK_EVERY:
+        """Every few seconds: can unison still use both roots (``health`` needs it); problems rechecked."""
+        checked, error = self.observer.check()
+        if not checked or error == self.state.roots_error:
             return
-        self.checked_at = now
-        error = preflight.root_error(self.cfg)
-        if error != self.state.roots_error:
-            if error:
-                log.warning("roots.unusable", error=error)
-            else:
-                log.info("roots.usable")
-            self.set_state(self.state.state, roots_error=error)
-        self.tracker.recheck()
-
-    def _still_a_problem(self, problem: status.Problem) -> bool:
-        """A root problem stands while the root is unusable; a path's while it differs."""
-        if problem.path == problems.ROOT:
-            return preflight.root_error(self.cfg) is not None
-        host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
-        return compare.differs(host, app)
+        if error:
+            log.warning("roots.unusable", error=error)
+        else:
+            log.info("roots.usable")
+        self.set_state(self.state.state, roots_error=error)
 
     def _mark_health(self) -> None:
         """Keep ``SYNC_RUNTIME_DIR/healthy`` present exactly while ``health`` would pass.
@@ -258,7 +221,7 @@ class Runner:
             except supervisord.SupervisorError as e:
                 log.warning("stop.unison_not_stopped", error=str(e))
         code = exits.OK
-        self._follow_unison(rest=True)
+        self.observer.follow(rest=True)
         if flush:
             code = self._flush(deadline.share(FLUSH_TIMEOUT, keep=SUPERVISORD_KEEP))
         if self.supervisor is not None:
@@ -272,7 +235,7 @@ class Runner:
         """One more unison pass, so nothing changed before the stop is left behind."""
         unison.clear_stale_locks(self.cfg)
         try:
-            self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.tracker.take)
+            self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.observer.take)
         except unison.SyncFailed as e:
             log.error("stop.flush_failed", error=str(e), timeout=round(timeout, 3))
             return exits.FAILED
@@ -288,5 +251,5 @@ class Runner:
             log.warning("stop.supervisord_killed", waited=round(timeout, 3))
             self.supervisor.kill()
             self.supervisor.wait()
-        self._follow_unison(rest=True)  # what unison said as it stopped
-        self.follower.close()
+        self.observer.follow(rest=True)  # what unison said as it stopped
+        self.observer.close()

@@ -98,12 +98,17 @@ def test_a_root_unison_cannot_write_fails_health_while_it_lasts(engine: Engine) 
 
 
 def burner_once(folder: Path) -> Path:
-    """A unison stand-in whose first one-shot run spins (docker-sync #497); later runs are real."""
+    """A unison stand-in whose first one-shot run spins (docker-sync #497); later runs are real.
+
+    Two spinning processes, as in test_selfheal's burner, so the tree stays far above the
+    threshold on a busy machine; a restart kills the stand-in's whole process group.
+    """
     script = folder / "unison-stuck-once"
     marker = folder / "burned"
+    spin = 'python3 -c "while True: pass"'
     script.write_text(
         "#!/bin/sh\n"
-        f'if [ ! -e "{marker}" ]; then touch "{marker}"; exec python3 -c "while True: pass"; fi\n'
+        f'if [ ! -e "{marker}" ]; then touch "{marker}"; {spin} & exec {spin}; fi\n'
         'exec unison "$@"\n'
     )
     script.chmod(0o755)
