@@ -113,9 +113,12 @@ def _who(cfg: Config, who: Identity) -> str:
     return f"OWNER_UID={who.uid}/GROUP_ID={who.gid}"
 
 
-def _blocked(path: Path, who: Identity, want: int) -> Path | None:
-    """The first folder on the way to ``path`` (or ``path`` itself) that denies ``want``."""
-    steps = [(parent, X) for parent in reversed(path.parents)] + [(path, want)]
+def _blocked(roots: list[Path], who: Identity) -> Path | None:
+    """The first folder on the way to a root, or a root itself, that ``who`` cannot use.
+
+    On the way: search (x); a root: list, read and write (rwx).  One fork at most.
+    """
+    steps = [step for root in roots for step in _steps(root)]
     try:
         if who.this_process:
             denied = _first_denied(steps)
@@ -124,46 +127,57 @@ def _blocked(path: Path, who: Identity, want: int) -> Path | None:
         else:
             denied = next((i for i, (p, w) in enumerate(steps) if not _by_mode_bits(p, who, w)), None)
     except OSError:
-        return path
+        return roots[0]
     return None if denied is None else steps[denied][0]
+
+
+def _steps(root: Path) -> list[tuple[Path, int]]:
+    return [(parent, X) for parent in reversed(root.parents)] + [(root, R | W | X)]
+
+
+def _root_problem(cfg: Config, who: Identity) -> tuple[str, bool] | None:
+    """(why a root is unusable, whether it is about space or a read-only mount), or None."""
+    named = (("HOST_VOLUME", cfg.unison_src), ("APP_VOLUME", cfg.unison_dest))
+    for name, root in named:
+        try:
+            fs = os.statvfs(root)
+        except PermissionError:
+            continue  # a folder on the way is closed to us: said below, with its owner and mode
+        except OSError as e:
+            return f"{name}: {root}: {e.strerror}", False
+        if fs.f_flag & os.ST_RDONLY:
+            return f"{name}: {root} is mounted read-only", True
+        if fs.f_bavail == 0:
+            return f"{name}: {root} is full (no space left on its volume)", True
+    blocked = _blocked([root for _, root in named], who)
+    if blocked is None:
+        return None
+    for name, root in named:
+        if blocked == root or blocked in root.parents:
+            doing = "reach" if blocked != root else "list and write"
+            return f"{name}: {_who(cfg, who)} cannot {doing} {_describe(blocked)}", False
+    return None
 
 
 def root_error(cfg: Config, who: Identity | None = None) -> str | None:
     """Why unison cannot scan or write a root now (None: both are fine).
 
-    Cheap (a few access calls, one fork when unison runs as another user, and
-    one statvfs per root): ``run`` asks it every few seconds.  A volume with
-    no free block counts as not writable.
+    Cheap (a few access calls, at most one fork when unison runs as another
+    user, one statvfs per root): ``run`` asks it every few seconds.  A volume
+    with no free block counts as not writable.
     """
-    who = who or unison_identity(cfg)
-    for name, root, want in (
-        ("HOST_VOLUME", cfg.unison_src, R | W | X),
-        ("APP_VOLUME", cfg.unison_dest, R | W | X),
-    ):
-        try:
-            fs: os.statvfs_result | None = os.statvfs(root)
-        except PermissionError:
-            fs = None  # a folder on the way is closed to us: said below, with its owner and mode
-        except OSError as e:
-            return f"{name}: {root}: {e.strerror}"
-        if fs is not None and fs.f_flag & os.ST_RDONLY:
-            return f"{name}: {root} is mounted read-only"
-        if fs is not None and fs.f_bavail == 0:
-            return f"{name}: {root} is full (no space left on its volume)"
-        blocked = _blocked(root, who, want)
-        if blocked is not None:
-            doing = "reach" if blocked != root else "list and write"
-            return f"{name}: {_who(cfg, who)} cannot {doing} {_describe(blocked)}"
-    return None
+    found = _root_problem(cfg, who or unison_identity(cfg))
+    return None if found is None else found[0]
 
 
 def check(cfg: Config) -> None:
     """Raise :class:`Misconfigured` (one line with the fix) when a root is unusable for unison."""
     who = unison_identity(cfg)
-    problem = root_error(cfg, who)
-    if problem is None:
+    found = _root_problem(cfg, who)
+    if found is None:
         return
-    if "full" in problem or "read-only" in problem:
+    problem, space = found
+    if space:
         raise Misconfigured(f"{problem}: free space on it or mount it writable")
     if who.this_process and os.geteuid() != 0:
         fix = (

@@ -64,9 +64,12 @@ def test_a_host_root_closed_to_the_sync_user_is_one_line_with_owner_mode_and_fix
 def test_check_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = config(tmp_path)
     monkeypatch.setattr(
-        preflight, "root_error", lambda cfg, who=None: "APP_VOLUME: x cannot list and write y"
+        preflight, "_root_problem", lambda cfg, who: ("APP_VOLUME: x cannot list and write y", False)
     )
     with pytest.raises(preflight.Misconfigured, match=r"set OWNER_UID/GROUP_ID to the folder's owner"):
+        preflight.check(cfg)
+    monkeypatch.setattr(preflight, "_root_problem", lambda cfg, who: ("APP_VOLUME: /a is full", True))
+    with pytest.raises(preflight.Misconfigured, match=r"/a is full: free space on it"):
         preflight.check(cfg)
 
 
