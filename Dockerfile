@@ -39,7 +39,8 @@ LABEL org.opencontainers.image.title="native-sync" \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 unison tzdata \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log \
- && mkdir -p /host_sync /app_sync /unison /run/native-sync && chmod 1777 /unison /run/native-sync \
+ && mkdir -p /host_sync /app_sync /unison /run/native-sync \
+ && chmod 1777 /unison /run/native-sync \
  && ln -s /run/native-sync/supervisord.conf /etc/supervisord.conf
 COPY --from=venv /opt/venv /opt/venv
 # native-sync, precopy_appsync, supervisorctl (finds the running supervisord with
@@ -58,7 +59,11 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/
     HOST_VOLUME=/host_sync \
     APP_VOLUME=/app_sync \
     UNISON=/unison \
-    SYNC_RUNTIME_DIR=/run/native-sync
+    SYNC_RUNTIME_DIR=/run/native-sync \
+    NATIVE_SYNC_IMAGE=1
+# /unison and /run/native-sync are open to any uid (sticky, like /tmp), so that
+# `docker run --user UID:GID` can keep its state there; NATIVE_SYNC_IMAGE makes
+# a root that is not a mount (a forgotten -v) a warning (engine/preflight.py).
 # No VOLUME for /unison: `docker-sync clean` removes the container without -v, so
 # an anonymous volume leaked on every clean. unison's archives live in the
 # container's own layer instead, which docker-sync's stop/start keeps (warm

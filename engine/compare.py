@@ -25,7 +25,10 @@ def differs(a: str, b: str) -> bool:
     contents are compared. Owners and times are not: unison (without
     ``-owner``/``-times``) does not copy them.
     """
-    sa, sb = _lstat(a), _lstat(b)
+    try:
+        sa, sb = _lstat(a), _lstat(b)
+    except PermissionError:
+        return True  # unreadable here: unison will say what it makes of it (reporting too much is safe)
     if sa is None or sb is None:
         return (sa is None) != (sb is None)
     if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):

@@ -72,6 +72,7 @@ class Config:
     unison_bin: str
     log_format: str
     tz: str | None
+    in_image: bool = False  # NATIVE_SYNC_IMAGE=1 (the Dockerfile sets it): the roots should be mounts
 
     @property
     def roots(self) -> tuple[Path, Path]:
@@ -185,6 +186,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         unison_bin=get("UNISON_BIN", str, "unison"),
         log_format=get("LOG_FORMAT", log_format, "console"),
         tz=env.get("TZ") or None,
+        in_image=get("NATIVE_SYNC_IMAGE", boolean, False),
     )
 
 

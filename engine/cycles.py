@@ -21,6 +21,8 @@ from engine.status import FsmonitorStatus
 # unison's Path.addToFinalName: "name (conflict #2_on_2026-11-25).ext"
 CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")
 
+RECENT_CONFLICTS = 10  # conflict copies listed in status (mutagen lists ten)
+
 log = structlog.get_logger("fsmonitor")
 
 
@@ -44,6 +46,7 @@ class Cycles:
             unison_pid=os.getppid(),
             last_sync_at=previous.last_sync_at,
             conflicts=previous.conflicts,
+            recent_conflicts=previous.recent_conflicts,
             rescans=previous.rescans,
         )
         return cls(wall=wall, totals=totals)
@@ -101,7 +104,8 @@ class Cycles:
         """A changed path: a conflict copy unison made is counted once."""
         if CONFLICT_COPY.search(rel) and rel not in self.conflict_names:
             self.conflict_names.add(rel)
-            self.totals = replace(self.totals, conflicts=self.totals.conflicts + 1)
+            recent = (rel, *(c for c in self.totals.recent_conflicts if c != rel))[:RECENT_CONFLICTS]
+            self.totals = replace(self.totals, conflicts=self.totals.conflicts + 1, recent_conflicts=recent)
             log.warning("conflict", kept=rel)
 
     def snapshot(self, now: float, pending: int, watches: int) -> FsmonitorStatus:

@@ -7,4 +7,5 @@ FAILED = 1  # `run`: supervisord died, or the flush at stop failed
 NOT_RUNNING = 1  # `flush`: no fsmonitor to ask
 BAD_CONFIG = 2  # a setting native-sync cannot use (one line on stderr names it)
 STARTUP_FAILURE = 3  # `run`/`precopy`: the initial sync or the mass-deletion guard stopped the start
+SYNC_INCOMPLETE = 5  # `precopy`: unison could not sync some paths (each logged as a `problem`)
 TIMED_OUT = 4  # `flush`: no full sync completed within --timeout

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import exits, ownership, runtime, safety, unison
+from engine import exits, ownership, preflight, problems, runtime, safety, unison
 from engine.config import Config
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
@@ -19,17 +19,19 @@ OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last giv
 log = structlog.get_logger("native-sync")
 
 
-def initial_sync(cfg: Config) -> None:
+def initial_sync(cfg: Config) -> list[problems.Event]:
     """The one-shot initial sync, then ownership of APP_VOLUME.
 
     The ownership walk runs when the owner is not known to be right already:
     on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
-    Raises :class:`unison.SyncFailed`.
+    Returns what unison reported about single paths (failed, skipped,
+    transferred); raises :class:`unison.SyncFailed`.
     """
+    reported: list[problems.Event] = []
     started = time.monotonic()
     cold = not unison.has_archive(cfg)
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
-    items = unison.sync_once(cfg, "initial_sync.unison")
+    items = unison.sync_once(cfg, "initial_sync.unison", events=reported.extend)
     owner_file = cfg.unison_dir / OWNER_MARK
     owner = f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}"
     files = 0
@@ -45,6 +47,7 @@ def initial_sync(cfg: Config) -> None:
         owner_checked=files,
         seconds=round(time.monotonic() - started, 3),
     )
+    return reported
 
 
 def _read(path: Path) -> str | None:
@@ -56,11 +59,20 @@ def _read(path: Path) -> str | None:
 
 def precopy(cfg: Config) -> int:
     """docker-sync's ``precopy_appsync``: the initial sync alone. Returns the exit status."""
-    runtime.prepare(cfg)
+    for warning in preflight.mount_warnings(cfg):
+        log.warning("mount.missing", warning=warning)
     try:
+        runtime.prepare(cfg)
+        preflight.check(cfg)
         safety.check(cfg)
-        initial_sync(cfg)
-    except (safety.MassDeletionRefused, unison.SyncFailed) as e:
+        reported = initial_sync(cfg)
+    except (safety.MassDeletionRefused, unison.SyncFailed, preflight.Misconfigured) as e:
         log.error("precopy.failed", error=str(e))
         return exits.STARTUP_FAILURE
+    failed = [e for e in reported if isinstance(e, problems.Report)]
+    for report in failed:
+        log.error("problem", path=report.path, side=report.side, reason=report.reason)
+    if failed:
+        log.error("precopy.incomplete", paths=sorted({r.path for r in failed}))
+        return exits.SYNC_INCOMPLETE
     return exits.OK

@@ -8,10 +8,11 @@ are alive.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from engine.status import FSMONITOR_FILE, RunState, State, UnisonStatus, read_json
+from engine.status import FSMONITOR_FILE, FsmonitorStatus, Problems, RunState, State, UnisonStatus
 
 QUICK_EXITS_FAILED = 3  # this many failed starts in a row: `failed`
 
@@ -32,32 +33,43 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     """The status object of SPEC section 5, from the files in ``runtime_dir``."""
     run = RunState.load(runtime_dir)
     unison = UnisonStatus.load(runtime_dir)
-    monitor = read_json(runtime_dir / FSMONITOR_FILE)
+    monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
+    problems = Problems.load(runtime_dir).items
     state, error = run.state, run.error
     if state is State.WATCHING and not _alive(run.pid):
         state, error = State.FAILED, "native-sync is not running"
     if state in (State.INITIAL_SYNC, State.WATCHING) and unison.quick_exits >= QUICK_EXITS_FAILED:
         state = State.FAILED
         error = f"unison exits right after starting ({unison.quick_exits} times in a row): see the logs"
+    if state is State.WATCHING and (problems or run.roots_error):
+        state = State.DEGRADED  # watching, but some path (or a root) cannot sync
     pid = unison.pid
-    watched = pid is not None and monitor.get("unison_pid") == pid and _alive(monitor.get("pid"))
+    watched = pid is not None and monitor.unison_pid == pid and _alive(monitor.pid)
     return {
         "state": state.value,
         "initial_sync_done": run.initial_sync_done,
-        "last_sync_at": monitor.get("last_sync_at") or run.initial_sync_at,
-        "pending_changes": int(monitor.get("pending_changes", 0)),
+        "last_sync_at": monitor.last_sync_at or run.initial_sync_at,
+        "pending_changes": monitor.pending_changes,
         "unison": {
             "pid": pid if _alive(pid) else None,
             "restarts": unison.restarts,
             "last_restart_reason": unison.last_restart_reason,
         },
-        "conflicts": int(monitor.get("conflicts", 0)),
-        "rescans": int(monitor.get("rescans", 0)),
+        "conflicts": {"count": monitor.conflicts, "recent": list(monitor.recent_conflicts)},
+        "rescans": monitor.rescans,
+        "problems": [asdict(p) for p in problems],
+        "warnings": list(run.warnings),
+        "roots_error": run.roots_error,
         "fsmonitor": watched,
         "error": error,
     }
 
 
 def healthy(status: dict[str, Any]) -> bool:
-    """Watching, with a live unison whose fsmonitor runs."""
-    return status["state"] == State.WATCHING and status["unison"]["pid"] is not None and status["fsmonitor"]
+    """Watching (problems with some paths allowed), both roots usable, a live unison whose fsmonitor runs."""
+    return (
+        status["state"] in (State.WATCHING, State.DEGRADED)
+        and status["roots_error"] is None
+        and status["unison"]["pid"] is not None
+        and status["fsmonitor"]
+    )

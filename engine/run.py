@@ -5,7 +5,10 @@ APP_VOLUME to the host's content (a quick scan on a warm start, with
 archives kept in UNISON) and sets its owner; then supervisord runs watch-mode
 unison and the watchdog, and ``state.json`` says ``watching`` as soon as
 unison runs (its first scan finds nothing left to do, and anything changed
-meanwhile is in that scan or in the fsmonitor's watches).  SIGTERM stops
+meanwhile is in that scan or in the fsmonitor's watches).  While it runs,
+``run`` follows unison's output and checks the roots (:mod:`engine.watching`:
+forwarded to its stdout, problems per path, roots unison can still use,
+which ``health`` requires).  SIGTERM stops
 the watchdog and unison, runs one more unison pass (the flush) and stops
 supervisord, all within STOP_BUDGET seconds, and exits 0.
 """
@@ -24,10 +27,11 @@ from typing import Any, Protocol
 
 import structlog
 
-from engine import exits, report, runtime, safety, status, supervisord, unison
+from engine import exits, preflight, report, runtime, safety, status, supervisord, unison
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.initial_sync import initial_sync
+from engine.watching import Watching
 
 POLL = 0.05  # until healthy
 WATCH_POLL = 0.5  # while healthy
@@ -87,6 +91,7 @@ class Runner:
         self.clock = clock
         self.healthy = False
         self.state = status.RunState(pid=os.getpid())
+        self.observer = Watching(cfg, clock)
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -100,22 +105,31 @@ class Runner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._signal)
         cfg = self.cfg
-        runtime.prepare(cfg)
+        try:
+            runtime.prepare(cfg)
+        except preflight.Misconfigured as e:
+            log.error("start.failed", error=str(e))
+            return exits.STARTUP_FAILURE
+        warnings = tuple(preflight.mount_warnings(cfg))
+        self.state = dataclasses.replace(self.state, warnings=warnings)
         self.state.save(cfg.runtime_dir)
         log.info(
             "start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), uid=cfg.owner_uid, gid=cfg.group_id
         )
+        for warning in warnings:
+            log.warning("mount.missing", warning=warning)
         runtime.set_inotify_limit(cfg)
         started = time.monotonic()
         try:
+            preflight.check(cfg)
             safety.check(cfg)
             self.set_state(status.State.INITIAL_SYNC)
             unison.clear_stale_locks(cfg)
-            initial_sync(cfg)
+            self.observer.take(initial_sync(cfg))
             self.set_state(
                 status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
             )
-        except (safety.MassDeletionRefused, unison.SyncFailed) as e:
+        except (safety.MassDeletionRefused, unison.SyncFailed, preflight.Misconfigured) as e:
             log.error("start.failed", error=str(e))
             self.set_state(status.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
@@ -136,6 +150,7 @@ class Runner:
         watching = False
         while not self.stop.wait(WATCH_POLL if self.healthy else POLL):  # fast until healthy
             assert self.supervisor is not None
+            self.observer.follow()
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state(status.State.FAILED, error="supervisord exited")
@@ -145,8 +160,20 @@ class Runner:
                 self.set_state(status.State.WATCHING)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
             if watching:
+                self._check()
                 self._mark_health()
         return self._finish(flush=True)
+
+    def _check(self) -> None:
+        """Every few seconds: can unison still use both roots (``health`` needs it); problems rechecked."""
+        checked, error = self.observer.check()
+        if not checked or error == self.state.roots_error:
+            return
+        if error:
+            log.warning("roots.unusable", error=error)
+        else:
+            log.info("roots.usable")
+        self.set_state(self.state.state, roots_error=error)
 
     def _mark_health(self) -> None:
         """Keep ``SYNC_RUNTIME_DIR/healthy`` present exactly while ``health`` would pass.
@@ -194,6 +221,7 @@ class Runner:
             except supervisord.SupervisorError as e:
                 log.warning("stop.unison_not_stopped", error=str(e))
         code = exits.OK
+        self.observer.follow(rest=True)
         if flush:
             code = self._flush(deadline.share(FLUSH_TIMEOUT, keep=SUPERVISORD_KEEP))
         if self.supervisor is not None:
@@ -207,7 +235,7 @@ class Runner:
         """One more unison pass, so nothing changed before the stop is left behind."""
         unison.clear_stale_locks(self.cfg)
         try:
-            self.sync(self.cfg, "stop.flush", timeout=timeout)
+            self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.observer.take)
         except unison.SyncFailed as e:
             log.error("stop.flush_failed", error=str(e), timeout=round(timeout, 3))
             return exits.FAILED
@@ -223,3 +251,5 @@ class Runner:
             log.warning("stop.supervisord_killed", waited=round(timeout, 3))
             self.supervisor.kill()
             self.supervisor.wait()
+        self.observer.follow(rest=True)  # what unison said as it stopped
+        self.observer.close()

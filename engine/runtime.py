@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import ownership, status, supervisord, unison
+from engine import ownership, preflight, status, supervisord, unison, unisonlog
 from engine.config import Config
 
 log = structlog.get_logger("native-sync")
@@ -18,8 +18,33 @@ def prepare(cfg: Config) -> None:
     """Runtime folders, the fsmonitor executable, UNISON, owned where they must be.
 
     Files a previous run left in SYNC_RUNTIME_DIR that would mislead
-    ``status`` are removed.
+    ``status`` are removed.  A folder this user cannot write raises
+    :class:`preflight.Misconfigured` (one line: which, and how to run).
     """
+    try:
+        _prepare(cfg)
+    except OSError as e:
+        who = f"{os.geteuid()}:{os.getegid()}"
+        raise preflight.Misconfigured(
+            f"{e.filename or cfg.runtime_dir}: {e.strerror} for user {who}: run the container as root "
+            f"(OWNER_UID/GROUP_ID set the owner of the files), or point SYNC_RUNTIME_DIR and UNISON at "
+            f"folders {who} can write (e.g. -e SYNC_RUNTIME_DIR=/tmp/native-sync -e UNISON=/tmp/unison)"
+        ) from e
+    if cfg.in_image:
+        _link_public_log(cfg)
+
+
+def _link_public_log(cfg: Config) -> None:
+    """``/tmp/unison.log`` (docker-sync's log view tails it): a symlink to the bounded file."""
+    target = cfg.runtime_dir / unisonlog.FILE
+    try:
+        unisonlog.PUBLIC.unlink(missing_ok=True)
+        unisonlog.PUBLIC.symlink_to(target)
+    except OSError as e:
+        log.warning("unison_log.unlinked", path=str(unisonlog.PUBLIC), target=str(target), error=str(e))
+
+
+def _prepare(cfg: Config) -> None:
     for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / status.FSMONITOR_DIR):
         folder.mkdir(parents=True, exist_ok=True)
     if cfg.runtime_dir.stat().st_uid == os.geteuid():  # the image's is 1777 for `--user` runs
@@ -40,7 +65,15 @@ def prepare(cfg: Config) -> None:
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
     if ownership.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
         os.lchown(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
-    for stale in (status.FSMONITOR_FILE, status.UNISON_FILE, status.RESTART_REASON_FILE, status.HEALTHY_FILE):
+    for stale in (
+        status.FSMONITOR_FILE,
+        status.UNISON_FILE,
+        status.RESTART_REASON_FILE,
+        status.HEALTHY_FILE,
+        status.PROBLEMS_FILE,
+        unisonlog.FILE,
+        unisonlog.FILE + ".1",
+    ):
         (cfg.runtime_dir / stale).unlink(missing_ok=True)
 
 

@@ -11,6 +11,8 @@ file) and is one frozen dataclass here with ``load``/``save``:
   it restarts unison; the unison program consumes it;
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
   conflicts, rescans (its folder belongs to the uid unison runs as);
+- ``problems.json`` (:class:`Problems`): ``run``: the paths unison failed or
+  skipped (:mod:`engine.problems`);
 - ``healthy``: present while ``health`` would pass (kept by ``run``).
 
 The ``status``/``health`` view of them is :mod:`engine.report`.
@@ -33,6 +35,7 @@ UNISON_FILE = "unison.json"
 RESTART_REASON_FILE = "restart-reason.json"
 FSMONITOR_DIR = "fsmonitor"
 FSMONITOR_FILE = "fsmonitor/fsmonitor.json"
+PROBLEMS_FILE = "problems.json"
 HEALTHY_FILE = "healthy"  # present while healthy (kept by `run`, for a cheap HEALTHCHECK)
 
 T = TypeVar("T")
@@ -123,6 +126,8 @@ class RunState:
     initial_sync_done: bool = False
     initial_sync_at: str | None = None
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # e.g. a root that is not a mount (a forgotten -v)
+    roots_error: str | None = None  # a root unison cannot scan or write now: health fails
 
     @classmethod
     def load(cls, runtime_dir: Path) -> RunState:
@@ -137,6 +142,8 @@ class RunState:
             initial_sync_done=data.get("initial_sync_done") is True,
             initial_sync_at=_text(data, "initial_sync_at"),
             error=_text(data, "error"),
+            warnings=tuple(w for w in _typed(data, "warnings", list, []) if isinstance(w, str)),
+            roots_error=_text(data, "roots_error"),
         )
 
     def save(self, runtime_dir: Path) -> None:
@@ -233,6 +240,7 @@ class FsmonitorStatus:
     rescans: int = 0
     watches: int = 0
     flushes: int = 0
+    recent_conflicts: tuple[str, ...] = ()  # the newest conflict copies, newest first (at most 10)
 
     @classmethod
     def load(cls, path: Path) -> FsmonitorStatus:
@@ -250,8 +258,46 @@ class FsmonitorStatus:
             rescans=_int_or_none(data.get("rescans")) or 0,
             watches=_int_or_none(data.get("watches")) or 0,
             flushes=_int_or_none(data.get("flushes")) or 0,
+            recent_conflicts=tuple(
+                c for c in _typed(data, "recent_conflicts", list, []) if isinstance(c, str)
+            ),
         )
 
     def save(self, path: Path) -> None:
         """Replace the file atomically."""
         write_json(path, asdict(self))
+
+
+# --- problems.json: `run` (engine.problems.Tracker) --------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A path unison failed or skipped: which side, unison's reason, since when (ISO time)."""
+
+    path: str
+    side: str  # host | app | both
+    reason: str
+    since: str
+
+
+@dataclass(frozen=True)
+class Problems:
+    """``problems.json``: every path that cannot sync now (``run`` is the only writer)."""
+
+    items: tuple[Problem, ...] = ()
+
+    @classmethod
+    def load(cls, runtime_dir: Path) -> Problems:
+        raw = _typed(read_json(runtime_dir / PROBLEMS_FILE), "problems", list, [])
+        items = []
+        for entry in raw:
+            if isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in _PROBLEM_KEYS):
+                items.append(Problem(*(entry[k] for k in _PROBLEM_KEYS)))
+        return cls(tuple(items))
+
+    def save(self, runtime_dir: Path) -> None:
+        write_json(runtime_dir / PROBLEMS_FILE, {"problems": [asdict(p) for p in self.items]})
+
+
+_PROBLEM_KEYS = ("path", "side", "reason", "since")

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
+from engine import unisonlog
 from engine.config import Config
 
 CODE_DIR = Path(__file__).resolve().parent.parent
@@ -40,9 +41,12 @@ stopwaitsecs={stopwaitsecs}
 stopasgroup=true
 killasgroup=true
 redirect_stderr=true
-stdout_logfile=/dev/fd/1
-stdout_logfile_maxbytes=0
+{logfile}
 """
+# The watchdog's output goes straight to ours; unison's to a bounded file that
+# `run` follows and forwards (engine/unisonlog.py).
+_TO_OUR_STDOUT = "stdout_logfile=/dev/fd/1\nstdout_logfile_maxbytes=0"
+_TO_FILE = "stdout_logfile={path}\nstdout_logfile_maxbytes={max_bytes}\nstdout_logfile_backups=1"
 
 
 def render(cfg: Config) -> str:
@@ -76,6 +80,7 @@ serverurl=unix://{cfg.supervisor_socket}
         code_dir=CODE_DIR,
         autostart="true",
         stopwaitsecs=UNISON_STOPWAITSECS,
+        logfile=_TO_FILE.format(path=runtime / unisonlog.FILE, max_bytes=unisonlog.MAX_BYTES),
     )
     if cfg.monit_enable:
         text += _PROGRAM.format(
@@ -84,6 +89,7 @@ serverurl=unix://{cfg.supervisor_socket}
             code_dir=CODE_DIR,
             autostart="true",
             stopwaitsecs=WATCHDOG_STOPWAITSECS,
+            logfile=_TO_OUR_STDOUT,
         )
     return text
 

@@ -7,18 +7,23 @@ runs (the initial sync, ``precopy``, the flush at stop) run here through
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import structlog
 
-from engine import owners
+from engine import owners, problems
 from engine.config import Config
+from monit.sampler import TreeCpu
+from monit.watchdog import Sample, Watchdog
 
 log = structlog.get_logger("native-sync")
 
@@ -134,35 +139,108 @@ def clear_stale_locks(cfg: Config) -> list[str]:
     return removed
 
 
-def sync_once(cfg: Config, purpose: str, timeout: float | None = None) -> int:
+def sync_once(
+    cfg: Config,
+    purpose: str,
+    timeout: float | None = None,
+    events: Callable[[list[problems.Event]], None] | None = None,
+) -> int:
     """One unison pass over both roots; returns the number of items transferred.
 
     Logs ``<purpose>.done``; raises :class:`SyncFailed` when unison fails,
-    cannot run, or takes longer than ``timeout`` seconds.
+    cannot run, or takes longer than ``timeout`` seconds.  What unison failed,
+    skipped or transferred goes to ``events`` (:mod:`engine.problems`).  With
+    the watchdog on, a unison that burns CPU is restarted by its rules
+    (docker-sync #497).
     """
     started = time.monotonic()
-    try:
-        done = subprocess.run(
-            once_command(cfg),
-            env=environment(cfg),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
-    output = done.stdout + done.stderr
+    deadline = None if timeout is None else started + timeout
+    dog = Watchdog(
+        threshold=cfg.monit_cpu_threshold,
+        cycles=cfg.monit_high_cpu_cycles,
+        stall_after=math.inf,  # a one-shot reports no pending changes
+        base_grace=max(10.0, 2 * cfg.monit_interval),
+    )
+    while True:
+        output, returncode = _run_watched(cfg, purpose, deadline, dog)
+        if returncode is not None:
+            break
+        dog.restarted(time.monotonic())
+    text = output.decode("utf-8", "replace")
     owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # what it copied gets its owner
+    reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
+    reported = problems.merge(reader.feed_all(text))
+    if events is not None:
+        events(reported)
     match = _TRANSFERRED.search(output)
     items = int(match.group(1)) if match else 0
-    if done.returncode >= 3 or (done.returncode and not match):
-        tail = output.decode("utf-8", "replace").strip().splitlines()[-5:]
-        raise SyncFailed(f"{purpose}: unison exited {done.returncode}: {' | '.join(tail)}")
-    log.info(
+    if returncode >= 3 or (returncode and not match):
+        tail = text.strip().splitlines()[-5:]
+        raise SyncFailed(f"{purpose}: unison exited {returncode}: {' | '.join(tail)}")
+    failed = sorted({e.path for e in reported if isinstance(e, problems.Report)})
+    (log.warning if failed else log.info)(
         f"{purpose}.done",
         items=items,
         failed=int(match.group(3)) if match else 0,
+        skipped=int(match.group(2)) if match else 0,
+        paths=failed[:20],
         seconds=round(time.monotonic() - started, 3),
-        exit=done.returncode,
+        exit=returncode,
     )
     return items
+
+
+def _run_watched(
+    cfg: Config, purpose: str, deadline: float | None, dog: Watchdog
+) -> tuple[bytes, int | None]:
+    """One one-shot unison: (stdout + stderr, exit status), or (b"", None) after a restart for CPU."""
+    try:
+        proc = subprocess.Popen(
+            once_command(cfg),
+            env=environment(cfg),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # killed with its whole group on a restart
+        )
+    except OSError as e:
+        raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
+    cpu = TreeCpu()
+    cpu.measure(proc.pid)
+    while True:
+        wait = cfg.monit_interval if cfg.monit_enable else None
+        if deadline is not None:
+            wait = (
+                max(0.0, deadline - time.monotonic())
+                if wait is None
+                else min(wait, max(0.0, deadline - time.monotonic()))
+            )
+        try:
+            out, err = proc.communicate(timeout=wait)
+            # stderr first: its [BGN] lines tell the side of stdout's `Failed [path]` lines
+            return err + b"\n" + out, proc.returncode
+        except subprocess.TimeoutExpired:
+            pass
+        if deadline is not None and time.monotonic() >= deadline:
+            _kill(proc)
+            raise SyncFailed(f"{purpose}: unison did not finish in time (killed)")
+        verdict = dog.step(time.monotonic(), Sample(cpu=cpu.measure(proc.pid)))
+        if verdict is not None:
+            log.warning(
+                "unison.restarted",
+                reason=verdict.reason,
+                during=purpose,
+                samples=[round(x, 1) for x in verdict.samples],
+                pid=proc.pid,
+            )
+            _kill(proc)
+            clear_stale_locks(cfg)
+            return b"", None
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()

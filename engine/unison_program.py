@@ -22,6 +22,7 @@ from engine import program, status, unison
 
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
 MAX_DELAY = 30.0
+REQUESTED = "requested"  # the reason the image's supervisorctl records before it restarts unison
 
 log = structlog.get_logger("unison-program")
 
@@ -58,7 +59,10 @@ def record_start(cfg: config_mod.Config) -> status.UnisonStatus:
             last_restart_reason=reason,
             last_restart_at=status.now_iso(),
         )
-        log.warning("unison.restarted", reason=reason, restarts=record.restarts)
+        # `supervisorctl restart unison` (docker-sync does it at every start) is no crash
+        (log.info if reason == REQUESTED else log.warning)(
+            "unison.restarted", reason=reason, restarts=record.restarts
+        )
     record.save(cfg.runtime_dir)
     return record
 

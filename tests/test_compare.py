@@ -144,3 +144,13 @@ def test_unreadable_file_counts_as_different(a: Path, b: Path) -> None:
     a.chmod(0)
     b.chmod(0)
     assert differs(str(a), str(b))
+
+
+def test_a_path_that_cannot_be_read_counts_as_different(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreadable path is unison's to report (a problem), never a crash of the fsmonitor."""
+
+    def denied(path: str) -> os.stat_result:
+        raise PermissionError(13, "Permission denied", path)  # what lstat says below a closed folder
+
+    monkeypatch.setattr(compare, "_lstat", denied)
+    assert compare.differs("/host/closed/in.txt", "/app/closed/in.txt")

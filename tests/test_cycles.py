@@ -25,6 +25,7 @@ KEYS = [
     "rescans",
     "watches",
     "flushes",
+    "recent_conflicts",
 ]
 
 
@@ -82,9 +83,22 @@ def test_conflict_copies_are_counted_once() -> None:
     assert cycles.totals.conflicts == 1
 
 
+def test_the_ten_newest_conflict_copies_are_listed_newest_first() -> None:
+    cycles = Cycles.resume(FsmonitorStatus(), FakeClock())
+    names = [f"f{i} (conflict_on_2026-11-25).txt" for i in range(12)]
+    for name in names:
+        cycles.saw(name)
+    assert cycles.totals.conflicts == 12
+    assert cycles.totals.recent_conflicts == tuple(reversed(names))[:10]
+    again = Cycles.resume(cycles.totals, FakeClock())
+    assert again.totals.recent_conflicts == cycles.totals.recent_conflicts
+
+
 def test_the_file_keeps_its_keys_and_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "fsmonitor.json"
-    snap = FsmonitorStatus(pid=5, unison_pid=4, syncs=2, pending_since=1.5, flushes=1)
+    snap = FsmonitorStatus(
+        pid=5, unison_pid=4, syncs=2, pending_since=1.5, flushes=1, recent_conflicts=("a",)
+    )
     snap.save(path)
     assert list(json.loads(path.read_text())) == KEYS
     assert FsmonitorStatus.load(path) == snap

@@ -112,11 +112,12 @@ def test_conflict_keeps_both_versions_and_is_counted(engine: Engine) -> None:
     write(engine.app / "shared.txt", "app version")
 
     engine.start()
-    wait_for(lambda: engine.status()["conflicts"] >= 1, 30, "conflict counted")
+    wait_for(lambda: engine.status()["conflicts"]["count"] >= 1, 30, "conflict counted")
     assert read(engine.host / "shared.txt") == "host version"
     wait_for(lambda: read(engine.app / "shared.txt") == "host version", SYNC, "host wins")
     copies = [p for p in engine.app.iterdir() if re.fullmatch(r"shared \(conflict_on_[-0-9]+\)\.txt", p.name)]
     assert len(copies) == 1, list(engine.app.iterdir())
+    assert engine.status()["conflicts"]["recent"] == [copies[0].name]
     assert copies[0].read_text() == "app version"
     wait_for(lambda: same_trees(engine.host, engine.app), SYNC, "the kept copy reaches the host too")
 

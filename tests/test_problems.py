@@ -1,0 +1,144 @@
+"""engine/problems.py: reading real unison output (tests/data/unison/) and keeping the problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from engine import problems, status
+from engine.problems import Reader, Report, Synced, Tracker
+
+DATA = Path(__file__).parent / "data" / "unison"
+WATCH_ROOTS = ("/host_sync", "/app_sync")
+
+
+def oneshot(name: str, n: int) -> list[problems.Event]:
+    roots = (f"/tmp/hcap/s{n}/a", f"/tmp/hcap/s{n}/b")
+    return problems.merge(Reader(roots).feed_all((DATA / f"{name}.log").read_text()))
+
+
+def reports(events: list[problems.Event]) -> dict[str, tuple[str, str]]:
+    return {e.path: (e.side, e.reason) for e in events if isinstance(e, Report)}
+
+
+def test_a_full_app_volume_names_each_failed_file_on_the_app_side() -> None:
+    found = reports(oneshot("oneshot-full", 4))
+    assert found == {
+        "big.bin": ("app", "Error in readWriteBounded: No space left on device"),
+        "ok.txt": ("app", "Error in copying locally: No space left on device"),
+    }
+
+
+def test_unreadable_file_and_folder_are_skipped_on_the_host_side() -> None:
+    events = oneshot("oneshot-unreadable", 1)
+    assert reports(events) == {
+        "closed": ("host", "Error in scanning directory: Permission denied [opendir(/tmp/hcap/s1/a/closed)]"),
+        "unreadable.txt": (
+            "host",
+            "Error in digesting /tmp/hcap/s1/a/unreadable.txt: "
+            "/tmp/hcap/s1/a/unreadable.txt: Permission denied",
+        ),
+    }
+    assert Synced("ok.txt") in events
+
+
+def test_an_unreadable_root_is_the_root_problem() -> None:
+    assert reports(oneshot("oneshot-unreadable-root", 2)) == {
+        ".": ("host", "Error in scanning directory: Permission denied [opendir(/tmp/hcap/s2/a)]")
+    }
+
+
+def test_an_unwritable_app_root_is_an_app_problem() -> None:
+    found = reports(oneshot("oneshot-unwritable-app", 3))
+    assert list(found) == ["f.txt"]
+    assert found["f.txt"][0] == "app"
+    assert found["f.txt"][1].startswith("Error in copying locally: Permission denied [open(/tmp/hcap/s3/b/")
+
+
+def test_watch_mode_terse_output_line_by_line() -> None:
+    reader = Reader(WATCH_ROOTS)
+    events: list[problems.Event] = []
+    for line in (DATA / "watch-terse.log").read_text().splitlines(keepends=True):
+        events += reader.feed(line)  # as `run` feeds what it follows, newline and all
+    found = reports(problems.merge(events))
+    assert found["unreadable.txt"][0] == "host"
+    assert found["big.bin"] == ("app", "Error in readWriteBounded: No space left on device")
+    assert found["."] == ("host", "Error in scanning directory: Permission denied [opendir(/host_sync)]")
+    assert found["ro"] == (
+        "app",
+        "Error in setting permissions: Operation not permitted [chmod(/app_sync/ro)]",
+    )
+    assert found["ro/new.txt"][0] == "app"
+    assert set(found) == {
+        "unreadable.txt",
+        "closed",
+        "big.bin",
+        "ok.txt",
+        "closed/in.txt",
+        ".",
+        "ro",
+        "ro/new.txt",
+    }
+
+
+def test_a_reason_continued_on_a_line_not_yet_written_is_kept_open() -> None:
+    reader = Reader(WATCH_ROOTS)
+    assert reader.feed("Failed [a b.txt]: Error in copying locally:") == []
+    assert reader.feed("No space left on device") == [
+        Report("a b.txt", "both", "Error in copying locally: No space left on device")
+    ]
+
+
+def test_side_needs_the_root_as_a_whole_name() -> None:
+    assert problems.side_of("denied [opendir(/host_sync2/x)]", WATCH_ROOTS) == "both"
+    assert problems.side_of("denied [opendir(/host_sync)]", WATCH_ROOTS) == "host"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_tracker_logs_a_problem_once_and_clears_it_when_it_no_longer_stands(tmp_path: Path) -> None:
+    standing = {"big.bin"}
+    clock = Clock()
+    tracker = Tracker(tmp_path, lambda p: p.path in standing, clock)
+    report = Report("big.bin", "app", "Error in readWriteBounded: No space left on device")
+    with capture_logs() as logs:
+        tracker.take([report])
+        tracker.take([report])  # unison says it again next cycle: no second event
+    assert [e["event"] for e in logs] == ["problem"]
+    assert logs[0]["path"] == "big.bin" and logs[0]["reason"] == report.reason and logs[0]["side"] == "app"
+    saved = status.Problems.load(tmp_path).items
+    assert [(p.path, p.side, p.reason) for p in saved] == [("big.bin", "app", report.reason)]
+    assert saved[0].since.endswith("Z")
+    clock.now += problems.HOLD + 1
+    tracker.recheck()
+    assert len(status.Problems.load(tmp_path).items) == 1  # still differs
+    standing.clear()
+    with capture_logs() as logs:
+        tracker.recheck()
+    assert [e["event"] for e in logs] == ["problem.cleared"]
+    assert status.Problems.load(tmp_path).items == ()
+
+
+def test_a_fresh_report_is_not_cleared_before_the_hold(tmp_path: Path) -> None:
+    clock = Clock()
+    tracker = Tracker(tmp_path, lambda p: False, clock)
+    tracker.take([Report("x", "host", "r")])
+    tracker.recheck()
+    assert len(tracker.problems) == 1
+    clock.now += problems.HOLD
+    tracker.recheck()
+    assert tracker.problems == {}
+
+
+def test_a_transfer_clears_the_problem(tmp_path: Path) -> None:
+    tracker = Tracker(tmp_path, lambda p: True)
+    tracker.take([Report("x", "host", "r")])
+    tracker.take([Synced("x")])
+    assert status.Problems.load(tmp_path).items == ()
