@@ -55,6 +55,22 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
         "rescans": int(monitor.get("rescans", 0)),
         "fsmonitor": watched,
         "error": error,
+        "verifier": _verifier(monitor),
+    }
+
+
+def _verifier(monitor: dict[str, Any]) -> dict[str, Any]:
+    """The drift verifier's last pass, what it handed to unison, what stayed different."""
+    return {
+        "last_pass_at": monitor.get("verify_last_at"),
+        "seconds": monitor.get("verify_seconds"),
+        "cpu_seconds": monitor.get("verify_cpu_seconds"),
+        "paths_checked": int(monitor.get("verify_checked", 0)),
+        "pause": monitor.get("verify_pause"),
+        "passes": int(monitor.get("verify_passes", 0)),
+        "drift_repaired": int(monitor.get("drift_repaired", 0)),
+        "drift_unrepaired": list(monitor.get("drift_unrepaired") or []),
+        "litter_removed": int(monitor.get("litter_removed", 0)),
     }
 
 

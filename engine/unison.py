@@ -134,6 +134,14 @@ def clear_stale_locks(cfg: Config) -> list[str]:
     return removed
 
 
+def _sweep_litter(cfg: Config) -> None:
+    """After a one-shot run: unison's abandoned temp files go (one names-only walk of each root)."""
+    from engine import litter
+    from engine.ignore import IgnoreMatcher
+
+    litter.sweep(cfg.roots, IgnoreMatcher(cfg.ignores).ignored)
+
+
 def sync_once(cfg: Config, purpose: str, timeout: float | None = None) -> int:
     """One unison pass over both roots; returns the number of items transferred.
 
@@ -153,6 +161,7 @@ def sync_once(cfg: Config, purpose: str, timeout: float | None = None) -> int:
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
     output = done.stdout + done.stderr
+    _sweep_litter(cfg)
     match = _TRANSFERRED.search(output)
     items = int(match.group(1)) if match else 0
     if done.returncode >= 3 or (done.returncode and not match):
