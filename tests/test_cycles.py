@@ -77,7 +77,14 @@ def test_pending_since_is_published_in_wall_clock_time() -> None:
 
 def test_totals_carry_over_from_the_previous_fsmonitor() -> None:
     previous = FsmonitorStatus(
-        pid=1, syncs=9, last_sync_at="x", conflicts=2, rescans=3, flushes=4, drift_repaired=5, litter_removed=6
+        pid=1,
+        syncs=9,
+        last_sync_at="x",
+        conflicts=2,
+        rescans=3,
+        flushes=4,
+        drift_repaired=5,
+        litter_removed=6,
     )
     totals = Cycles.resume(previous, FakeClock()).totals
     assert totals == FsmonitorStatus(
@@ -102,7 +109,13 @@ def test_conflict_copies_are_counted_once() -> None:
 def test_the_file_keeps_its_keys_and_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "fsmonitor.json"
     snap = FsmonitorStatus(
-        pid=5, unison_pid=4, syncs=2, pending_since=1.5, flushes=1, verify_seconds=0.5, drift_unrepaired=("a/b",)
+        pid=5,
+        unison_pid=4,
+        syncs=2,
+        pending_since=1.5,
+        flushes=1,
+        verify_seconds=0.5,
+        drift_unrepaired=("a/b",),
     )
     snap.save(path)
     assert list(json.loads(path.read_text())) == KEYS
