@@ -54,11 +54,14 @@ def test_verify_interval_0_turns_the_verifier_off(
     engine_factory: Callable[..., Engine], bindfs_host: tuple[Path, Path]
 ) -> None:
     below, mount = bindfs_host
+    (below / "a.txt").write_text("a")
     engine = engine_factory(SYNC_VERIFY_INTERVAL="0")
     engine.env["HOST_VOLUME"] = str(mount)
     engine.start().wait_watching()
     engine.wait_first_watch_cycle()
-    assert engine.status()["verifier"]["paths_checked"] == 0
+    # one walk for temp files only, nothing compared
+    verifier = wait_for(lambda: (v := engine.status()["verifier"])["passes"] >= 1 and v, 30, "the one walk")
+    assert verifier["paths_checked"] == 0 and verifier["pause"] == 0
 
 
 def big_file(path: Path, megabytes: int) -> None:
@@ -109,7 +112,9 @@ def small_app_volume(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False, timeout=20)
 
 
-def test_a_full_app_volume_leaves_no_temp_file(engine_factory: Callable[..., Engine], small_app_volume: Path) -> None:
+def test_a_full_app_volume_leaves_no_temp_file(
+    engine_factory: Callable[..., Engine], small_app_volume: Path
+) -> None:
     engine = engine_factory()
     engine.env["APP_VOLUME"] = str(small_app_volume)
     (engine.host / "small.txt").write_text("fits")
