@@ -35,8 +35,10 @@ def test_the_verifier_brings_changes_the_mount_never_signalled(
     (below / "same-size.txt").write_text("version 2")  # same size: only the contents tell
     (below / "tree" / "d3" / "new.txt").write_text("new beneath the mount")
     wait_for(
-        lambda: (engine.app / "tree" / "d3" / "new.txt").exists()
-        and (engine.app / "same-size.txt").read_text() == "version 2",
+        lambda: (
+            (engine.app / "tree" / "d3" / "new.txt").exists()
+            and (engine.app / "same-size.txt").read_text() == "version 2"
+        ),
         ARRIVAL + MARGIN,
         "the verifier to bring the unsignalled changes",
         0.1,
