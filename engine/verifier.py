@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 import structlog
 
 from engine import litter, status
-from engine.compare import PERMS, differs
+from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
 from engine.protocol import join
 
 BUDGET = 0.005  # auto: the verifier's CPU share of one core (the engine's whole budget is 1%)
@@ -134,10 +134,27 @@ class Walker:
         if self.seen.get(key) == sig or not contents:
             seen[key] = sig
             return False
-        if differs(ea.path, eb.path):
+        if _differ(ea.path, eb.path):
             return True  # not remembered: compared again next pass
         seen[key] = sig
         return False
+
+
+def _differ(a: str, b: str) -> bool:
+    """:func:`engine.compare.differs`, with big files' contents compared too.
+
+    The fsmonitor's filter calls files above ``CONTENT_LIMIT`` different to
+    stay fast; the verifier compares them only when their stat changed, and
+    must not call two equal big files drift on every pass.
+    """
+    if not differs(a, b):
+        return False
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return True
+    big = stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size > CONTENT_LIMIT
+    return not (big and (sa.st_mode & PERMS) == (sb.st_mode & PERMS) and same_contents(a, b))
 
 
 def _entries(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
@@ -221,7 +238,7 @@ class VerifierThread(threading.Thread):
         started, cpu = time.monotonic(), time.thread_time()
         differing, temps, checked = self.walker.walk(a, b, contents and self.interval != 0)
         if differing and not self.stop.wait(RECHECK_DELAY):
-            differing = {rel for rel in differing if differs(os.path.join(a, rel), os.path.join(b, rel))}
+            differing = {rel for rel in differing if _differ(os.path.join(a, rel), os.path.join(b, rel))}
         spent = time.thread_time() - cpu
         seconds = time.monotonic() - started
         return Pass(

@@ -79,6 +79,19 @@ def test_contents_are_compared_only_where_a_stat_changed(trees: tuple[Path, Path
     assert walk(walker, a, b) == set()
 
 
+def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = trees
+    monkeypatch.setattr("engine.verifier.CONTENT_LIMIT", 8)
+    monkeypatch.setattr("engine.compare.CONTENT_LIMIT", 8)
+    walker = Walker(lambda rel: False)
+    walk(walker, a, b, contents=False)
+    for root in (a, b):
+        (root / "big.bin").write_bytes(b"0123456789" * 3)
+    assert walk(walker, a, b) == set()
+    (a / "big.bin").write_bytes(b"0123456789" * 2 + b"9876543210")
+    assert walk(walker, a, b) == {"big.bin"}
+
+
 def test_ignored_paths_are_not_walked_and_temp_files_are_collected(trees: tuple[Path, Path]) -> None:
     a, b = trees
     (a / "d" / "only-a.txt").write_text("x")
