@@ -141,7 +141,8 @@ class Monitor:
             self.settler.deadline(now),
             self.rescans.deadline(now, self.full_sync.rescan_due),
             None if recheck is None else max(recheck, now),
-            max(self._litter_at, now) if self.litter.paths else None,
+            # a held temp file is retried; calm itself always comes with a command from unison
+            self._litter_at if self.litter.paths and self._litter_at > now else None,
         ]
         return min((t for t in times if t is not None), default=None)
 
@@ -161,14 +162,13 @@ class Monitor:
             out += self.hygiene(now)
         return out
 
-    def verified(self, now: float) -> list[str]:
-        """The verifier finished passes: their differences wait for calm, temp files too."""
+    def verified(self, now: float) -> None:
+        """The verifier finished passes: their differences wait for calm (:meth:`tick`), temp files too."""
         assert self.verifier is not None
         for result in self.verifier.results():
             self.drift.passed(result)
             self.litter.saw(result.temps)
         self.publish(now)
-        return self.tick(now)
 
     def hygiene(self, now: float) -> list[str]:
         """Between cycles: report the verifier's differences, remove abandoned temp files."""
@@ -261,7 +261,7 @@ def serve(monitor: Monitor, stdin: int = 0, stdout: int = 1) -> int:
                 for raw in lines:
                     out += monitor.command(raw.decode("utf-8", "surrogateescape"), now)
             if verifier and verifier[0] in readable:
-                out += monitor.verified(now)
+                monitor.verified(now)
             out += monitor.tick(now)
         except WatchesExhausted as e:
             log.error("watches.exhausted", error=str(e))

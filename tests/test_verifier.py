@@ -229,3 +229,20 @@ def test_sync_verify_interval_defaults_to_auto() -> None:
 def test_a_bad_sync_verify_interval_names_what_is_accepted(value: str) -> None:
     with pytest.raises(ConfigError, match=r"SYNC_VERIFY_INTERVAL.*auto, or a number"):
         load({"SYNC_VERIFY_INTERVAL": value})
+
+
+def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    monitor = Monitor(watcher=Watcher(lambda rel: False), differs=differs)
+    t = 100.0
+    for replica, root in (("h1", a), ("h2", b)):
+        monitor.command(f"START {replica} {quote(str(root))} ", t)
+        monitor.command("DONE", t)
+    (b / TEMP).write_text("being written by unison")
+    monitor.litter.saw([str(b / TEMP)])
+    assert monitor.deadline(t + 1) is None  # unison's cycle runs: nothing to wake up for
+    assert monitor.tick(t + 1) == []
+    assert (b / TEMP).exists()  # never removed while unison may be transferring
+    monitor.command("WAIT h1", t + 2)
+    assert monitor.tick(t + 2) == []
+    assert not (b / TEMP).exists()
