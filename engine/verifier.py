@@ -14,10 +14,12 @@ other change (:class:`Drift` keeps the books).  The walk also finds unison's
 temp files for :mod:`engine.litter`.
 
 Pacing (``auto``): the pause after a pass is ``max(FLOOR, cpu / BUDGET)``,
-the pass's own CPU time spent at no more than :data:`BUDGET` of a core;
-:data:`FLOOR` keeps a small tree from being walked all the time and still
-brings a change through within 30 s at 10k files.  A slow mount or a big tree
-costs more CPU per pass, so its passes come rarer.
+the pass's own CPU time spent at no more than :data:`BUDGET` of a core
+(``cpu``: the least of the last :data:`COST_PASSES` passes, so one pass slowed
+by a busy machine does not stretch the pause).  :data:`FLOOR` keeps a small
+tree from being walked all the time.  A slow mount or a big tree costs more
+CPU per pass, so its passes come rarer: at 10k files a pass costs 0.1-0.25 s
+of CPU here (a shared 2-core machine), a pause of 15-40 s.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import queue
 import stat
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -36,8 +39,9 @@ from engine import litter, status
 from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
 from engine.protocol import join
 
-BUDGET = 0.005  # auto: the verifier's CPU share of one core (the engine's whole budget is 1%)
-FLOOR = 10.0  # auto: seconds between passes at the least (10k files: change to unison within ~12 s)
+BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
+FLOOR = 10.0  # auto: seconds between passes at the least
+COST_PASSES = 3  # auto: a pass's cost is the least CPU time of this many recent passes
 RECHECK_DELAY = 1.0  # a difference must still be there this much later (unison may be writing it)
 UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
 
@@ -221,8 +225,11 @@ class VerifierThread(threading.Thread):
             if self.stop.wait(0.1):
                 return
         baseline = True
+        costs: deque[float] = deque(maxlen=COST_PASSES)
         while not self.stop.is_set():
-            result = replace(self.one_pass(contents=not baseline), baseline=baseline)
+            result = self.one_pass(contents=not baseline)
+            costs.append(result.cpu_seconds)
+            result = replace(result, baseline=baseline, pause=pause_for(self.interval, min(costs)))
             if self.interval == 0:  # off: this walk looked for temp files only
                 result = replace(result, differing=frozenset(), checked=0)
             self._post(result)
