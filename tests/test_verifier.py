@@ -246,3 +246,18 @@ def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: t
     monitor.command("WAIT h1", t + 2)
     assert monitor.tick(t + 2) == []
     assert not (b / TEMP).exists()
+
+
+def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
+    from engine import unison
+
+    host, app, state = tmp_path / "host", tmp_path / "app", tmp_path / "unison"
+    for folder in (host, app, state):
+        folder.mkdir()
+    (host / "a.txt").write_text("a")
+    (app / "d").mkdir()
+    (app / "d" / TEMP).write_text("left by an interrupted run")
+    cfg = load({"HOST_VOLUME": str(host), "APP_VOLUME": str(app), "UNISON": str(state)})
+    assert unison.sync_once(cfg, "test", timeout=60) >= 1
+    assert (app / "a.txt").read_text() == "a"
+    assert not (app / "d" / TEMP).exists()
