@@ -15,8 +15,8 @@ temp files for :mod:`engine.litter`.
 
 Pacing (``auto``): the pause after a pass is ``max(FLOOR, cpu / BUDGET)``,
 the pass's own CPU time spent at no more than :data:`BUDGET` of a core
-(``cpu``: the least of the last :data:`COST_PASSES` passes, so one pass slowed
-by a busy machine does not stretch the pause).  :data:`FLOOR` keeps a small
+(``cpu``: the mean of the last :data:`COST_PASSES` passes, so the budget holds
+on average while one pass slowed by a busy machine stretches one pause less).  :data:`FLOOR` keeps a small
 tree from being walked all the time.  A slow mount or a big tree costs more
 CPU per pass, so its passes come rarer: at 10k files a pass costs 0.1-0.25 s
 of CPU here (a shared 2-core machine), a pause of 15-40 s.
@@ -41,7 +41,7 @@ from engine.protocol import join
 
 BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
 FLOOR = 10.0  # auto: seconds between passes at the least
-COST_PASSES = 3  # auto: a pass's cost is the least CPU time of this many recent passes
+COST_PASSES = 3  # auto: a pass's cost is the mean CPU time of this many recent passes
 RECHECK_DELAY = 1.0  # a difference must still be there this much later (unison may be writing it)
 UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
 
@@ -229,7 +229,8 @@ class VerifierThread(threading.Thread):
         while not self.stop.is_set():
             result = self.one_pass(contents=not baseline)
             costs.append(result.cpu_seconds)
-            result = replace(result, baseline=baseline, pause=pause_for(self.interval, min(costs)))
+            cost = sum(costs) / len(costs)
+            result = replace(result, baseline=baseline, pause=pause_for(self.interval, cost))
             if self.interval == 0:  # off: this walk looked for temp files only
                 result = replace(result, differing=frozenset(), checked=0)
             self._post(result)
