@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import engines, metrics, report, trees
+from bench import verifier as verifier_bench
 
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 900.0
 SETTLE = 2.0
 BURSTS = 3
+VERIFIER_MIN_SIZE = 10_000  # the verifier section runs at 10k (quick) and 100k (full)
 
 ENGINE_PATHS = ("engine", "monit", "entrypoint.py")
 
@@ -217,6 +219,13 @@ def run_plan(plan: Plan, work: Path) -> dict[str, Any]:
         if plan.peer is not None:
             found[PEER] = guarded(
                 PEER, partial(run_unison, work, tree, n, plan, PEER, "watch", plan.peer, False)
+            )
+        if n >= VERIFIER_MIN_SIZE:  # the drift verifier through bindfs (issue 9)
+            why_not = verifier_bench.available()
+            entry["verifier"] = (
+                {"skipped": why_not}
+                if why_not
+                else guarded("verifier", partial(verifier_bench.run, work, tree, n, READY_TIMEOUT))
             )
         trees.remove(tree)
         sizes[str(n)] = entry

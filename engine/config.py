@@ -26,6 +26,7 @@ from engine.converters import (
     positive_number,
     prefer,
     runtime_folder,
+    verify_interval,
     words,
 )
 
@@ -67,6 +68,7 @@ class Config:
     monit_cpu_threshold: float
     monit_stall_seconds: float
     rescan_interval: float
+    verify_interval: float | None  # SYNC_VERIFY_INTERVAL: None is auto, 0 is off
     runtime_dir: Path
     unison_dir: Path
     unison_bin: str
@@ -181,6 +183,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         monit_cpu_threshold=get("MONIT_CPU_THRESHOLD", positive_number, 50.0),
         monit_stall_seconds=get("MONIT_STALL_SECONDS", positive_number, 60.0),
         rescan_interval=get("SYNC_RESCAN_INTERVAL", non_negative_number, 300.0),
+        verify_interval=get("SYNC_VERIFY_INTERVAL", verify_interval, None),
         runtime_dir=Path(get("SYNC_RUNTIME_DIR", runtime_folder, "/run/native-sync")),
         unison_dir=Path(get("UNISON", str, "/unison")),
         unison_bin=get("UNISON_BIN", str, "unison"),

@@ -37,6 +37,16 @@ def non_negative_number(value: str) -> float:
     return number
 
 
+def verify_interval(value: str) -> float | None:
+    """``auto`` (None: paced by the verifier's own cost) or seconds between passes (0: off)."""
+    if str(value).strip().lower() == "auto":
+        return None
+    try:
+        return non_negative_number(value)
+    except ValueError:
+        raise ValueError("auto, or a number of seconds, 0 or more (0: off)") from None
+
+
 def positive_number(value: str) -> float:
     """A number greater than 0."""
     try:

@@ -48,6 +48,8 @@ class Cycles:
             conflicts=previous.conflicts,
             recent_conflicts=previous.recent_conflicts,
             rescans=previous.rescans,
+            drift_repaired=previous.drift_repaired,
+            litter_removed=previous.litter_removed,
         )
         return cls(wall=wall, totals=totals)
 
@@ -99,6 +101,14 @@ class Cycles:
 
     def rescanned(self) -> None:
         self.totals = replace(self.totals, rescans=self.totals.rescans + 1)
+
+    def drift_reported(self, paths: int) -> None:
+        """The verifier found ``paths`` differences and they went to unison."""
+        self.totals = replace(self.totals, drift_repaired=self.totals.drift_repaired + paths)
+
+    def litter_removed(self, files: int) -> None:
+        """``files`` temp files unison abandoned were removed."""
+        self.totals = replace(self.totals, litter_removed=self.totals.litter_removed + files)
 
     def saw(self, rel: str) -> None:
         """A changed path: a conflict copy unison made is counted once."""

@@ -14,7 +14,10 @@ protocol's backend and coordinates the rooms that do the work:
 - :mod:`engine.fullsync`: the full-sync request (SIGUSR1) as a state machine;
 - :mod:`engine.owners`: what unison wrote gets its owner (per side);
 - :mod:`engine.cycles`: sync cycles counted and written to
-  ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog.
+  ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog;
+- :mod:`engine.verifier`: the drift verifier's thread walks both trees, its
+  differences are reported when things are calm;
+- :mod:`engine.litter`: unison's abandoned temp files, removed between cycles.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import program, status
+from engine import litter, program, status
 from engine.cycles import Cycles, Publisher
 from engine.differ import StillDiffers, TooManyToRecheck
 from engine.fullsync import FullSyncRequest
@@ -40,6 +43,9 @@ from engine.owners import Owners
 from engine.protocol import Protocol, ProtocolError, quote
 from engine.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
 from engine.settle import Settler
+from engine.verifier import Drift, VerifierThread
+
+LITTER_RETRY = 5.0  # a temp file still held open is looked at again this much later
 
 log = structlog.get_logger("fsmonitor")
 
@@ -66,6 +72,10 @@ class Monitor:
     full_sync: FullSyncRequest = field(default_factory=FullSyncRequest)
     cycles: Cycles = field(init=False)
     publisher: Publisher = field(init=False)
+    verifier: VerifierThread | None = None  # the drift verifier (SYNC_VERIFY_INTERVAL), if any
+    drift: Drift = field(default_factory=Drift)
+    litter: litter.Candidates = field(default_factory=litter.Candidates)
+    _litter_at: float = 0.0  # no litter sweep before this time
     _now: float = 0.0  # the time of the command being handled
 
     def __post_init__(self) -> None:
@@ -86,6 +96,9 @@ class Monitor:
     def start(self, replica: str, root: str, path: str) -> None:
         if replica not in self.watcher.roots:
             self.watcher.add_root(replica, root)
+            if self.verifier is not None and len(self.watcher.roots) == 2:
+                first, second = self.watcher.roots.values()
+                self.verifier.roots = (first, second)
         self.watcher.watch(replica, path)
         self.cycles.scan_started(self._now)
         if path == "":
@@ -115,6 +128,7 @@ class Monitor:
     def events(self, batch: Batch, now: float) -> list[str]:
         """Take what the watcher read; an overflow asks for a full rescan."""
         self.settler.add(set() if batch.overflow else batch.changed, now, batch.writing, batch.written)
+        self.litter.saw(batch.temps)
         if batch.overflow:
             return self.rescan(OVERFLOW, now)
         return []
@@ -130,6 +144,8 @@ class Monitor:
             self.settler.deadline(now),
             self.rescans.deadline(now, self.full_sync.rescan_due),
             None if recheck is None else max(recheck, now),
+            # a held temp file is retried; calm itself always comes with a command from unison
+            self._litter_at if self.litter.paths and self._litter_at > now else None,
         ]
         return min((t for t in times if t is not None), default=None)
 
@@ -145,7 +161,32 @@ class Monitor:
         recheck = self.still_differs.recheck_at(self._quiet_since())
         if calm and recheck is not None and now >= recheck:
             out += self.recheck(now)
+        if calm:
+            out += self.hygiene(now)
         return out
+
+    def verified(self, now: float) -> None:
+        """The verifier finished passes: their differences wait for calm (:meth:`tick`), temp files too."""
+        assert self.verifier is not None
+        for result in self.verifier.results():
+            self.drift.passed(result)
+            self.litter.saw(result.temps)
+        self.publish(now)
+
+    def hygiene(self, now: float) -> list[str]:
+        """Between cycles: report the verifier's differences, remove abandoned temp files."""
+        if self.litter.paths and now >= self._litter_at:
+            removed = self.litter.sweep()
+            if removed:
+                self.cycles.litter_removed(removed)
+                self.publish(now)
+            self._litter_at = now + LITTER_RETRY
+        if not self.drift.to_report or len(self.watcher.roots) != 2:
+            return []
+        replica = next(iter(self.watcher.roots))
+        found = self.drift.take(lambda rel: self.still_differs.differs_now(replica, rel))
+        self.cycles.drift_reported(len(found))
+        return self._report(found, now)
 
     def _quiet_since(self) -> float:
         return max(self.settler.last_event, self.cycles.last_sync_done)
@@ -195,7 +236,8 @@ class Monitor:
     def publish(self, now: float) -> None:
         """Write ``fsmonitor.json`` as of ``now``."""
         pending = self.protocol.pending_count() + len(self.settler.dirty)
-        self.publisher.publish(self.cycles.snapshot(now, pending, self.watcher.watch_count))
+        snapshot = self.cycles.snapshot(now, pending, self.watcher.watch_count)
+        self.publisher.publish(self.drift.stamp(snapshot))
 
 
 def serve(monitor: Monitor, stdin: int = 0, stdout: int = 1) -> int:
@@ -209,7 +251,8 @@ def serve(monitor: Monitor, stdin: int = 0, stdout: int = 1) -> int:
         now = time.monotonic()
         deadline = monitor.deadline(now)
         timeout = None if deadline is None else max(0.0, deadline - now)
-        readable, _, _ = select.select([stdin, monitor.watcher.fileno(), wake_r], [], [], timeout)
+        verifier = [] if monitor.verifier is None else [monitor.verifier.fileno()]
+        readable, _, _ = select.select([stdin, monitor.watcher.fileno(), wake_r, *verifier], [], [], timeout)
         now = time.monotonic()
         out: list[str] = []
         if wake_r in readable:
@@ -225,6 +268,8 @@ def serve(monitor: Monitor, stdin: int = 0, stdout: int = 1) -> int:
                 *lines, buffer = buffer.split(b"\n")
                 for raw in lines:
                     out += monitor.command(raw.decode("utf-8", "surrogateescape"), now)
+            if verifier and verifier[0] in readable:
+                monitor.verified(now)
             out += monitor.tick(now)
         except WatchesExhausted as e:
             log.error("watches.exhausted", error=str(e))
@@ -260,7 +305,10 @@ def main() -> int:
         rescan_interval=cfg.rescan_interval,
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
         owners=Owners.for_config(cfg),
+        verifier=VerifierThread(ignored, cfg.verify_interval),
     )
+    assert monitor.verifier is not None
+    monitor.verifier.start()  # off (0): one walk for temp files, then it ends
     log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(patterns))
     monitor.publish(time.monotonic())  # tells status that this unison's fsmonitor runs
     try:

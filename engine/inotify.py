@@ -50,13 +50,15 @@ class Batch:
     """What one read of the inotify queue found.
 
     ``writing``: files last seen being written (modified, not yet closed);
-    ``written``: files last seen closed after writing, deleted or moved away.
+    ``written``: files last seen closed after writing, deleted or moved away;
+    ``temps``: unison temp files written (absolute paths), for :mod:`engine.litter`.
     """
 
     changed: set[tuple[str, str]]
     overflow: bool = False
     writing: frozenset[tuple[str, str]] = frozenset()
     written: frozenset[tuple[str, str]] = frozenset()
+    temps: frozenset[str] = frozenset()
 
 
 class Watcher:
@@ -140,6 +142,7 @@ class Watcher:
         changed: set[tuple[str, str]] = set()
         writing: dict[tuple[str, str], bool] = {}  # the last word on each file in this read
         overflow = False
+        temps: set[str] = set()
         for event in self.inotify.read(timeout=0):
             if event.mask & F.Q_OVERFLOW:
                 overflow = True
@@ -157,6 +160,8 @@ class Watcher:
                 changed.add(where)
                 continue
             if UNISON_TEMP.match(event.name):
+                if event.mask & (F.CREATE | F.CLOSE_WRITE | F.MOVED_TO):
+                    temps.add(os.path.join(self.roots[replica], folder, event.name))
                 continue
             rel = join(folder, event.name)
             if self.ignored(rel):
@@ -177,4 +182,5 @@ class Watcher:
             overflow,
             writing=frozenset(k for k, open_ in writing.items() if open_),
             written=frozenset(k for k, open_ in writing.items() if not open_),
+            temps=frozenset(temps),
         )

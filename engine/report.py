@@ -12,7 +12,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from engine.status import FSMONITOR_FILE, FsmonitorStatus, Problems, RunState, State, UnisonStatus
+from engine.status import (
+    FSMONITOR_FILE,
+    FsmonitorStatus,
+    Problem,
+    Problems,
+    RunState,
+    State,
+    UnisonStatus,
+)
 
 QUICK_EXITS_FAILED = 3  # this many failed starts in a row: `failed`
 
@@ -34,7 +42,8 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     run = RunState.load(runtime_dir)
     unison = UnisonStatus.load(runtime_dir)
     monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
-    problems = Problems.load(runtime_dir).items
+    known = Problems.load(runtime_dir).items
+    problems = [*known, *(p for p in _unrepaired(monitor) if p.path not in {k.path for k in known})]
     state, error = run.state, run.error
     if state is State.WATCHING and not _alive(run.pid):
         state, error = State.FAILED, "native-sync is not running"
@@ -62,7 +71,36 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
         "roots_error": run.roots_error,
         "fsmonitor": watched,
         "error": error,
+        "verifier": _verifier(monitor),
     }
+
+
+def _verifier(monitor: FsmonitorStatus) -> dict[str, Any]:
+    """The drift verifier's last pass, what it handed to unison, what stayed different."""
+    return {
+        "last_pass_at": monitor.verify_last_at,
+        "seconds": monitor.verify_seconds,
+        "cpu_seconds": monitor.verify_cpu_seconds,
+        "paths_checked": monitor.verify_checked,
+        "pause": monitor.verify_pause,
+        "passes": monitor.verify_passes,
+        "drift_repaired": monitor.drift_repaired,
+        "drift_unrepaired": list(monitor.drift_unrepaired),
+        "litter_removed": monitor.litter_removed,
+    }
+
+
+def _unrepaired(monitor: FsmonitorStatus) -> list[Problem]:
+    """Drift the verifier handed to unison again and again without effect: problems too."""
+    return [
+        Problem(
+            path=path,
+            side="both",
+            reason="still differs after the drift verifier handed it to unison repeatedly",
+            since=monitor.verify_last_at or "",
+        )
+        for path in monitor.drift_unrepaired
+    ]
 
 
 def healthy(status: dict[str, Any]) -> bool:

@@ -220,6 +220,10 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _str_tuple(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
 @dataclass(frozen=True)
 class FsmonitorStatus:
     """``fsmonitor/fsmonitor.json``: what the fsmonitor of the running unison reports.
@@ -241,6 +245,16 @@ class FsmonitorStatus:
     watches: int = 0
     flushes: int = 0
     recent_conflicts: tuple[str, ...] = ()  # the newest conflict copies, newest first (at most 10)
+    # the drift verifier (engine/verifier.py): its last pass and what it found
+    verify_passes: int = 0
+    verify_last_at: str | None = None
+    verify_seconds: float | None = None
+    verify_cpu_seconds: float | None = None
+    verify_checked: int = 0
+    verify_pause: float | None = None
+    drift_repaired: int = 0
+    drift_unrepaired: tuple[str, ...] = ()
+    litter_removed: int = 0  # unison temp files removed (engine/litter.py)
 
     @classmethod
     def load(cls, path: Path) -> FsmonitorStatus:
@@ -261,6 +275,15 @@ class FsmonitorStatus:
             recent_conflicts=tuple(
                 c for c in _typed(data, "recent_conflicts", list, []) if isinstance(c, str)
             ),
+            verify_passes=_int_or_none(data.get("verify_passes")) or 0,
+            verify_last_at=_str_or_none(data.get("verify_last_at")),
+            verify_seconds=_float_or_none(data.get("verify_seconds")),
+            verify_cpu_seconds=_float_or_none(data.get("verify_cpu_seconds")),
+            verify_checked=_int_or_none(data.get("verify_checked")) or 0,
+            verify_pause=_float_or_none(data.get("verify_pause")),
+            drift_repaired=_int_or_none(data.get("drift_repaired")) or 0,
+            drift_unrepaired=_str_tuple(data.get("drift_unrepaired")),
+            litter_removed=_int_or_none(data.get("litter_removed")) or 0,
         )
 
     def save(self, path: Path) -> None:

@@ -139,6 +139,14 @@ def clear_stale_locks(cfg: Config) -> list[str]:
     return removed
 
 
+def _sweep_litter(cfg: Config) -> None:
+    """After a one-shot run: unison's abandoned temp files go (one names-only walk of each root)."""
+    from engine import litter
+    from engine.ignore import IgnoreMatcher
+
+    litter.sweep(cfg.roots, IgnoreMatcher(cfg.ignores).ignored)
+
+
 def sync_once(
     cfg: Config,
     purpose: str,
@@ -166,6 +174,7 @@ def sync_once(
         if returncode is not None:
             break
         dog.restarted(time.monotonic())
+    _sweep_litter(cfg)
     text = output.decode("utf-8", "replace")
     owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # what it copied gets its owner
     reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))

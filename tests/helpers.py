@@ -18,22 +18,26 @@ __all__ = [
     "make_engine",
     "same_trees",
     "snapshot",
+    "unison_temps",
     "wait_for",
 ]
 
 
-def snapshot(root: Path, skip: Callable[[str], bool] = lambda rel: False) -> dict[str, Any]:
+def snapshot(
+    root: Path, skip: Callable[[str], bool] = lambda rel: False, keep_temps: bool = False
+) -> dict[str, Any]:
     """Everything unison syncs about a tree: type, exec bits, contents, link targets.
 
-    unison's own temporary files are left out, and so is whatever vanishes
-    while the tree is read (a tree that is still changing differs anyway).
+    unison's own temporary files are left out unless ``keep_temps`` (then a
+    leftover one makes two trees differ), and so is whatever vanishes while
+    the tree is read (a tree that is still changing differs anyway).
     """
     found: dict[str, Any] = {}
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root)
-            if skip(rel) or (name.startswith(".unison.") and name.endswith(".unison.tmp")):
+            if skip(rel) or (not keep_temps and name.startswith(".unison.") and name.endswith(".unison.tmp")):
                 continue
             try:
                 st = os.lstat(path)
@@ -49,5 +53,11 @@ def snapshot(root: Path, skip: Callable[[str], bool] = lambda rel: False) -> dic
     return found
 
 
-def same_trees(a: Path, b: Path) -> bool:
-    return snapshot(a) == snapshot(b)
+def same_trees(a: Path, b: Path, keep_temps: bool = False) -> bool:
+    """Byte for byte the same; ``keep_temps``: unison's temp files count too."""
+    return snapshot(a, keep_temps=keep_temps) == snapshot(b, keep_temps=keep_temps)
+
+
+def unison_temps(*roots: Path) -> list[Path]:
+    """unison's temp files (``.unison.*.unison.tmp``) anywhere under ``roots``."""
+    return [p for root in roots for p in root.rglob(".unison.*.unison.tmp")]

@@ -26,6 +26,15 @@ KEYS = [
     "watches",
     "flushes",
     "recent_conflicts",
+    "verify_passes",
+    "verify_last_at",
+    "verify_seconds",
+    "verify_cpu_seconds",
+    "verify_checked",
+    "verify_pause",
+    "drift_repaired",
+    "drift_unrepaired",
+    "litter_removed",
 ]
 
 
@@ -68,10 +77,25 @@ def test_pending_since_is_published_in_wall_clock_time() -> None:
 
 
 def test_totals_carry_over_from_the_previous_fsmonitor() -> None:
-    previous = FsmonitorStatus(pid=1, syncs=9, last_sync_at="x", conflicts=2, rescans=3, flushes=4)
+    previous = FsmonitorStatus(
+        pid=1,
+        syncs=9,
+        last_sync_at="x",
+        conflicts=2,
+        rescans=3,
+        flushes=4,
+        drift_repaired=5,
+        litter_removed=6,
+    )
     totals = Cycles.resume(previous, FakeClock()).totals
     assert totals == FsmonitorStatus(
-        pid=os.getpid(), unison_pid=os.getppid(), last_sync_at="x", conflicts=2, rescans=3
+        pid=os.getpid(),
+        unison_pid=os.getppid(),
+        last_sync_at="x",
+        conflicts=2,
+        rescans=3,
+        drift_repaired=5,
+        litter_removed=6,
     )
 
 
@@ -97,7 +121,14 @@ def test_the_ten_newest_conflict_copies_are_listed_newest_first() -> None:
 def test_the_file_keeps_its_keys_and_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "fsmonitor.json"
     snap = FsmonitorStatus(
-        pid=5, unison_pid=4, syncs=2, pending_since=1.5, flushes=1, recent_conflicts=("a",)
+        pid=5,
+        unison_pid=4,
+        syncs=2,
+        pending_since=1.5,
+        flushes=1,
+        recent_conflicts=("a",),
+        verify_seconds=0.5,
+        drift_unrepaired=("a/b",),
     )
     snap.save(path)
     assert list(json.loads(path.read_text())) == KEYS

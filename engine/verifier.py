@@ -1,0 +1,332 @@
+"""The drift verifier (``SYNC_VERIFY_INTERVAL``): the two trees compared, differences to unison.
+
+A mount that never announces a change (bindfs, OSXFS on a bad day, WSL2's
+``/mnt/c``) leaves the watcher blind; this is the safety net.  A background
+thread (:class:`VerifierThread`) walks both replicas side by side (ignores as
+the watcher applies them, links not followed) and compares type, permission
+bits (:data:`engine.compare.PERMS`), size and link target; contents only for
+files whose stat (size, mtime, ctime, inode) changed on either side since the
+previous pass.  The first pass only takes that baseline: watch-mode unison
+has just scanned everything itself.  What differs is compared again after
+:data:`RECHECK_DELAY` (unison may be writing it right now) and posted to the
+select loop through a queue and a wake-up pipe; the loop reports it like any
+other change (:class:`Drift` keeps the books).  The walk also finds unison's
+temp files for :mod:`engine.litter`.
+
+Pacing (``auto``): the pause after a pass is ``max(FLOOR, cpu / BUDGET)``,
+the pass's own CPU time spent at no more than :data:`BUDGET` of a core
+(``cpu``: the mean of the last :data:`COST_PASSES` passes, so the budget holds
+on average while one pass slowed by a busy machine stretches one pause less).  :data:`FLOOR` keeps a small
+tree from being walked all the time.  A slow mount or a big tree costs more
+CPU per pass, so its passes come rarer: at 10k files a pass costs 0.1-0.25 s
+of CPU here (a shared 2-core machine), a pause of 15-40 s.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import structlog
+
+from engine import litter, status
+from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
+from engine.protocol import join
+
+BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
+FLOOR = 10.0  # auto: seconds between passes at the least
+COST_PASSES = 3  # auto: a pass's cost is the mean CPU time of this many recent passes
+RECHECK_DELAY = 1.0  # a difference must still be there this much later (unison may be writing it)
+UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
+
+log = structlog.get_logger("fsmonitor")
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one walk found: paths that differ (still, after the recheck), temp files, costs."""
+
+    differing: frozenset[str]
+    temps: tuple[str, ...]
+    checked: int
+    seconds: float
+    cpu_seconds: float
+    pause: float
+    at: float  # wall clock at the end of the pass
+    baseline: bool = False  # the first pass: no contents compared
+
+
+_Sig = tuple[int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode
+
+
+def _sig(st: os.stat_result) -> _Sig:
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+@dataclass
+class Walker:
+    """Compares two trees; remembers the stat of equal files to skip their contents next time.
+
+    ``seen`` maps ``hash(path)`` to ``hash`` of both sides' stat: two ints per
+    file instead of the path and two stat results (100k files: a few MB).
+    """
+
+    ignored: Callable[[str], bool]
+    seen: dict[int, int] = field(default_factory=dict)
+
+    def walk(self, a: str, b: str, contents: bool = True) -> tuple[set[str], list[str], int]:
+        """(differing paths, temp files, paths checked) between roots ``a`` and ``b``."""
+        differing: set[str] = set()
+        temps: list[str] = []
+        seen: dict[int, int] = {}
+        checked = 0
+        stack = [""]
+        while stack:
+            rel = stack.pop()
+            left, right = _entries(a, rel), _entries(b, rel)
+            if left is None or right is None:
+                if (left is None) != (right is None):
+                    differing.add(rel)
+                continue
+            for name in left.keys() | right.keys():
+                if litter.is_temp(name):
+                    temps += [e.path for e in (left.get(name), right.get(name)) if e is not None]
+                    continue
+                child = join(rel, name)
+                if self.ignored(child):
+                    continue
+                checked += 1
+                ea, eb = left.get(name), right.get(name)
+                if ea is None or eb is None:
+                    differing.add(child)
+                    continue
+                verdict = self._compare(child, ea, eb, contents, seen)
+                if verdict is None:
+                    stack.append(child)
+                elif verdict:
+                    differing.add(child)
+        self.seen = seen
+        return differing, temps, checked
+
+    def _compare(
+        self, rel: str, ea: os.DirEntry[str], eb: os.DirEntry[str], contents: bool, seen: dict[int, int]
+    ) -> bool | None:
+        """True if different, False if the same, None for two folders to descend into."""
+        try:
+            sa, sb = ea.stat(follow_symlinks=False), eb.stat(follow_symlinks=False)
+        except OSError:
+            return True
+        if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
+            return True
+        if stat.S_ISLNK(sa.st_mode):
+            return _readlink(ea.path) != _readlink(eb.path)
+        if (sa.st_mode & PERMS) != (sb.st_mode & PERMS):
+            return True
+        if stat.S_ISDIR(sa.st_mode):
+            return None
+        if not stat.S_ISREG(sa.st_mode):
+            return False
+        if sa.st_size != sb.st_size:
+            return True
+        key, sig = hash(rel), hash((_sig(sa), _sig(sb)))
+        if self.seen.get(key) == sig or not contents:
+            seen[key] = sig
+            return False
+        if _differ(ea.path, eb.path):
+            return True  # not remembered: compared again next pass
+        seen[key] = sig
+        return False
+
+
+def _differ(a: str, b: str) -> bool:
+    """:func:`engine.compare.differs`, with big files' contents compared too.
+
+    The fsmonitor's filter calls files above ``CONTENT_LIMIT`` different to
+    stay fast; the verifier compares them only when their stat changed, and
+    must not call two equal big files drift on every pass.
+    """
+    if not differs(a, b):
+        return False
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return True
+    big = stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size > CONTENT_LIMIT
+    return not (big and (sa.st_mode & PERMS) == (sb.st_mode & PERMS) and same_contents(a, b))
+
+
+def _entries(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
+    try:
+        with os.scandir(os.path.join(root, rel) if rel else root) as it:
+            return {e.name: e for e in it}
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return {}  # unreadable: the problems view names it (unison fails it too)
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def pause_for(interval: float | None, cpu_seconds: float) -> float:
+    """Seconds to wait after a pass that cost ``cpu_seconds`` (``interval`` None: auto)."""
+    if interval is not None:
+        return interval
+    return max(FLOOR, cpu_seconds / BUDGET)
+
+
+class VerifierThread(threading.Thread):
+    """Walks the replicas in the background; passes go to :meth:`results` (wakes :meth:`fileno`).
+
+    ``interval``: seconds between passes, None for auto, 0 for off (then one
+    walk at start looks for temp files only).
+    """
+
+    def __init__(self, ignored: Callable[[str], bool], interval: float | None) -> None:
+        super().__init__(name="verifier", daemon=True)
+        self.walker = Walker(ignored)
+        self.interval = interval
+        self.roots: tuple[str, str] | None = None  # set by the select loop once unison named both
+        self.stop = threading.Event()
+        self._queue: queue.SimpleQueue[Pass] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    def fileno(self) -> int:
+        """Readable when a pass is waiting in :meth:`results`."""
+        return self._wake_r
+
+    def results(self) -> list[Pass]:
+        """The passes finished since the last call (drains the wake-up pipe)."""
+        try:
+            os.read(self._wake_r, 4096)
+        except BlockingIOError:
+            pass
+        done = []
+        while True:
+            try:
+                done.append(self._queue.get_nowait())
+            except queue.Empty:
+                return done
+
+    def run(self) -> None:
+        while self.roots is None:
+            if self.stop.wait(0.1):
+                return
+        baseline = True
+        costs: deque[float] = deque(maxlen=COST_PASSES)
+        while not self.stop.is_set():
+            result = self.one_pass(contents=not baseline)
+            costs.append(result.cpu_seconds)
+            cost = sum(costs) / len(costs)
+            result = replace(result, baseline=baseline, pause=pause_for(self.interval, cost))
+            if self.interval == 0:  # off: this walk looked for temp files only
+                result = replace(result, differing=frozenset(), checked=0)
+            self._post(result)
+            if self.interval == 0:
+                return
+            baseline = False
+            self.stop.wait(result.pause)
+
+    def one_pass(self, contents: bool = True) -> Pass:
+        """Walk once (and recheck what differs after RECHECK_DELAY)."""
+        assert self.roots is not None
+        a, b = self.roots
+        started, cpu = time.monotonic(), time.thread_time()
+        differing, temps, checked = self.walker.walk(a, b, contents and self.interval != 0)
+        if differing and not self.stop.wait(RECHECK_DELAY):
+            differing = {rel for rel in differing if _differ(os.path.join(a, rel), os.path.join(b, rel))}
+        spent = time.thread_time() - cpu
+        seconds = time.monotonic() - started
+        return Pass(
+            frozenset(differing),
+            tuple(temps),
+            checked,
+            seconds - (RECHECK_DELAY if differing else 0.0),
+            spent,
+            pause_for(self.interval, spent),
+            time.time(),
+        )
+
+    def _post(self, result: Pass) -> None:
+        self._queue.put(result)
+        try:
+            os.write(self._wake_w, b"v")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop is already due to read
+
+
+@dataclass
+class Drift:
+    """The select loop's books on the verifier: what to report, what unison could not fix."""
+
+    strikes: dict[str, int] = field(default_factory=dict)
+    unrepaired: set[str] = field(default_factory=set)
+    to_report: set[str] = field(default_factory=set)
+    last: Pass | None = None
+    passes: int = 0
+
+    def passed(self, result: Pass) -> None:
+        """A pass ended: its differences wait for a calm moment (:meth:`take`)."""
+        self.last = result
+        self.passes += 1
+        for rel in [r for r in self.strikes if r not in result.differing]:
+            del self.strikes[rel]
+            if rel in self.unrepaired:
+                self.unrepaired.discard(rel)
+                log.info("drift.resolved", path=rel)
+        for rel in result.differing:
+            if rel in self.unrepaired:
+                continue
+            strikes = self.strikes.get(rel, 0) + 1
+            self.strikes[rel] = strikes
+            if strikes > UNREPAIRED_PASSES:
+                self.unrepaired.add(rel)
+                log.warning("drift.unrepaired", path=rel, passes=UNREPAIRED_PASSES)
+                continue
+            self.to_report.add(rel)
+        log.info(
+            "verify.pass",
+            checked=result.checked,
+            seconds=round(result.seconds, 3),
+            cpu_seconds=round(result.cpu_seconds, 3),
+            pause=round(result.pause, 1),
+            differing=len(result.differing),
+            temps=len(result.temps),
+            baseline=result.baseline,
+        )
+
+    def take(self, still_differs: Callable[[str], bool]) -> set[str]:
+        """The waiting differences that still differ now (the last of the two checks)."""
+        found, self.to_report = self.to_report, set()
+        found = {rel for rel in found if still_differs(rel)}
+        if found:
+            log.info("drift.found", paths=len(found), sample=sorted(found)[:5])
+        return found
+
+    def stamp(self, snapshot: status.FsmonitorStatus) -> status.FsmonitorStatus:
+        """``snapshot`` with the verifier's last pass and what it could not repair."""
+        last = self.last
+        if last is None:
+            return replace(snapshot, drift_unrepaired=tuple(sorted(self.unrepaired)))
+        return replace(
+            snapshot,
+            verify_passes=self.passes,
+            verify_last_at=status.now_iso(last.at),
+            verify_seconds=round(last.seconds, 3),
+            verify_cpu_seconds=round(last.cpu_seconds, 3),
+            verify_checked=last.checked,
+            verify_pause=round(last.pause, 1),
+            drift_unrepaired=tuple(sorted(self.unrepaired)),
+        )

@@ -1,0 +1,263 @@
+"""The drift verifier's walk, pacing and books; unison's temp files (engine/verifier.py, engine/litter.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from engine import litter
+from engine.compare import differs
+from engine.config import ConfigError, load
+from engine.fsmonitor import Monitor
+from engine.ignore import IgnoreMatcher
+from engine.inotify import Watcher
+from engine.protocol import quote
+from engine.verifier import (
+    BUDGET,
+    FLOOR,
+    UNREPAIRED_PASSES,
+    Drift,
+    Pass,
+    VerifierThread,
+    Walker,
+    pause_for,
+)
+from tests.helpers import wait_for
+
+TEMP = ".unison.a.txt.0123456789abcdef.unison.tmp"
+
+
+@pytest.fixture
+def trees(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        (root / "d" / "e").mkdir(parents=True)
+        (root / "same.txt").write_text("same")
+        (root / "d" / "e" / "deep.txt").write_text("deep")
+        os.symlink("same.txt", root / "link")
+    return a, b
+
+
+def walk(walker: Walker, a: Path, b: Path, contents: bool = True) -> set[str]:
+    differing, _, _ = walker.walk(str(a), str(b), contents)
+    return differing
+
+
+def test_equal_trees_do_not_differ(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    walker = Walker(lambda rel: False)
+    differing, temps, checked = walker.walk(str(a), str(b))
+    assert (differing, temps, checked) == (set(), [], 5)
+
+
+def test_type_size_exec_bit_link_target_and_presence_are_compared(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    walker = Walker(lambda rel: False)
+    (a / "new.txt").write_text("only here")
+    (a / "d" / "e" / "deep.txt").write_text("longer now")
+    (b / "same.txt").chmod(0o755)
+    (b / "link").unlink()
+    os.symlink("elsewhere", b / "link")
+    (a / "kind").mkdir()
+    (b / "kind").write_text("a file")
+    assert walk(walker, a, b) == {"new.txt", "d/e/deep.txt", "same.txt", "link", "kind"}
+
+
+def test_contents_are_compared_only_where_a_stat_changed(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    walker = Walker(lambda rel: False)
+    (a / "same.txt").write_text("SAME")  # same size, other contents
+    assert walk(walker, a, b, contents=False) == set()  # the baseline: metadata only
+    assert walk(walker, a, b) == set()  # nothing changed since: contents not read
+    (a / "same.txt").write_text("Same")  # a new stat on one side: contents compared
+    assert walk(walker, a, b) == {"same.txt"}
+    assert walk(walker, a, b) == {"same.txt"}  # a difference is not remembered as seen
+    (b / "same.txt").write_text("Same")
+    assert walk(walker, a, b) == set()
+
+
+def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = trees
+    monkeypatch.setattr("engine.verifier.CONTENT_LIMIT", 8)
+    monkeypatch.setattr("engine.compare.CONTENT_LIMIT", 8)
+    walker = Walker(lambda rel: False)
+    walk(walker, a, b, contents=False)
+    for root in (a, b):
+        (root / "big.bin").write_bytes(b"0123456789" * 3)
+    assert walk(walker, a, b) == set()
+    (a / "big.bin").write_bytes(b"0123456789" * 2 + b"9876543210")
+    assert walk(walker, a, b) == {"big.bin"}
+
+
+def test_ignored_paths_are_not_walked_and_temp_files_are_collected(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    (a / "d" / "only-a.txt").write_text("x")
+    (a / "cache").mkdir()
+    (a / "cache" / "x").write_text("x")
+    (b / "d" / TEMP).write_text("partial")
+    walker = Walker(IgnoreMatcher(("Name cache", "Path d/only-a.txt")).ignored)
+    differing, temps, _ = walker.walk(str(a), str(b))
+    assert differing == set()
+    assert temps == [str(b / "d" / TEMP)]
+
+
+def test_a_folder_missing_on_one_side_is_one_difference(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    (a / "d" / "e" / "deep.txt").unlink()
+    (a / "d" / "e").rmdir()
+    assert walk(Walker(lambda rel: False), a, b) == {"d/e"}
+
+
+def test_auto_pace_spends_the_budget_and_never_less_than_the_floor() -> None:
+    assert pause_for(None, 0.0) == FLOOR
+    assert pause_for(None, 1.0) == pytest.approx(1.0 / BUDGET)
+    assert pause_for(30.0, 5.0) == 30.0
+
+
+def a_pass(*differing: str, temps: tuple[str, ...] = ()) -> Pass:
+    return Pass(frozenset(differing), temps, 10, 0.1, 0.05, FLOOR, 1_800_000_000.0)
+
+
+def test_drift_is_reported_until_it_is_given_up_and_shown() -> None:
+    drift = Drift()
+    for _ in range(UNREPAIRED_PASSES):
+        drift.passed(a_pass("stuck.txt"))
+        assert drift.take(lambda rel: True) == {"stuck.txt"}
+    with capture_logs() as logs:
+        drift.passed(a_pass("stuck.txt"))
+    assert drift.take(lambda rel: True) == set()
+    assert drift.unrepaired == {"stuck.txt"}
+    assert next(e for e in logs if e["event"] == "drift.unrepaired")["path"] == "stuck.txt"
+    drift.passed(a_pass())  # the path no longer differs
+    assert drift.unrepaired == set()
+    assert drift.strikes == {}
+
+
+def test_a_difference_gone_by_the_time_of_reporting_is_not_reported() -> None:
+    drift = Drift()
+    drift.passed(a_pass("a.txt", "b.txt"))
+    assert drift.take(lambda rel: rel == "b.txt") == {"b.txt"}
+
+
+def test_the_thread_walks_and_wakes_the_loop(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    (b / "d" / TEMP).write_text("partial")
+    (a / "extra.txt").write_text("x")
+    thread = VerifierThread(lambda rel: False, 60.0)
+    thread.roots = (str(a), str(b))
+    thread.start()
+    try:
+        found = wait_for(thread.results, 20, "the first pass")
+    finally:
+        thread.stop.set()
+        thread.join(10)
+    first = found[0]
+    assert first.baseline and first.differing == {"extra.txt"}
+    assert first.temps == (str(b / "d" / TEMP),)
+    assert first.pause == 60.0
+
+
+def test_verify_interval_0_walks_once_for_temp_files_only(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    (a / "extra.txt").write_text("x")
+    (a / TEMP).write_text("partial")
+    thread = VerifierThread(lambda rel: False, 0.0)
+    thread.roots = (str(a), str(b))
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive()
+    (result,) = thread.results()
+    assert result.differing == frozenset() and result.checked == 0
+    assert result.temps == (str(a / TEMP),)
+
+
+def test_the_monitor_reports_drift_for_both_replicas_when_calm(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    monitor = Monitor(watcher=Watcher(lambda rel: False), differs=differs, verifier=None)
+    t = 100.0
+    for replica, root in (("h1", a), ("h2", b)):
+        monitor.command(f"START {replica} {quote(str(root))} ", t)
+        monitor.command("DONE", t)
+    monitor.command("WAIT h1", t)
+    monitor.command("WAIT h2", t)
+    (a / "drifted.txt").write_text("never announced")
+    (b / TEMP).write_text("abandoned")
+    monitor.drift.passed(a_pass("drifted.txt", "gone.txt"))
+    monitor.litter.saw([str(b / TEMP)])
+    assert monitor.tick(t + 1) == ["CHANGES h1"]  # unison then asks for both replicas
+    assert monitor.command("CHANGES h1", t + 1) == ["RECURSIVE drifted.txt", "DONE"]
+    assert monitor.command("CHANGES h2", t + 1) == ["RECURSIVE drifted.txt", "DONE"]
+    assert not (b / TEMP).exists()
+    snapshot = monitor.drift.stamp(monitor.cycles.snapshot(t, 0, 0))
+    assert (monitor.cycles.totals.drift_repaired, monitor.cycles.totals.litter_removed) == (1, 1)
+    assert snapshot.verify_checked == 10
+
+
+def test_litter_removes_what_nobody_holds_open(tmp_path: Path) -> None:
+    held, free, other = tmp_path / TEMP, tmp_path / ".unison.b.1.unison.tmp", tmp_path / "b.txt"
+    for path in (held, free, other):
+        path.write_text("x")
+    with open(held, "rb"):
+        assert litter.held_open([str(held), str(free)]) == {str(held)}
+        assert litter.remove([str(held), str(free), str(other)]) == [str(free)]
+    assert held.exists() and other.exists() and not free.exists()
+    assert litter.sweep([tmp_path]) == [str(held)]
+
+
+def test_litter_finds_temp_files_below_but_not_in_ignored_folders(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "a" / "b" / TEMP).write_text("x")
+    (tmp_path / "cache" / TEMP).write_text("x")
+    found = list(litter.find(tmp_path, IgnoreMatcher(("Name cache",)).ignored))
+    assert found == [str(tmp_path / "a" / "b" / TEMP)]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", None), ("AUTO", None), ("0", 0.0), ("12.5", 12.5)])
+def test_sync_verify_interval(value: str, expected: float | None) -> None:
+    assert load({"SYNC_VERIFY_INTERVAL": value}).verify_interval == expected
+
+
+def test_sync_verify_interval_defaults_to_auto() -> None:
+    assert load({}).verify_interval is None
+
+
+@pytest.mark.parametrize("value", ["-1", "often", "inf"])
+def test_a_bad_sync_verify_interval_names_what_is_accepted(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"SYNC_VERIFY_INTERVAL.*auto, or a number"):
+        load({"SYNC_VERIFY_INTERVAL": value})
+
+
+def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    monitor = Monitor(watcher=Watcher(lambda rel: False), differs=differs)
+    t = 100.0
+    for replica, root in (("h1", a), ("h2", b)):
+        monitor.command(f"START {replica} {quote(str(root))} ", t)
+        monitor.command("DONE", t)
+    (b / TEMP).write_text("being written by unison")
+    monitor.litter.saw([str(b / TEMP)])
+    assert monitor.deadline(t + 1) is None  # unison's cycle runs: nothing to wake up for
+    assert monitor.tick(t + 1) == []
+    assert (b / TEMP).exists()  # never removed while unison may be transferring
+    monitor.command("WAIT h1", t + 2)
+    assert monitor.tick(t + 2) == []
+    assert not (b / TEMP).exists()
+
+
+def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
+    from engine import unison
+
+    host, app, state = tmp_path / "host", tmp_path / "app", tmp_path / "unison"
+    for folder in (host, app, state):
+        folder.mkdir()
+    (host / "a.txt").write_text("a")
+    (app / "d").mkdir()
+    (app / "d" / TEMP).write_text("left by an interrupted run")
+    cfg = load({"HOST_VOLUME": str(host), "APP_VOLUME": str(app), "UNISON": str(state)})
+    assert unison.sync_once(cfg, "test", timeout=60) >= 1
+    assert (app / "a.txt").read_text() == "a"
+    assert not (app / "d" / TEMP).exists()
