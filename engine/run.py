@@ -18,12 +18,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 import structlog
 
-from engine import launch, ownership, safety, status, supervisord, unison
+from engine import coldstart, fastcopy, launch, ownership, safety, status, supervisord, unison
 from engine.config import Config
 
 STARTUP_FAILURE = 3
@@ -133,16 +134,37 @@ def initial_sync(cfg: Config) -> None:
     files = 0
     if cold or _read(owner_file) != owner:
         files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
-        try:
-            owner_file.write_text(owner, encoding="utf-8")
-        except OSError as e:
-            log.warning("initial_sync.owner_not_recorded", error=str(e))
+        record_owner(cfg)
     log.info(
         "initial_sync.done",
         items=items,
         owner_checked=files,
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+def record_owner(cfg: Config) -> None:
+    """Note in UNISON the owner APP_VOLUME has now (the next start skips the walk)."""
+    try:
+        (cfg.unison_dir / OWNER_MARK).write_text(
+            f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}", encoding="utf-8"
+        )
+    except OSError as e:
+        log.warning("initial_sync.owner_not_recorded", error=str(e))
+
+
+def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> None:
+    """Issue 13: a fast copy makes the volume usable, then unison indexes (engine/coldstart.py).
+
+    The copy gives every entry its owner, so no ownership walk follows.
+    """
+    started = time.monotonic()
+    log.info(
+        "initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=True, fast_copy=True
+    )
+    files = coldstart.run(cfg, stop, usable)
+    record_owner(cfg)
+    log.info("initial_sync.done", items=files, seconds=round(time.monotonic() - started, 3), fast_copy=True)
 
 
 def _read(path: Path) -> str | None:
@@ -157,8 +179,11 @@ def precopy(cfg: Config) -> int:
     prepare(cfg)
     try:
         safety.check(cfg)
-        initial_sync(cfg)
-    except (safety.MassDeletionRefused, SyncFailed) as e:
+        if coldstart.wanted(cfg):
+            cold_start(cfg, threading.Event(), lambda: None)
+        else:
+            initial_sync(cfg)
+    except (safety.MassDeletionRefused, SyncFailed, coldstart.ColdStartFailed) as e:
         log.error("precopy.failed", error=str(e))
         return STARTUP_FAILURE
     return 0
@@ -198,9 +223,14 @@ class Runner:
             safety.check(cfg)
             self.set_state("initial-sync")
             launch.clear_stale_locks(cfg)
-            initial_sync(cfg)
-            self.set_state("initial-sync", initial_sync_done=True, initial_sync_at=status.now_iso())
-        except (safety.MassDeletionRefused, SyncFailed) as e:
+            if coldstart.wanted(cfg):
+                cold_start(cfg, self.stop, self._usable)
+            else:
+                initial_sync(cfg)
+                self.set_state("initial-sync", initial_sync_done=True, initial_sync_at=status.now_iso())
+        except fastcopy.Stopped:
+            return self._finish(flush=False)
+        except (safety.MassDeletionRefused, SyncFailed, coldstart.ColdStartFailed) as e:
             log.error("start.failed", error=str(e))
             self.set_state("failed", error=str(e))
             return STARTUP_FAILURE
@@ -217,9 +247,14 @@ class Runner:
             self._stop_supervisor()
             raise
 
+    def _usable(self) -> None:
+        """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
+        self.set_state("indexing", initial_sync_done=True, initial_sync_at=status.now_iso())
+        self._mark_health()
+
     def _supervise(self, started: float) -> int:
         watching = False
-        while not self.stop.wait(WATCH_POLL if self.healthy else POLL):  # fast until healthy
+        while not self.stop.wait(WATCH_POLL if watching and self.healthy else POLL):  # fast until healthy
             assert self.supervisor is not None
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-STATES = ("starting", "initial-sync", "watching", "stopping", "failed")
+STATES = ("starting", "initial-sync", "indexing", "watching", "stopping", "failed")
 
 STATE_FILE = "state.json"
 FSMONITOR_DIR = "fsmonitor"
@@ -81,9 +81,9 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     unison = read_json(runtime_dir / UNISON_FILE)
     name = state.get("state", "starting")
     error = state.get("error")
-    if name == "watching" and not _alive(state.get("pid")):
+    if name in ("indexing", "watching") and not _alive(state.get("pid")):
         name, error = "failed", "native-sync is not running"
-    if name in ("initial-sync", "watching") and int(unison.get("quick_exits", 0)) >= 3:
+    if name in ("initial-sync", "indexing", "watching") and int(unison.get("quick_exits", 0)) >= 3:
         name = "failed"
         error = f"unison exits right after starting ({unison['quick_exits']} times in a row): see the logs"
     pid = unison.get("pid")
@@ -106,5 +106,7 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
 
 
 def healthy(status: dict[str, Any]) -> bool:
-    """Watching, with a live unison whose fsmonitor runs."""
+    """Watching, with a live unison whose fsmonitor runs; or indexing (the volume is complete)."""
+    if status["state"] == "indexing":
+        return True
     return status["state"] == "watching" and status["unison"]["pid"] is not None and status["fsmonitor"]
