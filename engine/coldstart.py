@@ -9,11 +9,14 @@ and hash it on the way, minutes for a few hundred thousand files.  Instead:
    pass carries the host's changes made during the copy;
 2. **indexing**: the volume is complete, ``health`` passes, and a one-shot
    unison builds its archive over two identical trees (``state`` is
-   ``indexing``); paths the app changed during the copy and the host did not
-   go to unison with ``-preferpartial 'Path p -> APP'`` so the app's edit wins
-   there (unison, with no archive, calls any difference a conflict); where
-   both changed, the preferred side wins and the loser is kept
-   (``-copyonconflict``), as in watch mode;
+   ``indexing``).  unison, with no archive, calls any difference a conflict,
+   so what only the app changed meanwhile must not reach it as one: the
+   catch-up passes write app-only edits back to the host, and what they
+   cannot (a file that became a folder, a host file we may not write) goes to
+   unison with ``-preferpartial 'Path p -> APP'``.  Where both sides changed,
+   the preferred side wins and the loser is kept (``-copyonconflict``), as in
+   watch mode.  New files on either side are no conflict.  A file the app
+   deleted during the cold start is copied again (the host's stays);
 3. watch mode starts (``engine.run``): anything changed during the indexing
    is in its first scan.
 

@@ -12,11 +12,13 @@ the kernel (``copy_file_range``, else ``sendfile``, else read/write).
 A :class:`Copier` remembers the stat of both sides of every file it wrote, so a
 second pass (:meth:`Copier.run` again) tells what changed meanwhile and on
 which side: host-only changes are copied again, host deletions removed from
-the app side, and app changes are reported (``app_changed``, ``both_changed``)
-for unison to settle.  Files it finds already in place that it did not write
-(a resumed copy, or the app) are left alone when they equal the host's (type,
-size, mtime, mode) and otherwise reported as ``unknown``, or replaced when the
-app side is known to hold nothing but an interrupted copy (``adopt``).
+the app side, app-only edits of plain files written back to the host (in
+place: the host file keeps its owner), and the rest reported
+(``app_changed``, ``both_changed``) for unison to settle.  Files it finds
+already in place that it did not write (a resumed copy, or the app) are left
+alone when they equal the host's (type, size, mtime, mode) and otherwise
+reported as ``unknown``, or replaced when the app side is known to hold
+nothing but an interrupted copy (``adopt``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Outcome:
     copied: int = 0
     bytes: int = 0
     skipped: int = 0  # already in place
+    copied_back: int = 0  # app edits written to the host (the host had not changed them)
     removed: int = 0  # host deletions carried over, or leftovers of an interrupted copy
     failed: int = 0  # unreadable on the host: unison will report them
     app_changed: list[str] = field(default_factory=list)  # the app changed it, the host did not
@@ -189,7 +192,12 @@ class Copier:
                     out.skipped += 1
                     return
             elif mine is not None:
-                (out.app_changed if sig(st) == mine[0] else out.both_changed).append(rel)
+                if sig(st) != mine[0]:
+                    out.both_changed.append(rel)
+                elif self._copy_back(src, dst, rel, st, here):
+                    out.copied_back += 1
+                else:
+                    out.app_changed.append(rel)
                 return
             elif _same(st, here, src, dst):
                 self.files[rel] = (sig(st), sig(here))
@@ -213,6 +221,39 @@ class Copier:
         self.count += 1
         if self.progress is not None:
             self.progress(self.count)
+
+    def _copy_back(self, src: str, dst: str, rel: str, st: os.stat_result, here: os.stat_result) -> bool:
+        """The app changed a file we wrote, the host did not: write the app's version into the host's file.
+
+        In place, so the host file keeps its owner; False (unison settles it)
+        when it is not a plain file on both sides or the host file cannot be
+        written.
+        """
+        if not (stat.S_ISREG(st.st_mode) and stat.S_ISREG(here.st_mode)):
+            return False
+        try:
+            fd_in = os.open(dst, os.O_RDONLY | _NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            try:
+                fd_out = os.open(src, os.O_WRONLY | _NOFOLLOW)
+            except OSError:
+                return False
+            try:
+                if sig(os.fstat(fd_out)) != sig(st):  # the host changed after all: unison settles it
+                    return False
+                os.ftruncate(fd_out, 0)
+                if here.st_size:
+                    self._contents(fd_in, fd_out, here.st_size, "")
+                os.fchmod(fd_out, here.st_mode & PERMS_MASK)
+                os.utime(fd_out, ns=(here.st_atime_ns, here.st_mtime_ns))
+                self.files[rel] = (sig(os.fstat(fd_out)), sig(os.fstat(fd_in)))
+                return True
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
 
     def _copy_link(self, src: str, dst: str) -> os.stat_result:
         os.symlink(os.readlink(src), dst)
@@ -238,7 +279,7 @@ class Copier:
     def _contents(self, fd_in: int, fd_out: int, size: int, dst: str) -> None:
         done = 0
         while done < size:
-            if done and self.stop.is_set():  # only big files get here twice
+            if done and self.stop.is_set() and dst:  # only big files get here twice
                 os.unlink(dst)
                 raise Stopped(dst)
             n = self._pump(fd_in, fd_out, min(size - done, BIG))
