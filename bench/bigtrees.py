@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,17 @@ def unison_rss(engine: engines.NativeSync) -> int:
     return total
 
 
+def rss_after_first_cycle(engine: engines.NativeSync) -> int | None:
+    """unison's RSS once watch mode's first pass is done (the fsmonitor saw it), in kB."""
+    monitor = engine.engine.runtime / status.FSMONITOR_FILE
+    deadline = time.monotonic() + TIMEOUT
+    while not status.read_json(monitor).get("first_sync_at"):
+        if time.monotonic() > deadline or not engine.alive():
+            return None
+        time.sleep(0.05)
+    return unison_rss(engine)
+
+
 def native(base: Path, tree: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     engine = engines.NativeSync(base)
@@ -97,12 +110,14 @@ def native(base: Path, tree: Path) -> dict[str, Any]:
         out["usable_s"] = usable - started
         out["watching_s"] = engine.wait_ready(TIMEOUT) - started
         out["identical"] = trees.identical(engine.host, engine.app)
-        out["unison_rss_kb"] = unison_rss(engine)
+        out["unison_rss_kb"] = rss_after_first_cycle(engine)
+        indexed = re.search(r"coldstart\.indexed .*peak_rss_kb=(\d+)", engine.engine.logs())
+        out["unison_index_peak_rss_kb"] = int(indexed.group(1)) if indexed else None
         engine.stop()
         started = time.monotonic()
         engine.start()
         out["warm_restart_s"] = engine.wait_ready(TIMEOUT) - started
-        out["unison_rss_warm_kb"] = unison_rss(engine)
+        out["unison_rss_warm_kb"] = rss_after_first_cycle(engine)
     finally:
         engine.cleanup()
     return out
@@ -140,7 +155,11 @@ def run(
     mode: str, places: tuple[str, ...] = tuple(PLACES), sizes: tuple[int, ...] | None = None
 ) -> dict[str, Any]:
     chosen = sizes or sizes_for(mode)
-    found: dict[str, Any] = {"sizes": list(chosen), "load_at_start": [round(x, 2) for x in os.getloadavg()]}
+    found: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sizes": list(chosen),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     for place in places:
         found[place] = {str(n): measure(n, place) for n in chosen}
     found["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -182,14 +201,16 @@ def markdown(found: dict[str, Any]) -> str:
         "\n## Big trees: cold start against `cp -a` and unison\n\n",
         "Files of 60-600 bytes, 100 per folder. *usable*: `health` passes (the fast copy is done); "
         "*watching*: changes flow (unison's archive is built). The unison one-shot is unison with its "
-        "own defaults into an empty folder. Load average at start "
-        f"{found.get('load_at_start')}, at end {found.get('load_at_end')} (2 shared cores).\n\n",
+        "own defaults into an empty folder. Measured "
+        f"{found.get('date', '')}; load average at start {found.get('load_at_start')}, at end "
+        f"{found.get('load_at_end')} (2 cores shared with other work: expect noise).\n\n",
     ]
     for place in (p for p in PLACES if p in found):
         out.append(f"**{place}** (`{place_dir(place)}`)\n\n")
         out.append(
             "| files | `cp -a` | unison one-shot | native-sync usable | watching | warm restart "
-            "| unison RSS (one-shot / ours cold / warm) |\n|---|---|---|---|---|---|---|\n"
+            "| unison RSS (one-shot peak / our indexing peak / ours after cold / after warm) |\n"
+            "|---|---|---|---|---|---|---|\n"
         )
         for n, row in found[place].items():
             nat = row.get("native", {})
@@ -201,6 +222,7 @@ def markdown(found: dict[str, Any]) -> str:
                 "-" if v is None else f"{v / 1024:.0f} MB"
                 for v in (
                     row.get("unison_one_shot_rss_kb"),
+                    nat.get("unison_index_peak_rss_kb"),
                     nat.get("unison_rss_kb"),
                     nat.get("unison_rss_warm_kb"),
                 )

@@ -5,16 +5,16 @@ that unison would sync), unison's one-shot would copy the tree file by file
 and hash it on the way, minutes for a few hundred thousand files.  Instead:
 
 1. **copying**: :mod:`engine.fastcopy` fills ``APP_VOLUME`` from the host
-   (ignores, permission bits, links, owner as unison would), then a catch-up
-   pass carries the host's changes made during the copy;
-2. **indexing**: the volume is complete, ``health`` passes, and a one-shot
-   unison builds its archive over two identical trees (``state`` is
-   ``indexing``).  unison, with no archive, calls any difference a conflict,
-   so what only the app changed meanwhile must not reach it as one: the
-   catch-up passes write app-only edits back to the host, and what they
-   cannot (a file that became a folder, a host file we may not write) goes to
-   unison with ``-preferpartial 'Path p -> APP'``.  Where both sides changed,
-   the preferred side wins and the loser is kept (``-copyonconflict``), as in
+   (ignores, permission bits, links, owner as unison would);
+2. **indexing**: the volume is complete and ``health`` passes (``state`` is
+   ``indexing``); a catch-up pass carries what changed on either side during
+   the copy, and a one-shot unison builds its archive over the two trees.
+   unison, with no archive, calls any difference a conflict, so what only
+   the app changed meanwhile must not reach it as one: the catch-up writes
+   app-only edits back to the host, and what it cannot (a file that became a
+   folder, a host file we may not write) goes to unison with
+   ``-preferpartial 'Path p -> APP'``.  Where both sides changed, the
+   preferred side wins and the loser is kept (``-copyonconflict``), as in
    watch mode.  New files on either side are no conflict.  A file the app
    deleted during the cold start is copied again (the host's stays);
 3. watch mode starts (``engine.run``): anything changed during the indexing
@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import threading
 import time
@@ -140,7 +141,6 @@ def run(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> int:
         _mark(cfg, Phase.COPYING)
     log.info("coldstart.copy", resumed=resumed)
     copied = copier.run(adopt=resumed == Phase.COPYING)
-    catch_up = copier.run()
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.INDEXING)
     log.info(
@@ -148,20 +148,24 @@ def run(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> int:
         files=copied.copied,
         bytes=copied.bytes,
         already_there=copied.skipped,
-        removed=copied.removed + catch_up.removed,
-        caught_up=catch_up.copied,
+        removed=copied.removed,
         seconds=round(time.monotonic() - started, 3),
     )
     usable()
     if hook is not None:
         hook(Phase.INDEXING, copier.count)
-    final = copier.run()  # the last look at what changed on each side before unison's scan
-    app_wins = sorted(set(copied.app_changed + catch_up.app_changed + final.app_changed))
+    # the catch-up: what changed on each side during the copy, just before unison's scan
+    final = copier.run()
+    app_wins = final.app_changed
     log.info(
         "coldstart.index",
+        caught_up=final.copied,
+        copied_back=final.copied_back,
+        removed=final.removed,
         app_changed=len(app_wins),
-        both_changed=len(set(catch_up.both_changed + final.both_changed)),
+        both_changed=len(final.both_changed),
         unknown=len(set(copied.unknown + final.unknown)),
+        seconds=round(time.monotonic() - started, 3),
     )
     index(cfg, stop, app_wins)
     _mark(cfg, None)
@@ -177,7 +181,7 @@ def index(cfg: Config, stop: threading.Event, app_wins: list[str]) -> None:
         command += ["-preferpartial", f"{path_pattern(rel)} -> {cfg.unison_dest}"]
     proc = subprocess.Popen(
         command,
-        env=unison.environment(cfg),
+        env=unison.one_shot_environment(cfg),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -210,4 +214,5 @@ def index(cfg: Config, stop: threading.Event, app_wins: list[str]) -> None:
         failed=int(match.group(3)) if match else 0,
         seconds=round(time.monotonic() - started, 3),
         exit=proc.returncode,
+        peak_rss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,  # unison's (our first child)
     )

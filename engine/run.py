@@ -32,6 +32,7 @@ OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last giv
 POLL = 0.05  # until healthy
 WATCH_POLL = 0.5  # while healthy
 FLUSH_TIMEOUT = 6.0
+FSMONITOR_WAIT = 10.0  # after indexing: seconds ``watching`` may wait for unison's fsmonitor
 
 log = structlog.get_logger("native-sync")
 
@@ -95,7 +96,7 @@ def sync_once(cfg: Config, purpose: str) -> int:
     try:
         done = subprocess.run(
             command,
-            env=unison.environment(cfg),
+            env=unison.one_shot_environment(cfg),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=None if purpose != "flush" else FLUSH_TIMEOUT,
@@ -199,6 +200,8 @@ class Runner:
         self.supervisor: subprocess.Popen[bytes] | None = None
         self.client = supervisord.Client(cfg.supervisor_socket)
         self.healthy = False
+        self.indexing = False  # a cold start made the volume usable: healthy before watching
+        self.unison_seen: float | None = None  # when watch-mode unison was first seen running
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -249,6 +252,7 @@ class Runner:
 
     def _usable(self) -> None:
         """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
+        self.indexing = True
         self.set_state("indexing", initial_sync_done=True, initial_sync_at=status.now_iso())
         self._mark_health()
 
@@ -260,7 +264,7 @@ class Runner:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state("failed", error="supervisord exited")
                 return 1
-            if not watching and self._unison_running():
+            if not watching and self._unison_running() and self._changes_flow():
                 watching = True
                 self.set_state("watching")
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
@@ -284,6 +288,20 @@ class Runner:
         else:
             marker.unlink(missing_ok=True)
         log.info("health", healthy=now_healthy)
+
+    def _changes_flow(self) -> bool:
+        """After ``indexing`` (healthy already), ``watching`` waits for the fsmonitor too: no flapping.
+
+        Not for ever: a unison whose fsmonitor does not come within
+        FSMONITOR_WAIT s is ``watching`` and unhealthy, as after a warm start.
+        """
+        if not self.indexing:
+            return True
+        if self.unison_seen is None:
+            self.unison_seen = time.monotonic()
+        if time.monotonic() - self.unison_seen > FSMONITOR_WAIT:
+            return True
+        return bool(status.collect(self.cfg.runtime_dir)["fsmonitor"])
 
     def _unison_running(self) -> bool:
         """supervisord runs unison, and the launcher has recorded it (status shows its pid)."""

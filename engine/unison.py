@@ -68,24 +68,32 @@ def fsmonitor_dir(cfg: Config) -> Path:
     return own
 
 
-# OCaml's runtime for unison (issue 13): a 32 MB minor heap (s=4M words) and a
-# lazier major GC (o=200).  With the defaults, unison's scan of a big tree goes
-# superlinear in the GC (one-shot over two identical trees, tmpfs: 200k files
-# 39.6 s, with these 14.0 s; 100k 13.6-15.0 s against 7.1-7.9 s), for about
-# 40 MB more RSS.  An OCAMLRUNPARAM in our own environment wins.
-OCAMLRUNPARAM = "s=4M,o=200"
-
-
 def environment(cfg: Config) -> dict[str, str]:
-    """unison's environment: archives in UNISON, our fsmonitor first on PATH, its GC tuned.
+    """unison's environment: archives in UNISON, our fsmonitor first on PATH.
 
     Everything else is passed through from our own environment.
     """
     env = dict(os.environ)
-    env.setdefault("OCAMLRUNPARAM", OCAMLRUNPARAM)
     env["UNISON"] = str(cfg.unison_dir)
     env["PATH"] = f"{fsmonitor_dir(cfg)}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env.setdefault("HOME", str(cfg.unison_dir))
+    return env
+
+
+# OCaml's runtime for one-shot unison (issue 13): a 32 MB minor heap (s=4M
+# words) and a lazier major GC (o=200).  With the defaults, a scan of a big
+# tree without an archive goes superlinear in the GC: a one-shot over two
+# identical trees on tmpfs took 39.6 s at 200k files, 14.0 s with these
+# (100k: 13.6-15.0 s against 7.1-7.9 s).  It costs ~30 MB of RSS while it
+# runs, and gains nothing on a warm scan, so watch mode keeps the defaults.
+# An OCAMLRUNPARAM in our own environment wins.
+ONE_SHOT_OCAMLRUNPARAM = "s=4M,o=200"
+
+
+def one_shot_environment(cfg: Config) -> dict[str, str]:
+    """:func:`environment` for a one-shot unison (initial sync, indexing, flush): GC tuned."""
+    env = environment(cfg)
+    env.setdefault("OCAMLRUNPARAM", ONE_SHOT_OCAMLRUNPARAM)
     return env
 
 

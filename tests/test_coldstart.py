@@ -82,6 +82,9 @@ def test_edits_on_both_sides_during_the_copy_and_the_indexing_arrive(engine: Eng
     write(engine.host / not_yet[-1], "host edit before it was copied\n")
     write(engine.host / "new/on-host.txt", "made on the host during the copy\n")
     write(engine.app / "new/in-app.txt", "made in the app during the copy\n")
+    became_dir = copied[6]  # unison gets it with -preferpartial (no plain file to write back)
+    (engine.app / became_dir).unlink()
+    write(engine.app / became_dir / "inside.txt", "a file became a folder in the app\n")
     resume(engine, "copying")
 
     pause(engine, "indexing")
@@ -105,15 +108,17 @@ def test_edits_on_both_sides_during_the_copy_and_the_indexing_arrive(engine: Eng
         index_host: "host edit during the indexing\n",
         index_app: "app edit during the indexing\n",
         "new/in-app-indexing.txt": "made in the app during the indexing\n",
+        f"{became_dir}/inside.txt": "a file became a folder in the app\n",
     }
     wait_for(lambda: same_trees(engine.host, engine.app), SYNC, "identical trees")
     for side in (engine.host, engine.app):
         assert {rel: read(side / rel) for rel in expected} == expected
         assert not (side / host_delete).exists()
-    # the loser of the conflict is kept next to it, as in watch mode
+    # the loser of the conflict is kept next to it, as in watch mode; so is the host's
+    # file that became a folder in the app (unison, with no archive, saw a conflict)
     losers = [p for p in (engine.host / both).parent.iterdir() if "conflict" in p.name]
-    assert [p.read_text() for p in losers] == ["app side of a conflict\n"]
-    untouched = [n for n in names if n not in expected and n != host_delete]
+    assert sorted(p.read_text() for p in losers) == ["app side of a conflict\n", f"host {became_dir}\n"]
+    untouched = [n for n in names if n not in expected and n not in (host_delete, became_dir)]
     assert all(read(engine.app / n) == f"host {n}\n" for n in untouched)
     assert not (engine.base / "unison" / MARK).exists()
 
