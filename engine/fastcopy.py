@@ -160,9 +160,12 @@ class Copier:
                     os.mkdir(dst, 0o700)
                     self._own(dst, None)
                 elif not stat.S_ISDIR(here.st_mode):
-                    if not adopt:
+                    mine = self.files.get(rel)
+                    ours = mine is not None and sig(here) == mine[1]  # the host made it a folder
+                    if not (adopt or ours):
                         out.unknown.append(rel)
                         continue
+                    self.files.pop(rel, None)
                     _remove(dst)
                     os.mkdir(dst, 0o700)
                     self._own(dst, None)

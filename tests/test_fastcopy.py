@@ -127,11 +127,11 @@ def test_owner_for_real_as_root(tmp_path: Path) -> None:
 
 def test_a_second_pass_sees_what_changed_on_which_side(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
-    for name in ("same", "host", "app", "both", "gone", "readd"):
+    for name in ("same", "host", "app", "both", "gone", "readd", "to-dir"):
         write(src / "d" / name, f"v1 {name}")
     dst.mkdir()
     copier = Copier(src, dst, IgnoreMatcher([]), threading.Event())
-    assert copier.run().copied == 6
+    assert copier.run().copied == 7
     write(src / "d/host", "v2 host")
     write(dst / "d/app", "v2 app")
     write(src / "d/both", "v2 host")
@@ -140,9 +140,11 @@ def test_a_second_pass_sees_what_changed_on_which_side(tmp_path: Path) -> None:
     write(src / "d/new", "new on host")
     write(dst / "d/made-in-app", "new in app")
     (dst / "d/readd").unlink()
+    (src / "d/to-dir").unlink()
+    write(src / "d/to-dir/inside", "a file became a folder on the host")
 
     second = copier.run()
-    assert (second.copied, second.copied_back, second.removed) == (3, 1, 1)  # host, new, readd
+    assert (second.copied, second.copied_back, second.removed) == (4, 1, 1)  # host, new, readd, inside
     assert second.both_changed == ["d/both"]
     assert (dst / "d/host").read_text() == "v2 host"
     assert (src / "d/app").read_text() == "v2 app"  # written back, in place
@@ -150,6 +152,7 @@ def test_a_second_pass_sees_what_changed_on_which_side(tmp_path: Path) -> None:
     assert not (dst / "d/gone").exists()
     assert (dst / "d/new").read_text() == "new on host"
     assert (dst / "d/made-in-app").exists() and not (src / "d/made-in-app").exists()  # unison's job
+    assert (dst / "d/to-dir/inside").read_text() == "a file became a folder on the host"
     assert copier.run().copied == 0
 
 
