@@ -61,7 +61,7 @@ run: image
 
 # --- benchmarks (issue 5; bench/, docs/benchmarks.md) ------------------------------
 # make bench                  quick set (1k and 10k files), a quarter of an hour on 2 cores
-# BENCH=full make bench       adds 100k files, 60 s idle window
+# BENCH=full make bench       adds 100k files, 60 s idle window; big trees at 100k/200k/400k (issue 13)
 # BENCH_PEER_FSMONITOR=path   also unison -repeat watch with that unison-fsmonitor
 # Writes bench/results.json and docs/benchmarks.md.
 bench: deps

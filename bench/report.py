@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import bigtrees
+
 NATIVE = "native-sync"
 TARGET_SIZE = "10000"
 BIG_SIZE = "100000"
@@ -384,6 +386,7 @@ def markdown(results: dict[str, Any]) -> str:
         ),
         burst_section,
         cold_section,
+        lambda r: bigtrees.markdown(r["bigtrees"]) if "bigtrees" in r else "",  # issue 13
         warm_section,
         idle_section,
         verifier_section,

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import engines, metrics, report, trees
+from bench import bigtrees, engines, metrics, report, trees
 from bench import verifier as verifier_bench
 
 REPO = Path(__file__).resolve().parent.parent
@@ -306,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         results["sizes"] = run_plan(plan, work)
     finally:
         trees.remove(work)
+    # issue 13: cold starts of big trees on a disk and on tmpfs (bench/bigtrees.py)
+    results["bigtrees"] = guarded("big trees", partial(bigtrees.run, plan.mode))
     results["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["versions"]["native_sync_commit_at_end"] = engine_version()
     if results["versions"]["native_sync_commit_at_end"] != results["versions"]["native_sync_commit"]:

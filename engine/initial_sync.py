@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
-from engine import exits, ownership, preflight, problems, runtime, safety, unison
+from engine import coldstart, exits, fastcopy, ownership, preflight, problems, runtime, safety, unison
 from engine.config import Config
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
@@ -37,10 +39,7 @@ def initial_sync(cfg: Config) -> list[problems.Event]:
     files = 0
     if cold or _read(owner_file) != owner:
         files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
-        try:
-            owner_file.write_text(owner, encoding="utf-8")
-        except OSError as e:
-            log.warning("initial_sync.owner_not_recorded", error=str(e))
+        record_owner(cfg)
     log.info(
         "initial_sync.done",
         items=items,
@@ -48,6 +47,30 @@ def initial_sync(cfg: Config) -> list[problems.Event]:
         seconds=round(time.monotonic() - started, 3),
     )
     return reported
+
+
+def record_owner(cfg: Config) -> None:
+    """Note in UNISON the owner APP_VOLUME has now (the next start skips the walk)."""
+    try:
+        (cfg.unison_dir / OWNER_MARK).write_text(
+            f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}", encoding="utf-8"
+        )
+    except OSError as e:
+        log.warning("initial_sync.owner_not_recorded", error=str(e))
+
+
+def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> None:
+    """Issue 13: a fast copy makes the volume usable, then unison indexes (engine/coldstart.py).
+
+    The copy gives every entry its owner, so no ownership walk follows.
+    """
+    started = time.monotonic()
+    log.info(
+        "initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=True, fast_copy=True
+    )
+    files = coldstart.run(cfg, stop, usable)
+    record_owner(cfg)
+    log.info("initial_sync.done", items=files, seconds=round(time.monotonic() - started, 3), fast_copy=True)
 
 
 def _read(path: Path) -> str | None:
@@ -65,8 +88,18 @@ def precopy(cfg: Config) -> int:
         runtime.prepare(cfg)
         preflight.check(cfg)
         safety.check(cfg)
-        reported = initial_sync(cfg)
-    except (safety.MassDeletionRefused, unison.SyncFailed, preflight.Misconfigured) as e:
+        if coldstart.wanted(cfg):
+            cold_start(cfg, threading.Event(), lambda: None)
+            reported: list[problems.Event] = []
+        else:
+            reported = initial_sync(cfg)
+    except (
+        safety.MassDeletionRefused,
+        unison.SyncFailed,
+        preflight.Misconfigured,
+        coldstart.ColdStartFailed,
+        fastcopy.Stopped,
+    ) as e:
         log.error("precopy.failed", error=str(e))
         return exits.STARTUP_FAILURE
     failed = [e for e in reported if isinstance(e, problems.Report)]

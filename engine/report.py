@@ -45,9 +45,12 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     known = Problems.load(runtime_dir).items
     problems = [*known, *(p for p in _unrepaired(monitor) if p.path not in {k.path for k in known})]
     state, error = run.state, run.error
-    if state is State.WATCHING and not _alive(run.pid):
+    if state in (State.INDEXING, State.WATCHING) and not _alive(run.pid):
         state, error = State.FAILED, "native-sync is not running"
-    if state in (State.INITIAL_SYNC, State.WATCHING) and unison.quick_exits >= QUICK_EXITS_FAILED:
+    if (
+        state in (State.INITIAL_SYNC, State.INDEXING, State.WATCHING)
+        and unison.quick_exits >= QUICK_EXITS_FAILED
+    ):
         state = State.FAILED
         error = f"unison exits right after starting ({unison.quick_exits} times in a row): see the logs"
     if state is State.WATCHING and (problems or run.roots_error):
@@ -104,7 +107,10 @@ def _unrepaired(monitor: FsmonitorStatus) -> list[Problem]:
 
 
 def healthy(status: dict[str, Any]) -> bool:
-    """Watching (problems with some paths allowed), both roots usable, a live unison whose fsmonitor runs."""
+    """Watching (problems with some paths allowed), both roots usable, a live unison whose fsmonitor runs;
+    or indexing: a cold start's copy made the volume complete, unison builds its archive (issue 13)."""
+    if status["state"] == State.INDEXING:
+        return status["roots_error"] is None
     return (
         status["state"] in (State.WATCHING, State.DEGRADED)
         and status["roots_error"] is None

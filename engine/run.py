@@ -27,10 +27,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from engine import exits, preflight, report, runtime, safety, status, supervisord, unison
+from engine import coldstart, exits, fastcopy, preflight, report, runtime, safety, status, supervisord, unison
 from engine.config import Config
 from engine.deadline import Deadline
-from engine.initial_sync import initial_sync
+from engine.initial_sync import cold_start, initial_sync
 from engine.watching import Watching
 
 POLL = 0.05  # until healthy
@@ -42,6 +42,7 @@ STOP_BUDGET = 9.0
 FLUSH_TIMEOUT = 6.0
 SUPERVISORD_KEEP = 1.0
 SUPERVISORD_WAIT = 3.0
+FSMONITOR_WAIT = 10.0  # after indexing: seconds ``watching`` may wait for unison's fsmonitor
 
 log = structlog.get_logger("native-sync")
 
@@ -92,6 +93,8 @@ class Runner:
         self.healthy = False
         self.state = status.RunState(pid=os.getpid())
         self.observer = Watching(cfg, clock)
+        self.indexing = False  # a cold start made the volume usable: healthy before watching
+        self.unison_seen: float | None = None  # when watch-mode unison was first seen running
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -125,11 +128,21 @@ class Runner:
             safety.check(cfg)
             self.set_state(status.State.INITIAL_SYNC)
             unison.clear_stale_locks(cfg)
-            self.observer.take(initial_sync(cfg))
-            self.set_state(
-                status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
-            )
-        except (safety.MassDeletionRefused, unison.SyncFailed, preflight.Misconfigured) as e:
+            if coldstart.wanted(cfg):
+                cold_start(cfg, self.stop, self._usable)
+            else:
+                self.observer.take(initial_sync(cfg))
+                self.set_state(
+                    status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
+                )
+        except fastcopy.Stopped:
+            return self._finish(flush=False)
+        except (
+            safety.MassDeletionRefused,
+            unison.SyncFailed,
+            preflight.Misconfigured,
+            coldstart.ColdStartFailed,
+        ) as e:
             log.error("start.failed", error=str(e))
             self.set_state(status.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
@@ -146,16 +159,22 @@ class Runner:
             self._stop_supervisor(SUPERVISORD_WAIT)
             raise
 
+    def _usable(self) -> None:
+        """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
+        self.indexing = True
+        self.set_state(status.State.INDEXING, initial_sync_done=True, initial_sync_at=status.now_iso())
+        self._mark_health()
+
     def _supervise(self, started: float) -> int:
         watching = False
-        while not self.stop.wait(WATCH_POLL if self.healthy else POLL):  # fast until healthy
+        while not self.stop.wait(WATCH_POLL if watching and self.healthy else POLL):  # fast until healthy
             assert self.supervisor is not None
             self.observer.follow()
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state(status.State.FAILED, error="supervisord exited")
                 return exits.FAILED
-            if not watching and self._unison_running():
+            if not watching and self._unison_running() and self._changes_flow():
                 watching = True
                 self.set_state(status.State.WATCHING)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
@@ -191,6 +210,20 @@ class Runner:
         else:
             marker.unlink(missing_ok=True)
         log.info("health", healthy=now_healthy)
+
+    def _changes_flow(self) -> bool:
+        """After ``indexing`` (healthy already), ``watching`` waits for the fsmonitor too: no flapping.
+
+        Not for ever: a unison whose fsmonitor does not come within
+        FSMONITOR_WAIT s is ``watching`` and unhealthy, as after a warm start.
+        """
+        if not self.indexing:
+            return True
+        if self.unison_seen is None:
+            self.unison_seen = time.monotonic()
+        if time.monotonic() - self.unison_seen > FSMONITOR_WAIT:
+            return True
+        return bool(report.collect(self.cfg.runtime_dir)["fsmonitor"])
 
     def _unison_running(self) -> bool:
         """supervisord runs unison, and its program has recorded it (status shows its pid)."""

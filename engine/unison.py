@@ -94,6 +94,23 @@ def environment(cfg: Config) -> dict[str, str]:
     return env
 
 
+# OCaml's runtime for one-shot unison (issue 13): a 32 MB minor heap (s=4M
+# words) and a lazier major GC (o=200).  With the defaults, a scan of a big
+# tree without an archive goes superlinear in the GC: a one-shot over two
+# identical trees on tmpfs took 39.6 s at 200k files, 14.0 s with these
+# (100k: 13.6-15.0 s against 7.1-7.9 s).  It costs ~30 MB of RSS while it
+# runs, and gains nothing on a warm scan, so watch mode keeps the defaults.
+# An OCAMLRUNPARAM in our own environment wins.
+ONE_SHOT_OCAMLRUNPARAM = "s=4M,o=200"
+
+
+def one_shot_environment(cfg: Config) -> dict[str, str]:
+    """:func:`environment` for a one-shot unison (initial sync, indexing, flush): GC tuned."""
+    env = environment(cfg)
+    env.setdefault("OCAMLRUNPARAM", ONE_SHOT_OCAMLRUNPARAM)
+    return env
+
+
 def has_archive(cfg: Config) -> bool:
     """Does UNISON hold archives (a sync of these roots happened before)?"""
     try:
@@ -139,7 +156,7 @@ def clear_stale_locks(cfg: Config) -> list[str]:
     return removed
 
 
-def _sweep_litter(cfg: Config) -> None:
+def sweep_litter(cfg: Config) -> None:
     """After a one-shot run: unison's abandoned temp files go (one names-only walk of each root)."""
     from engine import litter
     from engine.ignore import IgnoreMatcher
@@ -174,7 +191,7 @@ def sync_once(
         if returncode is not None:
             break
         dog.restarted(time.monotonic())
-    _sweep_litter(cfg)
+    sweep_litter(cfg)
     text = output.decode("utf-8", "replace")
     owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # what it copied gets its owner
     reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
@@ -206,7 +223,7 @@ def _run_watched(
     try:
         proc = subprocess.Popen(
             once_command(cfg),
-            env=environment(cfg),
+            env=one_shot_environment(cfg),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

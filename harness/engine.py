@@ -70,11 +70,12 @@ class Engine:
     def runtime(self) -> Path:
         return Path(self.env["SYNC_RUNTIME_DIR"])
 
-    def start(self, **extra: str) -> Engine:
+    def start(self, script: Path = ENTRYPOINT, **extra: str) -> Engine:
+        """``script run`` (the entrypoint, or a test wrapper around it)."""
         env = {**self.env, **extra}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, str(ENTRYPOINT), "run"],
+                [sys.executable, str(script), "run"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,224 @@
+"""The cold start of a big tree: a usable volume first, unison's archive after.
+
+With no unison archive in UNISON and an empty ``APP_VOLUME`` (nothing there
+that unison would sync), unison's one-shot would copy the tree file by file
+and hash it on the way, minutes for a few hundred thousand files.  Instead:
+
+1. **copying**: :mod:`engine.fastcopy` fills ``APP_VOLUME`` from the host
+   (ignores, permission bits, links, owner as unison would);
+2. **indexing**: the volume is complete and ``health`` passes (``state`` is
+   ``indexing``); a catch-up pass carries what changed on either side during
+   the copy, and a one-shot unison builds its archive over the two trees.
+   unison, with no archive, calls any difference a conflict, so what only
+   the app changed meanwhile must not reach it as one: the catch-up writes
+   app-only edits back to the host, and what it cannot (a file that became a
+   folder, a host file we may not write) goes to unison with
+   ``-preferpartial 'Path p -> APP'``.  Where both sides changed, the
+   preferred side wins and the loser is kept (``-copyonconflict``), as in
+   watch mode.  New files on either side are no conflict.  A file the app
+   deleted during the cold start is copied again (the host's stays);
+3. watch mode starts (``engine.run``): anything changed during the indexing
+   is in its first scan.
+
+A marker in UNISON (``native-sync.coldstart``) says a cold start is under way
+and in which phase, so a start after a stop (SIGTERM is honoured between
+files) resumes instead of mistaking the half-filled volume for the user's
+content: an interrupted *copying* phase is adopted (the app never had the
+volume: what differs is replaced, what the host lacks removed), an
+interrupted *indexing* phase keeps what the app did (it had the volume).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from enum import StrEnum
+
+import structlog
+
+from engine import fastcopy, owners, unison
+from engine.config import Config
+from engine.ignore import IgnoreMatcher
+
+MARK = "native-sync.coldstart"  # in UNISON
+STOP_GRACE = 3.0  # seconds unison gets to exit on SIGTERM before SIGKILL
+
+log = structlog.get_logger("coldstart")
+
+# A test seam: called as hook(phase, files_copied) after every copied file
+# ("copying") and once when the indexing is about to start ("indexing").
+Hook = Callable[[str, int], None]
+HOOK: Hook | None = None
+
+_TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]{}\\,])")
+
+
+class Phase(StrEnum):
+    COPYING = "copying"
+    INDEXING = "indexing"
+
+
+class ColdStartFailed(Exception):
+    """The indexing unison failed, or a resumed cold start finds the host empty."""
+
+
+def pending(cfg: Config) -> Phase | None:
+    """The phase of an interrupted cold start, if one is recorded in UNISON."""
+    try:
+        data = json.loads((cfg.unison_dir / MARK).read_text(encoding="utf-8"))
+        return Phase(data["phase"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def wanted(cfg: Config) -> bool:
+    """Should this start be a cold start (fresh, or resuming one)?"""
+    if pending(cfg) is not None:
+        return True
+    if unison.has_archive(cfg):
+        return False
+    matcher = IgnoreMatcher(unison.ignore_patterns(cfg))
+    with os.scandir(cfg.unison_dest) as entries:
+        return all(matcher.ignored(e.name) or fastcopy.is_unison_temp(e.name) for e in entries)
+
+
+def _mark(cfg: Config, phase: Phase | None) -> None:
+    path = cfg.unison_dir / MARK
+    if phase is None:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_name(f".{MARK}.tmp")
+    tmp.write_text(json.dumps({"phase": phase.value}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def path_pattern(rel: str) -> str:
+    """unison's ``Path`` pattern that matches exactly ``rel``."""
+    return "Path " + _GLOB_SPECIAL.sub(r"\\\1", rel)
+
+
+def owner_for(cfg: Config) -> tuple[int, int] | None:
+    """The owner the copy gives its files, or None when they are already right (or cannot be)."""
+    wanted_ids = (cfg.owner_uid, cfg.group_id)
+    if wanted_ids == (os.geteuid(), os.getegid()):
+        return None
+    if os.geteuid() != 0:
+        log.warning("ownership.skipped", reason="not root", uid=cfg.owner_uid, gid=cfg.group_id)
+        return None
+    return wanted_ids
+
+
+def run(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> int:
+    """Copy, call ``usable()`` (the volume is complete), index; returns the files copied.
+
+    Raises :class:`fastcopy.Stopped` on a stop.
+    """
+    started = time.monotonic()
+    resumed = pending(cfg)
+    if resumed is not None and not any(os.scandir(cfg.unison_src)):
+        raise ColdStartFailed(
+            f"{cfg.unison_src} is empty, and a cold start from it was interrupted: is the host "
+            f"folder mounted? Nothing was changed. To start over, empty {cfg.unison_dest} and "
+            f"remove {cfg.unison_dir / MARK}."
+        )
+    hook = HOOK
+    copier = fastcopy.Copier(
+        cfg.unison_src,
+        cfg.unison_dest,
+        IgnoreMatcher(unison.ignore_patterns(cfg)),
+        stop,
+        owner=owner_for(cfg),
+        progress=None if hook is None else lambda n: hook(Phase.COPYING, n),
+    )
+    if resumed != Phase.INDEXING:
+        _mark(cfg, Phase.COPYING)
+    log.info("coldstart.copy", resumed=resumed)
+    copied = copier.run(adopt=resumed == Phase.COPYING)
+    if resumed != Phase.INDEXING:
+        _mark(cfg, Phase.INDEXING)
+    log.info(
+        "coldstart.usable",
+        files=copied.copied,
+        bytes=copied.bytes,
+        already_there=copied.skipped,
+        removed=copied.removed,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    usable()
+    if hook is not None:
+        hook(Phase.INDEXING, copier.count)
+    # the catch-up: what changed on each side during the copy, just before unison's scan
+    final = copier.run()
+    app_wins = final.app_changed
+    log.info(
+        "coldstart.index",
+        caught_up=final.copied,
+        copied_back=final.copied_back,
+        removed=final.removed,
+        app_changed=len(app_wins),
+        both_changed=len(final.both_changed),
+        unknown=len(set(copied.unknown + final.unknown)),
+        seconds=round(time.monotonic() - started, 3),
+    )
+    index(cfg, stop, app_wins)
+    # unison's first run over a new archive allocates twice what later runs do
+    # (400k files: 613 MB against 280 MB), and OCaml keeps its heap: a second,
+    # short-lived one-shot (a warm scan, ~4 s at 400k) takes that first run,
+    # so the long-lived watch-mode unison starts lean.
+    index(cfg, stop, [])
+    _mark(cfg, None)
+    log.info("coldstart.done", seconds=round(time.monotonic() - started, 3))
+    return copier.count
+
+
+def index(cfg: Config, stop: threading.Event, app_wins: list[str]) -> None:
+    """unison's one-shot over the two trees (building its archive); stoppable."""
+    started = time.monotonic()
+    command = unison.once_command(cfg)
+    for rel in app_wins:
+        command += ["-preferpartial", f"{path_pattern(rel)} -> {cfg.unison_dest}"]
+    proc = subprocess.Popen(
+        command,
+        env=unison.one_shot_environment(cfg),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output: list[bytes] = []
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    reader = threading.Thread(target=lambda: output.append(stdout.read()), daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        if stop.wait(0.05):
+            proc.terminate()
+            try:
+                proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise fastcopy.Stopped("indexing")
+    reader.join()
+    stdout.close()
+    text = b"".join(output)
+    owners.after_one_shot(cfg, text.decode("utf-8", "surrogateescape"))  # what it wrote gets its owner
+    unison.sweep_litter(cfg)
+    match = _TRANSFERRED.search(text)
+    if proc.returncode >= 3 or (proc.returncode and not match):
+        tail = text.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise ColdStartFailed(f"indexing: unison exited {proc.returncode}: {' | '.join(tail)}")
+    log.info(
+        "coldstart.indexed",
+        items=int(match.group(1)) if match else 0,
+        failed=int(match.group(3)) if match else 0,
+        seconds=round(time.monotonic() - started, 3),
+        exit=proc.returncode,
+        peak_rss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,  # unison's (our first child)
+    )
