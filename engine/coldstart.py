@@ -33,8 +33,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -42,12 +40,11 @@ from enum import StrEnum
 
 import structlog
 
-from engine import fastcopy, owners, unison
+from engine import fastcopy, unison
 from engine.config import Config
 from engine.ignore import IgnoreMatcher
 
 MARK = "native-sync.coldstart"  # in UNISON
-STOP_GRACE = 3.0  # seconds unison gets to exit on SIGTERM before SIGKILL
 
 log = structlog.get_logger("coldstart")
 
@@ -56,7 +53,6 @@ log = structlog.get_logger("coldstart")
 Hook = Callable[[str, int], None]
 HOOK: Hook | None = None
 
-_TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]{}\\,])")
 
 
@@ -179,46 +175,15 @@ def run(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> int:
 
 
 def index(cfg: Config, stop: threading.Event, app_wins: list[str]) -> None:
-    """unison's one-shot over the two trees (building its archive); stoppable."""
-    started = time.monotonic()
-    command = unison.once_command(cfg)
+    """unison's one-shot over the two trees (building its archive): stoppable, and
+    watched like every one-shot (:func:`unison.sync_once`: the watchdog's rules,
+    owners, no litter)."""
+    extra: list[str] = []
     for rel in app_wins:
-        command += ["-preferpartial", f"{path_pattern(rel)} -> {cfg.unison_dest}"]
-    proc = subprocess.Popen(
-        command,
-        env=unison.one_shot_environment(cfg),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    output: list[bytes] = []
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    reader = threading.Thread(target=lambda: output.append(stdout.read()), daemon=True)
-    reader.start()
-    while proc.poll() is None:
-        if stop.wait(0.05):
-            proc.terminate()
-            try:
-                proc.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            raise fastcopy.Stopped("indexing")
-    reader.join()
-    stdout.close()
-    text = b"".join(output)
-    owners.after_one_shot(cfg, text.decode("utf-8", "surrogateescape"))  # what it wrote gets its owner
-    unison.sweep_litter(cfg)
-    match = _TRANSFERRED.search(text)
-    if proc.returncode >= 3 or (proc.returncode and not match):
-        tail = text.decode("utf-8", "replace").strip().splitlines()[-5:]
-        raise ColdStartFailed(f"indexing: unison exited {proc.returncode}: {' | '.join(tail)}")
-    log.info(
-        "coldstart.indexed",
-        items=int(match.group(1)) if match else 0,
-        failed=int(match.group(3)) if match else 0,
-        seconds=round(time.monotonic() - started, 3),
-        exit=proc.returncode,
-        peak_rss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,  # unison's (our first child)
-    )
+        extra += ["-preferpartial", f"{path_pattern(rel)} -> {cfg.unison_dest}"]
+    try:
+        unison.sync_once(cfg, "coldstart.index", extra_args=extra, stop=stop)
+    except unison.Interrupted as e:
+        raise fastcopy.Stopped("indexing") from e
+    except unison.SyncFailed as e:
+        raise ColdStartFailed(str(e)) from e

@@ -13,8 +13,9 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil
@@ -26,6 +27,8 @@ from monit.sampler import TreeCpu
 from monit.watchdog import Sample, Watchdog
 
 log = structlog.get_logger("native-sync")
+
+STOP_POLL = 0.05  # how often a stoppable one-shot looks at its stop event
 
 # unison's summary: "(3 items transferred, 0 skipped, 1 failed)"
 _TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
@@ -164,11 +167,17 @@ def sweep_litter(cfg: Config) -> None:
     litter.sweep(cfg.roots, IgnoreMatcher(cfg.ignores).ignored)
 
 
+class Interrupted(Exception):
+    """A one-shot run was stopped by its ``stop`` event (SIGTERM): unison was killed."""
+
+
 def sync_once(
     cfg: Config,
     purpose: str,
     timeout: float | None = None,
     events: Callable[[list[problems.Event]], None] | None = None,
+    extra_args: Sequence[str] = (),
+    stop: threading.Event | None = None,
 ) -> int:
     """One unison pass over both roots; returns the number of items transferred.
 
@@ -176,7 +185,8 @@ def sync_once(
     cannot run, or takes longer than ``timeout`` seconds.  What unison failed,
     skipped or transferred goes to ``events`` (:mod:`engine.problems`).  With
     the watchdog on, a unison that burns CPU is restarted by its rules
-    (docker-sync #497).
+    (docker-sync #497).  ``extra_args`` go after the usual ones; a set
+    ``stop`` kills unison and raises :class:`Interrupted`.
     """
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
@@ -187,7 +197,9 @@ def sync_once(
         base_grace=max(10.0, 2 * cfg.monit_interval),
     )
     while True:
-        output, returncode = _run_watched(cfg, purpose, deadline, dog)
+        output, returncode = _run_watched(
+            cfg, purpose, deadline, dog, [*once_command(cfg), *extra_args], stop
+        )
         if returncode is not None:
             break
         dog.restarted(time.monotonic())
@@ -217,12 +229,17 @@ def sync_once(
 
 
 def _run_watched(
-    cfg: Config, purpose: str, deadline: float | None, dog: Watchdog
+    cfg: Config,
+    purpose: str,
+    deadline: float | None,
+    dog: Watchdog,
+    command: list[str],
+    stop: threading.Event | None,
 ) -> tuple[bytes, int | None]:
     """One one-shot unison: (stdout + stderr, exit status), or (b"", None) after a restart for CPU."""
     try:
         proc = subprocess.Popen(
-            once_command(cfg),
+            command,
             env=one_shot_environment(cfg),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -233,23 +250,28 @@ def _run_watched(
         raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
     cpu = TreeCpu()
     cpu.measure(proc.pid)
+    next_sample = time.monotonic() + cfg.monit_interval
     while True:
-        wait = cfg.monit_interval if cfg.monit_enable else None
+        waits = [STOP_POLL] if stop is not None else []
+        if cfg.monit_enable:
+            waits.append(max(0.0, next_sample - time.monotonic()))
         if deadline is not None:
-            wait = (
-                max(0.0, deadline - time.monotonic())
-                if wait is None
-                else min(wait, max(0.0, deadline - time.monotonic()))
-            )
+            waits.append(max(0.0, deadline - time.monotonic()))
         try:
-            out, err = proc.communicate(timeout=wait)
+            out, err = proc.communicate(timeout=min(waits) if waits else None)
             # stderr first: its [BGN] lines tell the side of stdout's `Failed [path]` lines
             return err + b"\n" + out, proc.returncode
         except subprocess.TimeoutExpired:
             pass
+        if stop is not None and stop.is_set():
+            _kill(proc)
+            raise Interrupted(f"{purpose}: stopped")
         if deadline is not None and time.monotonic() >= deadline:
             _kill(proc)
             raise SyncFailed(f"{purpose}: unison did not finish in time (killed)")
+        if not cfg.monit_enable or time.monotonic() < next_sample:
+            continue
+        next_sample = time.monotonic() + cfg.monit_interval
         verdict = dog.step(time.monotonic(), Sample(cpu=cpu.measure(proc.pid)))
         if verdict is not None:
             log.warning(
