@@ -7,6 +7,7 @@ protocol's backend and coordinates the rooms that do the work:
 - :mod:`engine.protocol`: unison's commands and answers (no I/O);
 - :mod:`engine.inotify`: the watches, events as replica-relative paths;
 - :mod:`engine.settle`: changed paths settle for a few milliseconds;
+- :mod:`engine.hot`: a path that keeps changing waits to ride along (``SYNC_HOT_DELAY``);
 - :mod:`engine.differ`: only paths that still differ between the replicas are
   reported (for both replicas), and recently touched ones are rechecked;
 - :mod:`engine.rescan`: full rescans (queue overflow, ``SYNC_RESCAN_INTERVAL``,
@@ -33,6 +34,7 @@ from engine import program, status
 from engine.cycles import Cycles, Publisher
 from engine.differ import StillDiffers, TooManyToRecheck
 from engine.fullsync import FullSyncRequest
+from engine.hot import HotPaths
 from engine.ignore import IgnoreMatcher
 from engine.inotify import Batch, Watcher, WatchesExhausted
 from engine.protocol import Protocol, ProtocolError, quote
@@ -58,6 +60,7 @@ class Monitor:
     wall: Callable[[], float] = time.time
     protocol: Protocol = field(init=False)
     settler: Settler = field(default_factory=Settler)
+    hot: HotPaths = field(default_factory=lambda: HotPaths(0.0))
     still_differs: StillDiffers = field(init=False)
     rescans: Rescans = field(init=False)
     full_sync: FullSyncRequest = field(default_factory=FullSyncRequest)
@@ -106,6 +109,7 @@ class Monitor:
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self._now):
             self.full_sync.cycle_started()
+        self.hot.taken_by_unison(paths, self._now)
 
     # --- the select loop's other inputs -----------------------------------------------------
 
@@ -122,10 +126,12 @@ class Monitor:
 
     def deadline(self, now: float) -> float | None:
         """When :meth:`tick` next has something to do."""
-        recheck = self.still_differs.recheck_at(self._quiet_since())
+        # not calm: what ends that (an event, unison's next command) wakes the loop anyway
+        recheck = self.still_differs.recheck_at(self._quiet_since()) if self._calm() else None
         times = [
             self.settler.deadline(now),
             self.rescans.deadline(now, self.full_sync.rescan_due),
+            self.hot.deadline(),
             None if recheck is None else max(recheck, now),
         ]
         return min((t for t in times if t is not None), default=None)
@@ -138,11 +144,16 @@ class Monitor:
             out += self.rescan(reason, now)
         if self.settler.settled(now):
             out += self.report_settled(now)
-        calm = not self.settler.dirty and not self.cycles.syncing and not self.protocol.pending_count()
+        due = self.hot.release_due(now)
+        if due:  # held hot paths whose delay is up go alone
+            out += self._report(self.still_differs.filter(due), now)
         recheck = self.still_differs.recheck_at(self._quiet_since())
-        if calm and recheck is not None and now >= recheck:
+        if self._calm() and recheck is not None and now >= recheck:
             out += self.recheck(now)
         return out
+
+    def _calm(self) -> bool:
+        return not self.settler.dirty and not self.cycles.syncing and not self.protocol.pending_count()
 
     def _quiet_since(self) -> float:
         return max(self.settler.last_event, self.cycles.last_sync_done)
@@ -151,10 +162,14 @@ class Monitor:
 
     def report_settled(self, now: float) -> list[str]:
         """Report the settled paths that still differ from the other replica."""
-        batch = self.settler.take()
+        batch = self.settler.take(now)
         for _, rel in batch:
             self.cycles.saw(rel)
-        return self._report(self.still_differs.filter(batch), now)
+        cold, hot = self.hot.split(batch, now)
+        if self.protocol.pending_count():  # a sync comes anyway: nothing to wait for
+            cold, hot = batch, set()
+        self.hot.hold(hot, now)
+        return self._report(self.still_differs.filter(cold), now)
 
     def recheck(self, now: float) -> list[str]:
         """Compare recently touched paths again; report those that still differ."""
@@ -177,6 +192,9 @@ class Monitor:
         """Hand ``paths`` to unison for both replicas."""
         if not paths and not always:
             return []
+        held = self.hot.release_all()  # held hot paths ride along (a rescan covers them)
+        if held and "" not in paths:
+            paths = paths | self.still_differs.filter(held)
         out: list[str] = []
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
@@ -186,7 +204,7 @@ class Monitor:
 
     def publish(self, now: float) -> None:
         """Write ``fsmonitor.json`` as of ``now``."""
-        pending = self.protocol.pending_count() + len(self.settler.dirty)
+        pending = self.protocol.pending_count() + len(self.settler.dirty) + len(self.hot)
         self.publisher.publish(self.cycles.snapshot(now, pending, self.watcher.watch_count))
 
 
@@ -250,6 +268,7 @@ def main() -> int:
         watcher=Watcher(ignored),
         differs=differs,
         rescan_interval=cfg.rescan_interval,
+        hot=HotPaths(cfg.hot_delay),
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
     )
     log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(patterns))
