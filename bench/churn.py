@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 import threading
@@ -104,9 +105,15 @@ def same_file(a: Path, b: Path, deadline: float) -> bool:
 
 
 def measure(
-    engine: engines.Base, files: Sequence[str], trials: int, gap: float, reopen: bool = False
+    engine: engines.Base,
+    files: Sequence[str],
+    trials: int,
+    gap: float,
+    reopen: bool = False,
+    jitter: float = 0.0,
 ) -> dict[str, Any]:
-    """Host edits ``gap`` s apart while the app side's log churns."""
+    """Host edits ``gap`` s (plus a random ``[0, jitter)``) apart while the app side's log churns."""
+    rng = random.Random(trials)
     appender = Appender(engine.app, reopen)
     watcher = LagWatcher(engine.host / LOG, appender)
     appender.start()
@@ -120,7 +127,7 @@ def measure(
             pause = next_at - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            next_at = time.monotonic() + gap
+            next_at = time.monotonic() + gap + rng.uniform(0, jitter)
             rel = files[i % len(files)]
             data = metrics.edit_data("churn", i)
             samples.append(
@@ -137,6 +144,7 @@ def measure(
     watcher.join()
     return {
         "gap_s": gap,
+        "jitter_s": jitter,
         "append_every_s": APPEND_EVERY,
         "log_reopened": reopen,
         "host_to_app": metrics.summary(samples, keep=True),
@@ -155,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap", type=float, default=1.5)
     parser.add_argument("--polling", action="store_true", help="also polling unison (-repeat 1)")
     parser.add_argument("--reopen", action="store_true", help="the log is closed after every line")
+    parser.add_argument("--jitter", type=float, default=0.0, help="random extra gap between edits")
+    parser.add_argument("--hot-delay", default=None, help="SYNC_HOT_DELAY for native-sync")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="nsb-churn-", dir=os.environ.get("BENCH_TMP") or "/tmp"))
     out: dict[str, Any] = {"load_at_start": os.getloadavg()}
@@ -162,13 +172,15 @@ def main(argv: list[str] | None = None) -> int:
         tree = trees.generate(work / "tree", args.files)
         files = trees.sample(args.files, args.trials, seed=args.files + 3)
         native = engines.NativeSync(work / "native")
+        if args.hot_delay is not None:
+            native.engine.env["SYNC_HOT_DELAY"] = args.hot_delay
         try:
             trees.copy(tree, native.host)
             native.start()
             native.wait_ready(900.0)
             time.sleep(2.0)
-            out["native-sync"] = measure(native, files, args.trials, args.gap, args.reopen)
-            out["native-sync"]["rss_python"] = metrics.rss(native.python_processes())["rss_mb"]
+            out["native-sync"] = measure(native, files, args.trials, args.gap, args.reopen, args.jitter)
+            out["native-sync"]["rss_python"] = metrics.rss(native.python_processes())
         finally:
             native.cleanup()
         if args.polling:
@@ -178,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                 polling.one_shot()
                 polling.start()
                 polling.wait_ready(900.0)
-                out["unison -repeat 1"] = measure(polling, files, args.trials, args.gap, args.reopen)
+                out["unison -repeat 1"] = measure(
+                    polling, files, args.trials, args.gap, args.reopen, args.jitter
+                )
             finally:
                 polling.cleanup()
     finally:
