@@ -168,7 +168,8 @@ class Monitor:
         cold, hot = self.hot.split(batch, now)
         if self.protocol.pending_count():  # a sync comes anyway: nothing to wait for
             cold, hot = batch, set()
-        self.hot.hold(hot, now)
+        if self.hot.hold(hot, now):
+            self.publish(now)  # held paths count in pending_changes
         return self._report(self.still_differs.filter(cold), now)
 
     def recheck(self, now: float) -> list[str]:

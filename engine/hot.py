@@ -56,10 +56,13 @@ class HotPaths:
         hot = {k for k in batch if self.classify(k[1], now)}
         return batch - hot, hot
 
-    def hold(self, keys: set[Key], now: float) -> None:
-        """Hold hot ``keys`` back from ``now`` (a path already held keeps its first time)."""
+    def hold(self, keys: set[Key], now: float) -> int:
+        """Hold hot ``keys`` back from ``now`` (a path already held keeps its first time);
+        how many were not held before."""
+        before = len(self.held)
         for key in keys:
             self.held.setdefault(key, now)
+        return len(self.held) - before
 
     def release_all(self) -> set[Key]:
         """Every held path (they ride along with a cold report, or a rescan covers them)."""
