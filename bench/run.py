@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import bigtrees, engines, metrics, report, trees
+from bench import bigtrees, churn, engines, metrics, report, trees
 from bench import verifier as verifier_bench
 
 REPO = Path(__file__).resolve().parent.parent
@@ -121,8 +121,15 @@ def measure_running(engine: engines.Base, n: int, plan: Plan, out: dict[str, Any
         time.sleep(SETTLE)
         log(f"{engine.name} @ {n}: idle CPU over {plan.idle_seconds} s")
         out["idle_cpu"] = metrics.idle_cpu(engine.processes, plan.idle_seconds)
-        out["rss_all"] = metrics.rss(engine.processes())
-        out["rss_python"] = metrics.rss(engine.python_processes())
+    # --- RSS at every size (issue 11: <= 80 MB at 10k and 100k) ---
+    out["rss_all"] = metrics.rss(engine.processes())
+    out["rss_python"] = metrics.rss(engine.python_processes())
+    # --- churn (issue 11): host edits while a log on the app side is appended every 100 ms ---
+    if n == plan.main_size:
+        time.sleep(plan.gap)
+        log(f"{engine.name} @ {n}: {plan.trials} host edits {plan.gap} s apart while a log churns")
+        edits = trees.sample(n, plan.trials, seed=n + 3)
+        out["churn"] = churn.measure(engine, edits, plan.trials, plan.gap)
     if n in plan.burst_sizes:
         log(f"{engine.name} @ {n}: {BURSTS} bursts of 500 new + 500 deleted files")
         runs = []

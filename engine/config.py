@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from engine.converters import (
     boolean,
     excludes,
+    hot_delay,
     ignore_pattern,
     log_format,
     non_negative_number,
@@ -46,6 +47,9 @@ class ConfigError(Exception):
 # --- the config ----------------------------------------------------------------
 
 
+HOT_DELAY = 3.0  # SYNC_HOT_DELAY's default: see bench/NOTES.md (churn)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything native-sync reads from its environment, converted and checked."""
@@ -69,6 +73,7 @@ class Config:
     monit_stall_seconds: float
     rescan_interval: float
     verify_interval: float | None  # SYNC_VERIFY_INTERVAL: None is auto, 0 is off
+    hot_delay: float  # SYNC_HOT_DELAY (engine/hot.py)
     runtime_dir: Path
     unison_dir: Path
     unison_bin: str
@@ -184,6 +189,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         monit_stall_seconds=get("MONIT_STALL_SECONDS", positive_number, 60.0),
         rescan_interval=get("SYNC_RESCAN_INTERVAL", non_negative_number, 300.0),
         verify_interval=get("SYNC_VERIFY_INTERVAL", verify_interval, None),
+        hot_delay=get("SYNC_HOT_DELAY", hot_delay, HOT_DELAY),
         runtime_dir=Path(get("SYNC_RUNTIME_DIR", runtime_folder, "/run/native-sync")),
         unison_dir=Path(get("UNISON", str, "/unison")),
         unison_bin=get("UNISON_BIN", str, "unison"),

@@ -7,6 +7,7 @@ protocol's backend and coordinates the rooms that do the work:
 - :mod:`engine.protocol`: unison's commands and answers (no I/O);
 - :mod:`engine.inotify`: the watches, events as replica-relative paths;
 - :mod:`engine.settle`: changed paths settle for a few milliseconds;
+- :mod:`engine.hot`: a path that keeps changing waits to ride along (``SYNC_HOT_DELAY``);
 - :mod:`engine.differ`: only paths that still differ between the replicas are
   reported (for both replicas), and recently touched ones are rechecked;
 - :mod:`engine.rescan`: full rescans (queue overflow, ``SYNC_RESCAN_INTERVAL``,
@@ -37,6 +38,7 @@ from engine import litter, program, status
 from engine.cycles import Cycles, Publisher
 from engine.differ import StillDiffers, TooManyToRecheck
 from engine.fullsync import FullSyncRequest
+from engine.hot import HotPaths
 from engine.ignore import IgnoreMatcher
 from engine.inotify import Batch, Watcher, WatchesExhausted
 from engine.owners import Owners
@@ -67,6 +69,7 @@ class Monitor:
     owners: Owners | None = None  # ownership hook (engine/owners.py): None when not root
     protocol: Protocol = field(init=False)
     settler: Settler = field(default_factory=Settler)
+    hot: HotPaths = field(default_factory=lambda: HotPaths(0.0))
     still_differs: StillDiffers = field(init=False)
     rescans: Rescans = field(init=False)
     full_sync: FullSyncRequest = field(default_factory=FullSyncRequest)
@@ -122,6 +125,7 @@ class Monitor:
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self._now):
             self.full_sync.cycle_started()
+        self.hot.taken_by_unison(paths, self._now)
 
     # --- the select loop's other inputs -----------------------------------------------------
 
@@ -139,10 +143,12 @@ class Monitor:
 
     def deadline(self, now: float) -> float | None:
         """When :meth:`tick` next has something to do."""
-        recheck = self.still_differs.recheck_at(self._quiet_since())
+        # not calm: what ends that (an event, unison's next command) wakes the loop anyway
+        recheck = self.still_differs.recheck_at(self._quiet_since()) if self._calm() else None
         times = [
             self.settler.deadline(now),
             self.rescans.deadline(now, self.full_sync.rescan_due),
+            self.hot.deadline(),
             None if recheck is None else max(recheck, now),
             # a held temp file is retried; calm itself always comes with a command from unison
             self._litter_at if self.litter.paths and self._litter_at > now else None,
@@ -157,11 +163,13 @@ class Monitor:
             out += self.rescan(reason, now)
         if self.settler.settled(now):
             out += self.report_settled(now)
-        calm = not self.settler.dirty and not self.cycles.syncing and not self.protocol.pending_count()
+        due = self.hot.release_due(now)
+        if due:  # held hot paths whose delay is up go alone
+            out += self._report(self.still_differs.filter(due), now)
         recheck = self.still_differs.recheck_at(self._quiet_since())
-        if calm and recheck is not None and now >= recheck:
+        if self._calm() and recheck is not None and now >= recheck:
             out += self.recheck(now)
-        if calm:
+        if self._calm():
             out += self.hygiene(now)
         return out
 
@@ -188,6 +196,9 @@ class Monitor:
         self.cycles.drift_reported(len(found))
         return self._report(found, now)
 
+    def _calm(self) -> bool:
+        return not self.settler.dirty and not self.cycles.syncing and not self.protocol.pending_count()
+
     def _quiet_since(self) -> float:
         return max(self.settler.last_event, self.cycles.last_sync_done)
 
@@ -195,12 +206,19 @@ class Monitor:
 
     def report_settled(self, now: float) -> list[str]:
         """Report the settled paths that still differ from the other replica."""
-        batch = self.settler.take()
+        batch = self.settler.take(now)
         for _, rel in batch:
             self.cycles.saw(rel)
-        differing = self.still_differs.filter(batch)
+        cold, hot = self.hot.split(batch, now)
+        if self.protocol.pending_count():  # a sync comes anyway: nothing to wait for
+            cold, hot = batch, set()
+        differing = self.still_differs.filter(cold)
+        hot_differing = self.still_differs.filter(hot)
+        hot = {key for key in hot if key[1] in hot_differing}  # unison's own echo is not held
         if self.owners is not None:  # unison's copies get their owners (engine/owners.py)
-            self.owners.settled(self.watcher.roots, batch, differing)
+            self.owners.settled(self.watcher.roots, batch, differing | hot_differing)
+        if self.hot.hold(hot, now):
+            self.publish(now)  # held paths count in pending_changes
         return self._report(differing, now)
 
     def recheck(self, now: float) -> list[str]:
@@ -226,6 +244,9 @@ class Monitor:
         """Hand ``paths`` to unison for both replicas."""
         if not paths and not always:
             return []
+        held = self.hot.release_all()  # held hot paths ride along (a rescan covers them)
+        if held and "" not in paths:
+            paths = paths | self.still_differs.filter(held)
         out: list[str] = []
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
@@ -235,7 +256,7 @@ class Monitor:
 
     def publish(self, now: float) -> None:
         """Write ``fsmonitor.json`` as of ``now``."""
-        pending = self.protocol.pending_count() + len(self.settler.dirty)
+        pending = self.protocol.pending_count() + len(self.settler.dirty) + len(self.hot)
         snapshot = self.cycles.snapshot(now, pending, self.watcher.watch_count)
         self.publisher.publish(self.drift.stamp(snapshot))
 
@@ -303,6 +324,7 @@ def main() -> int:
         watcher=Watcher(ignored),
         differs=differs,
         rescan_interval=cfg.rescan_interval,
+        hot=HotPaths(cfg.hot_delay),
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
         owners=Owners.for_config(cfg),
         verifier=VerifierThread(ignored, cfg.verify_interval),

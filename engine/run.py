@@ -3,7 +3,7 @@
 Check the volumes and the mass-deletion guard; a one-shot unison brings
 APP_VOLUME to the host's content (a quick scan on a warm start, with
 archives kept in UNISON) and sets its owner; then supervisord runs watch-mode
-unison and the watchdog, and ``state.json`` says ``watching`` as soon as
+unison, ``run`` starts the watchdog thread, and ``state.json`` says ``watching`` as soon as
 unison runs (its first scan finds nothing left to do, and anything changed
 meanwhile is in that scan or in the fsmonitor's watches).  While it runs,
 ``run`` follows unison's output and checks the roots (:mod:`engine.watching`:
@@ -35,8 +35,8 @@ from engine.watching import Watching
 
 POLL = 0.05  # until healthy
 WATCH_POLL = 0.5  # while healthy
-# The stop sequence fits docker stop's 10 s: watchdog (supervisord waits at most
-# WATCHDOG_STOPWAITSECS), unison (UNISON_STOPWAITSECS), the flush (at most
+# The stop sequence fits docker stop's 10 s: the watchdog thread (joined for at
+# most monit.loop.JOIN_TIMEOUT), unison (UNISON_STOPWAITSECS), the flush (at most
 # FLUSH_TIMEOUT of what is left, keeping SUPERVISORD_KEEP), supervisord (the rest).
 STOP_BUDGET = 9.0
 FLUSH_TIMEOUT = 6.0
@@ -70,6 +70,18 @@ class SupervisordProcess(Protocol):
     def kill(self) -> None: ...
 
 
+class Watchdog(Protocol):
+    """The running watchdog (:class:`monit.loop.WatchdogThread`; a fake in tests)."""
+
+    def stop(self, timeout: float = ...) -> bool: ...
+
+
+def _watchdog_thread(cfg: Config) -> Watchdog:
+    from monit.loop import WatchdogThread  # psutil is loaded only when the watchdog runs
+
+    return WatchdogThread.start(cfg)
+
+
 class Runner:
     """The life of ``run``: one instance, driven from :meth:`run`.
 
@@ -83,6 +95,7 @@ class Runner:
         client: SupervisorClient | None = None,
         sync: Callable[..., int] = unison.sync_once,
         clock: Callable[[], float] = time.monotonic,
+        watchdog: Callable[[Config], Watchdog] | None = None,
     ) -> None:
         self.cfg = cfg
         self.stop = threading.Event()
@@ -95,6 +108,9 @@ class Runner:
         self.observer = Watching(cfg, clock)
         self.indexing = False  # a cold start made the volume usable: healthy before watching
         self.unison_seen: float | None = None  # when watch-mode unison was first seen running
+        # the watchdog: a thread of this process (monit/loop.py), started with supervisord
+        self.start_watchdog = watchdog or _watchdog_thread
+        self.watchdog: Watchdog | None = None
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -150,6 +166,8 @@ class Runner:
             return self._finish(flush=False)
         supervisord.write(cfg)
         self.supervisor = supervisord.spawn(cfg)
+        if cfg.monit_enable:
+            self.watchdog = self.start_watchdog(cfg)
         try:
             return self._supervise(started)
         except BaseException:
@@ -246,9 +264,9 @@ class Runner:
         log.info("stop.begin", budget=STOP_BUDGET)
         if self.supervisor is not None:
             try:
-                if self.cfg.monit_enable:
-                    self.client.stop("watchdog")
-                    log.info("stop.watchdog_stopped", remaining=round(deadline.remaining(), 3))
+                if self.watchdog is not None:
+                    stopped = self.watchdog.stop()
+                    log.info("stop.watchdog_stopped", ended=stopped, remaining=round(deadline.remaining(), 3))
                 self.client.stop("unison")
                 log.info("stop.unison_stopped", remaining=round(deadline.remaining(), 3))
             except supervisord.SupervisorError as e:

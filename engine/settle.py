@@ -2,9 +2,11 @@
 
 A batch is taken once no event came for ``SETTLE`` seconds, or once it is
 ``MAX_BATCH`` old (a steady stream such as a branch switch is still reported).
-A file still being written (modified, not yet closed) holds the batch back for
-up to ``WRITE_HOLD`` seconds.  Every time is a deadline compared as
-``now >= deadline``, the same sum :meth:`Settler.deadline` wakes the loop for.
+A file still being written (modified, not yet closed) stays behind for up to
+``WRITE_HOLD`` seconds while the rest of the batch goes: a log that a server
+keeps open must not hold back the edits next to it.  Every time is a deadline
+compared as ``now >= deadline``, the same sum :meth:`Settler.deadline` wakes
+the loop for.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 SETTLE = 0.005  # quiet time before a batch of events is looked at
 MAX_BATCH = 0.5  # a steady stream (a branch switch) is still reported this often
-WRITE_HOLD = 1.0  # how long a file still being written may hold a batch back
+WRITE_HOLD = 1.0  # how long a file still being written may stay behind
 
 Key = tuple[str, str]  # (replica, path relative to its root)
 
@@ -26,6 +28,7 @@ class Settler:
     writing: set[Key] = field(default_factory=set)
     first_event: float = 0.0
     last_event: float = 0.0
+    held_since: float | None = None  # since when only files still being written are dirty
 
     def add(
         self,
@@ -40,6 +43,7 @@ class Settler:
         if changed:
             if not self.dirty:
                 self.first_event = now
+                self.held_since = None
             self.dirty |= changed
             self.last_event = now
 
@@ -49,7 +53,11 @@ class Settler:
 
     def deadline(self, now: float) -> float | None:
         """When the batch may next be settled (never earlier than ``now``)."""
-        return max(self.last_event + SETTLE, now) if self.dirty else None
+        if not self.dirty:
+            return None
+        if self._only_written():
+            return max(self._write_hold_end(), now)
+        return max(min(self.last_event + SETTLE, self.first_event + MAX_BATCH), now)
 
     def settled(self, now: float) -> bool:
         """Is there a batch to take at ``now``?"""
@@ -57,11 +65,25 @@ class Settler:
             return False
         if now < self.last_event + SETTLE and now < self.first_event + MAX_BATCH:
             return False
-        still_written = any(k in self.writing for k in self.dirty)
-        return not still_written or now >= self.first_event + WRITE_HOLD
+        return not self._only_written() or now >= self._write_hold_end()
 
-    def take(self) -> set[Key]:
-        """The batch; its files count as written from now on."""
-        dirty, self.dirty = self.dirty, set()
-        self.writing -= dirty
-        return dirty
+    def take(self, now: float | None = None) -> set[Key]:
+        """The batch: every dirty path but the files still being written (all of them once
+        their hold is over); what is taken counts as written from now on."""
+        if now is None or now >= self._write_hold_end() or not self.dirty & self.writing:
+            batch, self.dirty = self.dirty, set()
+        else:
+            batch = self.dirty - self.writing
+            self.dirty &= self.writing
+            if self.held_since is None:
+                self.held_since = self.first_event
+        if self.dirty:
+            self.first_event = now if now is not None else self.first_event
+        self.writing -= batch
+        return batch
+
+    def _only_written(self) -> bool:
+        return self.dirty <= self.writing
+
+    def _write_hold_end(self) -> float:
+        return (self.first_event if self.held_since is None else self.held_since) + WRITE_HOLD

@@ -1,8 +1,8 @@
 """supervisord: its config in SYNC_RUNTIME_DIR, the process, and a thin XML-RPC client.
 
-The config listens on a unix socket only (mode 0700, no TCP) and runs two
-programs: ``unison`` (watch mode, through :mod:`engine.unison_program`) and, when
-``MONIT_ENABLE`` is on, ``watchdog`` (:mod:`monit`).  ``supervisorctl -c
+The config listens on a unix socket only (mode 0700, no TCP) and runs one
+program: ``unison`` (watch mode, through :mod:`engine.unison_program`); the
+watchdog is a thread of ``run`` (:mod:`monit.loop`).  ``supervisorctl -c
 SYNC_RUNTIME_DIR/supervisord.conf`` works against it as it is.
 """
 
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import subprocess
 import sys
 import xmlrpc.client
 from pathlib import Path
 from typing import Any, cast
-
-from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from engine import unisonlog
 from engine.config import Config
@@ -25,7 +24,6 @@ CODE_DIR = Path(__file__).resolve().parent.parent
 # How long supervisord waits for a program after SIGTERM before SIGKILL; both
 # count in the stop sequence's budget (engine/run.py STOP_BUDGET).
 UNISON_STOPWAITSECS = 3
-WATCHDOG_STOPWAITSECS = 1  # its loop ends on SIGTERM at once
 
 _PROGRAM = """
 [program:{name}]
@@ -82,15 +80,6 @@ serverurl=unix://{cfg.supervisor_socket}
         stopwaitsecs=UNISON_STOPWAITSECS,
         logfile=_TO_FILE.format(path=runtime / unisonlog.FILE, max_bytes=unisonlog.MAX_BYTES),
     )
-    if cfg.monit_enable:
-        text += _PROGRAM.format(
-            name="watchdog",
-            command=f"{python} -m monit",
-            code_dir=CODE_DIR,
-            autostart="true",
-            stopwaitsecs=WATCHDOG_STOPWAITSECS,
-            logfile=_TO_OUR_STDOUT,
-        )
     return text
 
 
@@ -109,6 +98,44 @@ def spawn(cfg: Config) -> subprocess.Popen[bytes]:
     )
 
 
+class Faults:
+    """supervisord's fault codes that native-sync branches on (``supervisor/xmlrpc.py``)."""
+
+    ALREADY_STARTED = 60
+    NOT_RUNNING = 70
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over supervisord's unix socket."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = str(path)
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    """XML-RPC over a unix socket: supervisor's own transport imports its whole HTTP server
+    (about 5 MB of RSS in each process that talks to supervisord)."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__()
+        self._path = path
+        self._timeout = timeout
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        return _UnixConnection(self._path, self._timeout)
+
+
 class SupervisorError(Exception):
     """supervisord could not be reached or refused a request."""
 
@@ -122,10 +149,10 @@ class Client:
         self._proxy = self._connect()
 
     def _connect(self) -> xmlrpc.client.ServerProxy:
-        transport = SupervisorTransport(None, None, f"unix://{self._socket}")
-        transport.timeout = self._timeout
         # The URL is a placeholder: the transport talks to the unix socket.
-        return xmlrpc.client.ServerProxy("http://localhost", transport=transport)
+        return xmlrpc.client.ServerProxy(
+            "http://localhost", transport=_UnixTransport(self._socket, self._timeout)
+        )
 
     def _call(self, method: str, *args: object) -> Any:
         """One XML-RPC call; a Fault is the caller's to judge, anything else is SupervisorError."""

@@ -101,6 +101,26 @@ class FakeClock:
 
 
 @dataclass
+class FakeWatchdog:
+    """The watchdog thread (monit.loop.WatchdogThread): its stop is recorded in ``calls``;
+    ``before_stop`` runs first (to move a clock by what the join may take)."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    before_stop: Callable[[float], None] | None = None
+    started: int = 0
+
+    def start(self, cfg: object) -> FakeWatchdog:
+        self.started += 1
+        return self
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        if self.before_stop is not None:
+            self.before_stop(timeout)
+        self.calls.append(("stop", "watchdog"))
+        return True
+
+
+@dataclass
 class FakeSupervisorClient:
     """supervisord's client (engine/supervisord.Client) over programs held in memory.
 

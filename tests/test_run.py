@@ -9,7 +9,8 @@ import pytest
 
 from engine import exits, run, status, supervisord, unison
 from engine.config import Config, load
-from tests.fakes import FakeSupervisorClient, FakeSupervisord
+from monit.loop import JOIN_TIMEOUT
+from tests.fakes import FakeSupervisorClient, FakeSupervisord, FakeWatchdog
 
 
 class Clock:
@@ -32,13 +33,18 @@ def rig(
     tmp_path: Path, clock: Clock | None = None, **env: str
 ) -> tuple[run.Runner, list[tuple[str, str]], FakeSupervisord]:
     calls: list[tuple[str, str]] = []
-    client = FakeSupervisorClient(calls=calls).running("unison", 42).running("watchdog", 43)
+    client = FakeSupervisorClient(calls=calls).running("unison", 42)
 
     def sync(cfg: Config, purpose: str, timeout: float | None = None, events: Any = None) -> int:
         calls.append(("sync", purpose))
         return 0
 
-    runner = run.Runner(config(tmp_path, **env), client=client, sync=sync, clock=clock or Clock(0.0))
+    watchdog = FakeWatchdog(calls=calls)
+    runner = run.Runner(
+        config(tmp_path, **env), client=client, sync=sync, clock=clock or Clock(0.0), watchdog=watchdog.start
+    )
+    if runner.cfg.monit_enable:
+        runner.watchdog = watchdog.start(runner.cfg)  # as run() does once supervisord runs
     process = FakeSupervisord(calls=calls)
     runner.supervisor = process
     return runner, calls, process
@@ -99,7 +105,9 @@ def test_the_worst_case_stop_fits_the_budget(tmp_path: Path, start: float) -> No
     clock = Clock(start)
     runner, calls, process = rig(tmp_path, clock)
     process.exits_on_term = False  # supervisord ignores SIGTERM: waited for, then killed
-    stopwait = {"watchdog": supervisord.WATCHDOG_STOPWAITSECS, "unison": supervisord.UNISON_STOPWAITSECS}
+    stopwait = {"unison": supervisord.UNISON_STOPWAITSECS}
+    assert isinstance(runner.watchdog, FakeWatchdog)
+    runner.watchdog.before_stop = lambda timeout: setattr(clock, "now", clock.now + JOIN_TIMEOUT)
     client = runner.client
     assert isinstance(client, FakeSupervisorClient)
 

@@ -59,13 +59,34 @@ def test_a_steady_stream_is_taken_after_max_batch() -> None:
         assert settler.settled(now)
 
 
-def test_a_file_being_written_holds_the_batch_back_up_to_write_hold() -> None:
-    for t in STARTS[:50]:
+def test_a_file_being_written_stays_behind_up_to_write_hold_while_the_rest_goes() -> None:
+    for t in STARTS[:200]:
         settler = Settler()
         settler.add({A, B}, t, writing=frozenset({A}))
-        assert not settler.settled(t + SETTLE)
+        assert settler.settled(t + SETTLE)
+        assert settler.take(t + SETTLE) == {B}  # a log kept open does not hold back an edit
+        assert settler.dirty == {A}
         assert not settler.settled(t + MAX_BATCH)
-        assert settler.settled(t + WRITE_HOLD)
+        deadline = settler.deadline(t + SETTLE)
+        assert deadline == t + WRITE_HOLD  # no busy wake-ups while only the log is dirty
+        assert settler.settled(deadline)
+        assert settler.take(deadline) == {A}
+        assert settler.dirty == set()
+
+
+def test_a_file_written_without_end_goes_every_write_hold() -> None:
+    for t in STARTS[:200]:
+        settler = Settler()
+        now = t
+        taken_at = []
+        while now < t + 3 * WRITE_HOLD:
+            settler.add({A}, now, writing=frozenset({A}))
+            if settler.settled(now) and settler.take(now) == {A}:
+                taken_at.append(now)
+            now += 0.1
+        assert taken_at, t
+        gaps = [b - a for a, b in zip([t, *taken_at], taken_at, strict=False)]
+        assert max(gaps) <= WRITE_HOLD + 0.2 + 0.01, (t, gaps)  # dirty again one step after a take
 
 
 def test_a_file_written_to_the_end_no_longer_holds() -> None:

@@ -16,7 +16,7 @@ import pytest
 from engine import status
 from engine.config import load
 from engine.unison_program import record_start
-from monit.__main__ import watch
+from monit.loop import watch
 from monit.sampler import TreeCpu, pending_for
 from monit.watchdog import BACKOFF, CALM_RESET, HOT, MAX_GRACE, OK, RESTARTING, Restart, Sample, Watchdog
 from tests.fakes import FakeSupervisorClient, StopAfter
