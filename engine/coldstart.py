@@ -40,7 +40,7 @@ from enum import StrEnum
 
 import structlog
 
-from engine import fastcopy, unison
+from engine import fastcopy, problems, unison
 from engine.config import Config
 from engine.ignore import IgnoreMatcher
 
@@ -111,7 +111,12 @@ def owner_for(cfg: Config) -> tuple[int, int] | None:
     return wanted_ids
 
 
-def run(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> int:
+def run(
+    cfg: Config,
+    stop: threading.Event,
+    usable: Callable[[], None],
+    events: Callable[[list[problems.Event]], None] | None = None,
+) -> int:
     """Copy, call ``usable()`` (the volume is complete), index; returns the files copied.
 
     Raises :class:`fastcopy.Stopped` on a stop.
@@ -163,7 +168,7 @@ def run(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> int:
         unknown=len(set(copied.unknown + final.unknown)),
         seconds=round(time.monotonic() - started, 3),
     )
-    index(cfg, stop, app_wins)
+    index(cfg, stop, app_wins, events)
     # unison's first run over a new archive allocates twice what later runs do
     # (400k files: 613 MB against 280 MB), and OCaml keeps its heap: a second,
     # short-lived one-shot (a warm scan, ~4 s at 400k) takes that first run,
@@ -174,7 +179,12 @@ def run(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> int:
     return copier.count
 
 
-def index(cfg: Config, stop: threading.Event, app_wins: list[str]) -> None:
+def index(
+    cfg: Config,
+    stop: threading.Event,
+    app_wins: list[str],
+    events: Callable[[list[problems.Event]], None] | None = None,
+) -> None:
     """unison's one-shot over the two trees (building its archive): stoppable, and
     watched like every one-shot (:func:`unison.sync_once`: the watchdog's rules,
     owners, no litter)."""
@@ -182,7 +192,7 @@ def index(cfg: Config, stop: threading.Event, app_wins: list[str]) -> None:
     for rel in app_wins:
         extra += ["-preferpartial", f"{path_pattern(rel)} -> {cfg.unison_dest}"]
     try:
-        unison.sync_once(cfg, "coldstart.index", extra_args=extra, stop=stop)
+        unison.sync_once(cfg, "coldstart.index", events=events, extra_args=extra, stop=stop)
     except unison.Interrupted as e:
         raise fastcopy.Stopped("indexing") from e
     except unison.SyncFailed as e:

@@ -59,16 +59,19 @@ def record_owner(cfg: Config) -> None:
         log.warning("initial_sync.owner_not_recorded", error=str(e))
 
 
-def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> None:
+def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> list[problems.Event]:
     """Issue 13: a fast copy makes the volume usable, then unison indexes (engine/coldstart.py).
 
     The copy gives every entry its owner, so no ownership walk follows.
+    Returns what unison's indexing run reported about single paths (a file
+    neither the copy nor unison could read, say).
     """
+    reported: list[problems.Event] = []
     started = time.monotonic()
     log.info(
         "initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=True, fast_copy=True
     )
-    files = coldstart.run(cfg, stop, usable)
+    files = coldstart.run(cfg, stop, usable, reported.extend)
     record_owner(cfg)
     log.info(
         "initial_sync.done",
@@ -77,6 +80,7 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
         seconds=round(time.monotonic() - started, 3),
         fast_copy=True,
     )
+    return reported
 
 
 def _read(path: Path) -> str | None:
@@ -95,8 +99,7 @@ def precopy(cfg: Config) -> int:
         preflight.check(cfg)
         safety.check(cfg)
         if coldstart.wanted(cfg):
-            cold_start(cfg, threading.Event(), lambda: None)
-            reported: list[problems.Event] = []
+            reported = cold_start(cfg, threading.Event(), lambda: None)
         else:
             reported = initial_sync(cfg)
     except (

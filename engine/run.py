@@ -145,7 +145,7 @@ class Runner:
             self.set_state(status.State.INITIAL_SYNC)
             unison.clear_stale_locks(cfg)
             if coldstart.wanted(cfg):
-                cold_start(cfg, self.stop, self._usable)
+                self.observer.take(cold_start(cfg, self.stop, self._usable))
             else:
                 self.observer.take(initial_sync(cfg))
                 self.set_state(
