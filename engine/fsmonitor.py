@@ -16,8 +16,8 @@ protocol's backend and coordinates the rooms that do the work:
 - :mod:`engine.owners`: what unison wrote gets its owner (per side);
 - :mod:`engine.cycles`: sync cycles counted and written to
   ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog;
-- :mod:`engine.verifier`: the drift verifier's thread walks both trees, its
-  differences are reported when things are calm;
+- :mod:`engine.verifier`: the drift verifier's thread walks both trees;
+  :mod:`engine.drift`: its differences are reported when things are calm;
 - :mod:`engine.litter`: unison's abandoned temp files, removed between cycles.
 """
 
@@ -37,6 +37,7 @@ import structlog
 from engine import litter, program, status
 from engine.cycles import Cycles, Publisher
 from engine.differ import StillDiffers, TooManyToRecheck
+from engine.drift import Drift
 from engine.fullsync import FullSyncRequest
 from engine.hot import HotPaths
 from engine.ignore import IgnoreMatcher
@@ -45,7 +46,7 @@ from engine.owners import Owners
 from engine.protocol import Protocol, ProtocolError, quote
 from engine.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
 from engine.settle import Settler
-from engine.verifier import Drift, VerifierThread
+from engine.verifier import VerifierThread
 
 LITTER_RETRY = 5.0  # a temp file still held open is looked at again this much later
 

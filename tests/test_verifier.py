@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from engine import litter
 from engine.compare import differs
 from engine.config import ConfigError, load
+from engine.drift import UNREPAIRED_PASSES, Drift
 from engine.fsmonitor import Monitor
 from engine.ignore import IgnoreMatcher
 from engine.inotify import Watcher
@@ -18,8 +19,6 @@ from engine.protocol import quote
 from engine.verifier import (
     BUDGET,
     FLOOR,
-    UNREPAIRED_PASSES,
-    Drift,
     Pass,
     VerifierThread,
     Walker,
