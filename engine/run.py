@@ -47,29 +47,6 @@ FSMONITOR_WAIT = 10.0  # after indexing: seconds ``watching`` may wait for uniso
 log = structlog.get_logger("native-sync")
 
 
-class SupervisorClient(Protocol):
-    """What ``run`` asks of supervisord (:class:`supervisord.Client`; a fake in tests)."""
-
-    def info(self, name: str) -> dict[str, object]: ...
-
-    def stop(self, name: str) -> None: ...
-
-
-class SupervisordProcess(Protocol):
-    """The supervisord process (a ``subprocess.Popen``; a fake in tests)."""
-
-    @property
-    def returncode(self) -> int | None: ...
-
-    def poll(self) -> int | None: ...
-
-    def send_signal(self, signum: int) -> None: ...
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-    def kill(self) -> None: ...
-
-
 class Watchdog(Protocol):
     """The running watchdog (:class:`monit.loop.WatchdogThread`; a fake in tests)."""
 
@@ -92,15 +69,15 @@ class Runner:
     def __init__(
         self,
         cfg: Config,
-        client: SupervisorClient | None = None,
+        client: supervisord.SupervisorClient | None = None,
         sync: Callable[..., int] = unison.sync_once,
         clock: Callable[[], float] = time.monotonic,
         watchdog: Callable[[Config], Watchdog] | None = None,
     ) -> None:
         self.cfg = cfg
         self.stop = threading.Event()
-        self.supervisor: SupervisordProcess | None = None
-        self.client: SupervisorClient = client or supervisord.Client(cfg.supervisor_socket)
+        self.supervisor: supervisord.SupervisordProcess | None = None
+        self.client: supervisord.SupervisorClient = client or supervisord.Client(cfg.supervisor_socket)
         self.sync = sync
         self.clock = clock
         self.healthy = False
