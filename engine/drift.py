@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from engine import status
+from engine import jsonfile, status
 from engine.verifier import Pass
 
 UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
@@ -76,7 +76,7 @@ class Drift:
         return replace(
             snapshot,
             verify_passes=self.passes,
-            verify_last_at=status.now_iso(last.at),
+            verify_last_at=jsonfile.now_iso(last.at),
             verify_seconds=round(last.seconds, 3),
             verify_cpu_seconds=round(last.cpu_seconds, 3),
             verify_checked=last.checked,

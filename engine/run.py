@@ -31,6 +31,7 @@ from engine import coldstart, exits, fastcopy, preflight, report, runtime, safet
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.initial_sync import cold_start, initial_sync
+from engine.jsonfile import now_iso
 from engine.watching import Watching
 
 POLL = 0.05  # until healthy
@@ -125,9 +126,7 @@ class Runner:
                 self.observer.take(cold_start(cfg, self.stop, self._usable))
             else:
                 self.observer.take(initial_sync(cfg))
-                self.set_state(
-                    status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
-                )
+                self.set_state(status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=now_iso())
         except fastcopy.Stopped:
             return self._finish(flush=False)
         except (
@@ -157,7 +156,7 @@ class Runner:
     def _usable(self) -> None:
         """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
         self.indexing = True
-        self.set_state(status.State.INDEXING, initial_sync_done=True, initial_sync_at=status.now_iso())
+        self.set_state(status.State.INDEXING, initial_sync_done=True, initial_sync_at=now_iso())
         self._mark_health()
 
     def _supervise(self, started: float) -> int:
