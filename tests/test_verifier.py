@@ -1,4 +1,4 @@
-"""The drift verifier's walk, pacing and books; unison's temp files (engine/verifier.py, engine/litter.py)."""
+"""The drift verifier: walk, pacing, books; unison's temp files (engine/verifier.py, drift.py, litter.py)."""
 
 from __future__ import annotations
 
