@@ -36,10 +36,9 @@ import structlog
 from engine.filecopy import NOFOLLOW, PERMS_MASK, Stopped, Writer, lstat, remove
 from engine.ignore import IgnoreMatcher
 
-__all__ = ["Copier", "Outcome", "Stopped", "is_unison_temp", "sig"]
+__all__ = ["Copier", "Outcome", "Sig", "Stopped", "is_unison_temp", "sig"]
 
 log = structlog.get_logger("fastcopy")
-
 
 Sig = tuple[int, int, int, int, int]  # inode, size, mtime, ctime, mode: any change shows
 
