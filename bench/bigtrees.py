@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 
 from bench import engines, trees
-from engine import status
+from engine import jsonfile, status
 
 TIMEOUT = 1800.0
 PLACES = {"disk": None, "tmpfs": "/dev/shm"}  # None: BENCH_TMP or /tmp
@@ -81,7 +81,7 @@ def rss_after_first_cycle(engine: engines.NativeSync) -> int | None:
     """unison's RSS once watch mode's first pass is done (the fsmonitor saw it), in kB."""
     monitor = engine.engine.runtime / status.FSMONITOR_FILE
     deadline = time.monotonic() + TIMEOUT
-    while not status.read_json(monitor).get("first_sync_at"):
+    while not jsonfile.read_json(monitor).get("first_sync_at"):
         if time.monotonic() > deadline or not engine.alive():
             return None
         time.sleep(0.05)
@@ -101,7 +101,7 @@ def native(base: Path, tree: Path) -> dict[str, Any]:
         deadline = started + TIMEOUT
         usable = None
         while usable is None:
-            if healthy.exists() or status.read_json(state_file).get("state") == "watching":
+            if healthy.exists() or jsonfile.read_json(state_file).get("state") == "watching":
                 usable = time.monotonic()
             elif not engine.alive() or time.monotonic() > deadline:
                 raise engines.NotReady(f"native-sync not healthy:\n{engine.engine.logs()[-2000:]}")

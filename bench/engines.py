@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from bench import trees
-from engine import status
+from engine import jsonfile, status
 from harness.engine import Engine as TestEngine
 from harness.engine import kill_leftovers, make_engine
 
@@ -96,7 +96,7 @@ class NativeSync(Base):
         state_file = self.engine.runtime / status.STATE_FILE
         deadline = time.monotonic() + timeout
         while True:
-            if status.read_json(state_file).get("state") == "watching":
+            if jsonfile.read_json(state_file).get("state") == "watching":
                 return time.monotonic()
             if not self.alive():
                 raise NotReady(f"native-sync exited:\n{self.engine.logs()[-2000:]}")

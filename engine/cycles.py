@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import status
+from engine import jsonfile
 from engine.status import FsmonitorStatus
 
 # unison's Path.addToFinalName: "name (conflict #2_on_2026-11-25).ext"
@@ -70,7 +70,7 @@ class Cycles:
         """unison waits again after a cycle; ``pending`` changes are already waiting."""
         assert self.syncing_since is not None
         first = self.totals.first_sync_at is None
-        at = status.now_iso(self.wall())
+        at = jsonfile.now_iso(self.wall())
         self.totals = replace(
             self.totals,
             syncs=self.totals.syncs + 1,

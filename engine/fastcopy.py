@@ -7,7 +7,8 @@ Ignores are unison's own (:class:`engine.ignore.IgnoreMatcher`), and unison's
 temporary files are never copied.  File modification times are copied as well
 (unison does not sync them by default, but a copy that keeps them is ``cp -a``
 and lets a resumed copy recognise what is already done).  Contents go through
-the kernel (``copy_file_range``, else ``sendfile``, else read/write).
+the kernel (``copy_file_range``, else ``sendfile``, else read/write), written
+by :mod:`engine.filecopy`.
 
 A :class:`Copier` remembers the stat of both sides of every file it wrote, so a
 second pass (:meth:`Copier.run` again) tells what changed meanwhile and on
@@ -23,9 +24,7 @@ nothing but an interrupted copy (``adopt``).
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
 import stat
 import threading
 from collections.abc import Callable
@@ -34,19 +33,14 @@ from pathlib import Path
 
 import structlog
 
+from engine.filecopy import NOFOLLOW, PERMS_MASK, Stopped, Writer, lstat, remove
 from engine.ignore import IgnoreMatcher
+
+__all__ = ["Copier", "Outcome", "Sig", "Stopped", "is_unison_temp", "sig"]
 
 log = structlog.get_logger("fastcopy")
 
-PERMS_MASK = 0o1777  # unison's default -perms
-BIG = 8 << 20  # files above this are copied in chunks, checking for a stop between them
-_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
-
 Sig = tuple[int, int, int, int, int]  # inode, size, mtime, ctime, mode: any change shows
-
-
-class Stopped(Exception):
-    """The copy was asked to stop (SIGTERM); what is done stays, nothing is half-written."""
 
 
 def sig(st: os.stat_result) -> Sig:
@@ -92,12 +86,11 @@ class Copier:
         self.src, self.dst = str(src), str(dst)
         self.matcher = matcher
         self.stop = stop
-        self.owner = owner
+        self.writer = Writer(stop, owner)
         self.progress = progress
         self.files: dict[str, tuple[Sig, Sig]] = {}  # rel -> (host stat, app stat) when we wrote it
         self.dirs: set[str] = set()  # folders we made or filled
         self.count = 0
-        self._pump = self._copy_file_range
 
     def run(self, adopt: bool = False) -> Outcome:
         """One pass over the host tree; raises :class:`Stopped` when asked to stop.
@@ -154,11 +147,11 @@ class Copier:
             except FileNotFoundError:
                 continue
             dst = os.path.join(dst_dir, name)
-            here = None if fresh else _lstat(dst)
+            here = None if fresh else lstat(dst)
             if stat.S_ISDIR(st.st_mode):
                 if here is None:
                     os.mkdir(dst, 0o700)
-                    self._own(dst, None)
+                    self.writer.own(dst, None)
                 elif not stat.S_ISDIR(here.st_mode):
                     mine = self.files.get(rel)
                     ours = mine is not None and sig(here) == mine[1]  # the host made it a folder
@@ -166,9 +159,9 @@ class Copier:
                         out.unknown.append(rel)
                         continue
                     self.files.pop(rel, None)
-                    _remove(dst)
+                    remove(dst)
                     os.mkdir(dst, 0o700)
-                    self._own(dst, None)
+                    self.writer.own(dst, None)
                     here = None
                 self.dirs.add(rel)
                 modes.append((dst, st.st_mode & PERMS_MASK))
@@ -209,9 +202,10 @@ class Copier:
             elif not adopt:
                 out.unknown.append(rel)
                 return
-            _remove(dst)
+            remove(dst)
         try:
-            written = self._copy_link(src, dst) if stat.S_ISLNK(st.st_mode) else self._copy_file(src, dst, st)
+            link = stat.S_ISLNK(st.st_mode)
+            written = self.writer.link(src, dst) if link else self.writer.file(src, dst, st)
         except FileNotFoundError:
             return  # gone on the host meanwhile
         except PermissionError as e:
@@ -235,12 +229,12 @@ class Copier:
         if not (stat.S_ISREG(st.st_mode) and stat.S_ISREG(here.st_mode)):
             return False
         try:
-            fd_in = os.open(dst, os.O_RDONLY | _NOFOLLOW)
+            fd_in = os.open(dst, os.O_RDONLY | NOFOLLOW)
         except OSError:
             return False
         try:
             try:
-                fd_out = os.open(src, os.O_WRONLY | _NOFOLLOW)
+                fd_out = os.open(src, os.O_WRONLY | NOFOLLOW)
             except OSError:
                 return False
             try:
@@ -248,7 +242,7 @@ class Copier:
                     return False
                 os.ftruncate(fd_out, 0)
                 if here.st_size:
-                    self._contents(fd_in, fd_out, here.st_size, "")
+                    self.writer.contents(fd_in, fd_out, here.st_size, "")
                 os.fchmod(fd_out, here.st_mode & PERMS_MASK)
                 os.utime(fd_out, ns=(here.st_atime_ns, here.st_mtime_ns))
                 self.files[rel] = (sig(os.fstat(fd_out)), sig(os.fstat(fd_in)))
@@ -258,64 +252,6 @@ class Copier:
         finally:
             os.close(fd_in)
 
-    def _copy_link(self, src: str, dst: str) -> os.stat_result:
-        os.symlink(os.readlink(src), dst)
-        self._own(dst, None)
-        return os.lstat(dst)
-
-    def _copy_file(self, src: str, dst: str, st: os.stat_result) -> os.stat_result:
-        fd_in = os.open(src, os.O_RDONLY | _NOFOLLOW)
-        try:
-            fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
-            try:
-                if st.st_size:
-                    self._contents(fd_in, fd_out, st.st_size, dst)
-                self._own(None, fd_out)
-                os.fchmod(fd_out, st.st_mode & PERMS_MASK)
-                os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
-                return os.fstat(fd_out)
-            finally:
-                os.close(fd_out)
-        finally:
-            os.close(fd_in)
-
-    def _contents(self, fd_in: int, fd_out: int, size: int, dst: str) -> None:
-        done = 0
-        while done < size:
-            if done and self.stop.is_set() and dst:  # only big files get here twice
-                os.unlink(dst)
-                raise Stopped(dst)
-            n = self._pump(fd_in, fd_out, min(size - done, BIG))
-            if n == 0:
-                return  # the host file shrank meanwhile: the catch-up pass sees it
-            done += n
-
-    def _copy_file_range(self, fd_in: int, fd_out: int, count: int) -> int:
-        try:
-            return os.copy_file_range(fd_in, fd_out, count)
-        except OSError as e:
-            if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                raise
-        self._pump = self._sendfile
-        return self._sendfile(fd_in, fd_out, count)
-
-    def _sendfile(self, fd_in: int, fd_out: int, count: int) -> int:
-        try:
-            return os.sendfile(fd_out, fd_in, None, count)
-        except OSError as e:
-            if e.errno not in (errno.EINVAL, errno.ENOSYS):
-                raise
-        self._pump = _read_write
-        return _read_write(fd_in, fd_out, count)
-
-    def _own(self, path: str | None, fd: int | None) -> None:
-        if self.owner is None:
-            return
-        if fd is not None:
-            os.fchown(fd, *self.owner)
-        elif path is not None:
-            os.lchown(path, *self.owner)
-
     def _prune(self, dst_dir: str, rel_dir: str, names: set[str], out: Outcome) -> None:
         """Remove what an interrupted copy left that the host no longer has."""
         with os.scandir(dst_dir) as entries:
@@ -323,14 +259,14 @@ class Copier:
         for entry in extra:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if not self.matcher.ignored(rel):
-                _remove(entry.path)
+                remove(entry.path)
                 out.removed += 1
 
     def _host_deletions(self, seen: set[str], out: Outcome) -> None:
         """What we copied and the host deleted since goes from the app side, unless the app changed it."""
         for rel in [r for r in self.files if r not in seen]:
             app_sig = self.files.pop(rel)[1]
-            here = _lstat(os.path.join(self.dst, rel))
+            here = lstat(os.path.join(self.dst, rel))
             if here is not None and sig(here) == app_sig:
                 os.unlink(os.path.join(self.dst, rel))
                 out.removed += 1
@@ -341,21 +277,6 @@ class Copier:
                 out.removed += 1
             except OSError:
                 pass
-
-
-def _read_write(fd_in: int, fd_out: int, count: int) -> int:
-    data = os.read(fd_in, count)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd_out, view) :]
-    return len(data)
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool:
@@ -369,10 +290,3 @@ def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool
         app.st_mtime_ns,
         app.st_mode & PERMS_MASK,
     )
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)

@@ -1,7 +1,7 @@
 """``unison-fsmonitor`` in Python: the helper unison runs for ``-repeat watch``.
 
 One thread, one ``select`` over unison's commands (stdin) and the inotify
-queue (:func:`serve`, the only writer to stdout).  :class:`Monitor` is the
+queue (:func:`engine.select_loop.serve`, the only writer to stdout).  :class:`Monitor` is the
 protocol's backend and coordinates the rooms that do the work:
 
 - :mod:`engine.protocol`: unison's commands and answers (no I/O);
@@ -16,16 +16,14 @@ protocol's backend and coordinates the rooms that do the work:
 - :mod:`engine.owners`: what unison wrote gets its owner (per side);
 - :mod:`engine.cycles`: sync cycles counted and written to
   ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog;
-- :mod:`engine.verifier`: the drift verifier's thread walks both trees, its
-  differences are reported when things are calm;
+- :mod:`engine.verifier`: the drift verifier's thread walks both trees;
+  :mod:`engine.drift`: its differences are reported when things are calm;
 - :mod:`engine.litter`: unison's abandoned temp files, removed between cycles.
 """
 
 from __future__ import annotations
 
 import os
-import select
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -37,15 +35,17 @@ import structlog
 from engine import litter, program, status
 from engine.cycles import Cycles, Publisher
 from engine.differ import StillDiffers, TooManyToRecheck
+from engine.drift import Drift
 from engine.fullsync import FullSyncRequest
 from engine.hot import HotPaths
 from engine.ignore import IgnoreMatcher
-from engine.inotify import Batch, Watcher, WatchesExhausted
+from engine.inotify import Batch, Watcher
 from engine.owners import Owners
-from engine.protocol import Protocol, ProtocolError, quote
+from engine.protocol import Protocol, quote
 from engine.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
+from engine.select_loop import serve, write_lines
 from engine.settle import Settler
-from engine.verifier import Drift, VerifierThread
+from engine.verifier import VerifierThread
 
 LITTER_RETRY = 5.0  # a temp file still held open is looked at again this much later
 
@@ -261,60 +261,9 @@ class Monitor:
         self.publisher.publish(self.drift.stamp(snapshot))
 
 
-def serve(monitor: Monitor, stdin: int = 0, stdout: int = 1) -> int:
-    """Run until unison closes our stdin. Returns the exit status."""
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGUSR1, lambda signum, frame: monitor.request_full_sync())
-    buffer = b""
-    while True:
-        now = time.monotonic()
-        deadline = monitor.deadline(now)
-        timeout = None if deadline is None else max(0.0, deadline - now)
-        verifier = [] if monitor.verifier is None else [monitor.verifier.fileno()]
-        readable, _, _ = select.select([stdin, monitor.watcher.fileno(), wake_r, *verifier], [], [], timeout)
-        now = time.monotonic()
-        out: list[str] = []
-        if wake_r in readable:
-            os.read(wake_r, 512)
-        try:
-            if monitor.watcher.fileno() in readable:
-                out += monitor.events(monitor.watcher.read(), now)
-            if stdin in readable:
-                chunk = os.read(stdin, 65536)
-                if not chunk:
-                    return 0
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for raw in lines:
-                    out += monitor.command(raw.decode("utf-8", "surrogateescape"), now)
-            if verifier and verifier[0] in readable:
-                monitor.verified(now)
-            out += monitor.tick(now)
-        except WatchesExhausted as e:
-            log.error("watches.exhausted", error=str(e))
-            _write(stdout, [f"ERROR {quote(str(e))}"])
-            return 1
-        except ProtocolError as e:
-            log.error("protocol.error", error=str(e))
-            _write(stdout, [f"ERROR {quote(str(e))}"])
-            return 1
-        _write(stdout, out)
-
-
-def _write(fd: int, lines: list[str]) -> None:
-    if not lines:
-        return
-    data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
-
-
 def main() -> int:
     """Entry point of the ``unison-fsmonitor`` executable."""
-    cfg = program.start("fsmonitor", say=lambda message: _write(1, [f"ERROR {quote(message)}"]))
+    cfg = program.start("fsmonitor", say=lambda message: write_lines(1, [f"ERROR {quote(message)}"]))
     from engine.compare import differs
 
     patterns = cfg.ignores  # validated by the config: unison and this filter agree

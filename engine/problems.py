@@ -29,7 +29,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import status
+from engine import jsonfile, status
 from engine.status import Problem
 
 ROOT = "."  # the path of a problem with a root itself (unison prints it empty)
@@ -214,7 +214,7 @@ class Tracker:
             if len(self.problems) >= MAX_PROBLEMS:
                 log.warning("problem", path=event.path, side=event.side, reason=event.reason, listed=False)
                 continue
-            self.problems[event.path] = Problem(event.path, event.side, event.reason, status.now_iso())
+            self.problems[event.path] = Problem(event.path, event.side, event.reason, jsonfile.now_iso())
             log.warning("problem", path=event.path, side=event.side, reason=event.reason)
             changed = True
         if changed:

@@ -31,6 +31,7 @@ from engine import coldstart, exits, fastcopy, preflight, report, runtime, safet
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.initial_sync import cold_start, initial_sync
+from engine.jsonfile import now_iso
 from engine.watching import Watching
 
 POLL = 0.05  # until healthy
@@ -45,29 +46,6 @@ SUPERVISORD_WAIT = 3.0
 FSMONITOR_WAIT = 10.0  # after indexing: seconds ``watching`` may wait for unison's fsmonitor
 
 log = structlog.get_logger("native-sync")
-
-
-class SupervisorClient(Protocol):
-    """What ``run`` asks of supervisord (:class:`supervisord.Client`; a fake in tests)."""
-
-    def info(self, name: str) -> dict[str, object]: ...
-
-    def stop(self, name: str) -> None: ...
-
-
-class SupervisordProcess(Protocol):
-    """The supervisord process (a ``subprocess.Popen``; a fake in tests)."""
-
-    @property
-    def returncode(self) -> int | None: ...
-
-    def poll(self) -> int | None: ...
-
-    def send_signal(self, signum: int) -> None: ...
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-    def kill(self) -> None: ...
 
 
 class Watchdog(Protocol):
@@ -92,15 +70,15 @@ class Runner:
     def __init__(
         self,
         cfg: Config,
-        client: SupervisorClient | None = None,
+        client: supervisord.SupervisorClient | None = None,
         sync: Callable[..., int] = unison.sync_once,
         clock: Callable[[], float] = time.monotonic,
         watchdog: Callable[[Config], Watchdog] | None = None,
     ) -> None:
         self.cfg = cfg
         self.stop = threading.Event()
-        self.supervisor: SupervisordProcess | None = None
-        self.client: SupervisorClient = client or supervisord.Client(cfg.supervisor_socket)
+        self.supervisor: supervisord.SupervisordProcess | None = None
+        self.client: supervisord.SupervisorClient = client or supervisord.Client(cfg.supervisor_socket)
         self.sync = sync
         self.clock = clock
         self.healthy = False
@@ -148,9 +126,7 @@ class Runner:
                 self.observer.take(cold_start(cfg, self.stop, self._usable))
             else:
                 self.observer.take(initial_sync(cfg))
-                self.set_state(
-                    status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=status.now_iso()
-                )
+                self.set_state(status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=now_iso())
         except fastcopy.Stopped:
             return self._finish(flush=False)
         except (
@@ -180,7 +156,7 @@ class Runner:
     def _usable(self) -> None:
         """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
         self.indexing = True
-        self.set_state(status.State.INDEXING, initial_sync_done=True, initial_sync_at=status.now_iso())
+        self.set_state(status.State.INDEXING, initial_sync_done=True, initial_sync_at=now_iso())
         self._mark_health()
 
     def _supervise(self, started: float) -> int:

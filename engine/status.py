@@ -15,20 +15,19 @@ file) and is one frozen dataclass here with ``load``/``save``:
   skipped (:mod:`engine.problems`);
 - ``healthy``: present while ``health`` would pass (kept by ``run``).
 
-The ``status``/``health`` view of them is :mod:`engine.report`.
+The ``status``/``health`` view of them is :mod:`engine.report`; how a file is
+replaced and read is :mod:`engine.jsonfile`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+from engine.jsonfile import read_json, write_json
 
 STATE_FILE = "state.json"
 UNISON_FILE = "unison.json"
@@ -53,43 +52,7 @@ class State(enum.StrEnum):
     FAILED = "failed"
 
 
-# --- plain JSON files --------------------------------------------------------------
-
-
-def now_iso(timestamp: float | None = None) -> str:
-    moment = datetime.now(UTC) if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` with ``data`` atomically (readers never see half a file)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """The JSON object at ``path``; ``{}`` when it is missing, unreadable or not an object."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def update_json(path: Path, **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into the JSON object at ``path`` (single writer only)."""
-    data = read_json(path)
-    data.update(fields)
-    write_json(path, data)
-    return data
+# --- typed fields of the JSON files ------------------------------------------------
 
 
 def _typed(data: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: T) -> T:
@@ -112,6 +75,15 @@ def _text(data: dict[str, Any], name: str) -> str | None:
 def _pid(data: dict[str, Any], name: str = "pid") -> int | None:
     value = _typed(data, name, int, 0)
     return value if value > 0 else None
+
+
+def _real(data: dict[str, Any], name: str) -> float | None:
+    value = _typed(data, name, (int, float), None)
+    return None if value is None else float(value)
+
+
+def _texts(data: dict[str, Any], name: str) -> tuple[str, ...]:
+    return tuple(v for v in _typed(data, name, list, []) if isinstance(v, str))
 
 
 # --- state.json: `run` ---------------------------------------------------------------
@@ -142,7 +114,7 @@ class RunState:
             initial_sync_done=data.get("initial_sync_done") is True,
             initial_sync_at=_text(data, "initial_sync_at"),
             error=_text(data, "error"),
-            warnings=tuple(w for w in _typed(data, "warnings", list, []) if isinstance(w, str)),
+            warnings=_texts(data, "warnings"),
             roots_error=_text(data, "roots_error"),
         )
 
@@ -206,24 +178,6 @@ class RestartReason:
 # --- fsmonitor/fsmonitor.json (written by the fsmonitor only) ----------------------
 
 
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float_or_none(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _str_tuple(value: object) -> tuple[str, ...]:
-    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
-
-
 @dataclass(frozen=True)
 class FsmonitorStatus:
     """``fsmonitor/fsmonitor.json``: what the fsmonitor of the running unison reports.
@@ -261,29 +215,27 @@ class FsmonitorStatus:
         """The file's contents; missing or unreadable fields take their defaults."""
         data = read_json(path)
         return cls(
-            pid=_int_or_none(data.get("pid")),
-            unison_pid=_int_or_none(data.get("unison_pid")),
-            syncs=_int_or_none(data.get("syncs")) or 0,
-            first_sync_at=_str_or_none(data.get("first_sync_at")),
-            last_sync_at=_str_or_none(data.get("last_sync_at")),
-            pending_changes=_int_or_none(data.get("pending_changes")) or 0,
-            pending_since=_float_or_none(data.get("pending_since")),
-            conflicts=_int_or_none(data.get("conflicts")) or 0,
-            rescans=_int_or_none(data.get("rescans")) or 0,
-            watches=_int_or_none(data.get("watches")) or 0,
-            flushes=_int_or_none(data.get("flushes")) or 0,
-            recent_conflicts=tuple(
-                c for c in _typed(data, "recent_conflicts", list, []) if isinstance(c, str)
-            ),
-            verify_passes=_int_or_none(data.get("verify_passes")) or 0,
-            verify_last_at=_str_or_none(data.get("verify_last_at")),
-            verify_seconds=_float_or_none(data.get("verify_seconds")),
-            verify_cpu_seconds=_float_or_none(data.get("verify_cpu_seconds")),
-            verify_checked=_int_or_none(data.get("verify_checked")) or 0,
-            verify_pause=_float_or_none(data.get("verify_pause")),
-            drift_repaired=_int_or_none(data.get("drift_repaired")) or 0,
-            drift_unrepaired=_str_tuple(data.get("drift_unrepaired")),
-            litter_removed=_int_or_none(data.get("litter_removed")) or 0,
+            pid=_typed(data, "pid", int, None),
+            unison_pid=_typed(data, "unison_pid", int, None),
+            syncs=_typed(data, "syncs", int, 0),
+            first_sync_at=_text(data, "first_sync_at"),
+            last_sync_at=_text(data, "last_sync_at"),
+            pending_changes=_typed(data, "pending_changes", int, 0),
+            pending_since=_real(data, "pending_since"),
+            conflicts=_typed(data, "conflicts", int, 0),
+            rescans=_typed(data, "rescans", int, 0),
+            watches=_typed(data, "watches", int, 0),
+            flushes=_typed(data, "flushes", int, 0),
+            recent_conflicts=_texts(data, "recent_conflicts"),
+            verify_passes=_typed(data, "verify_passes", int, 0),
+            verify_last_at=_text(data, "verify_last_at"),
+            verify_seconds=_real(data, "verify_seconds"),
+            verify_cpu_seconds=_real(data, "verify_cpu_seconds"),
+            verify_checked=_typed(data, "verify_checked", int, 0),
+            verify_pause=_real(data, "verify_pause"),
+            drift_repaired=_typed(data, "drift_repaired", int, 0),
+            drift_unrepaired=_texts(data, "drift_unrepaired"),
+            litter_removed=_typed(data, "litter_removed", int, 0),
         )
 
     def save(self, path: Path) -> None:

@@ -4,6 +4,8 @@ The config listens on a unix socket only (mode 0700, no TCP) and runs one
 program: ``unison`` (watch mode, through :mod:`engine.unison_program`); the
 watchdog is a thread of ``run`` (:mod:`monit.loop`).  ``supervisorctl -c
 SYNC_RUNTIME_DIR/supervisord.conf`` works against it as it is.
+:class:`SupervisorClient` and :class:`SupervisordProcess` say what ``run``
+uses of the client and the process (tests pass fakes).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import xmlrpc.client
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from engine import unisonlog
 from engine.config import Config
@@ -187,3 +189,29 @@ class Client:
     def restart(self, name: str) -> None:
         self.stop(name)
         self.start(name)
+
+
+# --- what `run` needs of the above (engine/run.py), fakes in tests -----------------------
+
+
+class SupervisorClient(Protocol):
+    """What ``run`` asks of supervisord (:class:`Client`; a fake in tests)."""
+
+    def info(self, name: str) -> dict[str, object]: ...
+
+    def stop(self, name: str) -> None: ...
+
+
+class SupervisordProcess(Protocol):
+    """The supervisord process as ``run`` drives it (a ``subprocess.Popen``; a fake in tests)."""
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...

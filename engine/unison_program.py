@@ -18,7 +18,7 @@ import time
 import structlog
 
 from engine import config as config_mod
-from engine import program, status, unison
+from engine import jsonfile, program, status, unison
 
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
 MAX_DELAY = 30.0
@@ -39,7 +39,7 @@ def record_start(cfg: config_mod.Config) -> status.UnisonStatus:
     last = status.UnisonStatus.load(cfg.runtime_dir)
     record = dataclasses.replace(last, starts=last.starts + 1, quick_exits=0)
     if last.pid is not None:
-        monitor = status.read_json(cfg.runtime_dir / status.FSMONITOR_FILE)
+        monitor = jsonfile.read_json(cfg.runtime_dir / status.FSMONITOR_FILE)
         never_watched = monitor.get("unison_pid") != last.pid
         if never_watched and time.time() - last.started_at < QUICK_EXIT:
             record = dataclasses.replace(record, quick_exits=last.quick_exits + 1)
@@ -57,7 +57,7 @@ def record_start(cfg: config_mod.Config) -> status.UnisonStatus:
             record,
             restarts=last.restarts + 1,
             last_restart_reason=reason,
-            last_restart_at=status.now_iso(),
+            last_restart_at=jsonfile.now_iso(),
         )
         # `supervisorctl restart unison` (docker-sync does it at every start) is no crash
         (log.info if reason == REQUESTED else log.warning)(

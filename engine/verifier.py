@@ -10,7 +10,7 @@ previous pass.  The first pass only takes that baseline: watch-mode unison
 has just scanned everything itself.  What differs is compared again after
 :data:`RECHECK_DELAY` (unison may be writing it right now) and posted to the
 select loop through a queue and a wake-up pipe; the loop reports it like any
-other change (:class:`Drift` keeps the books).  The walk also finds unison's
+other change (:class:`engine.drift.Drift` keeps the books).  The walk also finds unison's
 temp files for :mod:`engine.litter`.
 
 Pacing (``auto``): the pause after a pass is ``max(FLOOR, cpu / BUDGET)``,
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from engine import litter, status
+from engine import litter
 from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
 from engine.protocol import join
 
@@ -43,7 +43,6 @@ BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's
 FLOOR = 10.0  # auto: seconds between passes at the least
 COST_PASSES = 3  # auto: a pass's cost is the mean CPU time of this many recent passes
 RECHECK_DELAY = 1.0  # a difference must still be there this much later (unison may be writing it)
-UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
 
 log = structlog.get_logger("fsmonitor")
 
@@ -265,68 +264,3 @@ class VerifierThread(threading.Thread):
             os.write(self._wake_w, b"v")
         except BlockingIOError:
             pass  # the pipe is full: the loop is already due to read
-
-
-@dataclass
-class Drift:
-    """The select loop's books on the verifier: what to report, what unison could not fix."""
-
-    strikes: dict[str, int] = field(default_factory=dict)
-    unrepaired: set[str] = field(default_factory=set)
-    to_report: set[str] = field(default_factory=set)
-    last: Pass | None = None
-    passes: int = 0
-
-    def passed(self, result: Pass) -> None:
-        """A pass ended: its differences wait for a calm moment (:meth:`take`)."""
-        self.last = result
-        self.passes += 1
-        for rel in [r for r in self.strikes if r not in result.differing]:
-            del self.strikes[rel]
-            if rel in self.unrepaired:
-                self.unrepaired.discard(rel)
-                log.info("drift.resolved", path=rel)
-        for rel in result.differing:
-            if rel in self.unrepaired:
-                continue
-            strikes = self.strikes.get(rel, 0) + 1
-            self.strikes[rel] = strikes
-            if strikes > UNREPAIRED_PASSES:
-                self.unrepaired.add(rel)
-                log.warning("drift.unrepaired", path=rel, passes=UNREPAIRED_PASSES)
-                continue
-            self.to_report.add(rel)
-        log.info(
-            "verify.pass",
-            checked=result.checked,
-            seconds=round(result.seconds, 3),
-            cpu_seconds=round(result.cpu_seconds, 3),
-            pause=round(result.pause, 1),
-            differing=len(result.differing),
-            temps=len(result.temps),
-            baseline=result.baseline,
-        )
-
-    def take(self, still_differs: Callable[[str], bool]) -> set[str]:
-        """The waiting differences that still differ now (the last of the two checks)."""
-        found, self.to_report = self.to_report, set()
-        found = {rel for rel in found if still_differs(rel)}
-        if found:
-            log.info("drift.found", paths=len(found), sample=sorted(found)[:5])
-        return found
-
-    def stamp(self, snapshot: status.FsmonitorStatus) -> status.FsmonitorStatus:
-        """``snapshot`` with the verifier's last pass and what it could not repair."""
-        last = self.last
-        if last is None:
-            return replace(snapshot, drift_unrepaired=tuple(sorted(self.unrepaired)))
-        return replace(
-            snapshot,
-            verify_passes=self.passes,
-            verify_last_at=status.now_iso(last.at),
-            verify_seconds=round(last.seconds, 3),
-            verify_cpu_seconds=round(last.cpu_seconds, 3),
-            verify_checked=last.checked,
-            verify_pause=round(last.pause, 1),
-            drift_unrepaired=tuple(sorted(self.unrepaired)),
-        )

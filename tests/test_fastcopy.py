@@ -1,4 +1,4 @@
-"""engine/fastcopy.py: the cold-start copy carries what unison carries, and nothing else."""
+"""engine/fastcopy.py (and filecopy.py): the cold-start copy carries what unison carries, and nothing else."""
 
 from __future__ import annotations
 

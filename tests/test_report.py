@@ -8,7 +8,7 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from engine import report, status, unisonlog
+from engine import jsonfile, report, status, unisonlog
 from engine.config import load
 from engine.unison_program import record_start
 
@@ -71,7 +71,7 @@ def test_a_requested_restart_is_logged_at_info(tmp_path: Path) -> None:
     cfg = load({"SYNC_RUNTIME_DIR": str(tmp_path)})
     (tmp_path / status.FSMONITOR_DIR).mkdir()
     first = record_start(cfg)
-    status.write_json(tmp_path / status.FSMONITOR_FILE, {"unison_pid": first.pid})
+    jsonfile.write_json(tmp_path / status.FSMONITOR_FILE, {"unison_pid": first.pid})
     status.RestartReason("requested").save(tmp_path)  # what the image's supervisorctl writes
     with capture_logs() as logs:
         second = record_start(cfg)

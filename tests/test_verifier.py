@@ -1,4 +1,4 @@
-"""The drift verifier's walk, pacing and books; unison's temp files (engine/verifier.py, engine/litter.py)."""
+"""The drift verifier: walk, pacing, books; unison's temp files (engine/verifier.py, drift.py, litter.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from engine import litter
 from engine.compare import differs
 from engine.config import ConfigError, load
+from engine.drift import UNREPAIRED_PASSES, Drift
 from engine.fsmonitor import Monitor
 from engine.ignore import IgnoreMatcher
 from engine.inotify import Watcher
@@ -18,8 +19,6 @@ from engine.protocol import quote
 from engine.verifier import (
     BUDGET,
     FLOOR,
-    UNREPAIRED_PASSES,
-    Drift,
     Pass,
     VerifierThread,
     Walker,

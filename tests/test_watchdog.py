@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import status
+from engine import jsonfile, status
 from engine.config import load
 from engine.unison_program import record_start
 from monit.loop import watch
@@ -223,7 +223,7 @@ def ticking(start: float = 0.0, step: float = 5.0) -> Callable[[], float]:
 def test_the_loop_records_the_reason_before_it_restarts_unison(tmp_path: Path) -> None:
     seen: list[tuple[str, str, dict[str, object]]] = []
     reason_file = tmp_path / status.RESTART_REASON_FILE
-    client = FakeSupervisorClient(before=lambda m, n: seen.append((m, n, status.read_json(reason_file))))
+    client = FakeSupervisorClient(before=lambda m, n: seen.append((m, n, jsonfile.read_json(reason_file))))
     client.running("unison", 4242)
     dog = Watchdog(threshold=50, cycles=2, stall_after=60, base_grace=10)
     observed: list[int | None] = []
@@ -255,7 +255,7 @@ def test_the_next_unison_start_reports_the_reason_once(tmp_path: Path) -> None:
     first = record_start(cfg)
     assert (first.starts, first.restarts, first.last_restart_reason) == (1, 0, None)
     # that unison's fsmonitor ran: the next start is a restart, not a failed start
-    status.write_json(tmp_path / status.FSMONITOR_FILE, {"unison_pid": first.pid})
+    jsonfile.write_json(tmp_path / status.FSMONITOR_FILE, {"unison_pid": first.pid})
     status.RestartReason("stall").save(tmp_path)
     second = record_start(cfg)
     assert (second.starts, second.restarts, second.last_restart_reason) == (2, 1, "stall")

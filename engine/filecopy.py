@@ -1,0 +1,117 @@
+"""One entry written for the cold-start copy (:mod:`engine.fastcopy`): contents through the kernel.
+
+A :class:`Writer` creates a file or symbolic link on the app side with the
+host's permission bits (under unison's default ``-perms 0o1777`` mask), its
+modification time and the configured owner.  Contents go through the kernel
+(``copy_file_range``, else ``sendfile``, else read/write: the first call the
+kernel refuses is not tried again).  Also the small path helpers the copy
+shares (:func:`lstat`, :func:`remove`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import threading
+
+PERMS_MASK = 0o1777  # unison's default -perms
+BIG = 8 << 20  # files above this are copied in chunks, checking for a stop between them
+NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Stopped(Exception):
+    """The copy was asked to stop (SIGTERM); what is done stays, nothing is half-written."""
+
+
+class Writer:
+    """Writes files and links; ``owner`` (uid, gid) is given to each (needs root).
+
+    ``stop`` is checked between the chunks of a big file.
+    """
+
+    def __init__(self, stop: threading.Event, owner: tuple[int, int] | None = None) -> None:
+        self.stop = stop
+        self.owner = owner
+        self._pump = self._copy_file_range
+
+    def link(self, src: str, dst: str) -> os.stat_result:
+        os.symlink(os.readlink(src), dst)
+        self.own(dst, None)
+        return os.lstat(dst)
+
+    def file(self, src: str, dst: str, st: os.stat_result) -> os.stat_result:
+        fd_in = os.open(src, os.O_RDONLY | NOFOLLOW)
+        try:
+            fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
+            try:
+                if st.st_size:
+                    self.contents(fd_in, fd_out, st.st_size, dst)
+                self.own(None, fd_out)
+                os.fchmod(fd_out, st.st_mode & PERMS_MASK)
+                os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
+                return os.fstat(fd_out)
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
+
+    def contents(self, fd_in: int, fd_out: int, size: int, dst: str) -> None:
+        """Copy ``size`` bytes; a stop between chunks removes ``dst`` (if named), raising :class:`Stopped`."""
+        done = 0
+        while done < size:
+            if done and self.stop.is_set() and dst:  # only big files get here twice
+                os.unlink(dst)
+                raise Stopped(dst)
+            n = self._pump(fd_in, fd_out, min(size - done, BIG))
+            if n == 0:
+                return  # the host file shrank meanwhile: the catch-up pass sees it
+            done += n
+
+    def own(self, path: str | None, fd: int | None) -> None:
+        if self.owner is None:
+            return
+        if fd is not None:
+            os.fchown(fd, *self.owner)
+        elif path is not None:
+            os.lchown(path, *self.owner)
+
+    def _copy_file_range(self, fd_in: int, fd_out: int, count: int) -> int:
+        try:
+            return os.copy_file_range(fd_in, fd_out, count)
+        except OSError as e:
+            if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+        self._pump = self._sendfile
+        return self._sendfile(fd_in, fd_out, count)
+
+    def _sendfile(self, fd_in: int, fd_out: int, count: int) -> int:
+        try:
+            return os.sendfile(fd_out, fd_in, None, count)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.ENOSYS):
+                raise
+        self._pump = _read_write
+        return _read_write(fd_in, fd_out, count)
+
+
+def _read_write(fd_in: int, fd_out: int, count: int) -> int:
+    data = os.read(fd_in, count)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd_out, view) :]
+    return len(data)
+
+
+def lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
