@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,11 +41,20 @@ __all__ = ["Copier", "Outcome", "Sig", "Stopped", "is_unison_temp", "sig"]
 
 log = structlog.get_logger("fastcopy")
 
-Sig = tuple[int, int, int, int, int]  # inode, size, mtime, ctime, mode: any change shows
+# inode, size, mtime, ctime, mode: any change shows.  Packed into one bytes
+# object (73 bytes against 208 for a tuple of five ints): the copier keeps two
+# per file.  Values out of the packed ranges (a time past 2262) keep the tuple,
+# so two sigs are equal exactly when their five values are.
+Sig = bytes | tuple[int, int, int, int, int]
+_PACK = struct.Struct("=QqqqQ").pack
 
 
 def sig(st: os.stat_result) -> Sig:
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+    values = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+    try:
+        return _PACK(*values)
+    except struct.error:
+        return values
 
 
 def is_unison_temp(name: str) -> bool:

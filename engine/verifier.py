@@ -72,18 +72,18 @@ def _sig(st: os.stat_result) -> _Sig:
 class Walker:
     """Compares two trees; remembers the stat of equal files to skip their contents next time.
 
-    ``seen`` maps ``hash(path)`` to ``hash`` of both sides' stat: two ints per
+    ``seen`` holds ``hash`` of the path with both sides' stat: one int per
     file instead of the path and two stat results (100k files: a few MB).
     """
 
     ignored: Callable[[str], bool]
-    seen: dict[int, int] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
 
     def walk(self, a: str, b: str, contents: bool = True) -> tuple[set[str], list[str], int]:
         """(differing paths, temp files, paths checked) between roots ``a`` and ``b``."""
         differing: set[str] = set()
         temps: list[str] = []
-        seen: dict[int, int] = {}
+        seen: set[int] = set()
         checked = 0
         stack = [""]
         while stack:
@@ -114,7 +114,7 @@ class Walker:
         return differing, temps, checked
 
     def _compare(
-        self, rel: str, ea: os.DirEntry[str], eb: os.DirEntry[str], contents: bool, seen: dict[int, int]
+        self, rel: str, ea: os.DirEntry[str], eb: os.DirEntry[str], contents: bool, seen: set[int]
     ) -> bool | None:
         """True if different, False if the same, None for two folders to descend into."""
         try:
@@ -133,13 +133,13 @@ class Walker:
             return False
         if sa.st_size != sb.st_size:
             return True
-        key, sig = hash(rel), hash((_sig(sa), _sig(sb)))
-        if self.seen.get(key) == sig or not contents:
-            seen[key] = sig
+        key = hash((rel, _sig(sa), _sig(sb)))
+        if key in self.seen or not contents:
+            seen.add(key)
             return False
         if _differ(ea.path, eb.path):
             return True  # not remembered: compared again next pass
-        seen[key] = sig
+        seen.add(key)
         return False
 
 
