@@ -80,7 +80,7 @@ def wanted(cfg: Config) -> bool:
         return True
     if unison.has_archive(cfg):
         return False
-    matcher = IgnoreMatcher(unison.ignore_patterns(cfg))
+    matcher = IgnoreMatcher(cfg.ignores)
     with os.scandir(cfg.unison_dest) as entries:
         return all(matcher.ignored(e.name) or fastcopy.is_unison_temp(e.name) for e in entries)
 
@@ -133,7 +133,7 @@ def run(
     copier = fastcopy.Copier(
         cfg.unison_src,
         cfg.unison_dest,
-        IgnoreMatcher(unison.ignore_patterns(cfg)),
+        IgnoreMatcher(cfg.ignores),
         stop,
         owner=owner_for(cfg),
         progress=None if hook is None else lambda n: hook(Phase.COPYING, n),

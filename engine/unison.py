@@ -43,11 +43,6 @@ class SyncFailed(Exception):
 BASE_ARGS = ("-batch", "-auto", "-copyonconflict", "-log=false", "-ui", "text")
 
 
-def ignore_patterns(cfg: Config) -> list[str]:
-    """Deprecated alias of ``cfg.ignores`` (kept for one merge cycle)."""
-    return list(cfg.ignores)
-
-
 def sync_args(cfg: Config) -> list[str]:
     """Roots and preferences shared by the one-shot sync and watch mode."""
     args = [str(cfg.unison_src), str(cfg.unison_dest), *BASE_ARGS]
@@ -190,12 +185,7 @@ def sync_once(
     """
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
-    dog = Watchdog(
-        threshold=cfg.monit_cpu_threshold,
-        cycles=cfg.monit_high_cpu_cycles,
-        stall_after=math.inf,  # a one-shot reports no pending changes
-        base_grace=max(10.0, 2 * cfg.monit_interval),
-    )
+    dog = Watchdog.for_config(cfg, stall_after=math.inf)  # a one-shot reports no pending changes
     while True:
         output, returncode = _run_watched(
             cfg, purpose, deadline, dog, [*once_command(cfg), *extra_args], stop
