@@ -91,12 +91,7 @@ def watch(
 def run_watchdog(cfg: Config, stop: Stop) -> None:
     """The watchdog until ``stop`` is set."""
     client = Client(cfg.supervisor_socket)
-    dog = Watchdog(
-        threshold=cfg.monit_cpu_threshold,
-        cycles=cfg.monit_high_cpu_cycles,
-        stall_after=cfg.monit_stall_seconds,
-        base_grace=max(10.0, 2 * cfg.monit_interval),
-    )
+    dog = Watchdog.for_config(cfg)
     cpu = TreeCpu()
     log.info(
         "watchdog.start",

@@ -11,6 +11,10 @@ samples are not judged; each restart soon after another doubles the grace.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.config import Config
 
 OK = "OK"
 HOT = "HOT"
@@ -48,6 +52,16 @@ class Watchdog:
     grace_until: float = 0.0
     recent_restarts: int = 0
     last_restart: float | None = None
+
+    @classmethod
+    def for_config(cls, cfg: Config, stall_after: float | None = None) -> Watchdog:
+        """The MONIT_* rules; ``stall_after`` overrides MONIT_STALL_SECONDS (a one-shot has no stalls)."""
+        return cls(
+            threshold=cfg.monit_cpu_threshold,
+            cycles=cfg.monit_high_cpu_cycles,
+            stall_after=cfg.monit_stall_seconds if stall_after is None else stall_after,
+            base_grace=max(10.0, 2 * cfg.monit_interval),
+        )
 
     def step(self, now: float, sample: Sample) -> Restart | None:
         """Advance one cycle; returns a Restart when unison must be restarted."""
