@@ -16,11 +16,27 @@ __all__ = [
     "Engine",
     "kill_leftovers",
     "make_engine",
+    "read",
     "same_trees",
     "snapshot",
     "unison_temps",
     "wait_for",
+    "write",
 ]
+
+
+def write(path: Path, text: str) -> None:
+    """Write ``text``, making the folders it needs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def read(path: Path) -> str | None:
+    """The file's text, or None when it is not there (yet, or any more)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def snapshot(

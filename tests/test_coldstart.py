@@ -13,25 +13,13 @@ from pathlib import Path
 import pytest
 
 from engine.coldstart import MARK
-from tests.helpers import REPO, Engine, same_trees, wait_for
+from tests.helpers import REPO, Engine, read, same_trees, wait_for, write
 
 pytestmark = pytest.mark.engine
 
 HOOKED = REPO / "tests" / "hooked_run.py"
 SYNC = 15.0
 FILES = 1000
-
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def tree(root: Path) -> list[str]:

@@ -14,23 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Engine, make_engine, same_trees, snapshot, wait_for
+from tests.helpers import Engine, make_engine, read, same_trees, snapshot, wait_for, write
 
 pytestmark = pytest.mark.engine
 
 SYNC = 10.0  # seconds an edit may take to show on the other side in these tests
-
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def tricky_tree(root: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from engine.coldstart import path_pattern
 from engine.fastcopy import Copier, Stopped
 from engine.ignore import IgnoreMatcher
-from tests.helpers import snapshot
+from tests.helpers import snapshot, write
 from tests.test_ignore import CASES, IDS
 
 needs_unison = pytest.mark.skipif(shutil.which("unison") is None, reason="unison is not installed")
@@ -40,11 +40,6 @@ def fast_copy(base: Path, src: Path, patterns: list[str], **kw: object) -> Path:
     dst.mkdir()
     Copier(src, dst, IgnoreMatcher(patterns), threading.Event(), **kw).run()  # type: ignore[arg-type]
     return dst
-
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
 
 
 @needs_unison
