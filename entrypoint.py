@@ -36,23 +36,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("run", "precopy"):
         cfg = program.start("native-sync", volumes=True)  # a bad setting: one line, exit 2
         if args.command == "precopy":
-            from engine.initial_sync import precopy
+            from engine.startup.initial_sync import precopy
 
             return precopy(cfg)
-        from engine.run import Runner
+        from engine.supervise.run import Runner
 
         return Runner(cfg).run()
     cfg = program.load_config()
     # status, health and flush stay light: a HEALTHCHECK runs them every few seconds.
-    from engine import report
+    from engine import health
 
-    status = report.collect(cfg.runtime_dir)
+    status = health.collect(cfg.runtime_dir)
     if args.command == "status":
         print(json.dumps(status, indent=2))
         return exits.OK
     if args.command == "health":
-        return exits.OK if report.healthy(status) else exits.FAILED
-    from engine import flush
+        return exits.OK if health.healthy(status) else exits.FAILED
+    from engine.cli import flush
 
     return flush.flush(cfg, args.timeout)
 

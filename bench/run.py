@@ -159,7 +159,7 @@ def run_native(base: Path, tree: Path, n: int, plan: Plan) -> dict[str, Any]:
             started = time.monotonic()
             engine.start()
             out["warm_restart_s"] = engine.wait_ready(READY_TIMEOUT) - started
-        out["status"] = engine.status()
+        out["status"] = engine.statefiles()
     finally:
         engine.cleanup()
     return out

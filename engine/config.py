@@ -73,7 +73,7 @@ class Config:
     monit_stall_seconds: float
     rescan_interval: float
     verify_interval: float | None  # SYNC_VERIFY_INTERVAL: None is auto, 0 is off
-    hot_delay: float  # SYNC_HOT_DELAY (engine/hot.py)
+    hot_delay: float  # SYNC_HOT_DELAY (engine/fsmonitor/hot.py)
     runtime_dir: Path
     unison_dir: Path
     unison_bin: str

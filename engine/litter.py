@@ -18,7 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from engine.protocol import join
+from engine.fsmonitor.protocol import join
 
 TEMP_NAME = re.compile(r"^\.unison\..*\.unison\.tmp$", re.S)
 

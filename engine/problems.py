@@ -15,7 +15,7 @@ unison 2.52.1 reports a path it could not sync in three forms (samples in
   volume) happened on: the side written to.
 
 :class:`Reader` is the pure line parser; :class:`Tracker` keeps the current
-problems (``problems.json``, :class:`engine.status.Problems`), logs each new
+problems (``problems.json``, :class:`engine.statefiles.Problems`), logs each new
 one once and clears the ones that synced or are gone.
 """
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import structlog
 
-from engine import jsonfile, status
-from engine.status import Problem
+from engine import jsonfile, statefiles
+from engine.statefiles import Problem
 
 ROOT = "."  # the path of a problem with a root itself (unison prints it empty)
 MAX_LINES = 6  # a reason longer than this many lines is cut there
@@ -242,4 +242,4 @@ class Tracker:
 
     def save(self) -> None:
         if self.runtime_dir is not None:
-            status.Problems(tuple(self.problems.values())).save(self.runtime_dir)
+            statefiles.Problems(tuple(self.problems.values())).save(self.runtime_dir)

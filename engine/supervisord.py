@@ -1,7 +1,7 @@
 """supervisord: its config in SYNC_RUNTIME_DIR, the process, and a thin XML-RPC client.
 
 The config listens on a unix socket only (mode 0700, no TCP) and runs one
-program: ``unison`` (watch mode, through :mod:`engine.unison_program`); the
+program: ``unison`` (watch mode, through :mod:`engine.supervise.unison_program`); the
 watchdog is a thread of ``run`` (:mod:`monit.loop`).  ``supervisorctl -c
 SYNC_RUNTIME_DIR/supervisord.conf`` works against it as it is.
 :class:`SupervisorClient` and :class:`SupervisordProcess` say what ``run``
@@ -24,7 +24,7 @@ from engine.config import Config
 
 CODE_DIR = Path(__file__).resolve().parent.parent
 # How long supervisord waits for a program after SIGTERM before SIGKILL; both
-# count in the stop sequence's budget (engine/run.py STOP_BUDGET).
+# count in the stop sequence's budget (engine/supervise/run.py STOP_BUDGET).
 UNISON_STOPWAITSECS = 3
 
 _PROGRAM = """
@@ -76,7 +76,7 @@ serverurl=unix://{cfg.supervisor_socket}
     python = sys.executable
     text += _PROGRAM.format(
         name="unison",
-        command=f"{python} -m engine.unison_program",
+        command=f"{python} -m engine.supervise.unison_program",
         code_dir=CODE_DIR,
         autostart="true",
         stopwaitsecs=UNISON_STOPWAITSECS,
@@ -191,7 +191,7 @@ class Client:
         self.start(name)
 
 
-# --- what `run` needs of the above (engine/run.py), fakes in tests -----------------------
+# --- what `run` needs of the above (engine/supervise/run.py), fakes in tests -----------------------
 
 
 class SupervisorClient(Protocol):

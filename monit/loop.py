@@ -17,7 +17,7 @@ from typing import Protocol
 
 import structlog
 
-from engine import program, status
+from engine import program, statefiles
 from engine.config import Config
 from engine.supervisord import Client, SupervisorError
 from monit.sampler import TreeCpu, sample
@@ -79,7 +79,7 @@ def watch(
             pending_for=observed.pending_for,
             pid=pid,
         )
-        status.RestartReason(verdict.reason).save(runtime_dir)
+        statefiles.RestartReason(verdict.reason).save(runtime_dir)
         try:
             client.restart("unison")
         except SupervisorError as e:

@@ -1,4 +1,4 @@
-"""``entrypoint.py run`` that pauses its cold start where a test asks (``engine.coldstart.HOOK``).
+"""``entrypoint.py run`` that pauses its cold start where a test asks (``engine.startup.coldstart.HOOK``).
 
 ``HOOK_AT`` lists the pauses, e.g. ``copying:300,indexing`` (after the 300th
 copied file; before the indexing starts).  At each, this touches
@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import entrypoint
-from engine import coldstart
+from engine.startup import coldstart
 
 DEADLINE = 60.0
 

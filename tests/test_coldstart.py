@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.coldstart import MARK
+from engine.startup.coldstart import MARK
 from tests.helpers import REPO, Engine, read, same_trees, wait_for, write
 
 pytestmark = pytest.mark.engine

@@ -1,4 +1,4 @@
-"""engine/cycles.py and status.FsmonitorStatus: the fsmonitor's bookkeeping and its file."""
+"""engine/fsmonitor/cycles.py and status.FsmonitorStatus: the fsmonitor's bookkeeping and its file."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine.cycles import Cycles, Publisher
-from engine.status import FsmonitorStatus
+from engine.fsmonitor.cycles import Cycles, Publisher
+from engine.statefiles import FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 
 KEYS = [

@@ -1,4 +1,4 @@
-"""engine/differ.py: the still-differs filter and its recheck."""
+"""engine/fsmonitor/differ.py: the still-differs filter and its recheck."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine import differ
 from engine.compare import differs
-from engine.differ import RECHECK_QUIET, RECHECK_TRIES, StillDiffers, TooManyToRecheck
+from engine.fsmonitor import differ
+from engine.fsmonitor.differ import RECHECK_QUIET, RECHECK_TRIES, StillDiffers, TooManyToRecheck
 
 
 @pytest.fixture

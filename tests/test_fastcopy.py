@@ -1,4 +1,4 @@
-"""engine/fastcopy.py (and filecopy.py): the cold-start copy carries what unison carries, and nothing else."""
+"""engine/startup/fastcopy.py, filecopy.py: the cold-start copy carries what unison carries, and no more."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.coldstart import path_pattern
-from engine.fastcopy import Copier, Stopped
 from engine.ignore import IgnoreMatcher
+from engine.startup.coldstart import path_pattern
+from engine.startup.fastcopy import Copier, Stopped
 from tests.helpers import snapshot, write
 from tests.test_ignore import CASES, IDS
 

@@ -1,4 +1,4 @@
-"""engine/fsmonitor.py: the Monitor driven with explicit times, and the real executable.
+"""engine/fsmonitor/monitor.py: the Monitor driven with explicit times, and the real executable.
 
 The Monitor tests run once per value in ``CLOCK_STARTS``: none may depend on
 where the monotonic clock happens to start.
@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine import settle
 from engine.compare import differs
-from engine.fsmonitor import Monitor
-from engine.inotify import Batch, Watcher
-from engine.protocol import quote
-from engine.settle import SETTLE
-from engine.status import FsmonitorStatus
+from engine.fsmonitor import settle
+from engine.fsmonitor.inotify import Batch, Watcher
+from engine.fsmonitor.monitor import Monitor
+from engine.fsmonitor.protocol import quote
+from engine.fsmonitor.settle import SETTLE
+from engine.statefiles import FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 from tests.helpers import REPO, wait_for
 

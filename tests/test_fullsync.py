@@ -1,8 +1,8 @@
-"""engine/fullsync.py: the SIGUSR1 full-sync request, transition by transition."""
+"""engine/fsmonitor/fullsync.py: the SIGUSR1 full-sync request, transition by transition."""
 
 from __future__ import annotations
 
-from engine.fullsync import FullSyncRequest, State
+from engine.fsmonitor.fullsync import FullSyncRequest, State
 
 
 def test_a_request_is_rescanned_taken_and_counted_once() -> None:

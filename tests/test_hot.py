@@ -1,4 +1,4 @@
-"""engine/hot.py and its hook in the Monitor: hot paths wait, cold edits never do.
+"""engine/fsmonitor/hot.py and its hook in the Monitor: hot paths wait, cold edits never do.
 
 A small discrete-event simulation plays unison's ``-repeat watch`` loop
 (``src/uitext.ml``: take the changes, sync, sleep 1 s, ``WAIT``) against a
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.fsmonitor import Monitor
-from engine.hot import HOT_SOON, HotPaths
-from engine.inotify import Batch, Watcher
-from engine.protocol import quote
-from engine.settle import SETTLE
-from engine.status import FsmonitorStatus
+from engine.fsmonitor.hot import HOT_SOON, HotPaths
+from engine.fsmonitor.inotify import Batch, Watcher
+from engine.fsmonitor.monitor import Monitor
+from engine.fsmonitor.protocol import quote
+from engine.fsmonitor.settle import SETTLE
+from engine.statefiles import FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 
 DELAY = 3.0

@@ -1,4 +1,4 @@
-"""engine/inotify.py: the Watcher on real inotify (tmp_path), plus a fake for what cannot be caused."""
+"""engine/fsmonitor/inotify.py: the Watcher on real inotify (tmp_path), a fake for what cannot be caused."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from inotify_simple import Event
 from inotify_simple import flags as F
 
+from engine.fsmonitor.inotify import Watcher, WatchesExhausted
 from engine.ignore import IgnoreMatcher
-from engine.inotify import Watcher, WatchesExhausted
 from tests.fakes import FakeINotify
 from tests.helpers import wait_for
 

@@ -12,8 +12,8 @@ import pytest
 
 from engine import ownership
 from engine.config import load
-from engine.fsmonitor import Monitor
-from engine.inotify import Batch, Watcher
+from engine.fsmonitor.inotify import Batch, Watcher
+from engine.fsmonitor.monitor import Monitor
 from engine.owners import Owners, written_paths
 from tests.helpers import Engine, same_trees, wait_for
 

@@ -1,4 +1,4 @@
-"""engine/preflight.py: roots unison cannot use, said in one line; mount warnings."""
+"""engine/startup/preflight.py: roots unison cannot use, said in one line; mount warnings."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import preflight
 from engine.config import Config, load
-from engine.preflight import Identity
+from engine.startup import preflight
+from engine.startup.preflight import Identity
 
 
 def config(tmp_path: Path, **env: str) -> Config:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from engine import problems, status
+from engine import problems, statefiles
 from engine.problems import Reader, Report, Synced, Tracker
 
 DATA = Path(__file__).parent / "data" / "unison"
@@ -113,17 +113,17 @@ def test_tracker_logs_a_problem_once_and_clears_it_when_it_no_longer_stands(tmp_
         tracker.take([report])  # unison says it again next cycle: no second event
     assert [e["event"] for e in logs] == ["problem"]
     assert logs[0]["path"] == "big.bin" and logs[0]["reason"] == report.reason and logs[0]["side"] == "app"
-    saved = status.Problems.load(tmp_path).items
+    saved = statefiles.Problems.load(tmp_path).items
     assert [(p.path, p.side, p.reason) for p in saved] == [("big.bin", "app", report.reason)]
     assert saved[0].since.endswith("Z")
     clock.now += problems.HOLD + 1
     tracker.recheck()
-    assert len(status.Problems.load(tmp_path).items) == 1  # still differs
+    assert len(statefiles.Problems.load(tmp_path).items) == 1  # still differs
     standing.clear()
     with capture_logs() as logs:
         tracker.recheck()
     assert [e["event"] for e in logs] == ["problem.cleared"]
-    assert status.Problems.load(tmp_path).items == ()
+    assert statefiles.Problems.load(tmp_path).items == ()
 
 
 def test_a_fresh_report_is_not_cleared_before_the_hold(tmp_path: Path) -> None:
@@ -141,4 +141,4 @@ def test_a_transfer_clears_the_problem(tmp_path: Path) -> None:
     tracker = Tracker(tmp_path, lambda p: True)
     tracker.take([Report("x", "host", "r")])
     tracker.take([Synced("x")])
-    assert status.Problems.load(tmp_path).items == ()
+    assert statefiles.Problems.load(tmp_path).items == ()

@@ -1,10 +1,10 @@
-"""engine/protocol.py on scripted lines: unison's side of ``src/fswatch.ml``, no inotify."""
+"""engine/fsmonitor/protocol.py on scripted lines: unison's side of ``src/fswatch.ml``, no inotify."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.protocol import Protocol, ProtocolError, collapse, join, quote, unquote
+from engine.fsmonitor.protocol import Protocol, ProtocolError, collapse, join, quote, unquote
 from tests.fakes import FakeBackend
 
 # unison 2.52 src/fswatch.ml, disallowed_char: these bytes are sent as they are.

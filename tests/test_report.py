@@ -1,4 +1,4 @@
-"""engine/report.py: degraded, problems, warnings, conflicts and health over the shared files;
+"""engine/health.py: degraded, problems, warnings, conflicts and health over the shared files;
 engine/unisonlog.py: following the bounded unison log; a requested restart is no crash."""
 
 from __future__ import annotations
@@ -8,47 +8,47 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from engine import jsonfile, report, status, unisonlog
+from engine import health, jsonfile, statefiles, unisonlog
 from engine.config import load
-from engine.unison_program import record_start
+from engine.supervise.unison_program import record_start
 
 
 def watching(runtime: Path, **fields: object) -> None:
     """`run` (this process) watches; unison (this process too) runs with its fsmonitor."""
-    status.RunState(state=status.State.WATCHING, pid=os.getpid(), **fields).save(runtime)  # type: ignore[arg-type]
-    status.UnisonStatus(pid=os.getpid(), starts=1).save(runtime)
-    (runtime / status.FSMONITOR_DIR).mkdir(exist_ok=True)
-    status.FsmonitorStatus(
+    statefiles.RunState(state=statefiles.State.WATCHING, pid=os.getpid(), **fields).save(runtime)  # type: ignore[arg-type]
+    statefiles.UnisonStatus(pid=os.getpid(), starts=1).save(runtime)
+    (runtime / statefiles.FSMONITOR_DIR).mkdir(exist_ok=True)
+    statefiles.FsmonitorStatus(
         pid=os.getpid(), unison_pid=os.getpid(), conflicts=3, recent_conflicts=("b (conflict_on_2026-11-25)",)
-    ).save(runtime / status.FSMONITOR_FILE)
+    ).save(runtime / statefiles.FSMONITOR_FILE)
 
 
 def test_watching_without_problems_is_healthy(tmp_path: Path) -> None:
     watching(tmp_path)
-    current = report.collect(tmp_path)
+    current = health.collect(tmp_path)
     assert current["state"] == "watching"
     assert current["problems"] == [] and current["warnings"] == []
     assert current["conflicts"] == {"count": 3, "recent": ["b (conflict_on_2026-11-25)"]}
-    assert report.healthy(current)
+    assert health.healthy(current)
 
 
 def test_a_problem_makes_it_degraded_but_still_healthy(tmp_path: Path) -> None:
     watching(tmp_path, warnings=("/host_sync is not a mount: add -v /path/to/project:/host_sync",))
-    problem = status.Problem("big.bin", "app", "Error in readWriteBounded: No space left on device", "T")
-    status.Problems((problem,)).save(tmp_path)
-    current = report.collect(tmp_path)
+    problem = statefiles.Problem("big.bin", "app", "Error in readWriteBounded: No space left on device", "T")
+    statefiles.Problems((problem,)).save(tmp_path)
+    current = health.collect(tmp_path)
     assert current["state"] == "degraded"
     assert current["problems"] == [{"path": "big.bin", "side": "app", "reason": problem.reason, "since": "T"}]
     assert current["warnings"] == ["/host_sync is not a mount: add -v /path/to/project:/host_sync"]
-    assert report.healthy(current)
+    assert health.healthy(current)
 
 
 def test_an_unusable_root_fails_health(tmp_path: Path) -> None:
     watching(tmp_path, roots_error="APP_VOLUME: /app_sync is full (no space left on its volume)")
-    current = report.collect(tmp_path)
+    current = health.collect(tmp_path)
     assert current["state"] == "degraded"
     assert current["roots_error"].startswith("APP_VOLUME")
-    assert not report.healthy(current)
+    assert not health.healthy(current)
 
 
 def test_the_follower_reads_whole_lines_across_a_rotation(tmp_path: Path) -> None:
@@ -69,10 +69,10 @@ def test_the_follower_reads_whole_lines_across_a_rotation(tmp_path: Path) -> Non
 
 def test_a_requested_restart_is_logged_at_info(tmp_path: Path) -> None:
     cfg = load({"SYNC_RUNTIME_DIR": str(tmp_path)})
-    (tmp_path / status.FSMONITOR_DIR).mkdir()
+    (tmp_path / statefiles.FSMONITOR_DIR).mkdir()
     first = record_start(cfg)
-    jsonfile.write_json(tmp_path / status.FSMONITOR_FILE, {"unison_pid": first.pid})
-    status.RestartReason("requested").save(tmp_path)  # what the image's supervisorctl writes
+    jsonfile.write_json(tmp_path / statefiles.FSMONITOR_FILE, {"unison_pid": first.pid})
+    statefiles.RestartReason("requested").save(tmp_path)  # what the image's supervisorctl writes
     with capture_logs() as logs:
         second = record_start(cfg)
     assert second.last_restart_reason == "requested"

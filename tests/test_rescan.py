@@ -1,10 +1,10 @@
-"""engine/rescan.py: which full rescan is due, and the next interval."""
+"""engine/fsmonitor/rescan.py: which full rescan is due, and the next interval."""
 
 from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from engine.rescan import Rescans
+from engine.fsmonitor.rescan import Rescans
 from tests.fakes import CLOCK_STARTS
 
 

@@ -1,4 +1,4 @@
-"""engine/run.py's Runner with a fake supervisord: the stop sequence's order and budget."""
+"""engine/supervise/run.py's Runner with a fake supervisord: the stop sequence's order and budget."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from engine import exits, run, status, supervisord, unison
+from engine import exits, statefiles, supervisord, unison
 from engine.config import Config, load
+from engine.supervise import run
 from monit.loop import JOIN_TIMEOUT
 from tests.fakes import FakeSupervisorClient, FakeSupervisord, FakeWatchdog
 
@@ -60,7 +61,7 @@ def test_stop_order_watchdog_unison_flush_supervisord(tmp_path: Path) -> None:
         ("signal", "SIGTERM"),
         ("wait", "supervisord"),
     ]
-    assert status.RunState.load(runner.cfg.runtime_dir).state is status.State.STOPPING
+    assert statefiles.RunState.load(runner.cfg.runtime_dir).state is statefiles.State.STOPPING
 
 
 def test_without_the_watchdog_only_unison_is_stopped(tmp_path: Path) -> None:
@@ -86,8 +87,8 @@ def test_a_failed_flush_still_stops_supervisord_and_says_failed(tmp_path: Path) 
     runner.sync = failing
     assert runner._finish(flush=True) == exits.FAILED
     assert calls[-2:] == [("signal", "SIGTERM"), ("wait", "supervisord")]
-    saved = status.RunState.load(runner.cfg.runtime_dir)
-    assert saved.state is status.State.FAILED
+    saved = statefiles.RunState.load(runner.cfg.runtime_dir)
+    assert saved.state is statefiles.State.FAILED
     assert saved.error == "the flush at stop failed"
 
 

@@ -1,4 +1,4 @@
-"""engine/settle.py: when a batch of changed paths is taken, for any start of the clock."""
+"""engine/fsmonitor/settle.py: when a batch of changed paths is taken, for any start of the clock."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from engine.settle import MAX_BATCH, SETTLE, WRITE_HOLD, Settler
+from engine.fsmonitor.settle import MAX_BATCH, SETTLE, WRITE_HOLD, Settler
 from tests.fakes import CLOCK_STARTS
 
 # many more start values than the real-inotify tests can afford: these are cheap

@@ -1,4 +1,7 @@
-"""The drift verifier: walk, pacing, books; unison's temp files (engine/verifier.py, drift.py, litter.py)."""
+"""The drift verifier: walk, pacing, books; unison's temp files.
+
+engine/fsmonitor/verifier.py, drift.py; engine/litter.py.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,11 @@ from structlog.testing import capture_logs
 from engine import litter
 from engine.compare import differs
 from engine.config import ConfigError, load
-from engine.drift import UNREPAIRED_PASSES, Drift
-from engine.fsmonitor import Monitor
-from engine.ignore import IgnoreMatcher
-from engine.inotify import Watcher
-from engine.protocol import quote
-from engine.verifier import (
+from engine.fsmonitor.drift import UNREPAIRED_PASSES, Drift
+from engine.fsmonitor.inotify import Watcher
+from engine.fsmonitor.monitor import Monitor
+from engine.fsmonitor.protocol import quote
+from engine.fsmonitor.verifier import (
     BUDGET,
     FLOOR,
     Pass,
@@ -24,6 +26,7 @@ from engine.verifier import (
     Walker,
     pause_for,
 )
+from engine.ignore import IgnoreMatcher
 from tests.helpers import wait_for
 
 TEMP = ".unison.a.txt.0123456789abcdef.unison.tmp"
@@ -80,7 +83,7 @@ def test_contents_are_compared_only_where_a_stat_changed(trees: tuple[Path, Path
 
 def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = trees
-    monkeypatch.setattr("engine.verifier.CONTENT_LIMIT", 8)
+    monkeypatch.setattr("engine.fsmonitor.verifier.CONTENT_LIMIT", 8)
     monkeypatch.setattr("engine.compare.CONTENT_LIMIT", 8)
     walker = Walker(lambda rel: False)
     walk(walker, a, b, contents=False)
@@ -248,7 +251,7 @@ def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: t
 
 
 def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
-    from engine import unison
+    from engine.startup import oneshot
 
     host, app, state = tmp_path / "host", tmp_path / "app", tmp_path / "unison"
     for folder in (host, app, state):
@@ -257,6 +260,6 @@ def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
     (app / "d").mkdir()
     (app / "d" / TEMP).write_text("left by an interrupted run")
     cfg = load({"HOST_VOLUME": str(host), "APP_VOLUME": str(app), "UNISON": str(state)})
-    assert unison.sync_once(cfg, "test", timeout=60) >= 1
+    assert oneshot.sync_once(cfg, "test", timeout=60) >= 1
     assert (app / "a.txt").read_text() == "a"
     assert not (app / "d" / TEMP).exists()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import structlog
 
-from engine import ownership, preflight, status, supervisord, unison, unisonlog
+from engine import ownership, statefiles, supervisord, unison, unisonlog
 from engine.config import Config
+from engine.startup import preflight
 
 log = structlog.get_logger("native-sync")
 
@@ -45,7 +46,7 @@ def _link_public_log(cfg: Config) -> None:
 
 
 def _prepare(cfg: Config) -> None:
-    for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / status.FSMONITOR_DIR):
+    for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / statefiles.FSMONITOR_DIR):
         folder.mkdir(parents=True, exist_ok=True)
     if cfg.runtime_dir.stat().st_uid == os.geteuid():  # the image's is 1777 for `--user` runs
         os.chmod(cfg.runtime_dir, 0o755)
@@ -54,7 +55,7 @@ def _prepare(cfg: Config) -> None:
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {str(supervisord.CODE_DIR)!r})\n"
-        "from engine.fsmonitor import main\n"
+        "from engine.fsmonitor.monitor import main\n"
         "sys.exit(main())\n",
         encoding="utf-8",
     )
@@ -66,11 +67,11 @@ def _prepare(cfg: Config) -> None:
     if ownership.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
         os.lchown(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
     for stale in (
-        status.FSMONITOR_FILE,
-        status.UNISON_FILE,
-        status.RESTART_REASON_FILE,
-        status.HEALTHY_FILE,
-        status.PROBLEMS_FILE,
+        statefiles.FSMONITOR_FILE,
+        statefiles.UNISON_FILE,
+        statefiles.RESTART_REASON_FILE,
+        statefiles.HEALTHY_FILE,
+        statefiles.PROBLEMS_FILE,
         unisonlog.FILE,
         unisonlog.FILE + ".1",
     ):

@@ -6,7 +6,7 @@ file) and is one frozen dataclass here with ``load``/``save``:
 - ``state.json`` (:class:`RunState`): ``entrypoint.py run``: the state, the
   initial sync;
 - ``unison.json`` (:class:`UnisonStatus`): supervisord's unison program
-  (:mod:`engine.unison_program`): pid, starts, restarts and their reason;
+  (:mod:`engine.supervise.unison_program`): pid, starts, restarts and their reason;
 - ``restart-reason.json`` (:class:`RestartReason`): the watchdog, just before
   it restarts unison; the unison program consumes it;
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
@@ -15,7 +15,7 @@ file) and is one frozen dataclass here with ``load``/``save``:
   skipped (:mod:`engine.problems`);
 - ``healthy``: present while ``health`` would pass (kept by ``run``).
 
-The ``status``/``health`` view of them is :mod:`engine.report`; how a file is
+The ``status``/``health`` view of them is :mod:`engine.health`; how a file is
 replaced and read is :mod:`engine.jsonfile`.
 """
 
@@ -199,7 +199,7 @@ class FsmonitorStatus:
     watches: int = 0
     flushes: int = 0
     recent_conflicts: tuple[str, ...] = ()  # the newest conflict copies, newest first (at most 10)
-    # the drift verifier (engine/verifier.py): its last pass and what it found
+    # the drift verifier (engine/fsmonitor/verifier.py): its last pass and what it found
     verify_passes: int = 0
     verify_last_at: str | None = None
     verify_seconds: float | None = None

@@ -1,11 +1,11 @@
 """What ``run`` watches while unison runs: its output, its problems, its roots.
 
-One collaborator of :class:`engine.run.Runner`, so the Runner stays the life
+One collaborator of :class:`engine.supervise.run.Runner`, so the Runner stays the life
 of the process: :meth:`Watching.follow` forwards unison's new output
 (:mod:`engine.unisonlog`) to our stdout and reads the problems it names
 (:mod:`engine.problems`); :meth:`Watching.check` asks, at most every
 CHECK_EVERY seconds, whether unison can still use both roots
-(:mod:`engine.preflight`) and which problems still stand.
+(:mod:`engine.startup.preflight`) and which problems still stand.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from engine import compare, preflight, problems, status, unisonlog
+from engine import compare, problems, statefiles, unisonlog
 from engine.config import Config
+from engine.startup import preflight
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
 
@@ -65,7 +66,7 @@ class Watching:
     def close(self) -> None:
         self.follower.close()
 
-    def _still_a_problem(self, problem: status.Problem) -> bool:
+    def _still_a_problem(self, problem: statefiles.Problem) -> bool:
         """A root's problem stands while the root is unusable; a path's while it differs."""
         if problem.path == problems.ROOT:
             return preflight.root_error(self.cfg) is not None

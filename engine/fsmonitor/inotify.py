@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from inotify_simple import INotify
 from inotify_simple import flags as F
 
-from engine.protocol import join
+from engine.fsmonitor.protocol import join
 
 MASK = (
     F.CREATE

@@ -1,4 +1,4 @@
-"""One entry written for the cold-start copy (:mod:`engine.fastcopy`): contents through the kernel.
+"""One entry written for the cold-start copy (:mod:`engine.startup.fastcopy`): contents through the kernel.
 
 A :class:`Writer` creates a file or symbolic link on the app side with the
 host's permission bits (under unison's default ``-perms 0o1777`` mask), its

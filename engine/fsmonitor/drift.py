@@ -1,4 +1,4 @@
-"""The select loop's books on the drift verifier (:mod:`engine.verifier`).
+"""The select loop's books on the drift verifier (:mod:`engine.fsmonitor.verifier`).
 
 A pass's differences wait for a calm moment between unison's cycles; a path
 unison still leaves different after :data:`UNREPAIRED_PASSES` reports is
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from engine import jsonfile, status
-from engine.verifier import Pass
+from engine import jsonfile, statefiles
+from engine.fsmonitor.verifier import Pass
 
 UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
 
@@ -68,7 +68,7 @@ class Drift:
             log.info("drift.found", paths=len(found), sample=sorted(found)[:5])
         return found
 
-    def stamp(self, snapshot: status.FsmonitorStatus) -> status.FsmonitorStatus:
+    def stamp(self, snapshot: statefiles.FsmonitorStatus) -> statefiles.FsmonitorStatus:
         """``snapshot`` with the verifier's last pass and what it could not repair."""
         last = self.last
         if last is None:

@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 
-from engine import exits, status
+from engine import exits, statefiles
 from engine.config import Config
 
 POLL = 0.02
@@ -15,8 +15,8 @@ POLL = 0.02
 
 def flush(cfg: Config, timeout: float) -> int:
     """Signal the fsmonitor (SIGUSR1) and wait until a full sync has completed."""
-    path = cfg.runtime_dir / status.FSMONITOR_FILE
-    before = status.FsmonitorStatus.load(path)
+    path = cfg.runtime_dir / statefiles.FSMONITOR_FILE
+    before = statefiles.FsmonitorStatus.load(path)
     pid = before.pid
     if pid is None:
         print("native-sync: no fsmonitor is running (is `native-sync run` watching?)", file=sys.stderr)
@@ -28,7 +28,7 @@ def flush(cfg: Config, timeout: float) -> int:
         return exits.NOT_RUNNING
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = status.FsmonitorStatus.load(path)
+        now = statefiles.FsmonitorStatus.load(path)
         if now.pid == pid and now.flushes > before.flushes:
             return exits.OK
         time.sleep(POLL)  # a short-lived command: nothing to stop it but the deadline

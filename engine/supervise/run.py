@@ -6,7 +6,7 @@ archives kept in UNISON) and sets its owner; then supervisord runs watch-mode
 unison, ``run`` starts the watchdog thread, and ``state.json`` says ``watching`` as soon as
 unison runs (its first scan finds nothing left to do, and anything changed
 meanwhile is in that scan or in the fsmonitor's watches).  While it runs,
-``run`` follows unison's output and checks the roots (:mod:`engine.watching`:
+``run`` follows unison's output and checks the roots (:mod:`engine.supervise.watching`:
 forwarded to its stdout, problems per path, roots unison can still use,
 which ``health`` requires).  SIGTERM stops
 the watchdog and unison, runs one more unison pass (the flush) and stops
@@ -27,12 +27,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from engine import coldstart, exits, fastcopy, preflight, report, runtime, safety, status, supervisord, unison
+from engine import exits, health, statefiles, supervisord, unison
 from engine.config import Config
 from engine.deadline import Deadline
-from engine.initial_sync import cold_start, initial_sync
 from engine.jsonfile import now_iso
-from engine.watching import Watching
+from engine.startup import coldstart, fastcopy, oneshot, preflight, runtime, safety
+from engine.startup.initial_sync import cold_start, initial_sync
+from engine.supervise.watching import Watching
 
 POLL = 0.05  # until healthy
 WATCH_POLL = 0.5  # while healthy
@@ -64,14 +65,14 @@ class Runner:
     """The life of ``run``: one instance, driven from :meth:`run`.
 
     ``client`` and ``sync`` are seams for tests (default: supervisord's
-    XML-RPC client on ``cfg.supervisor_socket``, :func:`unison.sync_once`).
+    XML-RPC client on ``cfg.supervisor_socket``, :func:`oneshot.sync_once`).
     """
 
     def __init__(
         self,
         cfg: Config,
         client: supervisord.SupervisorClient | None = None,
-        sync: Callable[..., int] = unison.sync_once,
+        sync: Callable[..., int] = oneshot.sync_once,
         clock: Callable[[], float] = time.monotonic,
         watchdog: Callable[[Config], Watchdog] | None = None,
     ) -> None:
@@ -82,7 +83,7 @@ class Runner:
         self.sync = sync
         self.clock = clock
         self.healthy = False
-        self.state = status.RunState(pid=os.getpid())
+        self.state = statefiles.RunState(pid=os.getpid())
         self.observer = Watching(cfg, clock)
         self.indexing = False  # a cold start made the volume usable: healthy before watching
         self.unison_seen: float | None = None  # when watch-mode unison was first seen running
@@ -93,7 +94,7 @@ class Runner:
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
 
-    def set_state(self, state: status.State, **fields: Any) -> None:
+    def set_state(self, state: statefiles.State, **fields: Any) -> None:
         """``state.json`` says ``state`` (and ``fields``), from now on."""
         self.state = dataclasses.replace(self.state, state=state, **fields)
         self.state.save(self.cfg.runtime_dir)
@@ -120,13 +121,15 @@ class Runner:
         try:
             preflight.check(cfg)
             safety.check(cfg)
-            self.set_state(status.State.INITIAL_SYNC)
+            self.set_state(statefiles.State.INITIAL_SYNC)
             unison.clear_stale_locks(cfg)
             if coldstart.wanted(cfg):
                 self.observer.take(cold_start(cfg, self.stop, self._usable))
             else:
                 self.observer.take(initial_sync(cfg))
-                self.set_state(status.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=now_iso())
+                self.set_state(
+                    statefiles.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=now_iso()
+                )
         except fastcopy.Stopped:
             return self._finish(flush=False)
         except (
@@ -136,7 +139,7 @@ class Runner:
             coldstart.ColdStartFailed,
         ) as e:
             log.error("start.failed", error=str(e))
-            self.set_state(status.State.FAILED, error=str(e))
+            self.set_state(statefiles.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
         if self.stop.is_set():
             return self._finish(flush=False)
@@ -149,14 +152,14 @@ class Runner:
         except BaseException:
             # supervisord runs in its own session: never leave it (and unison) behind
             log.exception("run.crashed")
-            self.set_state(status.State.FAILED, error="native-sync crashed: see the logs")
+            self.set_state(statefiles.State.FAILED, error="native-sync crashed: see the logs")
             self._stop_supervisor(SUPERVISORD_WAIT)
             raise
 
     def _usable(self) -> None:
         """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
         self.indexing = True
-        self.set_state(status.State.INDEXING, initial_sync_done=True, initial_sync_at=now_iso())
+        self.set_state(statefiles.State.INDEXING, initial_sync_done=True, initial_sync_at=now_iso())
         self._mark_health()
 
     def _supervise(self, started: float) -> int:
@@ -166,11 +169,11 @@ class Runner:
             self.observer.follow()
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
-                self.set_state(status.State.FAILED, error="supervisord exited")
+                self.set_state(statefiles.State.FAILED, error="supervisord exited")
                 return exits.FAILED
             if not watching and self._unison_running() and self._changes_flow():
                 watching = True
-                self.set_state(status.State.WATCHING)
+                self.set_state(statefiles.State.WATCHING)
                 log.info("watching", seconds_to_ready=round(time.monotonic() - started, 3))
             if watching:
                 self._check()
@@ -194,11 +197,11 @@ class Runner:
         The image's HEALTHCHECK tests that file instead of starting Python
         every few seconds; each change is logged.
         """
-        now_healthy = report.healthy(report.collect(self.cfg.runtime_dir))
+        now_healthy = health.healthy(health.collect(self.cfg.runtime_dir))
         if now_healthy == self.healthy:
             return
         self.healthy = now_healthy
-        marker = self.cfg.runtime_dir / status.HEALTHY_FILE
+        marker = self.cfg.runtime_dir / statefiles.HEALTHY_FILE
         if now_healthy:
             marker.touch()
         else:
@@ -217,7 +220,7 @@ class Runner:
             self.unison_seen = time.monotonic()
         if time.monotonic() - self.unison_seen > FSMONITOR_WAIT:
             return True
-        return bool(report.collect(self.cfg.runtime_dir)["fsmonitor"])
+        return bool(health.collect(self.cfg.runtime_dir)["fsmonitor"])
 
     def _unison_running(self) -> bool:
         """supervisord runs unison, and its program has recorded it (status shows its pid)."""
@@ -225,7 +228,7 @@ class Runner:
             info = self.client.info("unison")
         except supervisord.SupervisorError:
             return False  # not listening yet
-        recorded = status.UnisonStatus.load(self.cfg.runtime_dir).pid
+        recorded = statefiles.UnisonStatus.load(self.cfg.runtime_dir).pid
         return info.get("statename") == "RUNNING" and recorded == info.get("pid")
 
     def _finish(self, flush: bool) -> int:
@@ -235,8 +238,8 @@ class Runner:
         so the whole sequence ends before docker stop's SIGKILL.
         """
         deadline = Deadline(STOP_BUDGET, self.clock)
-        self.set_state(status.State.STOPPING)
-        (self.cfg.runtime_dir / status.HEALTHY_FILE).unlink(missing_ok=True)
+        self.set_state(statefiles.State.STOPPING)
+        (self.cfg.runtime_dir / statefiles.HEALTHY_FILE).unlink(missing_ok=True)
         log.info("stop.begin", budget=STOP_BUDGET)
         if self.supervisor is not None:
             try:
@@ -254,7 +257,7 @@ class Runner:
         if self.supervisor is not None:
             self._stop_supervisor(deadline.share(SUPERVISORD_WAIT))
         if code:
-            self.set_state(status.State.FAILED, error="the flush at stop failed")
+            self.set_state(statefiles.State.FAILED, error="the flush at stop failed")
         log.info("stop.done", status=code, remaining=round(deadline.remaining(), 3))
         return code
 

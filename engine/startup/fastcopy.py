@@ -8,7 +8,7 @@ temporary files are never copied.  File modification times are copied as well
 (unison does not sync them by default, but a copy that keeps them is ``cp -a``
 and lets a resumed copy recognise what is already done).  Contents go through
 the kernel (``copy_file_range``, else ``sendfile``, else read/write), written
-by :mod:`engine.filecopy`.
+by :mod:`engine.startup.filecopy`.
 
 A :class:`Copier` remembers the stat of both sides of every file it wrote, so a
 second pass (:meth:`Copier.run` again) tells what changed meanwhile and on
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import structlog
 
-from engine.filecopy import NOFOLLOW, PERMS_MASK, Stopped, Writer, lstat, remove
 from engine.ignore import IgnoreMatcher
+from engine.startup.filecopy import NOFOLLOW, PERMS_MASK, Stopped, Writer, lstat, remove
 
 __all__ = ["Copier", "Outcome", "Sig", "Stopped", "is_unison_temp", "sig"]
 

@@ -1,23 +1,23 @@
 """``unison-fsmonitor`` in Python: the helper unison runs for ``-repeat watch``.
 
 One thread, one ``select`` over unison's commands (stdin) and the inotify
-queue (:func:`engine.select_loop.serve`, the only writer to stdout).  :class:`Monitor` is the
+queue (:func:`engine.fsmonitor.select_loop.serve`, the only writer to stdout).  :class:`Monitor` is the
 protocol's backend and coordinates the rooms that do the work:
 
-- :mod:`engine.protocol`: unison's commands and answers (no I/O);
-- :mod:`engine.inotify`: the watches, events as replica-relative paths;
-- :mod:`engine.settle`: changed paths settle for a few milliseconds;
-- :mod:`engine.hot`: a path that keeps changing waits to ride along (``SYNC_HOT_DELAY``);
-- :mod:`engine.differ`: only paths that still differ between the replicas are
+- :mod:`engine.fsmonitor.protocol`: unison's commands and answers (no I/O);
+- :mod:`engine.fsmonitor.inotify`: the watches, events as replica-relative paths;
+- :mod:`engine.fsmonitor.settle`: changed paths settle for a few milliseconds;
+- :mod:`engine.fsmonitor.hot`: a path that keeps changing waits to ride along (``SYNC_HOT_DELAY``);
+- :mod:`engine.fsmonitor.differ`: only paths that still differ between the replicas are
   reported (for both replicas), and recently touched ones are rechecked;
-- :mod:`engine.rescan`: full rescans (queue overflow, ``SYNC_RESCAN_INTERVAL``,
+- :mod:`engine.fsmonitor.rescan`: full rescans (queue overflow, ``SYNC_RESCAN_INTERVAL``,
   ``native-sync flush``);
-- :mod:`engine.fullsync`: the full-sync request (SIGUSR1) as a state machine;
+- :mod:`engine.fsmonitor.fullsync`: the full-sync request (SIGUSR1) as a state machine;
 - :mod:`engine.owners`: what unison wrote gets its owner (per side);
-- :mod:`engine.cycles`: sync cycles counted and written to
+- :mod:`engine.fsmonitor.cycles`: sync cycles counted and written to
   ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog;
-- :mod:`engine.verifier`: the drift verifier's thread walks both trees;
-  :mod:`engine.drift`: its differences are reported when things are calm;
+- :mod:`engine.fsmonitor.verifier`: the drift verifier's thread walks both trees;
+  :mod:`engine.fsmonitor.drift`: its differences are reported when things are calm;
 - :mod:`engine.litter`: unison's abandoned temp files, removed between cycles.
 """
 
@@ -32,20 +32,20 @@ from pathlib import Path
 
 import structlog
 
-from engine import litter, program, status
-from engine.cycles import Cycles, Publisher
-from engine.differ import StillDiffers, TooManyToRecheck
-from engine.drift import Drift
-from engine.fullsync import FullSyncRequest
-from engine.hot import HotPaths
+from engine import litter, program, statefiles
+from engine.fsmonitor.cycles import Cycles, Publisher
+from engine.fsmonitor.differ import StillDiffers, TooManyToRecheck
+from engine.fsmonitor.drift import Drift
+from engine.fsmonitor.fullsync import FullSyncRequest
+from engine.fsmonitor.hot import HotPaths
+from engine.fsmonitor.inotify import Batch, Watcher
+from engine.fsmonitor.protocol import Protocol, quote
+from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
+from engine.fsmonitor.select_loop import serve, write_lines
+from engine.fsmonitor.settle import Settler
+from engine.fsmonitor.verifier import VerifierThread
 from engine.ignore import IgnoreMatcher
-from engine.inotify import Batch, Watcher
 from engine.owners import Owners
-from engine.protocol import Protocol, quote
-from engine.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
-from engine.select_loop import serve, write_lines
-from engine.settle import Settler
-from engine.verifier import VerifierThread
 
 LITTER_RETRY = 5.0  # a temp file still held open is looked at again this much later
 
@@ -85,8 +85,8 @@ class Monitor:
         self.protocol = Protocol(self)
         self.still_differs = StillDiffers(self.watcher.roots, self.differs)
         self.rescans = Rescans(self.rescan_interval)
-        previous = status.FsmonitorStatus.load(self.status_file) if self.status_file else None
-        self.cycles = Cycles.resume(previous or status.FsmonitorStatus(), self.wall)
+        previous = statefiles.FsmonitorStatus.load(self.status_file) if self.status_file else None
+        self.cycles = Cycles.resume(previous or statefiles.FsmonitorStatus(), self.wall)
         self.publisher = Publisher(self.status_file)
 
     # --- unison's commands (the protocol's backend) ------------------------------------
@@ -268,7 +268,7 @@ def main() -> int:
 
     patterns = cfg.ignores  # validated by the config: unison and this filter agree
     ignored = IgnoreMatcher(patterns).ignored
-    status_dir = cfg.runtime_dir / status.FSMONITOR_DIR
+    status_dir = cfg.runtime_dir / statefiles.FSMONITOR_DIR
     monitor = Monitor(
         watcher=Watcher(ignored),
         differs=differs,
@@ -286,7 +286,3 @@ def main() -> int:
         return serve(monitor)
     except KeyboardInterrupt:
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,7 +18,7 @@ import time
 import structlog
 
 from engine import config as config_mod
-from engine import jsonfile, program, status, unison
+from engine import jsonfile, program, statefiles, unison
 
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
 MAX_DELAY = 30.0
@@ -27,7 +27,7 @@ REQUESTED = "requested"  # the reason the image's supervisorctl records before i
 log = structlog.get_logger("unison-program")
 
 
-def record_start(cfg: config_mod.Config) -> status.UnisonStatus:
+def record_start(cfg: config_mod.Config) -> statefiles.UnisonStatus:
     """Count this start; every start after the first is a restart with a reason.
 
     A unison that exited within QUICK_EXIT seconds without ever starting its
@@ -36,10 +36,10 @@ def record_start(cfg: config_mod.Config) -> status.UnisonStatus:
     to MAX_DELAY, so a broken setup does not spin; ``status`` reports
     ``failed`` from the third on.
     """
-    last = status.UnisonStatus.load(cfg.runtime_dir)
+    last = statefiles.UnisonStatus.load(cfg.runtime_dir)
     record = dataclasses.replace(last, starts=last.starts + 1, quick_exits=0)
     if last.pid is not None:
-        monitor = jsonfile.read_json(cfg.runtime_dir / status.FSMONITOR_FILE)
+        monitor = jsonfile.read_json(cfg.runtime_dir / statefiles.FSMONITOR_FILE)
         never_watched = monitor.get("unison_pid") != last.pid
         if never_watched and time.time() - last.started_at < QUICK_EXIT:
             record = dataclasses.replace(record, quick_exits=last.quick_exits + 1)
@@ -51,7 +51,7 @@ def record_start(cfg: config_mod.Config) -> status.UnisonStatus:
         time.sleep(delay)
     record = dataclasses.replace(record, pid=os.getpid(), started_at=time.time())
     if record.starts > 1:
-        told = status.RestartReason.take(cfg.runtime_dir)
+        told = statefiles.RestartReason.take(cfg.runtime_dir)
         reason = told.reason if told else "exit"
         record = dataclasses.replace(
             record,

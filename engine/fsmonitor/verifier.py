@@ -10,7 +10,7 @@ previous pass.  The first pass only takes that baseline: watch-mode unison
 has just scanned everything itself.  What differs is compared again after
 :data:`RECHECK_DELAY` (unison may be writing it right now) and posted to the
 select loop through a queue and a wake-up pipe; the loop reports it like any
-other change (:class:`engine.drift.Drift` keeps the books).  The walk also finds unison's
+other change (:class:`engine.fsmonitor.drift.Drift` keeps the books).  The walk also finds unison's
 temp files for :mod:`engine.litter`.
 
 Pacing (``auto``): the pause after a pass is ``max(FLOOR, cpu / BUDGET)``,
@@ -37,7 +37,7 @@ import structlog
 
 from engine import litter
 from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
-from engine.protocol import join
+from engine.fsmonitor.protocol import join
 
 BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
 FLOOR = 10.0  # auto: seconds between passes at the least

@@ -1,7 +1,7 @@
 """``status`` and ``health``: the view of SPEC section 5 over the shared files.
 
 Read-only and light (a HEALTHCHECK may run it every few seconds): it reads
-the files of :mod:`engine.status` and checks that the processes they name
+the files of :mod:`engine.statefiles` and checks that the processes they name
 are alive.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from engine.status import (
+from engine.statefiles import (
     FSMONITOR_FILE,
     FsmonitorStatus,
     Problem,

@@ -4,7 +4,7 @@ With no unison archive in UNISON and an empty ``APP_VOLUME`` (nothing there
 that unison would sync), unison's one-shot would copy the tree file by file
 and hash it on the way, minutes for a few hundred thousand files.  Instead:
 
-1. **copying**: :mod:`engine.fastcopy` fills ``APP_VOLUME`` from the host
+1. **copying**: :mod:`engine.startup.fastcopy` fills ``APP_VOLUME`` from the host
    (ignores, permission bits, links, owner as unison would);
 2. **indexing**: the volume is complete and ``health`` passes (``state`` is
    ``indexing``); a catch-up pass carries what changed on either side during
@@ -17,7 +17,7 @@ and hash it on the way, minutes for a few hundred thousand files.  Instead:
    preferred side wins and the loser is kept (``-copyonconflict``), as in
    watch mode.  New files on either side are no conflict.  A file the app
    deleted during the cold start is copied again (the host's stays);
-3. watch mode starts (``engine.run``): anything changed during the indexing
+3. watch mode starts (``engine.supervise.run``): anything changed during the indexing
    is in its first scan.
 
 A marker in UNISON (``native-sync.coldstart``) says a cold start is under way
@@ -40,9 +40,10 @@ from enum import StrEnum
 
 import structlog
 
-from engine import fastcopy, lean, problems, unison
+from engine import lean, problems, unison
 from engine.config import Config
 from engine.ignore import IgnoreMatcher
+from engine.startup import fastcopy, oneshot
 
 MARK = "native-sync.coldstart"  # in UNISON
 
@@ -191,14 +192,14 @@ def index(
     events: Callable[[list[problems.Event]], None] | None = None,
 ) -> None:
     """unison's one-shot over the two trees (building its archive): stoppable, and
-    watched like every one-shot (:func:`unison.sync_once`: the watchdog's rules,
+    watched like every one-shot (:func:`oneshot.sync_once`: the watchdog's rules,
     owners, no litter)."""
     extra: list[str] = []
     for rel in app_wins:
         extra += ["-preferpartial", f"{path_pattern(rel)} -> {cfg.unison_dest}"]
     try:
-        unison.sync_once(cfg, "coldstart.index", events=events, extra_args=extra, stop=stop)
-    except unison.Interrupted as e:
+        oneshot.sync_once(cfg, "coldstart.index", events=events, extra_args=extra, stop=stop)
+    except oneshot.Interrupted as e:
         raise fastcopy.Stopped("indexing") from e
     except unison.SyncFailed as e:
         raise ColdStartFailed(str(e)) from e

@@ -1,8 +1,8 @@
 """The fsmonitor's select loop: unison's commands, inotify, signals and the verifier in one thread.
 
 :func:`serve` waits on unison's stdin, the inotify queue, the signal wake-up
-pipe and the drift verifier's pipe until :meth:`engine.fsmonitor.Monitor.deadline`,
-hands what arrived to the :class:`~engine.fsmonitor.Monitor` with the time it
+pipe and the drift verifier's pipe until :meth:`engine.fsmonitor.monitor.Monitor.deadline`,
+hands what arrived to the :class:`~engine.fsmonitor.monitor.Monitor` with the time it
 arrived, and writes the answers: it is the only writer to stdout.
 """
 
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from engine.inotify import WatchesExhausted
-from engine.protocol import ProtocolError, quote
+from engine.fsmonitor.inotify import WatchesExhausted
+from engine.fsmonitor.protocol import ProtocolError, quote
 
 if TYPE_CHECKING:
-    from engine.fsmonitor import Monitor
+    from engine.fsmonitor.monitor import Monitor
 
 log = structlog.get_logger("fsmonitor")
 

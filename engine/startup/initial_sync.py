@@ -13,8 +13,9 @@ from pathlib import Path
 
 import structlog
 
-from engine import coldstart, exits, fastcopy, ownership, preflight, problems, runtime, safety, unison
+from engine import exits, ownership, problems, unison
 from engine.config import Config
+from engine.startup import coldstart, fastcopy, oneshot, preflight, runtime, safety
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
 
@@ -33,7 +34,7 @@ def initial_sync(cfg: Config) -> list[problems.Event]:
     started = time.monotonic()
     cold = not unison.has_archive(cfg)
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
-    items = unison.sync_once(cfg, "initial_sync.unison", events=reported.extend)
+    items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend)
     owner_file = cfg.unison_dir / OWNER_MARK
     owner = f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}"
     files = 0
@@ -60,7 +61,7 @@ def record_owner(cfg: Config) -> None:
 
 
 def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> list[problems.Event]:
-    """Issue 13: a fast copy makes the volume usable, then unison indexes (engine/coldstart.py).
+    """Issue 13: a fast copy makes the volume usable, then unison indexes (engine/startup/coldstart.py).
 
     The copy gives every entry its owner, so no ownership walk follows.
     Returns what unison's indexing run reported about single paths (a file

@@ -1,0 +1,154 @@
+"""One-shot unison runs, watched by the watchdog's rules: the initial sync, ``precopy``, the flush at stop.
+
+:func:`sync_once` runs unison once over both roots, restarts it when it burns
+CPU (docker-sync #497), reads its summary line and hands what it failed,
+skipped or transferred to :mod:`engine.problems`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from engine import owners, problems
+from engine.config import Config
+from engine.unison import SyncFailed, clear_stale_locks, once_command, one_shot_environment, sweep_litter
+from monit.sampler import TreeCpu
+from monit.watchdog import Sample, Watchdog
+
+log = structlog.get_logger("native-sync")
+
+STOP_POLL = 0.05  # how often a stoppable one-shot looks at its stop event
+
+# unison's summary: "(3 items transferred, 0 skipped, 1 failed)"
+_TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
+
+
+class Interrupted(Exception):
+    """A one-shot run was stopped by its ``stop`` event (SIGTERM): unison was killed."""
+
+
+def sync_once(
+    cfg: Config,
+    purpose: str,
+    timeout: float | None = None,
+    events: Callable[[list[problems.Event]], None] | None = None,
+    extra_args: Sequence[str] = (),
+    stop: threading.Event | None = None,
+) -> int:
+    """One unison pass over both roots; returns the number of items transferred.
+
+    Logs ``<purpose>.done``; raises :class:`SyncFailed` when unison fails,
+    cannot run, or takes longer than ``timeout`` seconds.  What unison failed,
+    skipped or transferred goes to ``events`` (:mod:`engine.problems`).  With
+    the watchdog on, a unison that burns CPU is restarted by its rules
+    (docker-sync #497).  ``extra_args`` go after the usual ones; a set
+    ``stop`` kills unison and raises :class:`Interrupted`.
+    """
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    dog = Watchdog.for_config(cfg, stall_after=math.inf)  # a one-shot reports no pending changes
+    while True:
+        output, returncode = _run_watched(
+            cfg, purpose, deadline, dog, [*once_command(cfg), *extra_args], stop
+        )
+        if returncode is not None:
+            break
+        dog.restarted(time.monotonic())
+    sweep_litter(cfg)
+    text = output.decode("utf-8", "replace")
+    owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # what it copied gets its owner
+    reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
+    reported = problems.merge(reader.feed_all(text))
+    if events is not None:
+        events(reported)
+    match = _TRANSFERRED.search(output)
+    items = int(match.group(1)) if match else 0
+    if returncode >= 3 or (returncode and not match):
+        tail = text.strip().splitlines()[-5:]
+        raise SyncFailed(f"{purpose}: unison exited {returncode}: {' | '.join(tail)}")
+    failed = sorted({e.path for e in reported if isinstance(e, problems.Report)})
+    (log.warning if failed else log.info)(
+        f"{purpose}.done",
+        items=items,
+        failed=int(match.group(3)) if match else 0,
+        skipped=int(match.group(2)) if match else 0,
+        paths=failed[:20],
+        seconds=round(time.monotonic() - started, 3),
+        exit=returncode,
+    )
+    return items
+
+
+def _run_watched(
+    cfg: Config,
+    purpose: str,
+    deadline: float | None,
+    dog: Watchdog,
+    command: list[str],
+    stop: threading.Event | None,
+) -> tuple[bytes, int | None]:
+    """One one-shot unison: (stdout + stderr, exit status), or (b"", None) after a restart for CPU."""
+    try:
+        proc = subprocess.Popen(
+            command,
+            env=one_shot_environment(cfg),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # killed with its whole group on a restart
+        )
+    except OSError as e:
+        raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
+    cpu = TreeCpu()
+    cpu.measure(proc.pid)
+    next_sample = time.monotonic() + cfg.monit_interval
+    while True:
+        waits = [STOP_POLL] if stop is not None else []
+        if cfg.monit_enable:
+            waits.append(max(0.0, next_sample - time.monotonic()))
+        if deadline is not None:
+            waits.append(max(0.0, deadline - time.monotonic()))
+        try:
+            out, err = proc.communicate(timeout=min(waits) if waits else None)
+            # stderr first: its [BGN] lines tell the side of stdout's `Failed [path]` lines
+            return err + b"\n" + out, proc.returncode
+        except subprocess.TimeoutExpired:
+            pass
+        if stop is not None and stop.is_set():
+            _kill(proc)
+            raise Interrupted(f"{purpose}: stopped")
+        if deadline is not None and time.monotonic() >= deadline:
+            _kill(proc)
+            raise SyncFailed(f"{purpose}: unison did not finish in time (killed)")
+        if not cfg.monit_enable or time.monotonic() < next_sample:
+            continue
+        next_sample = time.monotonic() + cfg.monit_interval
+        verdict = dog.step(time.monotonic(), Sample(cpu=cpu.measure(proc.pid)))
+        if verdict is not None:
+            log.warning(
+                "unison.restarted",
+                reason=verdict.reason,
+                during=purpose,
+                samples=[round(x, 1) for x in verdict.samples],
+                pid=proc.pid,
+            )
+            _kill(proc)
+            clear_stale_locks(cfg)
+            return b"", None
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
