@@ -18,7 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from engine.fsmonitor.protocol import join
+from engine.paths import join
 
 TEMP_NAME = re.compile(r"^\.unison\..*\.unison\.tmp$", re.S)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from inotify_simple import INotify
 from inotify_simple import flags as F
 
-from engine.fsmonitor.protocol import join
+from engine.paths import join
 
 MASK = (
     F.CREATE

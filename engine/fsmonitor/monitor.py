@@ -24,7 +24,6 @@ protocol's backend and coordinates the rooms that do the work:
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
+from engine.paths import join
+
 VERSION = "1"
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~!*'();:@&=+$,/?#[]")
@@ -175,15 +177,6 @@ def _expect(args: list[str], count: int, form: str) -> list[str]:
     if len(args) != count:
         raise ProtocolError(f"expected {form!r}, got {len(args)} arguments")
     return args
-
-
-def join(prefix: str, path: str) -> str:
-    """Join two replica-relative paths ('' is the root)."""
-    if not prefix:
-        return path
-    if not path:
-        return prefix
-    return f"{prefix}/{path}"
 
 
 def collapse(paths: set[str]) -> list[str]:

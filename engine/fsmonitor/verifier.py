@@ -37,7 +37,7 @@ import structlog
 
 from engine import litter
 from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
-from engine.fsmonitor.protocol import join
+from engine.paths import join
 
 BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
 FLOOR = 10.0  # auto: seconds between passes at the least
