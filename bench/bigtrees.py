@@ -79,7 +79,7 @@ def unison_rss(engine: engines.NativeSync) -> int:
 
 def rss_after_first_cycle(engine: engines.NativeSync) -> int | None:
     """unison's RSS once watch mode's first pass is done (the fsmonitor saw it), in kB."""
-    monitor = engine.engine.startup.runtime / statefiles.FSMONITOR_FILE
+    monitor = engine.engine.runtime / statefiles.FSMONITOR_FILE
     deadline = time.monotonic() + TIMEOUT
     while not jsonfile.read_json(monitor).get("first_sync_at"):
         if time.monotonic() > deadline or not engine.alive():
@@ -94,8 +94,8 @@ def native(base: Path, tree: Path) -> dict[str, Any]:
     try:
         trees.copy(tree, engine.host)
         os.sync()
-        healthy = engine.engine.startup.runtime / statefiles.HEALTHY_FILE
-        state_file = engine.engine.startup.runtime / statefiles.STATE_FILE
+        healthy = engine.engine.runtime / statefiles.HEALTHY_FILE
+        state_file = engine.engine.runtime / statefiles.STATE_FILE
         started = time.monotonic()
         engine.start()
         deadline = started + TIMEOUT

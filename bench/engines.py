@@ -93,7 +93,7 @@ class NativeSync(Base):
         self.engine.start()
 
     def wait_ready(self, timeout: float) -> float:
-        state_file = self.engine.startup.runtime / statefiles.STATE_FILE
+        state_file = self.engine.runtime / statefiles.STATE_FILE
         deadline = time.monotonic() + timeout
         while True:
             if jsonfile.read_json(state_file).get("state") == "watching":
@@ -105,7 +105,7 @@ class NativeSync(Base):
             time.sleep(0.005)
 
     def status(self) -> dict[str, object]:
-        return self.engine.statefiles()
+        return self.engine.status()
 
     def alive(self) -> bool:
         return self.engine.proc is not None and self.engine.proc.poll() is None
@@ -117,7 +117,7 @@ class NativeSync(Base):
 
     def supervisord_pid(self) -> int | None:
         try:
-            return int((self.engine.startup.runtime / "supervisord.pid").read_text())
+            return int((self.engine.runtime / "supervisord.pid").read_text())
         except (OSError, ValueError):
             return None
 
@@ -139,7 +139,7 @@ class NativeSync(Base):
 
     def cleanup(self) -> None:
         self.stop()
-        trees.remove(self.engine.startup.runtime)
+        trees.remove(self.engine.runtime)
         super().cleanup()
 
 
@@ -238,4 +238,4 @@ def stop_all(engines: list[Base]) -> None:
             engine.cleanup()
         except Exception:  # a benchmark must not leave engines behind
             if isinstance(engine, NativeSync):
-                kill_leftovers(engine.engine.startup.runtime)
+                kill_leftovers(engine.engine.runtime)

@@ -159,7 +159,7 @@ def run_native(base: Path, tree: Path, n: int, plan: Plan) -> dict[str, Any]:
             started = time.monotonic()
             engine.start()
             out["warm_restart_s"] = engine.wait_ready(READY_TIMEOUT) - started
-        out["status"] = engine.statefiles()
+        out["status"] = engine.status()
     finally:
         engine.cleanup()
     return out

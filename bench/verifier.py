@@ -44,7 +44,7 @@ def _bindfs(mount: Path) -> list[psutil.Process]:
 
 
 def _verifier(engine: engines.NativeSync) -> dict[str, Any]:
-    found = engine.statefiles().get("verifier")
+    found = engine.status().get("verifier")
     return found if isinstance(found, dict) else {}
 
 
