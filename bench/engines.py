@@ -2,8 +2,9 @@
 
 - :class:`NativeSync`: ``entrypoint.py run`` in host mode (through
   ``harness.engine``), watchdog on as in the image;
-- :class:`UnisonRepeat`: Debian's unison with ``-repeat 1`` (polling) or, with
-  a peer ``unison-fsmonitor`` first on its PATH, ``-repeat watch``.
+- :class:`UnisonRepeat`: unison (``unison`` on PATH, or a given build) with
+  ``-repeat 1`` (polling) or, with a peer ``unison-fsmonitor`` first on its
+  PATH, ``-repeat watch``.
 
 Every engine exposes the same small surface: ``start()``, ``wait_ready()``,
 ``stop()``, the processes it consists of, and its two folders.
@@ -144,15 +145,26 @@ class NativeSync(Base):
 
 
 class UnisonRepeat(Base):
-    """Debian's unison between the two folders: ``-repeat 1`` or ``-repeat watch``."""
+    """unison between the two folders: ``-repeat 1`` or ``-repeat watch``."""
 
-    def __init__(self, base: Path, name: str, repeat: str, fsmonitor: Path | None = None) -> None:
+    def __init__(
+        self,
+        base: Path,
+        name: str,
+        repeat: str,
+        fsmonitor: Path | None = None,
+        unison: Path | str = UNISON,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(base)
         self.name = name
         self.repeat = repeat
+        self.unison = str(unison)
+        self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = base / f"{name}.log"
-        self.env = {**os.environ, "UNISON": str(self.unison_dir), "HOME": str(base)}
+        self.env = {**os.environ, "UNISON": str(self.unison_dir), "HOME": str(base), **(env or {})}
         if fsmonitor is not None:
             helper_dir = base / "peer-bin"
             helper_dir.mkdir(parents=True, exist_ok=True)
@@ -165,7 +177,8 @@ class UnisonRepeat(Base):
 
     def one_shot(self) -> float:
         """``unison host app -batch -auto -prefer host``; returns its seconds."""
-        command = [UNISON, str(self.host), str(self.app), *ONE_SHOT_ARGS, "-prefer", str(self.host)]
+        command = [self.unison, str(self.host), str(self.app), *ONE_SHOT_ARGS, *self.args]
+        command += ["-prefer", str(self.host)]
         started = time.monotonic()
         done = subprocess.run(command, env=self.env, capture_output=True, stdin=subprocess.DEVNULL)
         seconds = time.monotonic() - started
@@ -174,8 +187,8 @@ class UnisonRepeat(Base):
         return seconds
 
     def start(self) -> None:
-        command = [UNISON, str(self.host), str(self.app), *ONE_SHOT_ARGS, "-prefer", str(self.host)]
-        command += ["-repeat", self.repeat]
+        command = [self.unison, str(self.host), str(self.app), *ONE_SHOT_ARGS, *self.args]
+        command += ["-prefer", str(self.host), "-repeat", self.repeat]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 command, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
