@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import bigtrees
+from bench import bigtrees, saves
 
 NATIVE = "native-sync"
 TARGET_SIZE = "10000"
@@ -429,6 +429,7 @@ def markdown(results: dict[str, Any]) -> str:
             "is the floor).",
             350,
         ),
+        lambda r: saves.markdown(r["saves"]) if "saves" in r else "",  # issue 17
         churn_section,
         burst_section,
         cold_section,

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import bigtrees, churn, engines, metrics, report, trees
+from bench import bigtrees, churn, engines, metrics, report, saves, trees
 from bench import verifier as verifier_bench
 
 REPO = Path(__file__).resolve().parent.parent
@@ -313,6 +313,12 @@ def main(argv: list[str] | None = None) -> int:
         results["sizes"] = run_plan(plan, work)
     finally:
         trees.remove(work)
+    # issue 17: how people edit, native-sync and unison's own fsmonitor on stock and patched unison
+    saves_work = Path(tempfile.mkdtemp(prefix="nsb-saves-", dir=os.environ.get("BENCH_TMP") or "/tmp"))
+    try:
+        results["saves"] = guarded("saves", partial(saves.run, saves_work, plan.main_size))
+    finally:
+        trees.remove(saves_work)
     # issue 13: cold starts of big trees on a disk and on tmpfs (bench/bigtrees.py)
     results["bigtrees"] = guarded("big trees", partial(bigtrees.run, plan.mode))
     results["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
