@@ -223,7 +223,7 @@ def _ms(value: float | None) -> str:
 
 def _row(label: str, data: dict[str, Any]) -> list[str]:
     if "error" in data:
-        return [label, f"failed: {data['error']}"] + [""] * 9
+        return [label, f"failed: {data['error']}"] + [""] * 7
     rep, quick = data["repeated"], data["quick"]
     iso = data["isolated"]
     hta, ch = data["host_then_app"], data["churn"]
