@@ -18,7 +18,7 @@
 # archive may change, the files do not).
 #
 # Cached: nothing is built when PREFIX already holds a build of the same
-# source, patches and options (PREFIX/.build-stamp). Needs make, patch and
+# source and patches (PREFIX/.build-stamp), with the fsmonitor if asked for. Needs make, patch and
 # an OCaml compiler (Debian: ocaml-nox; scripts/system-deps.sh installs them).
 set -euo pipefail
 
@@ -71,7 +71,7 @@ done
 # --- the stamp: source, patches and options -----------------------------------
 stamp_of() {
   {
-    echo "unison $version tar-sha256 $tar_sha stock=$stock fsmonitor=$fsmonitor"
+    echo "unison $version tar-sha256 $tar_sha stock=$stock"
     for p in "${patches[@]}"; do
       echo "patch $(basename "$p") $(sha256sum < "$p" | cut -d' ' -f1)"
     done
@@ -83,7 +83,9 @@ prefix=$(cd "$prefix" && pwd)
 # One build per prefix at a time (parallel test sessions).
 exec 9>"$prefix/.build-lock"
 flock 9
-if [ -x "$prefix/bin/unison" ] && [ "$(cat "$prefix/.build-stamp" 2>/dev/null)" = "$stamp" ]; then
+# A build with the fsmonitor also serves a request without it.
+if [ -x "$prefix/bin/unison" ] && [ "$(cat "$prefix/.build-stamp" 2>/dev/null)" = "$stamp" ] &&
+  { [ "$fsmonitor" = 0 ] || [ -x "$prefix/bin/unison-fsmonitor-ocaml" ]; }; then
   log "$prefix/bin/unison is up to date (unison $version$([ "$stock" = 1 ] && echo ', stock'))"
   exit 0
 fi
