@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 UNISON_PREFIX := build/unison
 export PATH := $(CURDIR)/$(UNISON_PREFIX)/bin:$(PATH)
 
-.PHONY: deps docker-deps system-deps unison image run test test-unit test-engine test-docker lint bench clean
+.PHONY: deps docker-deps system-deps unison unison-stock image run test test-unit test-engine test-docker lint bench clean
 
 # --- dependencies -----------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -27,6 +27,11 @@ system-deps:
 
 unison: system-deps
 	@bash unison/build.sh --fsmonitor $(UNISON_PREFIX)
+
+# The stock release with its OCaml fsmonitor, for the benchmarks' comparisons
+# (bench/saves.py; tests/test_unison_build.py builds it itself when needed).
+unison-stock: system-deps
+	@bash unison/build.sh --stock --fsmonitor build/unison-stock
 
 deps: system-deps unison $(VENV)/.installed
 
@@ -72,5 +77,5 @@ run: image
 # BENCH=full make bench       adds 100k files, 60 s idle window; big trees at 100k/200k/400k (issue 13)
 # BENCH_PEER_FSMONITOR=path   also unison -repeat watch with that unison-fsmonitor
 # Writes bench/results.json and docs/benchmarks.md.
-bench: deps
+bench: deps unison-stock
 	$(VPY) -m bench
