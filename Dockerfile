@@ -4,7 +4,8 @@
 # Builds with a plain `docker build .` anywhere pip reaches PyPI, for the
 # platform asked (`--platform linux/arm64`: the same file for Apple Silicon).
 # `make image` (scripts/build-image.sh) first downloads the wheels on the host
-# into build/wheels/ and the build installs only those, offline; it also passes
+# into build/wheels/ and the build installs only those, offline (and copies the
+# vendored unison release into build/unison-src/: no download); it also passes
 # VERSION (pyproject.toml's) for the version label.
 ARG BASE_IMAGE=debian:bookworm-slim
 
@@ -27,7 +28,21 @@ RUN python3 -m venv /opt/venv \
     fi \
  && /opt/venv/bin/pip uninstall -y -q pip setuptools
 
-# --- stage 2: the image ---------------------------------------------------------
+# --- stage 2: unison from pinned upstream source with our patches (unison/) --------
+FROM ${BASE_IMAGE} AS unison
+# curl and ca-certificates only for the download when no tarball is in the context.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ocaml-nox make patch curl ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# `build/unison-sr[c]` matches nothing in a plain checkout (then build.sh downloads
+# the pinned release from the unison project); after `make image` it brings the
+# release tarball (then the build stays offline). Either is checked against the
+# sha256 pinned in build.sh.
+COPY unison/ build/unison-sr[c] /src/unison/
+RUN NATIVE_SYNC_VENDOR=/src/unison bash /src/unison/build.sh /opt/unison
+
+# --- stage 3: the image ---------------------------------------------------------
 FROM ${BASE_IMAGE}
 # pyproject.toml's version (`native-sync --version` reads it there); a release
 # build's labels come from the workflow (.github/workflows/release.yml).
@@ -37,12 +52,13 @@ LABEL org.opencontainers.image.title="native-sync" \
       org.opencontainers.image.version="${VERSION}"
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 unison tzdata \
+ && apt-get install -y --no-install-recommends python3 tzdata \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log \
  && mkdir -p /host_sync /app_sync /unison /run/native-sync \
  && chmod 1777 /unison /run/native-sync \
  && ln -s /run/native-sync/supervisord.conf /etc/supervisord.conf
 COPY --from=venv /opt/venv /opt/venv
+COPY --from=unison /opt/unison/bin/unison /usr/local/bin/unison
 # native-sync, precopy_appsync, supervisorctl (finds the running supervisord with
 # no flags), unison-fsmonitor, and the ENTRYPOINT shim.
 COPY scripts/image/ /usr/local/bin/

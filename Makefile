@@ -7,8 +7,13 @@ IMAGE ?= native-sync:dev
 PLATFORM ?=
 SRC ?= examples/project
 PYTEST_ARGS ?=
+# unison built from pinned source with our patches (unison/build.sh, unison/patches/),
+# and unison's own OCaml fsmonitor as unison-fsmonitor-ocaml (a benchmark peer).
+# First on PATH for every target, so the engine (UNISON_BIN=unison) and the tests use it.
+UNISON_PREFIX := build/unison
+export PATH := $(CURDIR)/$(UNISON_PREFIX)/bin:$(PATH)
 
-.PHONY: deps docker-deps system-deps image run test test-unit test-engine test-docker lint bench clean
+.PHONY: deps docker-deps system-deps unison unison-stock image run test test-unit test-engine test-docker lint bench clean
 
 # --- dependencies -----------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -20,7 +25,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 system-deps:
 	@bash scripts/system-deps.sh
 
-deps: system-deps $(VENV)/.installed
+unison: system-deps
+	@bash unison/build.sh --fsmonitor $(UNISON_PREFIX)
+
+# The stock release with its OCaml fsmonitor, for the benchmarks' comparisons
+# (bench/saves.py; tests/test_unison_build.py builds it itself when needed).
+unison-stock: system-deps
+	@bash unison/build.sh --stock --fsmonitor build/unison-stock
+
+deps: system-deps unison $(VENV)/.installed
 
 docker-deps:
 	@bash scripts/ensure-docker.sh
@@ -64,5 +77,5 @@ run: image
 # BENCH=full make bench       adds 100k files, 60 s idle window; big trees at 100k/200k/400k (issue 13)
 # BENCH_PEER_FSMONITOR=path   also unison -repeat watch with that unison-fsmonitor
 # Writes bench/results.json and docs/benchmarks.md.
-bench: deps
+bench: deps unison-stock
 	$(VPY) -m bench

@@ -95,6 +95,21 @@ else
   log "no wheels downloaded ($PY has no pip, or NATIVE_SYNC_WHEELS=0): pip inside the build uses PyPI"
 fi
 
+# --- the unison source -------------------------------------------------------------
+# The pinned release tarball from the vendor folder (NATIVE_SYNC_VENDOR, else
+# ../shared/vendor beside the repository) into build/unison-src/, where the
+# Dockerfile's unison stage finds it; without it, the stage downloads the release.
+UNISON_VERSION=$(sed -n 's/^version=\([0-9.]*\)$/\1/p' unison/build.sh | head -n 1)
+rm -rf build/unison-src
+vendor=${NATIVE_SYNC_VENDOR:-../shared/vendor}
+if [ -f "$vendor/unison-$UNISON_VERSION.tar.gz" ]; then
+  mkdir -p build/unison-src
+  cp "$vendor/unison-$UNISON_VERSION.tar.gz" build/unison-src/
+  log "unison $UNISON_VERSION source from $vendor"
+else
+  log "no $vendor/unison-$UNISON_VERSION.tar.gz: the build downloads unison $UNISON_VERSION"
+fi
+
 # --- the build ------------------------------------------------------------------
 log "building $IMAGE $VERSION for $PLATFORM (base $BASE_IMAGE)"
 start=$SECONDS

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the engine and its tests need (idempotent).
+# unison itself is built from pinned source by `make deps` (unison/build.sh),
+# which needs an OCaml compiler (ocaml-nox), make and patch; Debian's unison
+# package is not used.
 set -euo pipefail
 need=()
-command -v unison >/dev/null || need+=(unison)
+command -v ocamlopt >/dev/null || need+=(ocaml-nox)
+command -v make >/dev/null || need+=(make)
+command -v patch >/dev/null || need+=(patch)
 command -v bindfs >/dev/null || need+=(bindfs)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "system-deps: please install: ${need[*]} (apt-get install ${need[*]})" >&2
+    echo "system-deps: please install: ${need[*]} (as root: apt-get install ${need[*]})" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -1,0 +1,325 @@
+"""unison built from pinned source (unison/build.sh) and our patches (unison/patches/).
+
+Each patch has a test that fails on stock unison: the test runs against both
+binaries and the stock run is a strict xfail, so a test that stops telling the
+two apart fails the suite too (STYLE.md 15). The builds are cached in build/
+(a stamp of the source and the patches), so only the first session pays for
+them (a few seconds each on 2 cores).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, read, wait_for, write
+
+pytestmark = pytest.mark.engine
+
+BUILD = REPO / "unison" / "build.sh"
+PREFIXES = {
+    "ours": REPO / "build" / "unison",  # the Makefile's `deps` builds the same one
+    "stock": REPO / "build" / "unison-stock",
+    "2.52.1": REPO / "build" / "unison-2.52.1",
+}
+BUILD_ARGS = {"ours": [], "stock": ["--stock"], "2.52.1": ["--stock", "--version", "2.52.1"]}
+ONESHOT = ["-batch", "-auto", "-log=false", "-ui", "text"]
+
+# The stock binary must fail each patch's test: strict, so that a test that
+# passes on stock (it no longer shows the patch's point) fails the suite.
+stock_fails = pytest.mark.xfail(strict=True, reason="stock unison lacks the patch")
+BOTH = [pytest.param("ours"), pytest.param("stock", marks=stock_fails)]
+
+
+def unison_bin(kind: str) -> Path:
+    """Build (or find, cached) the unison ``kind`` and return its path."""
+    if shutil.which("ocamlopt") is None or shutil.which("make") is None:
+        pytest.skip("building unison needs ocaml-nox and make (scripts/system-deps.sh installs them)")
+    prefix = PREFIXES[kind]
+    done = subprocess.run(
+        ["bash", str(BUILD), *BUILD_ARGS[kind], str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, f"unison/build.sh {kind} failed:\n{done.stderr[-3000:]}"
+    return prefix / "bin" / "unison"
+
+
+@pytest.fixture(scope="session")
+def binaries() -> dict[str, Path]:
+    return {}
+
+
+@pytest.fixture
+def unison_of(binaries: dict[str, Path]) -> Iterator[dict[str, Path]]:
+    """kind -> binary, built on first use in the session."""
+
+    class Lazy(dict[str, Path]):
+        def __missing__(self, kind: str) -> Path:
+            path = binaries.get(kind) or unison_bin(kind)
+            binaries[kind] = path
+            return path
+
+    yield Lazy()
+
+
+def replicas(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """Two empty roots and an environment whose unison state lives in tmp_path."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    env = dict(os.environ, UNISON=str(tmp_path / "unison"), HOME=str(tmp_path))
+    env.pop("UNISON_WATCH_INTERVAL", None)
+    return a, b, env
+
+
+def oneshot(unison: Path, a: Path, b: Path, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(unison), str(a), str(b), *ONESHOT, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in (0, 1), f"unison exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+class Watch:
+    """``unison -repeat watch`` on two roots, stopped at the end."""
+
+    def __init__(self, unison: Path, a: Path, b: Path, env: dict[str, str]) -> None:
+        self.log_path = a.parent / "watch.log"
+        self.log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [str(unison), str(a), str(b), *ONESHOT, "-repeat", "watch", "-terse"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def watches() -> Iterator[list[Watch]]:
+    made: list[Watch] = []
+    yield made
+    for watch in made:
+        watch.close()
+
+
+# --- patch 0001: UNISON_WATCH_INTERVAL ----------------------------------------------
+
+# A file monitor that reports a change as soon as unison waits for one: unison
+# then syncs as fast as its pause after each sync lets it, and the times of its
+# WAIT commands measure that pause alone (no inotify, no settling, no luck).
+EAGER_FSMONITOR = """\
+import os, sys, time
+log = open(os.environ["EAGER_FSMONITOR_LOG"], "a", buffering=1)
+answers = {"VERSION": ["VERSION 1"], "START": ["OK"], "DIR": ["OK"], "LINK": ["OK"]}
+for line in sys.stdin:
+    command, _, rest = line.strip().partition(" ")
+    log.write(f"{time.monotonic():.6f} {command} {rest}\\n")
+    if command == "WAIT":
+        out = [f"CHANGES {rest}"]
+    elif command == "CHANGES":
+        out = ["RECURSIVE f", "DONE"]
+    else:
+        out = answers.get(command, [])
+    sys.stdout.write("".join(o + "\\n" for o in out))
+    sys.stdout.flush()
+"""
+
+
+def wait_times(log: Path) -> list[float]:
+    """When unison sent WAIT for its first root (one per sync cycle)."""
+    times: dict[str, list[float]] = {}
+    for line in log.read_text().splitlines():
+        stamp, command, *args = line.split(" ")
+        if command == "WAIT":
+            times.setdefault(args[0], []).append(float(stamp))
+    return next(iter(times.values()), [])
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_watch_interval_sets_the_pause_between_syncs(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path, watches: list[Watch]
+) -> None:
+    unison = unison_of[kind]
+    a, b, env = replicas(tmp_path)
+    write(a / "f", "x")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monitor = bin_dir / "unison-fsmonitor"
+    monitor.write_text(f"#!{sys.executable}\n{EAGER_FSMONITOR}")
+    monitor.chmod(0o755)
+    log = tmp_path / "fsmonitor.log"
+    log.touch()
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
+        EAGER_FSMONITOR_LOG=str(log),
+        UNISON_WATCH_INTERVAL="0.02",
+    )
+    watch = Watch(unison, a, b, env)
+    watches.append(watch)
+
+    # Six cycles: about 0.1 s with the patch, 5 s on stock (1 s each).
+    def six_cycles() -> list[float] | None:
+        waits = wait_times(log)
+        return waits if len(waits) >= 6 else None
+
+    waits = wait_for(six_cycles, 30, "six sync cycles", 0.05, detail=watch.tail)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(waits)]
+    # Stock sleeps a hard-coded 1 s between two cycles: every gap is >= 1 s.
+    assert min(gaps) < 0.5, f"unison paused {min(gaps):.3f} s at least between syncs (gaps {gaps})"
+
+
+def test_watch_interval_unset_is_stock_and_garbage_is_refused(
+    unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    unison = unison_of["ours"]
+    a, b, env = replicas(tmp_path)
+    env["UNISON_WATCH_INTERVAL"] = "soon"
+    done = subprocess.run(
+        [str(unison), str(a), str(b), *ONESHOT, "-repeat", "watch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "UNISON_WATCH_INTERVAL must be a number of seconds, not soon" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_an_edit_right_after_a_sync_crosses_without_the_pause(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path, watches: list[Watch]
+) -> None:
+    """End to end with our fsmonitor: two edits of one file 0.2 s apart.
+
+    The second edit is written only once the first has crossed, so unison has
+    finished (or is finishing) that sync: stock then sleeps its 1 s before it
+    looks at the monitor again, which no machine makes shorter.
+    """
+    unison = unison_of[kind]
+    fsmonitor = Path(sys.executable).parent / "unison-fsmonitor"
+    if not fsmonitor.exists():
+        pytest.skip("our unison-fsmonitor is not installed beside this python (make deps)")
+    a, b, env = replicas(tmp_path)
+    (tmp_path / "run").mkdir()
+    write(a / "f", "v0")
+    env.update(
+        PATH=f"{fsmonitor.parent}{os.pathsep}{env['PATH']}",
+        UNISON_WATCH_INTERVAL="0.02",
+        SYNC_HOT_DELAY="0",
+        HOST_VOLUME=str(a),
+        APP_VOLUME=str(b),
+        SYNC_RUNTIME_DIR=str(tmp_path / "run"),
+    )
+    watch = Watch(unison, a, b, env)
+    watches.append(watch)
+    wait_for(lambda: read(b / "f") == "v0", 30, "the initial sync", detail=watch.tail)
+    wait_for(lambda: "fsmonitor.start" in watch.tail() or None, 30, "the fsmonitor", detail=watch.tail)
+
+    first = time.monotonic()
+    write(a / "f", "v1")
+    wait_for(lambda: read(b / "f") == "v1", 10, "the first edit", detail=watch.tail)
+    time.sleep(max(0.0, first + 0.2 - time.monotonic()))  # the second edit 0.2 s after the first
+    second = time.monotonic()
+    write(a / "f", "v2")
+    wait_for(lambda: read(b / "f") == "v2", 10, "the second edit", detail=watch.tail)
+    latency = time.monotonic() - second
+    assert latency < 0.6, f"the second edit took {latency:.3f} s to cross"
+
+
+# --- patch 0002: fastcheck with the exact mtime -----------------------------------
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_times_same_size_edit_within_a_second_is_propagated(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    unison = unison_of[kind]
+    a, b, env = replicas(tmp_path)
+    write(a / "f", "version 1\n")
+    out = oneshot(unison, a, b, env, "-times")
+    assert read(b / "f") == "version 1\n", out
+    # An in-place edit of the same size, 0.5 s after the synced version's mtime.
+    synced = os.stat(a / "f")
+    with (a / "f").open("r+") as f:
+        f.write("version 2\n")
+    os.utime(a / "f", ns=(synced.st_atime_ns, synced.st_mtime_ns + 500_000_000))
+    assert os.stat(a / "f").st_size == synced.st_size
+
+    out = oneshot(unison, a, b, env, "-times")
+    assert read(b / "f") == "version 2\n", f"the edit did not cross; unison said:\n{out}"
+
+
+def test_times_touch_without_change_is_not_a_transfer(unison_of: dict[str, Path], tmp_path: Path) -> None:
+    """The exact check only fingerprints: a touched, unchanged file moves no data."""
+    unison = unison_of["ours"]
+    a, b, env = replicas(tmp_path)
+    write(a / "f", "same\n")
+    oneshot(unison, a, b, env, "-times")
+    synced = os.stat(a / "f")
+    os.utime(a / "f", ns=(synced.st_atime_ns, synced.st_mtime_ns + 300_000_000))
+    out = oneshot(unison, a, b, env, "-times")
+    assert "Copying" not in out and "transferred" not in out, out
+
+
+# --- archives ------------------------------------------------------------------------
+
+
+def test_our_archive_survives_a_restart(unison_of: dict[str, Path], tmp_path: Path) -> None:
+    unison = unison_of["ours"]
+    a, b, env = replicas(tmp_path)
+    for i in range(20):
+        write(a / f"f{i}", f"file {i}\n")
+    first = oneshot(unison, a, b, env)
+    assert "20 items transferred" in first, first
+    again = oneshot(unison, a, b, env)
+    assert "Nothing to do" in again, again
+
+
+def test_a_2_52_1_archive_is_read_by_ours(unison_of: dict[str, Path], tmp_path: Path) -> None:
+    """Archives in UNISON from Debian's 2.52.1 keep working: no rescan from scratch.
+
+    Without an archive, a file that differs on both sides is a conflict that
+    -batch skips; with the 2.52.1 archive it is an ordinary update.
+    """
+    old, ours = unison_of["2.52.1"], unison_of["ours"]
+    a, b, env = replicas(tmp_path)
+    write(a / "f", "one\n")
+    write(a / "g", "two\n")
+    out = oneshot(old, a, b, env)
+    assert read(b / "f") == "one\n", out
+    write(b / "f", "edited on b\n")
+
+    out = oneshot(ours, a, b, env)
+    assert "No archive files were found" not in out, out
+    assert "1 item transferred, 0 skipped, 0 failed" in out, out
+    assert read(a / "f") == "edited on b\n"
+    assert "Nothing to do" in oneshot(ours, a, b, env)
