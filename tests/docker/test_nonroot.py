@@ -99,6 +99,10 @@ def user() -> Iterator[User]:
         pytest.skip(problem)
     root = Path(tempfile.mkdtemp(prefix="native-sync-nonroot-", dir="/tmp"))
     shutil.copytree(REPO, root / "repo", ignore=lambda _dir, names: SKIP_IN_COPY.intersection(names))
+    # The unison release beside the checkout, as here (no GitHub); elsewhere the build downloads it.
+    vendor = REPO.parent / "shared" / "vendor"
+    if vendor.is_dir():
+        shutil.copytree(vendor, root / "shared" / "vendor")
     bin_dir = root / "bin"
     bin_dir.mkdir()
     for tool in ALLOWED:
