@@ -28,6 +28,7 @@ from engine.converters import (
     prefer,
     runtime_folder,
     verify_interval,
+    watch_interval,
     words,
 )
 
@@ -48,6 +49,10 @@ class ConfigError(Exception):
 
 
 HOT_DELAY = 3.0  # SYNC_HOT_DELAY's default: see bench/NOTES.md (churn)
+# UNISON_WATCH_INTERVAL's default: watch-mode unison's pause after every sync
+# (our unison patch 0001; stock unison sleeps 1 s).  It blocks on the fsmonitor
+# meanwhile, so a short pause costs nothing at idle (unison/README.md).
+WATCH_INTERVAL = 0.02
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Config:
     rescan_interval: float
     verify_interval: float | None  # SYNC_VERIFY_INTERVAL: None is auto, 0 is off
     hot_delay: float  # SYNC_HOT_DELAY (engine/fsmonitor/hot.py)
+    watch_interval: float  # UNISON_WATCH_INTERVAL: seconds watch-mode unison pauses after a sync
     runtime_dir: Path
     unison_dir: Path
     unison_bin: str
@@ -190,6 +196,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         rescan_interval=get("SYNC_RESCAN_INTERVAL", non_negative_number, 300.0),
         verify_interval=get("SYNC_VERIFY_INTERVAL", verify_interval, None),
         hot_delay=get("SYNC_HOT_DELAY", hot_delay, HOT_DELAY),
+        watch_interval=get("UNISON_WATCH_INTERVAL", watch_interval, WATCH_INTERVAL),
         runtime_dir=Path(get("SYNC_RUNTIME_DIR", runtime_folder, "/run/native-sync")),
         unison_dir=Path(get("UNISON", str, "/unison")),
         unison_bin=get("UNISON_BIN", str, "unison"),

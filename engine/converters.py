@@ -47,6 +47,17 @@ def verify_interval(value: str) -> float | None:
         raise ValueError("auto, or a number of seconds, 0 or more (0: off)") from None
 
 
+def watch_interval(value: str) -> float:
+    """``UNISON_WATCH_INTERVAL``: seconds, 0 to 5 (unison's own default is 1)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("a number of seconds from 0 to 5") from None
+    if not 0 <= seconds <= 5:  # also refuses nan
+        raise ValueError("a number of seconds from 0 to 5")
+    return seconds
+
+
 def hot_delay(value: str) -> float:
     """``SYNC_HOT_DELAY``: seconds, 0 (off) to 5."""
     try:

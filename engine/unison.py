@@ -66,7 +66,7 @@ def fsmonitor_dir(cfg: Config) -> Path:
 
 
 def environment(cfg: Config) -> dict[str, str]:
-    """unison's environment: archives in UNISON, our fsmonitor first on PATH.
+    """unison's environment: archives in UNISON, our fsmonitor first on PATH, the pause after a sync.
 
     Everything else is passed through from our own environment.
     """
@@ -74,6 +74,7 @@ def environment(cfg: Config) -> dict[str, str]:
     env["UNISON"] = str(cfg.unison_dir)
     env["PATH"] = f"{fsmonitor_dir(cfg)}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env.setdefault("HOME", str(cfg.unison_dir))
+    env["UNISON_WATCH_INTERVAL"] = f"{cfg.watch_interval:g}"  # our patch 0001: the pause after a sync
     return env
 
 

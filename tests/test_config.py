@@ -87,6 +87,14 @@ def test_every_variable_converted() -> None:
     assert cfg.tz == "Europe/Berlin"
 
 
+def test_watch_mode_unison_pauses_20_ms_after_a_sync_unless_told() -> None:
+    from engine import unison
+
+    assert unison.environment(load({}))["UNISON_WATCH_INTERVAL"] == "0.02"
+    assert unison.environment(load({"UNISON_WATCH_INTERVAL": "0.5"}))["UNISON_WATCH_INTERVAL"] == "0.5"
+    assert unison.environment(load({"UNISON_WATCH_INTERVAL": "0"}))["UNISON_WATCH_INTERVAL"] == "0"
+
+
 def test_unison_src_and_dest_override_the_volumes() -> None:
     cfg = load({"HOST_VOLUME": "/h", "APP_VOLUME": "/a", "UNISON_SRC": "/s", "UNISON_DEST": "/d"})
     assert cfg.roots == (Path("/s"), Path("/d"))
@@ -407,6 +415,8 @@ BAD_VALUES = [
     ("SYNC_RESCAN_INTERVAL", "-1"),
     ("MONIT_HIGH_CPU_CYCLES", "0"),
     ("MONIT_CPU_THRESHOLD", "hot"),
+    ("UNISON_WATCH_INTERVAL", "-0.1"),
+    ("UNISON_WATCH_INTERVAL", "soon"),
     ("UNISON_SYNC_PREFER", "both"),
     ("UNISON_SYNC_PREFER", "/elsewhere"),
     ("OWNER_UID", "www-data"),
