@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     # status, health and flush stay light: a HEALTHCHECK runs them every few seconds.
     from engine import health
 
-    status = health.collect(cfg.runtime_dir)
+    status = health.collect(cfg.runtime_dir, cfg.unison_dir)
     if args.command == "status":
         print(json.dumps(status, indent=2))
         return exits.OK

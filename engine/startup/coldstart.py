@@ -40,7 +40,7 @@ from enum import StrEnum
 
 import structlog
 
-from engine import lean, problems, unison
+from engine import lean, ownership, problems, progress, unison
 from engine.config import Config
 from engine.ignore import IgnoreMatcher
 from engine.startup import fastcopy, oneshot
@@ -48,6 +48,8 @@ from engine.startup import fastcopy, oneshot
 MARK = "native-sync.coldstart"  # in UNISON
 
 log = structlog.get_logger("coldstart")
+
+CLOCK: Callable[[], float] = time.monotonic  # the progress lines' clock (a test seam)
 
 # A test seam: called as hook(phase, files_copied) after every copied file
 # ("copying") and once when the indexing is about to start ("indexing").
@@ -107,7 +109,7 @@ def owner_for(cfg: Config) -> tuple[int, int] | None:
     if wanted_ids == (os.geteuid(), os.getegid()):
         return None
     if os.geteuid() != 0:
-        log.warning("ownership.skipped", reason="not root", uid=cfg.owner_uid, gid=cfg.group_id)
+        log.warning("ownership.skipped", **ownership.skipped_fields(cfg.owner_uid, cfg.group_id))
         return None
     return wanted_ids
 
@@ -131,18 +133,25 @@ def run(
             f"remove {cfg.unison_dir / MARK}."
         )
     hook = HOOK
+    shown = progress.Progress(cfg.runtime_dir, clock=CLOCK)
+    matcher = IgnoreMatcher(cfg.ignores)
+
+    def tick(n: int) -> None:
+        shown.tick(n, copier.bytes)
+        if hook is not None:
+            hook(Phase.COPYING, n)
+
     copier = fastcopy.Copier(
-        cfg.unison_src,
-        cfg.unison_dest,
-        IgnoreMatcher(cfg.ignores),
-        stop,
-        owner=owner_for(cfg),
-        progress=None if hook is None else lambda n: hook(Phase.COPYING, n),
+        cfg.unison_src, cfg.unison_dest, matcher, stop, owner=owner_for(cfg), progress=tick
     )
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.COPYING)
     log.info("coldstart.copy", resumed=resumed)
-    copied = copier.run(adopt=resumed == Phase.COPYING)
+    shown.count_in_background(cfg.unison_src, matcher, stop)
+    try:
+        copied = copier.run(adopt=resumed == Phase.COPYING)
+    finally:
+        shown.done()
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.INDEXING)
     log.info(
