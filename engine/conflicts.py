@@ -79,7 +79,8 @@ class Record:
         keys = ("path", "kept", "at", "winner", "loser")
         entries = [
             Entry(*(e[k] for k in keys))
-            for e in raw if isinstance(raw, list) and isinstance(e, dict)
+            for e in raw
+            if isinstance(raw, list) and isinstance(e, dict)
             if all(isinstance(e.get(k), str) for k in keys)
         ]
         return cls(tuple(entries))

@@ -12,8 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from engine import conflicts
-from engine import progress
+from engine import conflicts, progress
 from engine.statefiles import (
     FSMONITOR_FILE,
     FsmonitorStatus,

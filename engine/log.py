@@ -8,7 +8,6 @@ import time
 
 import structlog
 
-
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
 

@@ -57,7 +57,9 @@ _DELETING = re.compile(r"^\[BGN\] Deleting (.*) from (.+)$")
 _DELETED = re.compile(r"^\[END\] Deleting (.*)$")
 _CYCLE_END = re.compile(r"^Synchronization (?:in)?complete at ")
 # -terse's arrow lines: "changed  ====> changed    f.txt  " (a double arrow: a conflict -prefer settled)
-_CONFLICT_ARROW = re.compile(r"^\S*\s+(?:====>|<====)\s+\S*\s+(.*?)\s*$")
+# (one-shot runs print them on stdout, after a progress bar on the same line)
+_LABEL = r"(?:[a-z]+(?: [a-z]+)?)?"
+_CONFLICT_ARROW = re.compile(r"(?:^|ETA\s+)" + _LABEL + r"\s+(?:====>|<====)\s+" + _LABEL + r"\s+(.*?)\s*$")
 
 log = structlog.get_logger("native-sync")
 
@@ -176,9 +178,8 @@ class Reader:
             self._begun.clear()
             self._failed.clear()
             self._conflicted.clear()
-        elif (m := _CONFLICT_ARROW.match(line)) is not None:
-            if len(self._conflicted) < MAX_PROBLEMS:
-                self._conflicted.add(_path(m.group(1)))
+        elif (m := _CONFLICT_ARROW.search(line)) is not None and len(self._conflicted) < MAX_PROBLEMS:
+            self._conflicted.add(_path(m.group(1)))
         return events
 
     def _begin(self, transfer: Transfer) -> None:
@@ -199,8 +200,11 @@ class Reader:
 
     def feed_all(self, text: str) -> list[Event]:
         """Every event in ``text`` (a whole output), the last one included."""
+        lines = text.splitlines()
+        # a one-shot's arrow lines (stdout) come after its [BGN]/[END] lines (stderr)
+        self._conflicted.update(_path(m.group(1)) for x in lines if (m := _CONFLICT_ARROW.search(x)))
         events: list[Event] = []
-        for line in text.splitlines():
+        for line in lines:
             events += self.feed(line)
         return events + self.flush()
 

@@ -88,7 +88,11 @@ def render(status: dict[str, Any], host: str, app: str, now: datetime, colour: b
     words = STATES.get(state, state)
     if state == "failed" and status.get("error"):
         words = f"failed: {status['error']}"
-    lines = [f"native-sync  {paint(STATE_COLOUR.get(state, 'bold'), words)}"]
+    headline = f"native-sync  {paint(STATE_COLOUR.get(state, 'bold'), words)}"
+    count = int((status.get("conflicts") or {}).get("count") or 0)
+    if count:
+        headline += paint("yellow", f"; {plural(count, 'conflict')} to look at (below)")
+    lines = [headline]
     rows: list[tuple[str, str]] = [("host", host), ("app", app)]
     rows.append(("last sync", when(status.get("last_sync_at"), now)))
     pending = int(status.get("pending_changes") or 0)
@@ -136,7 +140,9 @@ def _verifier(v: dict[str, Any], now: datetime) -> str:
     last = parse_time(v.get("last_pass_at"))
     if last is None:
         return "no pass yet"
-    text = f"last pass {ago((now - last).total_seconds())}: {plural(int(v.get('paths_checked') or 0), 'path')}"
+    text = (
+        f"last pass {ago((now - last).total_seconds())}: {plural(int(v.get('paths_checked') or 0), 'path')}"
+    )
     if v.get("seconds") is not None:
         text += f" in {v['seconds']:.2f} s"
     repaired = int(v.get("drift_repaired") or 0)
@@ -152,7 +158,9 @@ def _problems(problems: list[dict[str, Any]], now: datetime, paint: Paint) -> li
     for p in problems:
         since = parse_time(p.get("since"))
         age = f"  (since {ago((now - since).total_seconds())})" if since else ""
-        lines.append(f"  {p.get('path', '').ljust(width)}  {p.get('side', ''):<4}  {p.get('reason', '')}{age}")
+        lines.append(
+            f"  {p.get('path', '').ljust(width)}  {p.get('side', ''):<4}  {p.get('reason', '')}{age}"
+        )
     return lines
 
 
@@ -165,7 +173,9 @@ def _conflicts(conflicts: dict[str, Any], now: datetime, paint: Paint) -> list[s
     for c in listed:
         moment = parse_time(c.get("at"))
         age = f" ({ago((now - moment).total_seconds())})" if moment else ""
-        lines.append(f"  {c.get('path')}  {c.get('winner')} won{age}; {c.get('loser')}'s version: {c.get('kept')}")
+        lines.append(
+            f"  {c.get('path')}  {c.get('winner')} won{age}; {c.get('loser')}'s version: {c.get('kept')}"
+        )
     extra = [r for r in conflicts.get("recent") or [] if r not in {c.get("kept") for c in listed}]
     lines += [f"  {r}  (a copy unison left in the folder)" for r in extra]
     lines.append(paint("dim", f"  {RESOLVE_HINT}"))

@@ -136,14 +136,14 @@ def run(
     shown = progress.Progress(cfg.runtime_dir, clock=CLOCK)
     matcher = IgnoreMatcher(cfg.ignores)
 
-    def tick(n: int) -> None:
-        shown.tick(n, copier.bytes)
+    copier = fastcopy.Copier(cfg.unison_src, cfg.unison_dest, matcher, stop, owner=owner_for(cfg))
+
+    def tick(n: int, c: fastcopy.Copier = copier) -> None:  # (bound now: `copier` is deleted below)
+        shown.tick(n, c.bytes)
         if hook is not None:
             hook(Phase.COPYING, n)
 
-    copier = fastcopy.Copier(
-        cfg.unison_src, cfg.unison_dest, matcher, stop, owner=owner_for(cfg), progress=tick
-    )
+    copier.progress = tick
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.COPYING)
     log.info("coldstart.copy", resumed=resumed)

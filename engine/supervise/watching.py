@@ -33,7 +33,12 @@ MAX_TRANSFERS_LOGGED = 100  # per batch of output; more are one summary line
 _OURS = re.compile(rb"^(?:\d{4}-\d\d-\d\dT\d\d:\d\d|\{\")")
 # unison's text that must not wait for LOG_LEVEL=debug: it stopped, or our fsmonitor crashed
 _ALARM = re.compile(r"^(?:Fatal error|Uncaught exception|Traceback|\w*Error: )")
-_VERBS = {"copied": "sync.copied", "updated": "sync.copied", "properties": "sync.copied", "deleted": "sync.deleted"}
+_VERBS = {
+    "copied": "sync.copied",
+    "updated": "sync.copied",
+    "properties": "sync.copied",
+    "deleted": "sync.deleted",
+}
 
 log = structlog.get_logger("native-sync")
 
