@@ -81,7 +81,9 @@ def collect(runtime_dir: Path, unison_dir: Path | None = None) -> dict[str, Any]
         "fsmonitor": watched,
         "error": error,
         "verifier": _verifier(monitor),
-        "initial_sync_progress": progress.load(runtime_dir) if state is State.INITIAL_SYNC else None,
+        "initial_sync_progress": (
+            progress.load(runtime_dir) if state in (State.INITIAL_SYNC, State.INDEXING) else None
+        ),
     }
 
 

@@ -1,11 +1,12 @@
 """Cold-start progress: files and bytes done, rate and ETA, every few seconds (SPEC section 5).
 
 :class:`Progress` is told about every file the copy wrote (:meth:`Progress.tick`)
-and, at most every :data:`EVERY` seconds, logs ``coldstart.progress`` and
+and every :data:`EVERY` seconds logs ``coldstart.progress`` and
 writes ``progress.json`` in SYNC_RUNTIME_DIR for ``status``.  The totals come
 from :func:`count`, a names-and-sizes walk of the host tree in a thread of its
 own (started with the copy, so the copy never waits for it): until it is done,
-the ETA is unknown.
+the ETA is unknown.  Lines come from a thread of their own, so a big file or
+unison's indexing (``phase=indexing``) does not silence them.
 """
 
 from __future__ import annotations
@@ -63,21 +64,22 @@ def count(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals |
 
 
 class Progress:
-    """Counts the copy's files; logs and publishes progress every ``every`` seconds of ``clock``."""
+    """The copy's counts (:meth:`tick`), logged and published every ``every`` seconds by a thread
+    (:meth:`start`), whatever the copy does meanwhile: a big file, unison's indexing."""
 
     def __init__(
-        self,
-        runtime_dir: Path | None,
-        clock: Callable[[], float] = time.monotonic,
-        every: float = EVERY,
+        self, runtime_dir: Path | None, clock: Callable[[], float] = time.monotonic, every: float = EVERY
     ) -> None:
         self.runtime_dir = runtime_dir
         self.clock = clock
         self.every = every
         self.started = clock()
-        self.last = self.started
         self.totals: Totals | None = None
-        self.lines = 0
+        self.phase = "copying"
+        self.files = 0
+        self.bytes = 0
+        self._over = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def count_in_background(self, root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> None:
         def run() -> None:
@@ -87,11 +89,23 @@ class Progress:
 
     def tick(self, files: int, done_bytes: int) -> None:
         """Called after every file written: ``files`` and ``done_bytes`` so far."""
-        now = self.clock()
-        if now - self.last < self.every:
-            return
-        self.last = now
-        self.report(files, done_bytes, now)
+        self.files, self.bytes = files, done_bytes
+
+    def start(self) -> None:
+        def beat() -> None:
+            while not self._over.wait(self.every):
+                self.report(self.files, self.bytes, phase=self.phase)
+
+        self._thread = threading.Thread(target=beat, name="coldstart-progress", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """The cold start is over (or stopped): no more lines, and ``status`` shows none."""
+        self._over.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.every)
+        if self.runtime_dir is not None:
+            (self.runtime_dir / FILE).unlink(missing_ok=True)
 
     def report(self, files: int, done_bytes: int, now: float | None = None, phase: str = "copying") -> None:
         now = self.clock() if now is None else now
@@ -100,7 +114,9 @@ class Progress:
         rate = files / seconds
         byte_rate = done_bytes / seconds
         eta: float | None = None
-        if totals is not None and totals.bytes and byte_rate > 0:
+        if phase != "copying":
+            pass  # unison's indexing: nothing to count it by
+        elif totals is not None and totals.bytes and byte_rate > 0:
             eta = max(totals.bytes - done_bytes, 0) / byte_rate
         elif totals is not None and rate > 0:
             eta = max(totals.files - files, 0) / rate
@@ -115,18 +131,12 @@ class Progress:
             "eta_seconds": None if eta is None else round(eta, 1),
             "seconds": round(seconds, 1),
         }
-        self.lines += 1
         log.info("coldstart.progress", **fields)
         if self.runtime_dir is not None:
             try:
                 write_json(self.runtime_dir / FILE, {**fields, "at": jsonfile.now_iso()})
             except OSError:
                 self.runtime_dir = None
-
-    def done(self) -> None:
-        """The copy is over: ``status`` shows no progress any more."""
-        if self.runtime_dir is not None:
-            (self.runtime_dir / FILE).unlink(missing_ok=True)
 
 
 def load(runtime_dir: Path) -> dict[str, object] | None:

@@ -99,7 +99,7 @@ def render(status: dict[str, Any], host: str, app: str, now: datetime, colour: b
     rows.append(("pending", "nothing" if pending == 0 else plural(pending, "change") + " waiting for unison"))
     progress = status.get("initial_sync_progress")
     if isinstance(progress, dict):
-        rows.append(("copying", _progress(progress)))
+        rows.append((str(progress.get("phase") or "copying"), _progress(progress)))
     unison = status.get("unison") or {}
     if unison.get("pid"):
         text = f"running (pid {unison['pid']})"

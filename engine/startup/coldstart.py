@@ -49,7 +49,7 @@ MARK = "native-sync.coldstart"  # in UNISON
 
 log = structlog.get_logger("coldstart")
 
-CLOCK: Callable[[], float] = time.monotonic  # the progress lines' clock (a test seam)
+PROGRESS_EVERY = progress.EVERY  # seconds between progress lines (a test seam)
 
 # A test seam: called as hook(phase, files_copied) after every copied file
 # ("copying") and once when the indexing is about to start ("indexing").
@@ -133,7 +133,7 @@ def run(
             f"remove {cfg.unison_dir / MARK}."
         )
     hook = HOOK
-    shown = progress.Progress(cfg.runtime_dir, clock=CLOCK)
+    shown = progress.Progress(cfg.runtime_dir, every=PROGRESS_EVERY)
     matcher = IgnoreMatcher(cfg.ignores)
 
     copier = fastcopy.Copier(cfg.unison_src, cfg.unison_dest, matcher, stop, owner=owner_for(cfg))
@@ -148,10 +148,12 @@ def run(
         _mark(cfg, Phase.COPYING)
     log.info("coldstart.copy", resumed=resumed)
     shown.count_in_background(cfg.unison_src, matcher, stop)
+    shown.start()
     try:
         copied = copier.run(adopt=resumed == Phase.COPYING)
-    finally:
-        shown.done()
+    except BaseException:
+        shown.stop()
+        raise
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.INDEXING)
     log.info(
@@ -163,35 +165,39 @@ def run(
         seconds=round(time.monotonic() - started, 3),
     )
     usable()
-    if hook is not None:
-        hook(Phase.INDEXING, copier.count)
-    # the catch-up: what changed on each side during the copy, just before unison's scan
-    final = copier.run()
-    count = copier.count
-    # the copier remembers every file (a few hundred bytes each: 70 MB at 100k);
-    # drop it before unison indexes, and give the memory back (engine/lean.py)
-    del copier
-    lean.release()
-    app_wins = final.app_changed
-    log.info(
-        "coldstart.index",
-        caught_up=final.copied,
-        copied_back=final.copied_back,
-        removed=final.removed,
-        app_changed=len(app_wins),
-        both_changed=len(final.both_changed),
-        unknown=len(set(copied.unknown + final.unknown)),
-        seconds=round(time.monotonic() - started, 3),
-    )
-    index(cfg, stop, app_wins, events)
-    # unison's first run over a new archive allocates twice what later runs do
-    # (400k files: 613 MB against 280 MB), and OCaml keeps its heap: a second,
-    # short-lived one-shot (a warm scan, ~4 s at 400k) takes that first run,
-    # so the long-lived watch-mode unison starts lean.
-    index(cfg, stop, [])
-    _mark(cfg, None)
-    log.info("coldstart.done", seconds=round(time.monotonic() - started, 3))
-    return count
+    shown.phase = Phase.INDEXING  # progress lines go on through the catch-up and unison's indexing
+    try:
+        if hook is not None:
+            hook(Phase.INDEXING, copier.count)
+        # the catch-up: what changed on each side during the copy, just before unison's scan
+        final = copier.run()
+        count = copier.count
+        # the copier remembers every file (a few hundred bytes each: 70 MB at 100k);
+        # drop it before unison indexes, and give the memory back (engine/lean.py)
+        del copier
+        lean.release()
+        app_wins = final.app_changed
+        log.info(
+            "coldstart.index",
+            caught_up=final.copied,
+            copied_back=final.copied_back,
+            removed=final.removed,
+            app_changed=len(app_wins),
+            both_changed=len(final.both_changed),
+            unknown=len(set(copied.unknown + final.unknown)),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        index(cfg, stop, app_wins, events)
+        # unison's first run over a new archive allocates twice what later runs do
+        # (400k files: 613 MB against 280 MB), and OCaml keeps its heap: a second,
+        # short-lived one-shot (a warm scan, ~4 s at 400k) takes that first run,
+        # so the long-lived watch-mode unison starts lean.
+        index(cfg, stop, [])
+        _mark(cfg, None)
+        log.info("coldstart.done", seconds=round(time.monotonic() - started, 3))
+        return count
+    finally:
+        shown.stop()
 
 
 def index(
