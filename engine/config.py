@@ -21,6 +21,7 @@ from engine.converters import (
     hot_delay,
     ignore_pattern,
     log_format,
+    log_level,
     non_negative_number,
     numeric_id,
     positive_int,
@@ -86,6 +87,7 @@ class Config:
     log_format: str
     tz: str | None
     in_image: bool = False  # NATIVE_SYNC_IMAGE=1 (the Dockerfile sets it): the roots should be mounts
+    log_level: str = "info"  # LOG_LEVEL: debug adds unison's raw output and every verifier pass
 
     @property
     def roots(self) -> tuple[Path, Path]:
@@ -201,6 +203,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         unison_dir=Path(get("UNISON", str, "/unison")),
         unison_bin=get("UNISON_BIN", str, "unison"),
         log_format=get("LOG_FORMAT", log_format, "console"),
+        log_level=get("LOG_LEVEL", log_level, "info"),
         tz=env.get("TZ") or None,
         in_image=get("NATIVE_SYNC_IMAGE", boolean, False),
     )
@@ -216,6 +219,16 @@ def _prefer_side(env: Mapping[str, str], prefer: str, src: Path, dest: Path) -> 
     if Path(prefer) == dest:
         return "app"
     raise ConfigError("UNISON_SYNC_PREFER", env["UNISON_SYNC_PREFER"], f"host, app, newer, {src} or {dest}")
+
+
+# Always ignored (engine/conflicts.py): unison's conflict copies, which stay on
+# the losing side until ``run`` moves them into the store, and the store itself.
+CONFLICT_STORE = ".native-sync"
+BUILTIN_IGNORES = (
+    "Name {*,.*} (conflict_on_*)*",
+    "Name {*,.*} (conflict #*_on_*)*",
+    f"Path {CONFLICT_STORE}",
+)
 
 
 def _ignores(env: Mapping[str, str], excluded: tuple[str, ...], args: tuple[str, ...]) -> tuple[str, ...]:
@@ -238,7 +251,7 @@ def _ignores(env: Mapping[str, str], excluded: tuple[str, ...], args: tuple[str,
                 patterns.append(ignore_pattern(value))
             except ValueError as e:
                 raise ConfigError("UNISON_ARGS", env.get("UNISON_ARGS", ""), str(e)) from e
-    return () if ignorenot else tuple(patterns)
+    return () if ignorenot else (*patterns, *BUILTIN_IGNORES)
 
 
 def _convert(env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:

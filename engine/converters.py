@@ -110,6 +110,14 @@ def log_format(value: str) -> str:
     return word
 
 
+def log_level(value: str) -> str:
+    """``debug``, ``info`` or ``warning``."""
+    word = value.strip().lower()
+    if word not in ("debug", "info", "warning"):
+        raise ValueError("debug, info or warning")
+    return word
+
+
 def words(value: str) -> tuple[str, ...]:
     """Split as a POSIX shell would (quotes honoured, nothing evaluated)."""
     try:

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from engine import conflicts, progress
 from engine.statefiles import (
     FSMONITOR_FILE,
     FsmonitorStatus,
@@ -23,6 +24,7 @@ from engine.statefiles import (
 )
 
 QUICK_EXITS_FAILED = 3  # this many failed starts in a row: `failed`
+RECENT_CONFLICTS = 10  # kept copies listed in ``conflicts.recent`` (mutagen lists ten)
 
 
 def _alive(pid: object) -> bool:
@@ -37,8 +39,12 @@ def _alive(pid: object) -> bool:
     return True
 
 
-def collect(runtime_dir: Path) -> dict[str, Any]:
-    """The status object of SPEC section 5, from the files in ``runtime_dir``."""
+def collect(runtime_dir: Path, unison_dir: Path | None = None) -> dict[str, Any]:
+    """The status object of SPEC section 5, from the files in ``runtime_dir``.
+
+    With ``unison_dir``, the conflicts kept across restarts (:mod:`engine.conflicts`)
+    are in it too: ``conflicts.list`` and in ``count``/``recent``.
+    """
     run = RunState.load(runtime_dir)
     unison = UnisonStatus.load(runtime_dir)
     monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
@@ -67,7 +73,7 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
             "restarts": unison.restarts,
             "last_restart_reason": unison.last_restart_reason,
         },
-        "conflicts": {"count": monitor.conflicts, "recent": list(monitor.recent_conflicts)},
+        "conflicts": _conflicts(monitor, unison_dir),
         "rescans": monitor.rescans,
         "problems": [asdict(p) for p in problems],
         "warnings": list(run.warnings),
@@ -75,6 +81,24 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
         "fsmonitor": watched,
         "error": error,
         "verifier": _verifier(monitor),
+        "initial_sync_progress": (
+            progress.load(runtime_dir) if state in (State.INITIAL_SYNC, State.INDEXING) else None
+        ),
+    }
+
+
+def _conflicts(monitor: FsmonitorStatus, unison_dir: Path | None) -> dict[str, Any]:
+    """Conflicts whose losing copy is kept (the list in UNISON), and any copy unison left in the tree.
+
+    ``count`` and ``recent`` (paths of kept copies, newest first) are the keys
+    status has always had; ``list`` names each by its original path.
+    """
+    kept = conflicts.Record.load(unison_dir).current().entries if unison_dir is not None else ()
+    recent = [e.kept for e in kept] + list(monitor.recent_conflicts)
+    return {
+        "count": len(kept) + monitor.conflicts,
+        "recent": recent[:RECENT_CONFLICTS],
+        "list": [asdict(e) for e in kept],
     }
 
 

@@ -8,9 +8,13 @@ import time
 
 import structlog
 
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
-def setup(log_format: str = "console", tz: str | None = None, process: str = "native-sync") -> None:
-    """Configure structlog for this process; logs go to stderr."""
+
+def setup(
+    log_format: str = "console", tz: str | None = None, process: str = "native-sync", level: str = "info"
+) -> None:
+    """Configure structlog for this process; logs go to stderr, from ``level`` up (LOG_LEVEL)."""
     if tz:
         time.tzset()
     renderer: structlog.typing.Processor
@@ -27,7 +31,7 @@ def setup(log_format: str = "console", tz: str | None = None, process: str = "na
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )

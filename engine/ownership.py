@@ -33,6 +33,21 @@ def privileged() -> bool:
     return os.geteuid() == 0
 
 
+def skipped_fields(uid: int, gid: int) -> dict[str, object]:
+    """What ``ownership.skipped`` says: who runs, what was asked, why it cannot be done, the fix."""
+    return {
+        "reason": (
+            f"native-sync runs as uid {os.geteuid()} (not root, e.g. docker run --user), and only root "
+            f"may give files to another owner: files are created as uid {os.geteuid()}:{os.getegid()}"
+        ),
+        "running_uid": os.geteuid(),
+        "running_gid": os.getegid(),
+        "wanted_uid": uid,
+        "wanted_gid": gid,
+        "fix": f"run as root, or set OWNER_UID={os.geteuid()} GROUP_ID={os.getegid()} to match --user",
+    }
+
+
 def owner_of(st: os.stat_result) -> Owner:
     return (st.st_uid, st.st_gid)
 
@@ -62,7 +77,7 @@ def chown_tree(root: Path, uid: int, gid: int) -> int:
     warning says so.
     """
     if not privileged() and (uid, gid) != (os.geteuid(), os.getegid()):
-        log.warning("ownership.skipped", reason="not root", uid=uid, gid=gid, path=str(root))
+        log.warning("ownership.skipped", path=str(root), **skipped_fields(uid, gid))
         return 0
     seen = 0
 

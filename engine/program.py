@@ -41,5 +41,5 @@ def start(
     cfg = load_config(volumes=volumes, say=say)
     from engine import log as log_mod  # not needed by `status`/`health`, which stay light
 
-    log_mod.setup(cfg.log_format, cfg.tz, process=process)
+    log_mod.setup(cfg.log_format, cfg.tz, process=process, level=cfg.log_level)
     return cfg

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import structlog
 
-from engine.config import Config
+from engine.config import BUILTIN_IGNORES, Config
 
 log = structlog.get_logger("native-sync")
 
@@ -33,7 +33,7 @@ def sync_args(cfg: Config) -> list[str]:
     args = [str(cfg.unison_src), str(cfg.unison_dest), *BASE_ARGS]
     if not any(a == "-prefer" or a.startswith("-prefer=") for a in cfg.unison_args):
         args += ["-prefer", cfg.prefer_root]
-    for pattern in cfg.excludes:
+    for pattern in (*cfg.excludes, *BUILTIN_IGNORES):
         args += ["-ignore", pattern]
     args += cfg.unison_args
     return args

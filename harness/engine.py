@@ -95,7 +95,7 @@ class Engine:
         )
 
     def status(self) -> dict[str, Any]:
-        done = self.cli("status")
+        done = self.cli("status", "--json")
         assert done.returncode == 0, done.stderr
         result: dict[str, Any] = json.loads(done.stdout)
         return result

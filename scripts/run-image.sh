@@ -36,7 +36,7 @@ docker run -d --name "$name" --network none \
 cat <<MSG
 native-sync is syncing $src <-> volume $app_vol (container $name).
   health:         docker inspect -f '{{.State.Health.Status}}' $name
-  status (JSON):  docker exec $name native-sync status
+  status:         docker exec $name native-sync status   (--json for scripts)
   logs:           docker logs -f $name
   the app side:   docker run --rm --network none -v $app_vol:/app_sync $IMAGE ls -la /app_sync
   use it:         docker run --rm -it -v $app_vol:/app your-app-image

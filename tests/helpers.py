@@ -69,9 +69,14 @@ def snapshot(
     return found
 
 
+def not_synced(rel: str) -> bool:
+    """The conflict store (engine/conflicts.py): on the host only, by design."""
+    return rel == ".native-sync" or rel.startswith(".native-sync/")
+
+
 def same_trees(a: Path, b: Path, keep_temps: bool = False) -> bool:
-    """Byte for byte the same; ``keep_temps``: unison's temp files count too."""
-    return snapshot(a, keep_temps=keep_temps) == snapshot(b, keep_temps=keep_temps)
+    """Byte for byte the same (the conflict store aside); ``keep_temps``: unison's temp files count too."""
+    return snapshot(a, not_synced, keep_temps=keep_temps) == snapshot(b, not_synced, keep_temps=keep_temps)
 
 
 def unison_temps(*roots: Path) -> list[Path]:

@@ -102,9 +102,11 @@ def test_edits_on_both_sides_during_the_copy_and_the_indexing_arrive(engine: Eng
     for side in (engine.host, engine.app):
         assert {rel: read(side / rel) for rel in expected} == expected
         assert not (side / host_delete).exists()
-    # the loser of the conflict is kept next to it, as in watch mode; so is the host's
-    # file that became a folder in the app (unison, with no archive, saw a conflict)
-    losers = [p for p in (engine.host / both).parent.iterdir() if "conflict" in p.name]
+    # the loser of the conflict is kept in the conflict store, as in watch mode; so is the
+    # host's file that became a folder in the app (unison, with no archive, saw a conflict)
+    assert not [p for p in (engine.host / both).parent.iterdir() if "conflict" in p.name]
+    store = engine.host / ".native-sync" / "conflicts"
+    losers = [p for p in store.rglob("*") if p.is_file()]
     assert sorted(p.read_text() for p in losers) == ["app side of a conflict\n", f"host {became_dir}\n"]
     untouched = [n for n in names if n not in expected and n not in (host_delete, became_dir)]
     assert all(read(engine.app / n) == f"host {n}\n" for n in untouched)

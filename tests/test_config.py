@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import config
-from engine.config import ConfigError, load
+from engine.config import BUILTIN_IGNORES, ConfigError, load
 from tests.helpers import ENTRYPOINT, REPO, kill_leftovers, snapshot
 
 DOCKER_SYNC_ARGS = "-ignore='Name .git' -prefer /host_sync -numericids -auto -batch"
@@ -205,11 +205,11 @@ def test_ignores_join_excludes_and_the_ignore_words_of_unison_args() -> None:
             "UNISON_ARGS": "-ignore='Name .git' -times -ignore 'BelowPath d e' -prefer newer",
         }
     )
-    assert cfg.ignores == ("Name a", "Path b/c", "Name .git", "BelowPath d e")
+    assert cfg.ignores == ("Name a", "Path b/c", "Name .git", "BelowPath d e", *BUILTIN_IGNORES)
 
 
-def test_no_ignores_at_all() -> None:
-    assert load({"UNISON_ARGS": "-times -numericids"}).ignores == ()
+def test_no_ignores_but_the_conflict_copies_and_their_store() -> None:
+    assert load({"UNISON_ARGS": "-times -numericids"}).ignores == BUILTIN_IGNORES
 
 
 @pytest.mark.parametrize("ignorenot", ["-ignorenot 'Name keep'", "-ignorenot='Name keep'"])

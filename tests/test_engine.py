@@ -103,11 +103,17 @@ def test_conflict_keeps_both_versions_and_is_counted(engine: Engine) -> None:
     wait_for(lambda: engine.status()["conflicts"]["count"] >= 1, 30, "conflict counted")
     assert read(engine.host / "shared.txt") == "host version"
     wait_for(lambda: read(engine.app / "shared.txt") == "host version", SYNC, "host wins")
-    copies = [p for p in engine.app.iterdir() if re.fullmatch(r"shared \(conflict_on_[-0-9]+\)\.txt", p.name)]
-    assert len(copies) == 1, list(engine.app.iterdir())
-    assert engine.status()["conflicts"]["recent"] == [copies[0].name]
-    assert copies[0].read_text() == "app version"
-    wait_for(lambda: same_trees(engine.host, engine.app), SYNC, "the kept copy reaches the host too")
+    # the losing version is kept in the conflict store on the host (engine/conflicts.py),
+    # not next to the file: neither tree gets unison's "(conflict_on_...)" copy
+    assert not [p for p in (*engine.app.iterdir(), *engine.host.iterdir()) if "conflict" in p.name]
+    [listed] = engine.status()["conflicts"]["list"]
+    assert (listed["path"], listed["winner"], listed["loser"]) == ("shared.txt", "host", "app")
+    kept = Path(listed["kept"])
+    assert kept.is_relative_to(engine.host / ".native-sync" / "conflicts") and kept.name == "shared.txt"
+    assert kept.read_text() == "app version"
+    assert engine.status()["conflicts"]["recent"] == [listed["kept"]]
+    assert re.search(r"\[warning\s*\] conflict\s.*kept=\S*shared.txt.*path=shared.txt", engine.logs())
+    wait_for(lambda: same_trees(engine.host, engine.app), SYNC, "identical trees (the store aside)")
 
 
 def test_sigterm_flushes_a_file_written_just_before(engine: Engine) -> None:

@@ -28,7 +28,7 @@ def test_watching_without_problems_is_healthy(tmp_path: Path) -> None:
     current = health.collect(tmp_path)
     assert current["state"] == "watching"
     assert current["problems"] == [] and current["warnings"] == []
-    assert current["conflicts"] == {"count": 3, "recent": ["b (conflict_on_2026-11-25)"]}
+    assert current["conflicts"] == {"count": 3, "recent": ["b (conflict_on_2026-11-25)"], "list": []}
     assert health.healthy(current)
 
 

@@ -16,6 +16,7 @@ from engine import jsonfile, statefiles
 from engine.fsmonitor.verifier import Pass
 
 UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
+SUMMARY_EVERY = 300.0  # seconds: at idle, one ``verify.summary`` at info at most this often
 
 log = structlog.get_logger("fsmonitor")
 
@@ -29,6 +30,8 @@ class Drift:
     to_report: set[str] = field(default_factory=set)
     last: Pass | None = None
     passes: int = 0
+    summary_at: float | None = None  # wall clock (Pass.at) of the last info line about passes
+    quiet_passes: int = 0  # passes since then that found nothing
 
     def passed(self, result: Pass) -> None:
         """A pass ended: its differences wait for a calm moment (:meth:`take`)."""
@@ -49,16 +52,31 @@ class Drift:
                 log.warning("drift.unrepaired", path=rel, passes=UNREPAIRED_PASSES)
                 continue
             self.to_report.add(rel)
-        log.info(
-            "verify.pass",
-            checked=result.checked,
-            seconds=round(result.seconds, 3),
-            cpu_seconds=round(result.cpu_seconds, 3),
-            pause=round(result.pause, 1),
-            differing=len(result.differing),
-            temps=len(result.temps),
-            baseline=result.baseline,
-        )
+        self._log(result)
+
+    def _log(self, result: Pass) -> None:
+        """Every pass at debug; at info the first, one that found something, and a summary
+        at most every SUMMARY_EVERY s (a quiet engine stays quiet: SPEC section 5)."""
+        fields = {
+            "checked": result.checked,
+            "seconds": round(result.seconds, 3),
+            "cpu_seconds": round(result.cpu_seconds, 3),
+            "pause": round(result.pause, 1),
+            "differing": len(result.differing),
+            "temps": len(result.temps),
+            "baseline": result.baseline,
+        }
+        if result.baseline or result.differing or result.temps:
+            log.info("verify.pass", **fields)
+            self.summary_at, self.quiet_passes = result.at, 0
+            return
+        log.debug("verify.pass", **fields)
+        self.quiet_passes += 1
+        if self.summary_at is None:
+            self.summary_at = result.at
+        elif result.at - self.summary_at >= SUMMARY_EVERY:
+            log.info("verify.summary", passes=self.quiet_passes, differing=0, checked=result.checked)
+            self.summary_at, self.quiet_passes = result.at, 0
 
     def take(self, still_differs: Callable[[str], bool]) -> set[str]:
         """The waiting differences that still differ now (the last of the two checks)."""

@@ -40,7 +40,7 @@ from enum import StrEnum
 
 import structlog
 
-from engine import lean, problems, unison
+from engine import lean, ownership, problems, progress, unison
 from engine.config import Config
 from engine.ignore import IgnoreMatcher
 from engine.startup import fastcopy, oneshot
@@ -48,6 +48,8 @@ from engine.startup import fastcopy, oneshot
 MARK = "native-sync.coldstart"  # in UNISON
 
 log = structlog.get_logger("coldstart")
+
+PROGRESS_EVERY = progress.EVERY  # seconds between progress lines (a test seam)
 
 # A test seam: called as hook(phase, files_copied) after every copied file
 # ("copying") and once when the indexing is about to start ("indexing").
@@ -107,7 +109,7 @@ def owner_for(cfg: Config) -> tuple[int, int] | None:
     if wanted_ids == (os.geteuid(), os.getegid()):
         return None
     if os.geteuid() != 0:
-        log.warning("ownership.skipped", reason="not root", uid=cfg.owner_uid, gid=cfg.group_id)
+        log.warning("ownership.skipped", **ownership.skipped_fields(cfg.owner_uid, cfg.group_id))
         return None
     return wanted_ids
 
@@ -131,18 +133,27 @@ def run(
             f"remove {cfg.unison_dir / MARK}."
         )
     hook = HOOK
-    copier = fastcopy.Copier(
-        cfg.unison_src,
-        cfg.unison_dest,
-        IgnoreMatcher(cfg.ignores),
-        stop,
-        owner=owner_for(cfg),
-        progress=None if hook is None else lambda n: hook(Phase.COPYING, n),
-    )
+    shown = progress.Progress(cfg.runtime_dir, every=PROGRESS_EVERY)
+    matcher = IgnoreMatcher(cfg.ignores)
+
+    copier = fastcopy.Copier(cfg.unison_src, cfg.unison_dest, matcher, stop, owner=owner_for(cfg))
+
+    def tick(n: int, c: fastcopy.Copier = copier) -> None:  # (bound now: `copier` is deleted below)
+        shown.tick(n, c.bytes)
+        if hook is not None:
+            hook(Phase.COPYING, n)
+
+    copier.progress = tick
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.COPYING)
     log.info("coldstart.copy", resumed=resumed)
-    copied = copier.run(adopt=resumed == Phase.COPYING)
+    shown.count_in_background(cfg.unison_src, matcher, stop)
+    shown.start()
+    try:
+        copied = copier.run(adopt=resumed == Phase.COPYING)
+    except BaseException:
+        shown.stop()
+        raise
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.INDEXING)
     log.info(
@@ -154,35 +165,39 @@ def run(
         seconds=round(time.monotonic() - started, 3),
     )
     usable()
-    if hook is not None:
-        hook(Phase.INDEXING, copier.count)
-    # the catch-up: what changed on each side during the copy, just before unison's scan
-    final = copier.run()
-    count = copier.count
-    # the copier remembers every file (a few hundred bytes each: 70 MB at 100k);
-    # drop it before unison indexes, and give the memory back (engine/lean.py)
-    del copier
-    lean.release()
-    app_wins = final.app_changed
-    log.info(
-        "coldstart.index",
-        caught_up=final.copied,
-        copied_back=final.copied_back,
-        removed=final.removed,
-        app_changed=len(app_wins),
-        both_changed=len(final.both_changed),
-        unknown=len(set(copied.unknown + final.unknown)),
-        seconds=round(time.monotonic() - started, 3),
-    )
-    index(cfg, stop, app_wins, events)
-    # unison's first run over a new archive allocates twice what later runs do
-    # (400k files: 613 MB against 280 MB), and OCaml keeps its heap: a second,
-    # short-lived one-shot (a warm scan, ~4 s at 400k) takes that first run,
-    # so the long-lived watch-mode unison starts lean.
-    index(cfg, stop, [])
-    _mark(cfg, None)
-    log.info("coldstart.done", seconds=round(time.monotonic() - started, 3))
-    return count
+    shown.phase = Phase.INDEXING  # progress lines go on through the catch-up and unison's indexing
+    try:
+        if hook is not None:
+            hook(Phase.INDEXING, copier.count)
+        # the catch-up: what changed on each side during the copy, just before unison's scan
+        final = copier.run()
+        count = copier.count
+        # the copier remembers every file (a few hundred bytes each: 70 MB at 100k);
+        # drop it before unison indexes, and give the memory back (engine/lean.py)
+        del copier
+        lean.release()
+        app_wins = final.app_changed
+        log.info(
+            "coldstart.index",
+            caught_up=final.copied,
+            copied_back=final.copied_back,
+            removed=final.removed,
+            app_changed=len(app_wins),
+            both_changed=len(final.both_changed),
+            unknown=len(set(copied.unknown + final.unknown)),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        index(cfg, stop, app_wins, events)
+        # unison's first run over a new archive allocates twice what later runs do
+        # (400k files: 613 MB against 280 MB), and OCaml keeps its heap: a second,
+        # short-lived one-shot (a warm scan, ~4 s at 400k) takes that first run,
+        # so the long-lived watch-mode unison starts lean.
+        index(cfg, stop, [])
+        _mark(cfg, None)
+        log.info("coldstart.done", seconds=round(time.monotonic() - started, 3))
+        return count
+    finally:
+        shown.stop()
 
 
 def index(

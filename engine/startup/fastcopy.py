@@ -101,6 +101,7 @@ class Copier:
         self.files: dict[str, tuple[Sig, Sig]] = {}  # rel -> (host stat, app stat) when we wrote it
         self.dirs: set[str] = set()  # folders we made or filled
         self.count = 0
+        self.bytes = 0  # bytes of the files written (progress)
 
     def run(self, adopt: bool = False) -> Outcome:
         """One pass over the host tree; raises :class:`Stopped` when asked to stop.
@@ -225,6 +226,7 @@ class Copier:
         self.files[rel] = (sig(st), sig(written))
         out.copied += 1
         out.bytes += st.st_size
+        self.bytes += st.st_size
         self.count += 1
         if self.progress is not None:
             self.progress(self.count)

@@ -1,25 +1,46 @@
 """What ``run`` watches while unison runs: its output, its problems, its roots.
 
 One collaborator of :class:`engine.supervise.run.Runner`, so the Runner stays the life
-of the process: :meth:`Watching.follow` forwards unison's new output
-(:mod:`engine.unisonlog`) to our stdout and reads the problems it names
-(:mod:`engine.problems`); :meth:`Watching.check` asks, at most every
-CHECK_EVERY seconds, whether unison can still use both roots
-(:mod:`engine.startup.preflight`) and which problems still stand.
+of the process: :meth:`Watching.follow` reads unison's new output
+(:mod:`engine.unisonlog`) into events (:mod:`engine.problems`): each transfer
+is one log line (``sync.copied path=... from=host``), each problem and each
+conflict too (the losing copy is kept by :mod:`engine.conflicts`); the log
+lines of our own processes in that file (the fsmonitor's, the unison
+program's) go on to our stdout unchanged, unison's raw text only at
+LOG_LEVEL=debug.  :meth:`Watching.check` asks, at most every CHECK_EVERY
+seconds, whether unison can still use both roots (:mod:`engine.startup.preflight`)
+and which problems still stand.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
 
-from engine import compare, problems, statefiles, unisonlog
+import structlog
+
+from engine import compare, conflicts, problems, statefiles, unisonlog
 from engine.config import Config
 from engine.startup import preflight
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
+MAX_TRANSFERS_LOGGED = 100  # per batch of output; more are one summary line
+
+# a line one of our own processes logged (console: an ISO time first; LOG_FORMAT=json: an object)
+_OURS = re.compile(rb"^(?:\d{4}-\d\d-\d\dT\d\d:\d\d|\{\")")
+# unison's text that must not wait for LOG_LEVEL=debug: it stopped, or our fsmonitor crashed
+_ALARM = re.compile(r"^(?:Fatal error|Uncaught exception|Traceback|\w*Error: )")
+_VERBS = {
+    "copied": "sync.copied",
+    "updated": "sync.copied",
+    "properties": "sync.copied",
+    "deleted": "sync.deleted",
+}
+
+log = structlog.get_logger("native-sync")
 
 
 class Watching:
@@ -32,13 +53,18 @@ class Watching:
         self.reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
         self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
         self.checked_at: float | None = None
+        self.keeper = conflicts.Keeper(cfg)
+        self.debug = cfg.log_level == "debug"
 
-    def take(self, events: list[problems.Event]) -> None:
-        """What a one-shot unison reported (the initial sync, the flush)."""
+    def take(self, events: list[problems.Event], log_transfers: bool = False) -> None:
+        """What a one-shot unison reported (the initial sync, the flush): problems, conflicts."""
+        if log_transfers:
+            self._log_transfers(events)
         self.tracker.take(events)
+        self.keeper.take(e for e in events if isinstance(e, problems.Conflict))
 
     def follow(self, rest: bool = False) -> None:
-        """unison's new output: on to our stdout unchanged, and into the problems it names.
+        """unison's new output: our processes' log lines on to our stdout, unison's text into events.
 
         ``rest``: also a last line without its newline (unison has stopped).
         """
@@ -48,10 +74,25 @@ class Watching:
         out = sys.stdout.buffer
         events: list[problems.Event] = []
         for line in lines:
-            out.write(line)
-            events += self.reader.feed(line.decode("utf-8", "replace"))
+            if _OURS.match(line):
+                out.write(line)
+                continue
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            events += self.reader.feed(text)
+            if _ALARM.match(text):
+                log.warning("unison.error", text=text)
+            elif self.debug:
+                log.debug("unison.output", text=text)
         out.flush()
-        self.tracker.take(events)
+        self.take(events, log_transfers=True)
+
+    @staticmethod
+    def _log_transfers(events: list[problems.Event]) -> None:
+        transfers = [e for e in events if isinstance(e, problems.Transfer)]
+        for t in transfers[:MAX_TRANSFERS_LOGGED]:
+            log.info(_VERBS.get(t.action, "sync.copied"), path=t.path, **{"from": t.source, "to": t.target})
+        if len(transfers) > MAX_TRANSFERS_LOGGED:
+            log.info("sync.more", paths=len(transfers) - MAX_TRANSFERS_LOGGED)
 
     def check(self) -> tuple[bool, str | None]:
         """(checked now, why a root is unusable or None); checks at most every CHECK_EVERY s."""
@@ -61,6 +102,7 @@ class Watching:
         self.checked_at = now
         error = preflight.root_error(self.cfg)
         self.tracker.recheck()
+        self.keeper.prune()
         return True, error
 
     def close(self) -> None:

@@ -224,9 +224,9 @@ def test_supervisorctl_restart_unison(scenario: Scenario) -> None:
     )
 
 
-def test_status_prints_json(scenario: Scenario) -> None:
+def test_status_json_prints_json(scenario: Scenario) -> None:
     scenario.require("daemon")
-    out = scenario.docker("exec", scenario.name, "native-sync", "status")
+    out = scenario.docker("exec", scenario.name, "native-sync", "status", "--json")
     status = json.loads(out.stdout)
     assert status["state"] == "watching"
     assert status["initial_sync_done"] is True

@@ -58,7 +58,7 @@ test_daemon_turns_healthy = sequence.test_daemon_turns_healthy
 test_host_edit_reaches_app = sequence.test_host_edit_reaches_app
 test_app_edit_reaches_host = sequence.test_app_edit_reaches_host
 test_supervisorctl_restart_unison = sequence.test_supervisorctl_restart_unison
-test_status_prints_json = sequence.test_status_prints_json
+test_status_json_prints_json = sequence.test_status_json_prints_json
 test_write_right_before_stop_reaches_host = sequence.test_write_right_before_stop_reaches_host
 test_start_again_then_restart_unison = sequence.test_start_again_then_restart_unison
 

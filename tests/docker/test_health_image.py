@@ -22,7 +22,7 @@ USER = "1000:1000"
 
 
 def status(docker: Docker, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(docker("exec", name, "native-sync", "status").stdout)
+    result: dict[str, Any] = json.loads(docker("exec", name, "native-sync", "status", "--json").stdout)
     return result
 
 

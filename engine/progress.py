@@ -1,0 +1,145 @@
+"""Cold-start progress: files and bytes done, rate and ETA, every few seconds (SPEC section 5).
+
+:class:`Progress` is told about every file the copy wrote (:meth:`Progress.tick`)
+and every :data:`EVERY` seconds logs ``coldstart.progress`` and
+writes ``progress.json`` in SYNC_RUNTIME_DIR for ``status``.  The totals come
+from :func:`count`, a names-and-sizes walk of the host tree in a thread of its
+own (started with the copy, so the copy never waits for it): until it is done,
+the ETA is unknown.  Lines come from a thread of their own, so a big file or
+unison's indexing (``phase=indexing``) does not silence them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from engine import jsonfile
+from engine.ignore import IgnoreMatcher
+from engine.jsonfile import read_json, write_json
+
+EVERY = 2.0  # seconds between progress lines
+FILE = "progress.json"  # in SYNC_RUNTIME_DIR
+
+log = structlog.get_logger("coldstart")
+
+
+@dataclass(frozen=True)
+class Totals:
+    files: int
+    bytes: int
+
+
+def count(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals | None:
+    """Files (and links) and their bytes under ``root`` that the copy will write; None if stopped."""
+    files = size = 0
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(os.path.join(root, rel_dir)) as entries:
+                for entry in entries:
+                    if stop.is_set():
+                        return None
+                    rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                    if matcher.ignored(rel):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(rel)
+                        elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                            files += 1
+                            size += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return Totals(files, size)
+
+
+class Progress:
+    """The copy's counts (:meth:`tick`), logged and published every ``every`` seconds by a thread
+    (:meth:`start`), whatever the copy does meanwhile: a big file, unison's indexing."""
+
+    def __init__(
+        self, runtime_dir: Path | None, clock: Callable[[], float] = time.monotonic, every: float = EVERY
+    ) -> None:
+        self.runtime_dir = runtime_dir
+        self.clock = clock
+        self.every = every
+        self.started = clock()
+        self.totals: Totals | None = None
+        self.phase = "copying"
+        self.files = 0
+        self.bytes = 0
+        self._over = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def count_in_background(self, root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> None:
+        def run() -> None:
+            self.totals = count(root, matcher, stop)
+
+        threading.Thread(target=run, name="coldstart-count", daemon=True).start()
+
+    def tick(self, files: int, done_bytes: int) -> None:
+        """Called after every file written: ``files`` and ``done_bytes`` so far."""
+        self.files, self.bytes = files, done_bytes
+
+    def start(self) -> None:
+        def beat() -> None:
+            while not self._over.wait(self.every):
+                self.report(self.files, self.bytes, phase=self.phase)
+
+        self._thread = threading.Thread(target=beat, name="coldstart-progress", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """The cold start is over (or stopped): no more lines, and ``status`` shows none."""
+        self._over.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.every)
+        if self.runtime_dir is not None:
+            (self.runtime_dir / FILE).unlink(missing_ok=True)
+
+    def report(self, files: int, done_bytes: int, now: float | None = None, phase: str = "copying") -> None:
+        now = self.clock() if now is None else now
+        seconds = max(now - self.started, 1e-9)
+        totals = self.totals
+        rate = files / seconds
+        byte_rate = done_bytes / seconds
+        eta: float | None = None
+        if phase != "copying":
+            pass  # unison's indexing: nothing to count it by
+        elif totals is not None and totals.bytes and byte_rate > 0:
+            eta = max(totals.bytes - done_bytes, 0) / byte_rate
+        elif totals is not None and rate > 0:
+            eta = max(totals.files - files, 0) / rate
+        fields = {
+            "phase": phase,
+            "files": files,
+            "files_total": None if totals is None else totals.files,
+            "bytes": done_bytes,
+            "bytes_total": None if totals is None else totals.bytes,
+            "files_per_second": round(rate, 1),
+            "mb_per_second": round(byte_rate / 1e6, 1),
+            "eta_seconds": None if eta is None else round(eta, 1),
+            "seconds": round(seconds, 1),
+        }
+        log.info("coldstart.progress", **fields)
+        if self.runtime_dir is not None:
+            try:
+                write_json(self.runtime_dir / FILE, {**fields, "at": jsonfile.now_iso()})
+            except OSError:
+                self.runtime_dir = None
+
+
+def load(runtime_dir: Path) -> dict[str, object] | None:
+    """The last progress ``status`` shows (None when no cold start copies)."""
+    data = read_json(runtime_dir / FILE)
+    return data or None

@@ -1,0 +1,203 @@
+"""engine/conflicts.py with real unison: the losing copy leaves the tree for the store (hidden from
+git), the list survives a restart, `conflicts keep` settles one; unison's output as events;
+cold-start progress with a fake clock; a quiet verifier at idle."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from engine import conflicts, problems
+from engine.config import Config, load
+from engine.fsmonitor import drift
+from engine.fsmonitor.verifier import Pass
+from engine.startup import coldstart, oneshot
+from engine.supervise.watching import Watching
+from tests.helpers import read, write
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    for name in ("host", "app", "unison", "run"):
+        (tmp_path / name).mkdir()
+    return load(
+        {
+            "HOST_VOLUME": str(tmp_path / "host"),
+            "APP_VOLUME": str(tmp_path / "app"),
+            "UNISON": str(tmp_path / "unison"),
+            "SYNC_RUNTIME_DIR": str(tmp_path / "run"),
+            "MONIT_ENABLE": "false",
+        }
+    )
+
+
+def conflict(cfg: Config, watching: Watching) -> None:
+    """Both sides change a.txt between two syncs: the host (preferred) wins."""
+    write(cfg.unison_src / "src" / "a.txt", "v1\n")
+    oneshot.sync_once(cfg, "test", events=watching.take)
+    write(cfg.unison_src / "src" / "a.txt", "host v2\n")
+    write(cfg.unison_dest / "src" / "a.txt", "app v2\n")
+    oneshot.sync_once(cfg, "test", events=watching.take)
+
+
+def names(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_the_losing_copy_goes_to_the_store_out_of_both_trees_and_git(cfg: Config) -> None:
+    watching = Watching(cfg)
+    with capture_logs() as logs:
+        conflict(cfg, watching)
+    assert read(cfg.unison_src / "src" / "a.txt") == read(cfg.unison_dest / "src" / "a.txt") == "host v2\n"
+    [entry] = conflicts.Record.load(cfg.unison_dir).entries
+    assert (entry.path, entry.winner, entry.loser) == ("src/a.txt", "host", "app")
+    kept = Path(entry.kept)
+    assert kept.read_text() == "app v2\n" and kept.name == "a.txt"
+    assert kept.is_relative_to(cfg.unison_src / ".native-sync" / "conflicts")
+    assert names(cfg.unison_dest) == ["src/a.txt"]  # nothing left by unison, nothing carried over
+    oneshot.sync_once(cfg, "test", events=watching.take)  # the store stays on the host
+    assert names(cfg.unison_dest) == ["src/a.txt"]
+    [line] = [e for e in logs if e["event"] == "conflict"]
+    assert line["path"] == "src/a.txt" and line["kept"] == entry.kept and line["winner"] == "host"
+    if shutil.which("git"):
+        subprocess.run(["git", "init", "-q", str(cfg.unison_src)], check=True)
+        porcelain = subprocess.run(
+            ["git", "-C", str(cfg.unison_src), "status", "--porcelain", "--untracked-files=all"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert porcelain.splitlines() == ["?? src/a.txt"]
+
+
+def test_the_list_survives_a_restart_and_keep_settles_a_conflict(cfg: Config) -> None:
+    conflict(cfg, Watching(cfg))
+    again = Watching(cfg)  # a restart: the record is in UNISON
+    assert [e.path for e in again.keeper.record.entries] == ["src/a.txt"]
+    entry, done = conflicts.resolve(cfg, "src/a.txt", "app")
+    assert "restored the app version of src/a.txt" in done
+    assert read(cfg.unison_dest / "src" / "a.txt") == "app v2\n"  # an edit on the app side...
+    oneshot.sync_once(cfg, "test", events=again.take)
+    assert read(cfg.unison_src / "src" / "a.txt") == "app v2\n"  # ...that syncs like any other
+    assert not Path(entry.kept).exists()
+    again.keeper.prune()
+    assert conflicts.Record.load(cfg.unison_dir).entries == ()
+
+
+def test_keeping_the_winner_drops_the_kept_copy(cfg: Config) -> None:
+    conflict(cfg, Watching(cfg))
+    entry, done = conflicts.resolve(cfg, "src/a.txt", "host")
+    assert "it already stands" in done and not Path(entry.kept).exists()
+    assert read(cfg.unison_dest / "src" / "a.txt") == "host v2\n"
+    with pytest.raises(LookupError):
+        conflicts.resolve(cfg, "src/a.txt", "host")
+
+
+def test_original_names() -> None:
+    assert conflicts.original_name("a (conflict_on_2026-12-02).txt") == "a.txt"
+    assert conflicts.original_name("Makefile (conflict #2_on_2026-12-02)") == "Makefile"
+    assert conflicts.original_name(".env (conflict_on_2026-12-02_was_deleted)") == ".env"
+    assert conflicts.original_name("a.txt") is None
+
+
+# --- unison's output as events ------------------------------------------------------------
+
+
+def test_watch_mode_output_becomes_transfers_and_conflicts() -> None:
+    reader = problems.Reader(("/host_sync", "/app_sync"))
+    text = (
+        "changed  ====> changed    f.txt  \n"
+        "         <---- new dir    d  \n"
+        "new file ---->            big.bin  \n"
+        "[BGN] Updating file f.txt from /host_sync to /app_sync\n"
+        "[BGN] Copying d from /app_sync to /host_sync\n"
+        "[BGN] Deleting old.txt from /app_sync\n"
+        "[BGN] Copying big.bin from /host_sync to /app_sync\n"
+        "Failed [big.bin]: Error in readWriteBounded:\n"
+        "No space left on device\n"
+        "Synchronization incomplete at 21:29:38  (3 items transferred, 0 skipped, 1 failed)\n"
+    )
+    events = reader.feed_all(text)
+    transfers = [e for e in events if isinstance(e, problems.Transfer)]
+    assert transfers == [
+        problems.Transfer("f.txt", "updated", "host", "app"),
+        problems.Transfer("d", "copied", "app", "host"),
+        problems.Transfer("old.txt", "deleted", "host", "app"),
+    ]
+    assert [e for e in events if isinstance(e, problems.Conflict)] == [
+        problems.Conflict("f.txt", "host", "app")
+    ]
+    assert [e.path for e in events if isinstance(e, problems.Report)] == ["big.bin"]
+
+
+def test_the_log_has_one_line_per_transfer_and_unison_text_only_at_debug(
+    cfg: Config, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    watching = Watching(cfg)
+    log = cfg.runtime_dir / "unison.log"
+    log.write_bytes(
+        b"2026-12-02T10:00:00.000000Z [info     ] sync.cycle   paths=1 process=fsmonitor\n"
+        b"new file ---->            a.txt  \n"
+        b"[BGN] Copying a.txt from "
+        + str(cfg.unison_src).encode()
+        + b" to "
+        + str(cfg.unison_dest).encode()
+        + b"\n"
+        b"Synchronization complete at 10:00:00  (1 item transferred, 0 skipped, 0 failed)\n"
+        b"Fatal error: No file monitoring helper program found\n"
+    )
+    with capture_logs() as logs:
+        watching.follow()
+    out = capfdbinary.readouterr().out
+    assert out == b"2026-12-02T10:00:00.000000Z [info     ] sync.cycle   paths=1 process=fsmonitor\n"
+    assert [(e["event"], e.get("path"), e.get("from")) for e in logs if e["log_level"] == "info"] == [
+        ("sync.copied", "a.txt", "host")
+    ]
+    assert [e["text"] for e in logs if e["event"] == "unison.error"] == [
+        "Fatal error: No file monitoring helper program found"
+    ]
+    watching.close()
+
+
+# --- cold-start progress -------------------------------------------------------------------
+
+
+def test_a_cold_start_logs_progress_at_its_pace_while_copying_and_indexing(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted with a real run at a 10x pace (0.2 s for 2 s): no gap over 1.5 times the pace
+    (plus the 0.1 s the lines round their seconds to)."""
+    for i in range(6000):
+        write(cfg.unison_src / f"d{i // 100}" / f"f{i:04d}.txt", "x" * 100)
+    monkeypatch.setattr(coldstart, "PROGRESS_EVERY", 0.2)
+    with capture_logs() as logs:
+        coldstart.run(cfg, threading.Event(), lambda: None)
+    lines = [e for e in logs if e["event"] == "coldstart.progress"]
+    assert len(lines) >= 3, [e["event"] for e in logs]
+    assert all(b["seconds"] - a["seconds"] <= 0.3 + 0.1 for a, b in itertools.pairwise(lines)), lines
+    assert [e["files"] for e in lines] == sorted(e["files"] for e in lines)
+    assert all(e["bytes"] == e["files"] * 100 for e in lines)
+    assert {e["phase"] for e in lines} <= {"copying", "indexing"}
+    assert not (cfg.runtime_dir / "progress.json").exists()  # status shows it only while it runs
+
+
+# --- the verifier at idle ------------------------------------------------------------------
+
+
+def a_pass(at: float, differing: frozenset[str] = frozenset()) -> Pass:
+    return Pass(differing, (), 100, 0.01, 0.01, 10.0, at)
+
+
+def test_an_idle_verifier_says_one_summary_every_few_minutes_at_info() -> None:
+    books = drift.Drift()
+    with capture_logs() as logs:
+        for i in range(60):  # 10 minutes of passes every 10 s, nothing found
+            books.passed(a_pass(1000.0 + 10 * i))
+        books.passed(a_pass(1600.0, frozenset({"x"})))
+    info = [e["event"] for e in logs if e["log_level"] == "info"]
+    assert info == ["verify.summary", "verify.pass"]
+    assert len([e for e in logs if e["event"] == "verify.pass"]) == 61  # every pass at debug
