@@ -12,11 +12,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from engine.casefold import clash_message
 from engine.statefiles import (
     FSMONITOR_FILE,
     FsmonitorStatus,
     Problem,
     Problems,
+    Roots,
     RunState,
     State,
     UnisonStatus,
@@ -43,7 +45,10 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
     unison = UnisonStatus.load(runtime_dir)
     monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
     known = Problems.load(runtime_dir).items
-    problems = [*known, *(p for p in _unrepaired(monitor) if p.path not in {k.path for k in known})]
+    problems = _clashes(monitor)  # they name every path of a clash: unison's own report names one
+    for more in (known, _unrepaired(monitor)):
+        listed = {p.path for p in problems}
+        problems += [p for p in more if p.path not in listed]
     state, error = run.state, run.error
     if state in (State.INDEXING, State.WATCHING) and not _alive(run.pid):
         state, error = State.FAILED, "native-sync is not running"
@@ -75,7 +80,13 @@ def collect(runtime_dir: Path) -> dict[str, Any]:
         "fsmonitor": watched,
         "error": error,
         "verifier": _verifier(monitor),
+        "roots": _roots(Roots.load(runtime_dir)),
     }
+
+
+def _roots(roots: Roots) -> dict[str, Any]:
+    """Each root as probed at start: does it fold case, Unicode normalization; keep permissions."""
+    return {"host": asdict(roots.host), "app": asdict(roots.app)}
 
 
 def _verifier(monitor: FsmonitorStatus) -> dict[str, Any]:
@@ -91,6 +102,15 @@ def _verifier(monitor: FsmonitorStatus) -> dict[str, Any]:
         "drift_unrepaired": list(monitor.drift_unrepaired),
         "litter_removed": monitor.litter_removed,
     }
+
+
+def _clashes(monitor: FsmonitorStatus) -> list[Problem]:
+    """App-side names the host cannot hold apart: each path of a clash is a problem naming all."""
+    return [
+        Problem(path=path, side="app", reason=clash_message(clash.paths), since=clash.since)
+        for clash in monitor.clashes
+        for path in clash.paths
+    ]
 
 
 def _unrepaired(monitor: FsmonitorStatus) -> list[Problem]:
