@@ -17,7 +17,13 @@ def engine_factory(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     """Make engines on fresh folders; all are stopped at the end of the test."""
     made: list[Engine] = []
 
+    # NATIVE_SYNC_TEST_HOST_DIR: every engine's host folder is made below it (the
+    # suite run with the host on a case-insensitive mount, issue 19)
+    host_below = os.environ.get("NATIVE_SYNC_TEST_HOST_DIR")
+
     def factory(name: str = "e", **env: str) -> Engine:
+        if host_below and "HOST_VOLUME" not in env:
+            env["HOST_VOLUME"] = tempfile.mkdtemp(prefix="host-", dir=host_below)
         engine = make_engine(tmp_path / name, **env)
         made.append(engine)
         return engine

@@ -79,7 +79,7 @@ def test_the_probe_finds_a_normalization_insensitive_root(
             return real(path)
         return any(unicodedata.normalize("NFC", n) == unicodedata.normalize("NFC", name) for n in names)
 
-    monkeypatch.setattr(casefold.os.path, "lexists", folding_lexists)
+    monkeypatch.setattr(os.path, "lexists", folding_lexists)
     assert casefold.probe(str(tmp_path)) == casefold.Folding(False, True, True)
     assert os.listdir(tmp_path) == []
 

@@ -159,10 +159,22 @@ class CaseGuard:
                 gone.update(group)
         return gone
 
-    def found_by_verifier(self, groups: set[Group]) -> None:
-        """The drift verifier's clashes (a whole walk): recorded like the watcher's."""
+    def found_by_verifier(
+        self, groups: set[Group], respelled: set[tuple[str, str]], walked: tuple[str, str]
+    ) -> None:
+        """The drift verifier's findings (a whole walk of the roots ``walked``, in that order).
+
+        Clashes are recorded like the watcher's.  A name spelled otherwise on
+        each side is a case-only rename no event told of (made while the
+        fsmonitor did not run): the app gets the host's spelling, at calm.
+        """
         for group in groups:
             self._record(group)
+        sides = self.sides()
+        if sides is None or not respelled:
+            return
+        host_first = os.path.realpath(walked[0]) == os.path.realpath(self.host)
+        self._deferred |= {(sides[0], a if host_first else b) for a, b in respelled}
 
     # --- helpers ---------------------------------------------------------------------
 

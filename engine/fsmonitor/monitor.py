@@ -184,8 +184,9 @@ class Monitor:
         assert self.verifier is not None
         for result in self.verifier.results():
             self.drift.passed(result)
-            if self.case_guard is not None:
-                self.case_guard.found_by_verifier(set(result.clashes))
+            if self.case_guard is not None and self.verifier.roots is not None:
+                found = set(result.clashes), set(result.respelled)
+                self.case_guard.found_by_verifier(*found, self.verifier.roots)
             self.litter.saw(result.temps)
         self.publish(now)
 

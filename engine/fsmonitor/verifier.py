@@ -60,6 +60,7 @@ class Pass:
     at: float  # wall clock at the end of the pass
     baseline: bool = False  # the first pass: no contents compared
     clashes: frozenset[tuple[str, ...]] = frozenset()  # names a folding host cannot hold apart
+    respelled: frozenset[tuple[str, str]] = frozenset()  # one name spelled otherwise on each side
 
 
 _Sig = tuple[int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode
@@ -82,6 +83,7 @@ class Walker:
     fold: bool = False  # one root folds case and normalization: names compared by casefold.key
     perms: int = PERMS  # permission bits compared (0: the host keeps none)
     clashes: set[tuple[str, ...]] = field(default_factory=set)  # found by the last walk (fold)
+    respelled: set[tuple[str, str]] = field(default_factory=set)  # (path in a, path in b) (fold)
 
     def walk(self, a: str, b: str, contents: bool = True) -> tuple[set[str], list[str], int]:
         """(differing paths, temp files, paths checked) between roots ``a`` and ``b``."""
@@ -89,6 +91,7 @@ class Walker:
         temps: list[str] = []
         seen: set[int] = set()
         self.clashes = set()
+        self.respelled = set()
         checked = 0
         stack = [""]
         while stack:
@@ -127,7 +130,9 @@ class Walker:
 
         A clash (names one side holds apart, the other cannot) is kept in
         :attr:`clashes`: a problem, not drift.  A name spelled otherwise on
-        each side is one name to unison (``-ignorecase``): not drift either.
+        each side is one name to unison (``-ignorecase``): not drift either,
+        but kept in :attr:`respelled` (the case guard gives the app the host's
+        spelling).
         """
         drop = set()
         for names in (left, right):
@@ -136,7 +141,10 @@ class Walker:
                 drop.add(casefold.key(group[0]))
         spelled_left = {casefold.key(n): n for n in left}
         spelled_right = {casefold.key(n): n for n in right}
-        drop |= {k for k in spelled_left.keys() & spelled_right.keys() if spelled_left[k] != spelled_right[k]}
+        for k in spelled_left.keys() & spelled_right.keys() - drop:
+            if spelled_left[k] != spelled_right[k]:  # a case-only rename the watcher missed
+                self.respelled.add((join(rel, spelled_left[k]), join(rel, spelled_right[k])))
+                drop.add(k)
         return (
             {n: e for n, e in left.items() if casefold.key(n) not in drop},
             {n: e for n, e in right.items() if casefold.key(n) not in drop},
@@ -289,6 +297,7 @@ class VerifierThread(threading.Thread):
             pause_for(self.interval, spent),
             time.time(),
             clashes=frozenset(self.walker.clashes),
+            respelled=frozenset(self.walker.respelled),
         )
 
     def _post(self, result: Pass) -> None:

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
 def status(docker: Docker, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(docker("exec", name, "native-sync", "status", "--json").stdout)
+    result: dict[str, Any] = json.loads(docker("exec", name, "native-sync", "status").stdout)
     return result
 
 
@@ -40,6 +40,7 @@ def test_renames_and_a_clash_against_an_exfat_host(
         "-v", f"{host}:/host_sync", "-v", f"{volume}:/app_sync", docker.image,
     )  # fmt: skip
     docker.wait_healthy(name)
+    poll(lambda: status(docker, name)["state"] == "watching", 30, "watching")
     roots = status(docker, name)["roots"]
     assert roots["host"]["case_insensitive"] is True and roots["app"]["case_insensitive"] is False
 
