@@ -31,6 +31,8 @@ def engine_factory(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     yield factory
     for engine in made:
         engine.close()
+        if host_below and engine.host.parent == Path(host_below):
+            shutil.rmtree(engine.host, ignore_errors=True)
 
 
 @pytest.fixture
