@@ -18,10 +18,11 @@ BLOCK = 256 * 1024
 PERMS = 0o1777  # unison's default -perms mask
 
 
-def differs(a: str, b: str) -> bool:
+def differs(a: str, b: str, perms: int = PERMS) -> bool:
     """True unless ``a`` and ``b`` hold the same thing as unison would sync it.
 
-    Both missing is the same; type, permission bits, link target and file
+    Both missing is the same; type, permission bits (``perms``: unison's
+    ``-perms`` mask, 0 against a host that keeps none), link target and file
     contents are compared. Owners and times are not: unison (without
     ``-owner``/``-times``) does not copy them.
     """
@@ -35,7 +36,7 @@ def differs(a: str, b: str) -> bool:
         return True
     if stat.S_ISLNK(sa.st_mode):
         return _readlink(a) != _readlink(b)
-    if (sa.st_mode & PERMS) != (sb.st_mode & PERMS):
+    if (sa.st_mode & perms) != (sb.st_mode & perms):
         return True
     if stat.S_ISREG(sa.st_mode):
         if sa.st_size != sb.st_size:

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from engine import conflicts, progress
+from engine.casefold import clash_message
 from engine.statefiles import (
     FSMONITOR_FILE,
     FsmonitorStatus,
     Problem,
     Problems,
+    Roots,
     RunState,
     State,
     UnisonStatus,
@@ -49,7 +51,10 @@ def collect(runtime_dir: Path, unison_dir: Path | None = None) -> dict[str, Any]
     unison = UnisonStatus.load(runtime_dir)
     monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
     known = Problems.load(runtime_dir).items
-    problems = [*known, *(p for p in _unrepaired(monitor) if p.path not in {k.path for k in known})]
+    problems = _clashes(monitor)  # they name every path of a clash: unison's own report names one
+    for more in (known, _unrepaired(monitor)):
+        listed = {p.path for p in problems}
+        problems += [p for p in more if p.path not in listed]
     state, error = run.state, run.error
     if state in (State.INDEXING, State.WATCHING) and not _alive(run.pid):
         state, error = State.FAILED, "native-sync is not running"
@@ -84,6 +89,7 @@ def collect(runtime_dir: Path, unison_dir: Path | None = None) -> dict[str, Any]
         "initial_sync_progress": (
             progress.load(runtime_dir) if state in (State.INITIAL_SYNC, State.INDEXING) else None
         ),
+        "roots": _roots(Roots.load(runtime_dir)),
     }
 
 
@@ -102,6 +108,11 @@ def _conflicts(monitor: FsmonitorStatus, unison_dir: Path | None) -> dict[str, A
     }
 
 
+def _roots(roots: Roots) -> dict[str, Any]:
+    """Each root as probed at start: does it fold case, Unicode normalization; keep permissions."""
+    return {"host": asdict(roots.host), "app": asdict(roots.app)}
+
+
 def _verifier(monitor: FsmonitorStatus) -> dict[str, Any]:
     """The drift verifier's last pass, what it handed to unison, what stayed different."""
     return {
@@ -115,6 +126,15 @@ def _verifier(monitor: FsmonitorStatus) -> dict[str, Any]:
         "drift_unrepaired": list(monitor.drift_unrepaired),
         "litter_removed": monitor.litter_removed,
     }
+
+
+def _clashes(monitor: FsmonitorStatus) -> list[Problem]:
+    """App-side names the host cannot hold apart: each path of a clash is a problem naming all."""
+    return [
+        Problem(path=path, side="app", reason=clash_message(clash.paths), since=clash.since)
+        for clash in monitor.clashes
+        for path in clash.paths
+    ]
 
 
 def _unrepaired(monitor: FsmonitorStatus) -> list[Problem]:

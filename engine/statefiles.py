@@ -13,6 +13,9 @@ file) and is one frozen dataclass here with ``load``/``save``:
   conflicts, rescans (its folder belongs to the uid unison runs as);
 - ``problems.json`` (:class:`Problems`): ``run``: the paths unison failed or
   skipped (:mod:`engine.problems`);
+- ``roots.json`` (:class:`Roots`): ``run`` and ``precopy`` at start: what each
+  root's folder folds (case, normalization) and keeps (permissions)
+  (:mod:`engine.casefold`);
 - ``healthy``: present while ``health`` would pass (kept by ``run``).
 
 The ``status``/``health`` view of them is :mod:`engine.health`; how a file is
@@ -27,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from engine.casefold import UNPROBED, Folding
 from engine.jsonfile import read_json, write_json
 
 STATE_FILE = "state.json"
@@ -35,6 +39,7 @@ RESTART_REASON_FILE = "restart-reason.json"
 FSMONITOR_DIR = "fsmonitor"
 FSMONITOR_FILE = "fsmonitor/fsmonitor.json"
 PROBLEMS_FILE = "problems.json"
+ROOTS_FILE = "roots.json"
 HEALTHY_FILE = "healthy"  # present while healthy (kept by `run`, for a cheap HEALTHCHECK)
 
 T = TypeVar("T")
@@ -179,6 +184,25 @@ class RestartReason:
 
 
 @dataclass(frozen=True)
+class Clash:
+    """Two or more app-side paths the host's folder cannot hold apart (case, normalization)."""
+
+    paths: tuple[str, ...]
+    since: str
+
+
+def _clashes(data: dict[str, Any]) -> tuple[Clash, ...]:
+    found = []
+    for entry in _typed(data, "clashes", list, []):
+        if not isinstance(entry, dict):
+            continue
+        paths, since = entry.get("paths"), entry.get("since")
+        if isinstance(paths, list) and all(isinstance(p, str) for p in paths) and isinstance(since, str):
+            found.append(Clash(tuple(paths), since))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
 class FsmonitorStatus:
     """``fsmonitor/fsmonitor.json``: what the fsmonitor of the running unison reports.
 
@@ -209,6 +233,8 @@ class FsmonitorStatus:
     drift_repaired: int = 0
     drift_unrepaired: tuple[str, ...] = ()
     litter_removed: int = 0  # unison temp files removed (engine/litter.py)
+    # app-side names the host cannot hold apart (engine/fsmonitor/caseguard.py)
+    clashes: tuple[Clash, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> FsmonitorStatus:
@@ -236,6 +262,7 @@ class FsmonitorStatus:
             drift_repaired=_typed(data, "drift_repaired", int, 0),
             drift_unrepaired=_texts(data, "drift_unrepaired"),
             litter_removed=_typed(data, "litter_removed", int, 0),
+            clashes=_clashes(data),
         )
 
     def save(self, path: Path) -> None:
@@ -276,3 +303,34 @@ class Problems:
 
 
 _PROBLEM_KEYS = ("path", "side", "reason", "since")
+
+
+# --- roots.json: `run` and `precopy` (engine.startup.probe) ------------------------------
+
+
+def _folding(data: object) -> Folding:
+    if not isinstance(data, dict):
+        return Folding()
+    values = [data.get(f.name) for f in dataclasses.fields(Folding)]
+    return Folding(*(v if isinstance(v, bool) else None for v in values))
+
+
+@dataclass(frozen=True)
+class Roots:
+    """``roots.json``: each root's folder as probed at start (unknown until probed)."""
+
+    host: Folding = UNPROBED
+    app: Folding = UNPROBED
+
+    @property
+    def host_insensitive(self) -> bool:
+        """Does the host fold names the app holds apart (unison's ``-ignorecase true``)?"""
+        return self.host.insensitive and not self.app.insensitive
+
+    @classmethod
+    def load(cls, runtime_dir: Path) -> Roots:
+        data = read_json(runtime_dir / ROOTS_FILE)
+        return cls(host=_folding(data.get("host")), app=_folding(data.get("app")))
+
+    def save(self, runtime_dir: Path) -> None:
+        write_json(runtime_dir / ROOTS_FILE, asdict(self))

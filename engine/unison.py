@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 import structlog
 
+from engine import statefiles
 from engine.config import BUILTIN_IGNORES, Config
 
 log = structlog.get_logger("native-sync")
@@ -35,7 +37,30 @@ def sync_args(cfg: Config) -> list[str]:
         args += ["-prefer", cfg.prefer_root]
     for pattern in (*cfg.excludes, *BUILTIN_IGNORES):
         args += ["-ignore", pattern]
+    args += folding_args(statefiles.Roots.load(cfg.runtime_dir), cfg.unison_args)
     args += cfg.unison_args
+    return args
+
+
+def _given(args: Sequence[str], name: str) -> bool:
+    return any(a == name or a.startswith(name + "=") for a in args)
+
+
+def folding_args(roots: statefiles.Roots, given: Sequence[str]) -> list[str]:
+    """What the roots' probe (engine/casefold.py) asks of unison; never what UNISON_ARGS sets.
+
+    A root that folds case or normalization: ``-ignorecase true`` (unison
+    decides by the OS otherwise: Linux, sensitive), so names that root cannot
+    hold apart are one name to unison: a clash on the app side is refused
+    (skipped), never written over the host's file.  A host that keeps no
+    permission bits (exFAT): ``-perms 0``, or every file would cross as 0777
+    and every chmod on the app side would be a change that never lands.
+    """
+    args = []
+    if (roots.host.insensitive or roots.app.insensitive) and not _given(given, "-ignorecase"):
+        args += ["-ignorecase", "true"]
+    if roots.host.permissions is False and not _given(given, "-perms"):
+        args += ["-perms", "0"]
     return args
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +17,13 @@ def engine_factory(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     """Make engines on fresh folders; all are stopped at the end of the test."""
     made: list[Engine] = []
 
+    # NATIVE_SYNC_TEST_HOST_DIR: every engine's host folder is made below it (the
+    # suite run with the host on a case-insensitive mount, issue 19)
+    host_below = os.environ.get("NATIVE_SYNC_TEST_HOST_DIR")
+
     def factory(name: str = "e", **env: str) -> Engine:
+        if host_below and "HOST_VOLUME" not in env:
+            env["HOST_VOLUME"] = tempfile.mkdtemp(prefix="host-", dir=host_below)
         engine = make_engine(tmp_path / name, **env)
         made.append(engine)
         return engine
@@ -24,6 +31,8 @@ def engine_factory(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     yield factory
     for engine in made:
         engine.close()
+        if host_below and engine.host.parent == Path(host_below):
+            shutil.rmtree(engine.host, ignore_errors=True)
 
 
 @pytest.fixture
@@ -44,3 +53,75 @@ def bindfs_host(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         yield below, mount
     finally:
         subprocess.run(["fusermount", "-u", "-z", str(mount)], check=False, timeout=20)
+
+
+EXFAT_IMAGE = Path(tempfile.gettempdir()) / "native-sync-exfat.img"
+EXFAT_MOUNT = Path(tempfile.gettempdir()) / "native-sync-exfat"
+
+
+def _unavailable(why: str) -> None:
+    """Skip; in CI (CI=true) fail instead: the case-insensitive tests must run there."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"case-insensitive folder unavailable in CI: {why}")
+    pytest.skip(f"case-insensitive folder unavailable: {why}")
+
+
+def _mounted(path: Path) -> bool:
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        return any(line.split()[1] == str(path) for line in mounts)
+
+
+@pytest.fixture(scope="session")
+def exfat_mount() -> Iterator[Path]:
+    """A real case-insensitive, case-preserving folder: exFAT through FUSE on a loop device.
+
+    Root only (losetup, mount); idempotent (an earlier session's mount is
+    reused); unmounted and detached at the end of the session when this one
+    mounted it.  Needs exfat-fuse and exfatprogs (make system-deps).
+    """
+    if os.geteuid() != 0:
+        _unavailable("needs root (losetup, mount)")
+    tools = ("mkfs.exfat", "mount.exfat-fuse", "losetup")
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing or not os.path.exists("/dev/fuse"):
+        _unavailable(f"needs {', '.join(missing) or '/dev/fuse'} (apt-get install exfat-fuse exfatprogs)")
+    if _mounted(EXFAT_MOUNT):
+        yield EXFAT_MOUNT
+        return
+    EXFAT_MOUNT.mkdir(exist_ok=True)
+    try:
+        with open(EXFAT_IMAGE, "wb") as image:
+            image.truncate(256 * 1024 * 1024)
+        subprocess.run(["mkfs.exfat", str(EXFAT_IMAGE)], check=True, capture_output=True, timeout=60)
+        dev = subprocess.run(
+            ["losetup", "-f", "--show", str(EXFAT_IMAGE)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        _unavailable(f"could not make the exFAT image: {e}")
+    try:
+        subprocess.run(
+            ["mount.exfat-fuse", dev, str(EXFAT_MOUNT)], check=True, capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        subprocess.run(["losetup", "-d", dev], check=False, timeout=30)
+        _unavailable(f"could not mount exFAT: {e}")
+    try:
+        yield EXFAT_MOUNT
+    finally:
+        subprocess.run(["umount", str(EXFAT_MOUNT)], check=False, capture_output=True, timeout=60)
+        subprocess.run(["losetup", "-d", dev], check=False, capture_output=True, timeout=30)
+        EXFAT_IMAGE.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def exfat_dir(exfat_mount: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A fresh folder on the case-insensitive mount for one test, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="t-", dir=exfat_mount))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

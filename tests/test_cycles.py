@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.fsmonitor.cycles import Cycles, Publisher
-from engine.statefiles import FsmonitorStatus
+from engine.statefiles import Clash, FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 
 KEYS = [
@@ -35,6 +35,7 @@ KEYS = [
     "drift_repaired",
     "drift_unrepaired",
     "litter_removed",
+    "clashes",  # issue 19: added, none renamed
 ]
 
 
@@ -129,6 +130,7 @@ def test_the_file_keeps_its_keys_and_round_trips(tmp_path: Path) -> None:
         recent_conflicts=("a",),
         verify_seconds=0.5,
         drift_unrepaired=("a/b",),
+        clashes=(Clash(("README.md", "readme.md"), "2026-01-01T00:00:00.000Z"),),
     )
     snap.save(path)
     assert list(json.loads(path.read_text())) == KEYS

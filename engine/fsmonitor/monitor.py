@@ -18,11 +18,15 @@ protocol's backend and coordinates the rooms that do the work:
   ``SYNC_RUNTIME_DIR/fsmonitor/fsmonitor.json`` for ``status`` and the watchdog;
 - :mod:`engine.fsmonitor.verifier`: the drift verifier's thread walks both trees;
   :mod:`engine.fsmonitor.drift`: its differences are reported when things are calm;
-- :mod:`engine.litter`: unison's abandoned temp files, removed between cycles.
+- :mod:`engine.litter`: unison's abandoned temp files, removed between cycles;
+- :mod:`engine.fsmonitor.caseguard`: against a host that folds case or normalization,
+  case-only renames are mirrored and clashing app-side names kept from unison.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -32,6 +36,7 @@ from pathlib import Path
 import structlog
 
 from engine import litter, program, statefiles
+from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.cycles import Cycles, Publisher
 from engine.fsmonitor.differ import StillDiffers, TooManyToRecheck
 from engine.fsmonitor.drift import Drift
@@ -41,7 +46,7 @@ from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.protocol import Protocol, quote
 from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
 from engine.fsmonitor.select_loop import serve, write_lines
-from engine.fsmonitor.settle import Settler
+from engine.fsmonitor.settle import Key, Settler
 from engine.fsmonitor.verifier import VerifierThread
 from engine.ignore import IgnoreMatcher
 from engine.owners import Owners
@@ -77,6 +82,7 @@ class Monitor:
     verifier: VerifierThread | None = None  # the drift verifier (SYNC_VERIFY_INTERVAL), if any
     drift: Drift = field(default_factory=Drift)
     litter: litter.Candidates = field(default_factory=litter.Candidates)
+    case_guard: CaseGuard | None = None  # a host that folds names (engine/casefold.py), else None
     _litter_at: float = 0.0  # no litter sweep before this time
     _now: float = 0.0  # the time of the command being handled
 
@@ -169,6 +175,7 @@ class Monitor:
         if self._calm() and recheck is not None and now >= recheck:
             out += self.recheck(now)
         if self._calm():
+            out += self.case_renames(now)
             out += self.hygiene(now)
         return out
 
@@ -177,6 +184,9 @@ class Monitor:
         assert self.verifier is not None
         for result in self.verifier.results():
             self.drift.passed(result)
+            if self.case_guard is not None and self.verifier.roots is not None:
+                found = set(result.clashes), set(result.respelled)
+                self.case_guard.found_by_verifier(*found, self.verifier.roots)
             self.litter.saw(result.temps)
         self.publish(now)
 
@@ -192,6 +202,9 @@ class Monitor:
             return []
         replica = next(iter(self.watcher.roots))
         found = self.drift.take(lambda rel: self.still_differs.differs_now(replica, rel))
+        if self.case_guard is not None:
+            found = {rel for _, rel in self._screen({(replica, rel) for rel in found}, True, now)}
+            found |= self.case_guard.folders_to_rescan()
         self.cycles.drift_reported(len(found))
         return self._report(found, now)
 
@@ -206,12 +219,15 @@ class Monitor:
     def report_settled(self, now: float) -> list[str]:
         """Report the settled paths that still differ from the other replica."""
         batch = self.settler.take(now)
+        batch = self._screen(batch, not self.cycles.syncing, now)  # renames wait while unison syncs
         for _, rel in batch:
             self.cycles.saw(rel)
         cold, hot = self.hot.split(batch, now)
         if self.protocol.pending_count():  # a sync comes anyway: nothing to wait for
             cold, hot = batch, set()
         differing = self.still_differs.filter(cold)
+        if self.case_guard is not None:
+            differing |= self.case_guard.folders_to_rescan()
         hot_differing = self.still_differs.filter(hot)
         hot = {key for key in hot if key[1] in hot_differing}  # unison's own echo is not held
         if self.owners is not None:  # unison's copies get their owners (engine/owners.py)
@@ -219,6 +235,25 @@ class Monitor:
         if self.hot.hold(hot, now):
             self.publish(now)  # held paths count in pending_changes
         return self._report(differing, now)
+
+    def case_renames(self, now: float) -> list[str]:
+        """When calm: the case-only renames that waited for unison's sync, and what still differs."""
+        waiting = self.case_guard.deferred() if self.case_guard is not None else set()
+        if not waiting:
+            return []
+        assert self.case_guard is not None
+        differing = self.still_differs.filter(self._screen(waiting, True, now))
+        return self._report(differing | self.case_guard.folders_to_rescan(), now)
+
+    def _screen(self, keys: set[Key], may_rename: bool, now: float) -> set[Key]:
+        """The case guard's screen (engine/fsmonitor/caseguard.py); a new or cleared clash is published."""
+        if self.case_guard is None:
+            return keys
+        before = set(self.case_guard.clashes)
+        passed = self.case_guard.screen(keys, may_rename)
+        if set(self.case_guard.clashes) != before:
+            self.publish(now)
+        return passed
 
     def recheck(self, now: float) -> list[str]:
         """Compare recently touched paths again; report those that still differ."""
@@ -256,26 +291,35 @@ class Monitor:
     def publish(self, now: float) -> None:
         """Write ``fsmonitor.json`` as of ``now``."""
         pending = self.protocol.pending_count() + len(self.settler.dirty) + len(self.hot)
-        snapshot = self.cycles.snapshot(now, pending, self.watcher.watch_count)
-        self.publisher.publish(self.drift.stamp(snapshot))
+        snapshot = self.drift.stamp(self.cycles.snapshot(now, pending, self.watcher.watch_count))
+        if self.case_guard is not None:
+            clashes = tuple(statefiles.Clash(g, t) for g, t in sorted(self.case_guard.clashes.items()))
+            snapshot = dataclasses.replace(snapshot, clashes=clashes)
+        self.publisher.publish(snapshot)
 
 
 def main() -> int:
     """Entry point of the ``unison-fsmonitor`` executable."""
     cfg = program.start("fsmonitor", say=lambda message: write_lines(1, [f"ERROR {quote(message)}"]))
-    from engine.compare import differs
+    from engine.compare import PERMS, differs
 
     patterns = cfg.ignores  # validated by the config: unison and this filter agree
     ignored = IgnoreMatcher(patterns).ignored
+    roots = statefiles.Roots.load(cfg.runtime_dir)  # probed at start (engine/startup/probe.py)
+    perms = 0 if roots.host.permissions is False else PERMS
+    if perms != PERMS:
+        differs = functools.partial(differs, perms=0)
     status_dir = cfg.runtime_dir / statefiles.FSMONITOR_DIR
+    watcher = Watcher(ignored)
     monitor = Monitor(
-        watcher=Watcher(ignored),
+        watcher=watcher,
         differs=differs,
         rescan_interval=cfg.rescan_interval,
         hot=HotPaths(cfg.hot_delay),
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
         owners=Owners.for_config(cfg),
-        verifier=VerifierThread(ignored, cfg.verify_interval),
+        verifier=VerifierThread(ignored, cfg.verify_interval, fold=roots.host_insensitive, perms=perms),
+        case_guard=CaseGuard(watcher.roots, str(cfg.unison_src)) if roots.host_insensitive else None,
     )
     assert monitor.verifier is not None
     monitor.verifier.start()  # off (0): one walk for temp files, then it ends

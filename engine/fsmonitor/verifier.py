@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from engine import litter
+from engine import casefold, litter
 from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
 from engine.paths import join
 
@@ -59,6 +59,8 @@ class Pass:
     pause: float
     at: float  # wall clock at the end of the pass
     baseline: bool = False  # the first pass: no contents compared
+    clashes: frozenset[tuple[str, ...]] = frozenset()  # names a folding host cannot hold apart
+    respelled: frozenset[tuple[str, str]] = frozenset()  # one name spelled otherwise on each side
 
 
 _Sig = tuple[int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode
@@ -78,12 +80,18 @@ class Walker:
 
     ignored: Callable[[str], bool]
     seen: set[int] = field(default_factory=set)
+    fold: bool = False  # one root folds case and normalization: names compared by casefold.key
+    perms: int = PERMS  # permission bits compared (0: the host keeps none)
+    clashes: set[tuple[str, ...]] = field(default_factory=set)  # found by the last walk (fold)
+    respelled: set[tuple[str, str]] = field(default_factory=set)  # (path in a, path in b) (fold)
 
     def walk(self, a: str, b: str, contents: bool = True) -> tuple[set[str], list[str], int]:
         """(differing paths, temp files, paths checked) between roots ``a`` and ``b``."""
         differing: set[str] = set()
         temps: list[str] = []
         seen: set[int] = set()
+        self.clashes = set()
+        self.respelled = set()
         checked = 0
         stack = [""]
         while stack:
@@ -93,6 +101,8 @@ class Walker:
                 if (left is None) != (right is None):
                     differing.add(rel)
                 continue
+            if self.fold:
+                left, right = self._folded(rel, left, right)
             for name in left.keys() | right.keys():
                 if litter.is_temp(name):
                     temps += [e.path for e in (left.get(name), right.get(name)) if e is not None]
@@ -113,6 +123,33 @@ class Walker:
         self.seen = seen
         return differing, temps, checked
 
+    def _folded(
+        self, rel: str, left: dict[str, os.DirEntry[str]], right: dict[str, os.DirEntry[str]]
+    ) -> tuple[dict[str, os.DirEntry[str]], dict[str, os.DirEntry[str]]]:
+        """Both listings without the names a folding root makes one.
+
+        A clash (names one side holds apart, the other cannot) is kept in
+        :attr:`clashes`: a problem, not drift.  A name spelled otherwise on
+        each side is one name to unison (``-ignorecase``): not drift either,
+        but kept in :attr:`respelled` (the case guard gives the app the host's
+        spelling).
+        """
+        drop = set()
+        for names in (left, right):
+            for group in casefold.clashes(names):
+                self.clashes.add(tuple(join(rel, n) for n in group))
+                drop.add(casefold.key(group[0]))
+        spelled_left = {casefold.key(n): n for n in left}
+        spelled_right = {casefold.key(n): n for n in right}
+        for k in spelled_left.keys() & spelled_right.keys() - drop:
+            if spelled_left[k] != spelled_right[k]:  # a case-only rename the watcher missed
+                self.respelled.add((join(rel, spelled_left[k]), join(rel, spelled_right[k])))
+                drop.add(k)
+        return (
+            {n: e for n, e in left.items() if casefold.key(n) not in drop},
+            {n: e for n, e in right.items() if casefold.key(n) not in drop},
+        )
+
     def _compare(
         self, rel: str, ea: os.DirEntry[str], eb: os.DirEntry[str], contents: bool, seen: set[int]
     ) -> bool | None:
@@ -125,7 +162,7 @@ class Walker:
             return True
         if stat.S_ISLNK(sa.st_mode):
             return _readlink(ea.path) != _readlink(eb.path)
-        if (sa.st_mode & PERMS) != (sb.st_mode & PERMS):
+        if (sa.st_mode & self.perms) != (sb.st_mode & self.perms):
             return True
         if stat.S_ISDIR(sa.st_mode):
             return None
@@ -137,27 +174,27 @@ class Walker:
         if key in self.seen or not contents:
             seen.add(key)
             return False
-        if _differ(ea.path, eb.path):
+        if _differ(ea.path, eb.path, self.perms):
             return True  # not remembered: compared again next pass
         seen.add(key)
         return False
 
 
-def _differ(a: str, b: str) -> bool:
+def _differ(a: str, b: str, perms: int = PERMS) -> bool:
     """:func:`engine.compare.differs`, with big files' contents compared too.
 
     The fsmonitor's filter calls files above ``CONTENT_LIMIT`` different to
     stay fast; the verifier compares them only when their stat changed, and
     must not call two equal big files drift on every pass.
     """
-    if not differs(a, b):
+    if not differs(a, b, perms):
         return False
     try:
         sa, sb = os.lstat(a), os.lstat(b)
     except OSError:
         return True
     big = stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size > CONTENT_LIMIT
-    return not (big and (sa.st_mode & PERMS) == (sb.st_mode & PERMS) and same_contents(a, b))
+    return not (big and (sa.st_mode & perms) == (sb.st_mode & perms) and same_contents(a, b))
 
 
 def _entries(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
@@ -191,9 +228,11 @@ class VerifierThread(threading.Thread):
     walk at start looks for temp files only).
     """
 
-    def __init__(self, ignored: Callable[[str], bool], interval: float | None) -> None:
+    def __init__(
+        self, ignored: Callable[[str], bool], interval: float | None, fold: bool = False, perms: int = PERMS
+    ) -> None:
         super().__init__(name="verifier", daemon=True)
-        self.walker = Walker(ignored)
+        self.walker = Walker(ignored, fold=fold, perms=perms)
         self.interval = interval
         self.roots: tuple[str, str] | None = None  # set by the select loop once unison named both
         self.stop = threading.Event()
@@ -245,7 +284,8 @@ class VerifierThread(threading.Thread):
         started, cpu = time.monotonic(), time.thread_time()
         differing, temps, checked = self.walker.walk(a, b, contents and self.interval != 0)
         if differing and not self.stop.wait(RECHECK_DELAY):
-            differing = {rel for rel in differing if _differ(os.path.join(a, rel), os.path.join(b, rel))}
+            perms = self.walker.perms
+            differing = {r for r in differing if _differ(os.path.join(a, r), os.path.join(b, r), perms)}
         spent = time.thread_time() - cpu
         seconds = time.monotonic() - started
         return Pass(
@@ -256,6 +296,8 @@ class VerifierThread(threading.Thread):
             spent,
             pause_for(self.interval, spent),
             time.time(),
+            clashes=frozenset(self.walker.clashes),
+            respelled=frozenset(self.walker.respelled),
         )
 
     def _post(self, result: Pass) -> None:

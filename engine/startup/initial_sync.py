@@ -15,7 +15,7 @@ import structlog
 
 from engine import exits, ownership, problems, unison
 from engine.config import Config
-from engine.startup import coldstart, fastcopy, oneshot, preflight, runtime, safety
+from engine.startup import coldstart, fastcopy, oneshot, preflight, probe, runtime, safety
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
 
@@ -99,6 +99,7 @@ def precopy(cfg: Config) -> int:
         runtime.prepare(cfg)
         preflight.check(cfg)
         safety.check(cfg)
+        probe.probe_roots(cfg)
         if coldstart.wanted(cfg):
             reported = cold_start(cfg, threading.Event(), lambda: None)
         else:

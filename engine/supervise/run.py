@@ -31,7 +31,7 @@ from engine import exits, health, statefiles, supervisord, unison
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.jsonfile import now_iso
-from engine.startup import coldstart, fastcopy, oneshot, preflight, runtime, safety
+from engine.startup import coldstart, fastcopy, oneshot, preflight, probe, runtime, safety
 from engine.startup.initial_sync import cold_start, initial_sync
 from engine.supervise.watching import Watching
 
@@ -121,6 +121,7 @@ class Runner:
         try:
             preflight.check(cfg)
             safety.check(cfg)
+            probe.probe_roots(cfg)
             self.set_state(statefiles.State.INITIAL_SYNC)
             unison.clear_stale_locks(cfg)
             if coldstart.wanted(cfg):

@@ -113,4 +113,5 @@ class Watching:
         if problem.path == problems.ROOT:
             return preflight.root_error(self.cfg) is not None
         host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
-        return compare.differs(host, app)
+        perms = 0 if statefiles.Roots.load(self.cfg.runtime_dir).host.permissions is False else compare.PERMS
+        return compare.differs(host, app, perms)

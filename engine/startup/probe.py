@@ -1,0 +1,33 @@
+"""At start: what each root's folder folds and keeps (engine/casefold.py), logged and saved.
+
+Saved as ``roots.json`` before the first unison runs: unison's command lines
+(:func:`engine.unison.folding_args`), the fsmonitor's case guard and
+``status`` read it from there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import structlog
+
+from engine import casefold, statefiles
+from engine.config import Config
+
+log = structlog.get_logger("native-sync")
+
+
+def probe_roots(cfg: Config) -> statefiles.Roots:
+    """Probe ``HOST_VOLUME`` and ``APP_VOLUME``; log the result and save ``roots.json``."""
+    roots = statefiles.Roots(
+        host=casefold.probe(str(cfg.unison_src)),
+        app=casefold.probe(str(cfg.unison_dest)),
+    )
+    log.info("roots.probed", host=dataclasses.asdict(roots.host), app=dataclasses.asdict(roots.app))
+    if roots.host_insensitive:
+        log.info(
+            "roots.host_insensitive",
+            hint="names the host cannot hold apart stay on the app side and are listed as problems",
+        )
+    roots.save(cfg.runtime_dir)
+    return roots
