@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.startup.coldstart import MARK
-from tests.helpers import REPO, Engine, read, same_trees, wait_for, write
+from tests.helpers import REPO, Engine, read, same_trees, unison_temps, wait_for, write
 
 pytestmark = pytest.mark.engine
 
@@ -39,16 +39,6 @@ def resume(engine: Engine, phase: str) -> None:
 
 def hooked(engine: Engine, at: str) -> Engine:
     return engine.start(script=HOOKED, HOOK_DIR=str(engine.base), HOOK_AT=at)
-
-
-def unison_temps(*roots: Path) -> list[str]:
-    return [
-        os.path.join(folder, name)
-        for root in roots
-        for folder, _, names in os.walk(root)
-        for name in names
-        if name.startswith(".unison.") and name.endswith(".unison.tmp")
-    ]
 
 
 def test_edits_on_both_sides_during_the_copy_and_the_indexing_arrive(engine: Engine) -> None:

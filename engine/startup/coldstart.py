@@ -42,7 +42,7 @@ import structlog
 
 from engine import lean, problems, unison
 from engine.config import Config
-from engine.ignore import IgnoreMatcher
+from engine.paths import is_unison_temp
 from engine.startup import fastcopy, oneshot
 
 MARK = "native-sync.coldstart"  # in UNISON
@@ -81,9 +81,9 @@ def wanted(cfg: Config) -> bool:
         return True
     if unison.has_archive(cfg):
         return False
-    matcher = IgnoreMatcher(cfg.ignores)
+    matcher = cfg.ignore
     with os.scandir(cfg.unison_dest) as entries:
-        return all(matcher.ignored(e.name) or fastcopy.is_unison_temp(e.name) for e in entries)
+        return all(matcher.ignored(e.name) or is_unison_temp(e.name) for e in entries)
 
 
 def _mark(cfg: Config, phase: Phase | None) -> None:
@@ -103,7 +103,7 @@ def path_pattern(rel: str) -> str:
 
 def owner_for(cfg: Config) -> tuple[int, int] | None:
     """The owner the copy gives its files, or None when they are already right (or cannot be)."""
-    wanted_ids = (cfg.owner_uid, cfg.group_id)
+    wanted_ids = cfg.owner
     if wanted_ids == (os.geteuid(), os.getegid()):
         return None
     if os.geteuid() != 0:
@@ -134,7 +134,7 @@ def run(
     copier = fastcopy.Copier(
         cfg.unison_src,
         cfg.unison_dest,
-        IgnoreMatcher(cfg.ignores),
+        cfg.ignore,
         stop,
         owner=owner_for(cfg),
         progress=None if hook is None else lambda n: hook(Phase.COPYING, n),

@@ -35,9 +35,10 @@ from pathlib import Path
 import structlog
 
 from engine.ignore import IgnoreMatcher
-from engine.startup.filecopy import NOFOLLOW, PERMS_MASK, Stopped, Writer, lstat, remove
+from engine.paths import PERMS, is_unison_temp, lstat
+from engine.startup.filecopy import NOFOLLOW, Stopped, Writer, remove
 
-__all__ = ["Copier", "Outcome", "Sig", "Stopped", "is_unison_temp", "sig"]
+__all__ = ["Copier", "Outcome", "Sig", "Stopped", "sig"]
 
 log = structlog.get_logger("fastcopy")
 
@@ -55,10 +56,6 @@ def sig(st: os.stat_result) -> Sig:
         return _PACK(*values)
     except struct.error:
         return values
-
-
-def is_unison_temp(name: str) -> bool:
-    return name.startswith(".unison.") and name.endswith(".unison.tmp")
 
 
 @dataclass
@@ -174,7 +171,7 @@ class Copier:
                     self.writer.own(dst, None)
                     here = None
                 self.dirs.add(rel)
-                modes.append((dst, st.st_mode & PERMS_MASK))
+                modes.append((dst, st.st_mode & PERMS))
                 stack.append((rel, here is None))
             elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
                 self._entry(entry.path, dst, rel, st, here, adopt, out)
@@ -253,7 +250,7 @@ class Copier:
                 os.ftruncate(fd_out, 0)
                 if here.st_size:
                     self.writer.contents(fd_in, fd_out, here.st_size, "")
-                os.fchmod(fd_out, here.st_mode & PERMS_MASK)
+                os.fchmod(fd_out, here.st_mode & PERMS)
                 os.utime(fd_out, ns=(here.st_atime_ns, here.st_mtime_ns))
                 self.files[rel] = (sig(os.fstat(fd_out)), sig(os.fstat(fd_in)))
                 return True
@@ -295,8 +292,8 @@ def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool
         return False
     if stat.S_ISLNK(host.st_mode):
         return os.readlink(src) == os.readlink(dst)
-    return (host.st_size, host.st_mtime_ns, host.st_mode & PERMS_MASK) == (
+    return (host.st_size, host.st_mtime_ns, host.st_mode & PERMS) == (
         app.st_size,
         app.st_mtime_ns,
-        app.st_mode & PERMS_MASK,
+        app.st_mode & PERMS,
     )

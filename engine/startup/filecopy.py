@@ -5,7 +5,7 @@ host's permission bits (under unison's default ``-perms 0o1777`` mask), its
 modification time and the configured owner.  Contents go through the kernel
 (``copy_file_range``, else ``sendfile``, else read/write: the first call the
 kernel refuses is not tried again).  Also the small path helpers the copy
-shares (:func:`lstat`, :func:`remove`).
+shares (:func:`remove`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import os
 import shutil
 import threading
 
-PERMS_MASK = 0o1777  # unison's default -perms
+from engine.paths import PERMS
+
 BIG = 8 << 20  # files above this are copied in chunks, checking for a stop between them
 NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -48,7 +49,7 @@ class Writer:
                 if st.st_size:
                     self.contents(fd_in, fd_out, st.st_size, dst)
                 self.own(None, fd_out)
-                os.fchmod(fd_out, st.st_mode & PERMS_MASK)
+                os.fchmod(fd_out, st.st_mode & PERMS)
                 os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
                 return os.fstat(fd_out)
             finally:
@@ -101,13 +102,6 @@ def _read_write(fd_in: int, fd_out: int, count: int) -> int:
     while view:
         view = view[os.write(fd_out, view) :]
     return len(data)
-
-
-def lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def remove(path: str) -> None:

@@ -36,10 +36,9 @@ def initial_sync(cfg: Config) -> list[problems.Event]:
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
     items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend)
     owner_file = cfg.unison_dir / OWNER_MARK
-    owner = f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}"
     files = 0
-    if cold or _read(owner_file) != owner:
-        files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
+    if cold or _read(owner_file) != _owner_mark(cfg):
+        files = ownership.chown_tree(cfg.unison_dest, *cfg.owner)
         record_owner(cfg)
     log.info(
         "initial_sync.done",
@@ -53,9 +52,7 @@ def initial_sync(cfg: Config) -> list[problems.Event]:
 def record_owner(cfg: Config) -> None:
     """Note in UNISON the owner APP_VOLUME has now (the next start skips the walk)."""
     try:
-        (cfg.unison_dir / OWNER_MARK).write_text(
-            f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}", encoding="utf-8"
-        )
+        (cfg.unison_dir / OWNER_MARK).write_text(_owner_mark(cfg), encoding="utf-8")
     except OSError as e:
         log.warning("initial_sync.owner_not_recorded", error=str(e))
 
@@ -82,6 +79,11 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
         fast_copy=True,
     )
     return reported
+
+
+def _owner_mark(cfg: Config) -> str:
+    uid, gid = cfg.owner
+    return f"{uid}:{gid} {cfg.unison_dest}"
 
 
 def _read(path: Path) -> str | None:

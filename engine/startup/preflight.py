@@ -106,7 +106,7 @@ def _describe(path: Path) -> str:
 
 
 def _who(cfg: Config, who: Identity) -> str:
-    if who.this_process and os.geteuid() != 0 and (cfg.owner_uid, cfg.group_id) != (who.uid, who.gid):
+    if who.this_process and os.geteuid() != 0 and cfg.owner != (who.uid, who.gid):
         return f"the container's user {who.uid}:{who.gid}"
     return f"OWNER_UID={who.uid}/GROUP_ID={who.gid}"
 

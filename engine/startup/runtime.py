@@ -65,7 +65,7 @@ def _prepare(cfg: Config) -> None:
         log.info("fsmonitor.from_path", reason=f"{cfg.runtime_dir} is mounted noexec", using=str(used))
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
     if ownership.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
-        os.lchown(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
+        os.lchown(cfg.unison_dest, *cfg.owner)
     for stale in (
         statefiles.FSMONITOR_FILE,
         statefiles.UNISON_FILE,
