@@ -330,7 +330,9 @@ def test_an_overflow_gives_the_app_side_its_owner(tmp_path: Path) -> None:
     watcher = Watcher(lambda rel: False)
     watcher.add_root("a", str(host))
     watcher.add_root("b", str(app))
-    monitor = Monitor(watcher=watcher, differs=lambda a, b: False, owners=Owners(str(host), str(app), APP))
+    monitor = Monitor(
+        watcher=watcher, differs=lambda a, b: False, listeners=[Owners(str(host), str(app), APP)]
+    )
     monitor.events(Batch(set(), overflow=True), 1.0)
     assert owner(app / "unseen") == APP
 

@@ -55,7 +55,7 @@ def _prepare(cfg: Config) -> None:
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {str(supervisord.CODE_DIR)!r})\n"
-        "from engine.fsmonitor.monitor import main\n"
+        "from engine.fsmonitor.main import main\n"
         "sys.exit(main())\n",
         encoding="utf-8",
     )
