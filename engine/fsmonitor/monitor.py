@@ -77,22 +77,12 @@ class Monitor:
         publisher = Publisher(self.status_file)
         shared = (self.watcher, self.settler, self.hot)
         self.outbox = Outbox(*shared, self.still_differs, self.cycles, self.hygiene, publisher)
-        self.commands = Commands(
-            *shared,
-            self.rescans,
-            self.full_sync,
-            self.cycles,
-            self.verifier,
-            self._pending,
-            self.outbox.changed,
-        )
+        rooms = (*shared, self.rescans, self.full_sync, self.cycles, self.verifier)
+        self.commands = Commands(*rooms, self._pending, self.outbox.changed)
         self.protocol = self.outbox.protocol = Protocol(self.commands)
 
     def _pending(self) -> int:
         return self.protocol.pending_count()
-
-    def _changed(self) -> None:
-        self.outbox.changed()
 
     def command(self, line: str, now: float) -> list[str]:
         """Answer one command line from unison, received at ``now``."""

@@ -121,7 +121,7 @@ class Copier:
         for path, mode in reversed(run.modes):  # after the children: a read-only folder is filled first
             os.chmod(path, mode)
         if self.files or self.dirs:
-            self._host_deletions(run.seen, run.out)
+            run.out.removed += _host_deletions(self.dst, self.files, self.dirs, run.seen)
         return run.out
 
     def _folder(self, run: _Pass, rel_dir: str, fresh: bool) -> None:
@@ -155,7 +155,7 @@ class Copier:
             elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
                 self._entry(run, item)
         if run.adopt and not fresh:
-            self._prune(dst_dir, rel_dir, names, run.out)
+            run.out.removed += _prune(dst_dir, rel_dir, names, self.matcher.ignored)
 
     def _subfolder(self, run: _Pass, item: _Item) -> None:
         """A host folder: made on the app side (unless it is there), its contents walked later."""
@@ -221,32 +221,6 @@ class Copier:
         if self.progress is not None:
             self.progress(self.count)
 
-    def _prune(self, dst_dir: str, rel_dir: str, names: set[str], out: Outcome) -> None:
-        """Remove what an interrupted copy left that the host no longer has."""
-        with os.scandir(dst_dir) as entries:
-            extra = [e for e in entries if e.name not in names]
-        for entry in extra:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if not self.matcher.ignored(rel):
-                remove(entry.path)
-                out.removed += 1
-
-    def _host_deletions(self, seen: set[str], out: Outcome) -> None:
-        """What we copied and the host deleted since goes from the app side, unless the app changed it."""
-        for rel in [r for r in self.files if r not in seen]:
-            app_sig = self.files.pop(rel)[1]
-            here = lstat(os.path.join(self.dst, rel))
-            if here is not None and sig(here) == app_sig:
-                os.unlink(os.path.join(self.dst, rel))
-                out.removed += 1
-        for rel in sorted((d for d in self.dirs if d not in seen), reverse=True):
-            self.dirs.discard(rel)
-            try:
-                os.rmdir(os.path.join(self.dst, rel))  # only if the app left nothing in it
-                out.removed += 1
-            except OSError:
-                pass
-
 
 def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool:
     """Is the app's entry what a copy of the host's would be (a resumed copy)?"""
@@ -259,3 +233,35 @@ def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool
         app.st_mtime_ns,
         app.st_mode & PERMS,
     )
+
+
+def _prune(dst_dir: str, rel_dir: str, names: set[str], ignored: Callable[[str], bool]) -> int:
+    """Remove what an interrupted copy left that the host no longer has; how many went."""
+    with os.scandir(dst_dir) as entries:
+        extra = [e for e in entries if e.name not in names]
+    removed = 0
+    for entry in extra:
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        if not ignored(rel):
+            remove(entry.path)
+            removed += 1
+    return removed
+
+
+def _host_deletions(dst: str, files: dict[str, tuple[Sig, Sig]], dirs: set[str], seen: set[str]) -> int:
+    """What we copied and the host deleted since goes from the app side, unless the app changed it."""
+    removed = 0
+    for rel in [r for r in files if r not in seen]:
+        app_sig = files.pop(rel)[1]
+        here = lstat(os.path.join(dst, rel))
+        if here is not None and sig(here) == app_sig:
+            os.unlink(os.path.join(dst, rel))
+            removed += 1
+    for rel in sorted((d for d in dirs if d not in seen), reverse=True):
+        dirs.discard(rel)
+        try:
+            os.rmdir(os.path.join(dst, rel))  # only if the app left nothing in it
+            removed += 1
+        except OSError:
+            pass
+    return removed
