@@ -3,9 +3,9 @@
 
     native-sync [run]   initial sync, then watch until SIGTERM (default)
     native-sync precopy the initial sync alone (docker-sync's precopy_appsync)
-    native-sync status  one JSON object (SPEC section 5)
+    native-sync status  one JSON object (state, syncs, problems, conflicts, verifier)
     native-sync health  exit 0 only when watching and healthy
-    native-sync flush   sync now and wait until it is done
+    native-sync flush   sync now and wait until it is done (4: timed out, 6: not running)
 
 A bad setting prints one line naming it and exits with status 2.
 """
@@ -46,12 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     # status, health and flush stay light: a HEALTHCHECK runs them every few seconds.
     from engine import health
 
-    status = health.collect(cfg.runtime_dir)
     if args.command == "status":
-        print(json.dumps(status, indent=2))
+        print(json.dumps(health.collect(cfg.runtime_dir), indent=2))
         return exits.OK
     if args.command == "health":
-        return exits.OK if health.healthy(status) else exits.FAILED
+        return exits.OK if health.is_healthy(cfg.runtime_dir) else exits.FAILED
     from engine.cli import flush
 
     return flush.flush(cfg, args.timeout)

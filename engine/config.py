@@ -1,4 +1,4 @@
-"""The one place that reads the environment: SPEC section 3 as a frozen Config.
+"""The one place that reads the environment: every setting as a frozen Config.
 
 Every variable goes through a small converter (:mod:`engine.converters`) that raises ``ValueError`` with
 what it accepts; :func:`load` turns that into :class:`ConfigError`, which names

@@ -1,4 +1,4 @@
-"""Who owns what the sync writes (SPEC section 3, ``OWNER_UID`` / ``GROUP_ID``).
+"""Who owns what the sync writes (``OWNER_UID`` / ``GROUP_ID``).
 
 unison runs as root and writes root-owned files on both sides; this module
 gives them their owners:

@@ -1,14 +1,18 @@
 """The files native-sync's processes share in ``SYNC_RUNTIME_DIR``, typed.
 
-Each file has one writer, is replaced atomically (readers never see half a
-file) and is one frozen dataclass here with ``load``/``save``:
+Each file is replaced atomically (readers never see half a file), is one
+frozen dataclass here with ``load``/``save``, and has one writer, except
+``restart-reason.json``, which has two (both replace the whole file, and its
+one reader removes it):
 
 - ``state.json`` (:class:`RunState`): ``entrypoint.py run``: the state, the
   initial sync;
 - ``unison.json`` (:class:`UnisonStatus`): supervisord's unison program
   (:mod:`engine.supervise.unison_program`): pid, starts, restarts and their reason;
 - ``restart-reason.json`` (:class:`RestartReason`): the watchdog, just before
-  it restarts unison; the unison program consumes it;
+  it restarts unison, and the image's ``supervisorctl`` wrapper
+  (``scripts/image/supervisorctl``: ``requested``) before a restart someone
+  asked for; the unison program consumes it;
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
   conflicts, rescans (its folder belongs to the uid unison runs as);
 - ``problems.json`` (:class:`Problems`): ``run``: the paths unison failed or
@@ -41,7 +45,7 @@ T = TypeVar("T")
 
 
 class State(enum.StrEnum):
-    """The states of SPEC section 5, as ``status`` prints them."""
+    """The states of ``run`` as ``status`` prints them (each is documented in README.md)."""
 
     STARTING = "starting"
     INITIAL_SYNC = "initial-sync"
@@ -154,7 +158,7 @@ class UnisonStatus:
         write_json(runtime_dir / UNISON_FILE, dataclasses.asdict(self))
 
 
-# --- restart-reason.json: the watchdog -> the unison program -----------------------------
+# --- restart-reason.json: the watchdog (or the supervisorctl wrapper) -> the unison program ---
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from engine.config import Config
 
 CODE_DIR = Path(__file__).resolve().parent.parent
 # How long supervisord waits for a program after SIGTERM before SIGKILL; both
-# count in the stop sequence's budget (engine/supervise/run.py STOP_BUDGET).
+# count in the stop sequence's budget (engine/supervise/stop.py STOP_BUDGET).
 UNISON_STOPWAITSECS = 3
 
 _PROGRAM = """
@@ -43,9 +43,7 @@ killasgroup=true
 redirect_stderr=true
 {logfile}
 """
-# The watchdog's output goes straight to ours; unison's to a bounded file that
-# `run` follows and forwards (engine/unisonlog.py).
-_TO_OUR_STDOUT = "stdout_logfile=/dev/fd/1\nstdout_logfile_maxbytes=0"
+# unison's output goes to a bounded file that `run` follows and forwards (engine/unisonlog.py).
 _TO_FILE = "stdout_logfile={path}\nstdout_logfile_maxbytes={max_bytes}\nstdout_logfile_backups=1"
 
 

@@ -33,7 +33,7 @@ def wait_for(
 ) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout`` s.
 
-    The one wait of every test (STYLE.md 14).  ``check`` may itself fail the
+    The one wait of every test (no fixed sleeps).  ``check`` may itself fail the
     test early (a container that exited); ``detail`` adds to the timeout
     message (a log tail).
     """

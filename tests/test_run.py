@@ -9,7 +9,7 @@ import pytest
 
 from engine import exits, statefiles, supervisord, unison
 from engine.config import Config, load
-from engine.supervise import run
+from engine.supervise import run, stop
 from monit.loop import JOIN_TIMEOUT
 from tests.fakes import FakeSupervisorClient, FakeSupervisord, FakeWatchdog
 
@@ -84,7 +84,7 @@ def test_a_failed_flush_still_stops_supervisord_and_says_failed(tmp_path: Path) 
         calls.append(("sync", purpose))
         raise unison.SyncFailed("stop.flush: unison exited 3")
 
-    runner.sync = failing
+    runner.stopper.sync = failing
     assert runner._finish(flush=True) == exits.FAILED
     assert calls[-2:] == [("signal", "SIGTERM"), ("wait", "supervisord")]
     saved = statefiles.RunState.load(runner.cfg.runtime_dir)
@@ -128,9 +128,9 @@ def test_the_worst_case_stop_fits_the_budget(tmp_path: Path, start: float) -> No
         if timeout is not None:  # the wait after SIGKILL is not bounded: the kernel ends it at once
             clock.now += timeout
 
-    runner.sync = slow_sync
+    runner.stopper.sync = slow_sync
     process.on_wait = slow_wait
     runner._finish(flush=True)
-    assert clock.now - start <= run.STOP_BUDGET + 1e-9
-    assert 0 < timeouts["flush"] <= run.FLUSH_TIMEOUT
+    assert clock.now - start <= stop.STOP_BUDGET + 1e-9
+    assert 0 < timeouts["flush"] <= stop.FLUSH_TIMEOUT
     assert calls[-2:] == [("signal", "SIGKILL"), ("wait", "supervisord")]

@@ -131,10 +131,6 @@ class Watcher:
             except OSError:
                 pass
 
-    def forget(self, replica: str) -> None:
-        """Drop every watch of ``replica`` (the root and everything below it)."""
-        self.unwatch_tree(replica, "")
-
     def read(self) -> Batch:
         """Drain the queue without blocking; new folders are watched at once."""
         changed: set[tuple[str, str]] = set()

@@ -19,6 +19,14 @@ from engine.startup import coldstart, fastcopy, oneshot, preflight, runtime, saf
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
 
+# What stops a start (one line logged, exits.STARTUP_FAILURE): `run` and `precopy` alike.
+START_FAILURES = (
+    safety.MassDeletionRefused,
+    unison.SyncFailed,
+    preflight.Misconfigured,
+    coldstart.ColdStartFailed,
+)
+
 log = structlog.get_logger("native-sync")
 
 
@@ -81,6 +89,31 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
     return reported
 
 
+def bring_up(
+    cfg: Config,
+    stop: threading.Event,
+    usable: Callable[[], None],
+    checked: Callable[[], None] = lambda: None,
+    synced: Callable[[], None] = lambda: None,
+) -> list[problems.Event]:
+    """The start-up sequence of ``run`` and ``precopy``, after :func:`runtime.prepare`.
+
+    Preflight and the mass-deletion guard, then (``checked``) the initial sync:
+    a cold start's fast copy when it is wanted (``usable`` once the copy is
+    complete), else unison's one-shot run (``synced`` once it is done).
+    Raises one of START_FAILURES, or :class:`fastcopy.Stopped` when ``stop``
+    is set during the copy.
+    """
+    preflight.check(cfg)
+    safety.check(cfg)
+    checked()
+    if coldstart.wanted(cfg):
+        return cold_start(cfg, stop, usable)
+    reported = initial_sync(cfg)
+    synced()
+    return reported
+
+
 def _owner_mark(cfg: Config) -> str:
     uid, gid = cfg.owner
     return f"{uid}:{gid} {cfg.unison_dest}"
@@ -99,19 +132,8 @@ def precopy(cfg: Config) -> int:
         log.warning("mount.missing", warning=warning)
     try:
         runtime.prepare(cfg)
-        preflight.check(cfg)
-        safety.check(cfg)
-        if coldstart.wanted(cfg):
-            reported = cold_start(cfg, threading.Event(), lambda: None)
-        else:
-            reported = initial_sync(cfg)
-    except (
-        safety.MassDeletionRefused,
-        unison.SyncFailed,
-        preflight.Misconfigured,
-        coldstart.ColdStartFailed,
-        fastcopy.Stopped,
-    ) as e:
+        reported = bring_up(cfg, threading.Event(), lambda: None)
+    except (*START_FAILURES, fastcopy.Stopped) as e:
         log.error("precopy.failed", error=str(e))
         return exits.STARTUP_FAILURE
     failed = [e for e in reported if isinstance(e, problems.Report)]
