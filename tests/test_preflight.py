@@ -28,9 +28,11 @@ def config(tmp_path: Path, **env: str) -> Config:
 def deny(monkeypatch: pytest.MonkeyPatch, *closed: Path) -> None:
     """access(2) says no for ``closed`` (as a host mount that maps root to nobody would)."""
     real = os.access
-    monkeypatch.setattr(
-        preflight.os, "access", lambda path, mode: Path(path) not in closed and real(path, mode)
-    )
+
+    def access(path: Path, mode: int) -> bool:
+        return Path(path) not in closed and real(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
 
 
 def who() -> str:
