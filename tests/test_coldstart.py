@@ -128,7 +128,7 @@ def test_a_stop_during_the_copy_returns_at_once_and_the_next_start_resumes(engin
     assert read(engine.host / copied[0].replace(".txt", ".partial")) is None
     assert unison_temps(engine.host, engine.app) == []
     assert not (engine.base / "unison" / MARK).exists()
-    assert "coldstart.usable" in engine.logs()
+    assert engine.events("coldstart.usable")
 
 
 def test_a_resumed_cold_start_refuses_an_empty_host(engine: Engine) -> None:
@@ -147,6 +147,7 @@ def test_a_resumed_cold_start_refuses_an_empty_host(engine: Engine) -> None:
 
     engine.start()
     assert engine.proc.wait(timeout=30) != 0
-    assert "is the host folder mounted" in engine.logs()
+    (failed,) = engine.events("start.failed")
+    assert "is the host folder mounted" in failed["error"]
     assert sorted(p.name for p in engine.app.rglob("*")) == before
     assert list(engine.host.iterdir()) == []
