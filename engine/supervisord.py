@@ -124,8 +124,13 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class _UnixTransport(xmlrpc.client.Transport):
-    """XML-RPC over a unix socket: supervisor's own transport imports its whole HTTP server
-    (about 5 MB of RSS in each process that talks to supervisord)."""
+    """XML-RPC over a unix socket, kept instead of ``supervisor.xmlrpc.SupervisorTransport``.
+
+    supervisor's transport imports its HTTP server modules: measured with psutil
+    on a running engine (1k files, idle, watchdog on; median of 3), ``run``
+    (the only process that talks to supervisord) is 26.1 MB with this class and
+    29.2 MB with supervisor's (3.1 MB, 12%), for 25 lines here.
+    """
 
     def __init__(self, path: Path, timeout: float) -> None:
         super().__init__()
