@@ -6,7 +6,7 @@
     native-sync status      what the sync is doing, for a person (--json: for a machine)
     native-sync monitor     the same view, live, until Ctrl-C (= status --watch)
     native-sync conflicts   the conflicts and their kept copies; `conflicts keep host|app PATH`
-    native-sync flush       sync now and wait until it is done
+    native-sync flush       sync now and wait until it is done (4: timed out, 6: not running)
     native-sync health      exit 0 only when watching and healthy (the HEALTHCHECK)
     native-sync help        this list, with examples
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine import health
 
     if command == "health":
-        return exits.OK if health.healthy(health.collect(cfg.runtime_dir)) else exits.FAILED
+        return exits.OK if health.is_healthy(cfg.runtime_dir) else exits.FAILED
     if command == "status" and args.json:
         print(json.dumps(health.collect(cfg.runtime_dir, cfg.unison_dir), indent=2))
         return exits.OK

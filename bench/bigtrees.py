@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -111,8 +110,8 @@ def native(base: Path, tree: Path) -> dict[str, Any]:
         out["watching_s"] = engine.wait_ready(TIMEOUT) - started
         out["identical"] = trees.identical(engine.host, engine.app)
         out["unison_rss_kb"] = rss_after_first_cycle(engine)
-        indexed = re.search(r"coldstart\.indexed .*peak_rss_kb=(\d+)", engine.engine.logs())
-        out["unison_index_peak_rss_kb"] = int(indexed.group(1)) if indexed else None
+        indexed = engine.engine.events("coldstart.indexed")
+        out["unison_index_peak_rss_kb"] = indexed[-1].get("peak_rss_kb") if indexed else None
         engine.stop()
         started = time.monotonic()
         engine.start()

@@ -5,7 +5,7 @@ the verifier (``SYNC_VERIFY_INTERVAL=auto``; the rescan stays at 300 s)
 brings them.  Measured: the verifier's pass (seconds, CPU seconds, paths,
 the pause ``auto`` chose), the CPU of the whole engine (supervisord, run,
 unison, the fsmonitor, the watchdog) over a minute in which a new file and a
-same-size edit are made underneath (at its start, as SPEC section 5 puts
+same-size edit are made underneath (at its start, as the verifier's promise puts
 it), and how long they took to arrive; then a second change, to see one
 more arrival (after the window, outside the CPU figure).  bindfs's own CPU
 is reported apart: it stands for the host mount.

@@ -10,12 +10,12 @@ with an early exit, and files above :data:`CONTENT_LIMIT` count as different
 
 from __future__ import annotations
 
-import os
 import stat
+
+from engine.paths import PERMS, lstat, readlink
 
 CONTENT_LIMIT = 8 * 1024 * 1024
 BLOCK = 256 * 1024
-PERMS = 0o1777  # unison's default -perms mask
 
 
 def differs(a: str, b: str, perms: int = PERMS) -> bool:
@@ -27,7 +27,7 @@ def differs(a: str, b: str, perms: int = PERMS) -> bool:
     ``-owner``/``-times``) does not copy them.
     """
     try:
-        sa, sb = _lstat(a), _lstat(b)
+        sa, sb = lstat(a), lstat(b)
     except PermissionError:
         return True  # unreadable here: unison will say what it makes of it (reporting too much is safe)
     if sa is None or sb is None:
@@ -35,7 +35,7 @@ def differs(a: str, b: str, perms: int = PERMS) -> bool:
     if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
         return True
     if stat.S_ISLNK(sa.st_mode):
-        return _readlink(a) != _readlink(b)
+        return readlink(a) != readlink(b)
     if (sa.st_mode & perms) != (sb.st_mode & perms):
         return True
     if stat.S_ISREG(sa.st_mode):
@@ -45,20 +45,6 @@ def differs(a: str, b: str, perms: int = PERMS) -> bool:
             return True
         return not _same_contents(a, b)
     return False
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def _readlink(path: str) -> str | None:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None
 
 
 def same_contents(a: str, b: str) -> bool:

@@ -1,4 +1,4 @@
-"""The one place that reads the environment: SPEC section 3 as a frozen Config.
+"""The one place that reads the environment: every setting as a frozen Config.
 
 Every variable goes through a small converter (:mod:`engine.converters`) that raises ``ValueError`` with
 what it accepts; :func:`load` turns that into :class:`ConfigError`, which names
@@ -8,12 +8,13 @@ and exit with status 2.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.converters import (
     boolean,
@@ -34,6 +35,10 @@ from engine.converters import (
 )
 
 T = TypeVar("T")
+
+
+if TYPE_CHECKING:
+    from engine.ignore import IgnoreMatcher
 
 
 class ConfigError(Exception):
@@ -88,6 +93,18 @@ class Config:
     tz: str | None
     in_image: bool = False  # NATIVE_SYNC_IMAGE=1 (the Dockerfile sets it): the roots should be mounts
     log_level: str = "info"  # LOG_LEVEL: debug adds unison's raw output and every verifier pass
+
+    @property
+    def owner(self) -> tuple[int, int]:
+        """(OWNER_UID, GROUP_ID): the owner of everything in APP_VOLUME."""
+        return (self.owner_uid, self.group_id)
+
+    @functools.cached_property
+    def ignore(self) -> IgnoreMatcher:
+        """unison's ignores as a matcher, built once (the fsmonitor, the copy, litter removal)."""
+        from engine.ignore import IgnoreMatcher
+
+        return IgnoreMatcher(self.ignores)
 
     @property
     def roots(self) -> tuple[Path, Path]:

@@ -1,5 +1,8 @@
-"""``status`` and ``health``: the view of SPEC section 5 over the shared files.
+"""Where health is decided: the status object over the shared files, and :func:`healthy`.
 
+``native-sync status`` prints :func:`collect`; ``native-sync health`` and the
+``healthy`` marker that ``run`` keeps for the image's HEALTHCHECK
+(:class:`Marker`) both ask :func:`is_healthy`, so they cannot disagree.
 Read-only and light (a HEALTHCHECK may run it every few seconds): it reads
 the files of :mod:`engine.statefiles` and checks that the processes they name
 are alive.
@@ -12,10 +15,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from engine import conflicts, progress
 from engine.casefold import clash_message
 from engine.statefiles import (
     FSMONITOR_FILE,
+    HEALTHY_FILE,
     FsmonitorStatus,
     Problem,
     Problems,
@@ -27,6 +33,8 @@ from engine.statefiles import (
 
 QUICK_EXITS_FAILED = 3  # this many failed starts in a row: `failed`
 RECENT_CONFLICTS = 10  # kept copies listed in ``conflicts.recent`` (mutagen lists ten)
+
+log = structlog.get_logger("native-sync")
 
 
 def _alive(pid: object) -> bool:
@@ -41,13 +49,15 @@ def _alive(pid: object) -> bool:
     return True
 
 
-def collect(runtime_dir: Path, unison_dir: Path | None = None) -> dict[str, Any]:
-    """The status object of SPEC section 5, from the files in ``runtime_dir``.
+def collect(runtime_dir: Path, unison_dir: Path | None = None, run: RunState | None = None) -> dict[str, Any]:
+    """The status object ``status --json`` prints, from the files in ``runtime_dir``.
 
     With ``unison_dir``, the conflicts kept across restarts (:mod:`engine.conflicts`)
-    are in it too: ``conflicts.list`` and in ``count``/``recent``.
+    are in it too: ``conflicts.list`` and in ``count``/``recent``.  ``run``: the
+    state ``run`` holds in memory (the marker's caller), instead of reading
+    ``state.json`` back.
     """
-    run = RunState.load(runtime_dir)
+    run = run or RunState.load(runtime_dir)
     unison = UnisonStatus.load(runtime_dir)
     monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
     known = Problems.load(runtime_dir).items
@@ -67,7 +77,7 @@ def collect(runtime_dir: Path, unison_dir: Path | None = None) -> dict[str, Any]
     if state is State.WATCHING and (problems or run.roots_error):
         state = State.DEGRADED  # watching, but some path (or a root) cannot sync
     pid = unison.pid
-    watched = pid is not None and monitor.unison_pid == pid and _alive(monitor.pid)
+    watched = _watched(unison, monitor)
     return {
         "state": state.value,
         "initial_sync_done": run.initial_sync_done,
@@ -161,3 +171,47 @@ def healthy(status: dict[str, Any]) -> bool:
         and status["unison"]["pid"] is not None
         and status["fsmonitor"]
     )
+
+
+def is_healthy(runtime_dir: Path, run: RunState | None = None) -> bool:
+    """The one health decision: ``native-sync health``'s exit status and the marker's presence."""
+    return healthy(collect(runtime_dir, run=run))
+
+
+def fsmonitor_runs(runtime_dir: Path) -> bool:
+    """The running unison's fsmonitor has said it runs (two files read, not every one)."""
+    return _watched(UnisonStatus.load(runtime_dir), FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE))
+
+
+def _watched(unison: UnisonStatus, monitor: FsmonitorStatus) -> bool:
+    pid = unison.pid
+    return pid is not None and monitor.unison_pid == pid and _alive(monitor.pid)
+
+
+class Marker:
+    """``SYNC_RUNTIME_DIR/healthy``: present exactly while :func:`is_healthy` holds (``run`` keeps it).
+
+    The image's HEALTHCHECK tests that file instead of starting Python every
+    few seconds; each change is logged.
+    """
+
+    def __init__(self, runtime_dir: Path) -> None:
+        self.runtime_dir = runtime_dir
+        self.path = runtime_dir / HEALTHY_FILE
+        self.healthy = False
+
+    def update(self, run: RunState) -> None:
+        """Decide again, with ``run``'s state as it holds it."""
+        now_healthy = is_healthy(self.runtime_dir, run)
+        if now_healthy == self.healthy:
+            return
+        self.healthy = now_healthy
+        if now_healthy:
+            self.path.touch()
+        else:
+            self.path.unlink(missing_ok=True)
+        log.info("health", healthy=now_healthy)
+
+    def clear(self) -> None:
+        """Stopping: not healthy from now on, whatever the files say."""
+        self.path.unlink(missing_ok=True)

@@ -10,7 +10,9 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def now_iso(timestamp: float | None = None) -> str:
@@ -40,3 +42,37 @@ def read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+# --- typed fields: a value of the promised type, or the default ------------------------------
+
+
+def typed(data: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: T) -> T:
+    """``data[name]`` if it has the type the file promises, else ``default``."""
+    value = data.get(name, default)
+    if isinstance(value, bool) and not isinstance(default, bool):
+        return default  # JSON true is no count
+    return value if isinstance(value, kind) else default  # type: ignore[return-value]
+
+
+def number(data: dict[str, Any], name: str, default: float) -> float:
+    return float(typed(data, name, (int, float), default))
+
+
+def text(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) else None
+
+
+def pid_field(data: dict[str, Any], name: str = "pid") -> int | None:
+    value = typed(data, name, int, 0)
+    return value if value > 0 else None
+
+
+def real(data: dict[str, Any], name: str) -> float | None:
+    value = typed(data, name, (int, float), None)
+    return None if value is None else float(value)
+
+
+def texts(data: dict[str, Any], name: str) -> tuple[str, ...]:
+    return tuple(v for v in typed(data, name, list, []) if isinstance(v, str))

@@ -12,22 +12,14 @@ theirs transfers (the fsmonitor between cycles, after a one-shot run), and
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import structlog
 
-from engine.paths import join
-
-TEMP_NAME = re.compile(r"^\.unison\..*\.unison\.tmp$", re.S)
+from engine.paths import is_unison_temp, join
 
 log = structlog.get_logger("native-sync")
-
-
-def is_temp(name: str) -> bool:
-    """Is ``name`` (a file name, not a path) one of unison's temp files?"""
-    return TEMP_NAME.match(name) is not None
 
 
 def held_open(paths: Iterable[str], proc: str = "/proc") -> set[str]:
@@ -65,7 +57,7 @@ def remove(paths: Iterable[str], proc: str = "/proc") -> list[str]:
 
     Returns what was removed (logged as one ``litter.removed`` event).
     """
-    present = [p for p in paths if is_temp(os.path.basename(p)) and os.path.lexists(p)]
+    present = [p for p in paths if is_unison_temp(os.path.basename(p)) and os.path.lexists(p)]
     if not present:
         return []
     busy = held_open(present, proc)
@@ -98,7 +90,7 @@ def find(root: str | Path, ignored: Callable[[str], bool] = lambda rel: False) -
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    if is_temp(entry.name):
+                    if is_unison_temp(entry.name):
                         yield entry.path
                         continue
                     child = join(rel, entry.name)

@@ -1,4 +1,4 @@
-"""Who owns what the sync writes (SPEC section 3, ``OWNER_UID`` / ``GROUP_ID``).
+"""Who owns what the sync writes (``OWNER_UID`` / ``GROUP_ID``).
 
 unison runs as root and writes root-owned files on both sides; this module
 gives them their owners:
@@ -37,12 +37,11 @@ import structlog
 from engine import ownership
 from engine.config import Config
 from engine.ownership import Owner
+from engine.paths import Key, lstat
 
 log = structlog.get_logger("owners")
 
 REMEMBER_LIMIT = 20_000  # host owners other than the root's remembered, least recent dropped first
-
-Key = tuple[str, str]  # (replica, path relative to its root)
 
 
 @dataclass
@@ -65,7 +64,7 @@ class Owners:
         """The hook, when we may change owners (root); None otherwise."""
         if not ownership.privileged():
             return None
-        return cls(str(cfg.unison_src), str(cfg.unison_dest), (cfg.owner_uid, cfg.group_id))
+        return cls(str(cfg.unison_src), str(cfg.unison_dest), cfg.owner)
 
     def settled(self, roots: Mapping[str, str], batch: AbstractSet[Key], differing: set[str]) -> int:
         """A settled batch: ``differing`` are the paths that still differ between the replicas.
@@ -127,7 +126,7 @@ class Owners:
         return self._replicas[1]
 
     def _app(self, rel: str) -> int:
-        st = _lstat(os.path.join(self.app_root, rel))
+        st = lstat(os.path.join(self.app_root, rel), unreadable=True)
         if st is None or ownership.owner_of(st) == self.owner:
             return 0
         return ownership.fix(self.app_root, rel, self._app_wanted, tree=stat.S_ISDIR(st.st_mode))
@@ -136,7 +135,7 @@ class Owners:
         return self.owner
 
     def _host(self, rel: str, differs: bool) -> int:
-        st = _lstat(os.path.join(self.host_root, rel))
+        st = lstat(os.path.join(self.host_root, rel), unreadable=True)
         if st is None:
             self.remembered.pop(rel, None)
             return 0
@@ -162,7 +161,7 @@ class Owners:
     def _remember(self, rel: str, st: os.stat_result | None = None) -> None:
         """Remember the owner of the host's ``rel`` before unison replaces it."""
         if st is None:
-            st = _lstat(os.path.join(self.host_root, rel))
+            st = lstat(os.path.join(self.host_root, rel), unreadable=True)
         if st is None or st.st_uid == self.writer:
             return  # nothing there, or maybe unison's own copy: it says nothing about the user
         if ownership.owner_of(st) == self._root_owner:
@@ -175,7 +174,7 @@ class Owners:
 
     def host_owner(self) -> Owner | None:
         """The owner and group of HOST_VOLUME's root: the owner of new host paths."""
-        st = _lstat(self.host_root)
+        st = lstat(self.host_root, unreadable=True)
         return None if st is None else ownership.owner_of(st)
 
 
@@ -216,10 +215,3 @@ def after_one_shot(cfg: Config, output: str) -> int:
     if changed:
         log.info("owners.fixed", entries=changed)
     return changed
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None

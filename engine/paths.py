@@ -1,6 +1,29 @@
-"""Replica-relative paths and the entries they name: the helpers every wing shares."""
+"""Replica-relative paths and the entries they name: the helpers every wing shares.
+
+One definition each of what the fsmonitor, the start-up copy, the verifier,
+litter removal and ownership all need: unison's temp-file names, its
+permission mask, a (replica, path) key, and ``lstat``/``readlink`` that say
+"not there" instead of raising.
+"""
 
 from __future__ import annotations
+
+import os
+import re
+
+PERMS = 0o1777  # unison's default -perms mask: the bits a sync carries over
+
+Key = tuple[str, str]  # (replica, path relative to its root)
+
+# unison writes a transfer into ``.unison.NAME[.HASH].unison.tmp`` next to its
+# target (src/os.ml: tempFilePrefix, the name, includeInTempNames' string,
+# tempFileSuffixFixed), then renames it into place.  NAME is never empty.
+_UNISON_TEMP = re.compile(r"^\.unison\..+\.unison\.tmp$", re.S)
+
+
+def is_unison_temp(name: str) -> bool:
+    """Is ``name`` (a file name, not a path) one of unison's temp files?"""
+    return _UNISON_TEMP.match(name) is not None
 
 
 def join(prefix: str, path: str) -> str:
@@ -10,3 +33,26 @@ def join(prefix: str, path: str) -> str:
     if not path:
         return prefix
     return f"{prefix}/{path}"
+
+
+def lstat(path: str, unreadable: bool = False) -> os.stat_result | None:
+    """``os.lstat``, or None when nothing is there (a missing entry or folder on the way).
+
+    ``unreadable``: None for any other error too (else it is raised).
+    """
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        if unreadable:
+            return None
+        raise
+
+
+def readlink(path: str) -> str | None:
+    """A link's target, or None when ``path`` is no link or cannot be read."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None

@@ -1,14 +1,18 @@
 """The files native-sync's processes share in ``SYNC_RUNTIME_DIR``, typed.
 
-Each file has one writer, is replaced atomically (readers never see half a
-file) and is one frozen dataclass here with ``load``/``save``:
+Each file is replaced atomically (readers never see half a file), is one
+frozen dataclass here with ``load``/``save``, and has one writer, except
+``restart-reason.json``, which has two (both replace the whole file, and its
+one reader removes it):
 
 - ``state.json`` (:class:`RunState`): ``entrypoint.py run``: the state, the
   initial sync;
 - ``unison.json`` (:class:`UnisonStatus`): supervisord's unison program
   (:mod:`engine.supervise.unison_program`): pid, starts, restarts and their reason;
 - ``restart-reason.json`` (:class:`RestartReason`): the watchdog, just before
-  it restarts unison; the unison program consumes it;
+  it restarts unison, and the image's ``supervisorctl`` wrapper
+  (``scripts/image/supervisorctl``: ``requested``) before a restart someone
+  asked for; the unison program consumes it;
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
   conflicts, rescans (its folder belongs to the uid unison runs as);
 - ``problems.json`` (:class:`Problems`): ``run``: the paths unison failed or
@@ -28,10 +32,10 @@ import dataclasses
 import enum
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from engine.casefold import UNPROBED, Folding
-from engine.jsonfile import read_json, write_json
+from engine.jsonfile import number, pid_field, read_json, real, text, texts, typed, write_json
 
 STATE_FILE = "state.json"
 UNISON_FILE = "unison.json"
@@ -42,11 +46,9 @@ PROBLEMS_FILE = "problems.json"
 ROOTS_FILE = "roots.json"
 HEALTHY_FILE = "healthy"  # present while healthy (kept by `run`, for a cheap HEALTHCHECK)
 
-T = TypeVar("T")
-
 
 class State(enum.StrEnum):
-    """The states of SPEC section 5, as ``status`` prints them."""
+    """The states of ``run`` as ``status`` prints them (each is documented in README.md)."""
 
     STARTING = "starting"
     INITIAL_SYNC = "initial-sync"
@@ -55,40 +57,6 @@ class State(enum.StrEnum):
     DEGRADED = "degraded"  # watching, but some path cannot sync (problems per path)
     STOPPING = "stopping"
     FAILED = "failed"
-
-
-# --- typed fields of the JSON files ------------------------------------------------
-
-
-def _typed(data: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: T) -> T:
-    """``data[name]`` if it has the type the file promises, else ``default``."""
-    value = data.get(name, default)
-    if isinstance(value, bool) and not isinstance(default, bool):
-        return default  # JSON true is no count
-    return value if isinstance(value, kind) else default  # type: ignore[return-value]
-
-
-def _number(data: dict[str, Any], name: str, default: float) -> float:
-    return float(_typed(data, name, (int, float), default))
-
-
-def _text(data: dict[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    return value if isinstance(value, str) else None
-
-
-def _pid(data: dict[str, Any], name: str = "pid") -> int | None:
-    value = _typed(data, name, int, 0)
-    return value if value > 0 else None
-
-
-def _real(data: dict[str, Any], name: str) -> float | None:
-    value = _typed(data, name, (int, float), None)
-    return None if value is None else float(value)
-
-
-def _texts(data: dict[str, Any], name: str) -> tuple[str, ...]:
-    return tuple(v for v in _typed(data, name, list, []) if isinstance(v, str))
 
 
 # --- state.json: `run` ---------------------------------------------------------------
@@ -115,12 +83,12 @@ class RunState:
             state = State.STARTING
         return cls(
             state=state,
-            pid=_pid(data),
+            pid=pid_field(data),
             initial_sync_done=data.get("initial_sync_done") is True,
-            initial_sync_at=_text(data, "initial_sync_at"),
-            error=_text(data, "error"),
-            warnings=_texts(data, "warnings"),
-            roots_error=_text(data, "roots_error"),
+            initial_sync_at=text(data, "initial_sync_at"),
+            error=text(data, "error"),
+            warnings=texts(data, "warnings"),
+            roots_error=text(data, "roots_error"),
         )
 
     def save(self, runtime_dir: Path) -> None:
@@ -146,20 +114,20 @@ class UnisonStatus:
     def load(cls, runtime_dir: Path) -> UnisonStatus:
         data = read_json(runtime_dir / UNISON_FILE)
         return cls(
-            pid=_pid(data),
-            started_at=_number(data, "started_at", 0.0),
-            starts=_typed(data, "starts", int, 0),
-            quick_exits=_typed(data, "quick_exits", int, 0),
-            restarts=_typed(data, "restarts", int, 0),
-            last_restart_reason=_text(data, "last_restart_reason"),
-            last_restart_at=_text(data, "last_restart_at"),
+            pid=pid_field(data),
+            started_at=number(data, "started_at", 0.0),
+            starts=typed(data, "starts", int, 0),
+            quick_exits=typed(data, "quick_exits", int, 0),
+            restarts=typed(data, "restarts", int, 0),
+            last_restart_reason=text(data, "last_restart_reason"),
+            last_restart_at=text(data, "last_restart_at"),
         )
 
     def save(self, runtime_dir: Path) -> None:
         write_json(runtime_dir / UNISON_FILE, dataclasses.asdict(self))
 
 
-# --- restart-reason.json: the watchdog -> the unison program -----------------------------
+# --- restart-reason.json: the watchdog (or the supervisorctl wrapper) -> the unison program ---
 
 
 @dataclass(frozen=True)
@@ -172,7 +140,7 @@ class RestartReason:
     def take(cls, runtime_dir: Path) -> RestartReason | None:
         """The recorded reason, removed so it explains one restart only."""
         path = runtime_dir / RESTART_REASON_FILE
-        reason = _text(read_json(path), "reason")
+        reason = text(read_json(path), "reason")
         path.unlink(missing_ok=True)
         return cls(reason) if reason else None
 
@@ -193,7 +161,7 @@ class Clash:
 
 def _clashes(data: dict[str, Any]) -> tuple[Clash, ...]:
     found = []
-    for entry in _typed(data, "clashes", list, []):
+    for entry in typed(data, "clashes", list, []):
         if not isinstance(entry, dict):
             continue
         paths, since = entry.get("paths"), entry.get("since")
@@ -241,27 +209,27 @@ class FsmonitorStatus:
         """The file's contents; missing or unreadable fields take their defaults."""
         data = read_json(path)
         return cls(
-            pid=_typed(data, "pid", int, None),
-            unison_pid=_typed(data, "unison_pid", int, None),
-            syncs=_typed(data, "syncs", int, 0),
-            first_sync_at=_text(data, "first_sync_at"),
-            last_sync_at=_text(data, "last_sync_at"),
-            pending_changes=_typed(data, "pending_changes", int, 0),
-            pending_since=_real(data, "pending_since"),
-            conflicts=_typed(data, "conflicts", int, 0),
-            rescans=_typed(data, "rescans", int, 0),
-            watches=_typed(data, "watches", int, 0),
-            flushes=_typed(data, "flushes", int, 0),
-            recent_conflicts=_texts(data, "recent_conflicts"),
-            verify_passes=_typed(data, "verify_passes", int, 0),
-            verify_last_at=_text(data, "verify_last_at"),
-            verify_seconds=_real(data, "verify_seconds"),
-            verify_cpu_seconds=_real(data, "verify_cpu_seconds"),
-            verify_checked=_typed(data, "verify_checked", int, 0),
-            verify_pause=_real(data, "verify_pause"),
-            drift_repaired=_typed(data, "drift_repaired", int, 0),
-            drift_unrepaired=_texts(data, "drift_unrepaired"),
-            litter_removed=_typed(data, "litter_removed", int, 0),
+            pid=typed(data, "pid", int, None),
+            unison_pid=typed(data, "unison_pid", int, None),
+            syncs=typed(data, "syncs", int, 0),
+            first_sync_at=text(data, "first_sync_at"),
+            last_sync_at=text(data, "last_sync_at"),
+            pending_changes=typed(data, "pending_changes", int, 0),
+            pending_since=real(data, "pending_since"),
+            conflicts=typed(data, "conflicts", int, 0),
+            rescans=typed(data, "rescans", int, 0),
+            watches=typed(data, "watches", int, 0),
+            flushes=typed(data, "flushes", int, 0),
+            recent_conflicts=texts(data, "recent_conflicts"),
+            verify_passes=typed(data, "verify_passes", int, 0),
+            verify_last_at=text(data, "verify_last_at"),
+            verify_seconds=real(data, "verify_seconds"),
+            verify_cpu_seconds=real(data, "verify_cpu_seconds"),
+            verify_checked=typed(data, "verify_checked", int, 0),
+            verify_pause=real(data, "verify_pause"),
+            drift_repaired=typed(data, "drift_repaired", int, 0),
+            drift_unrepaired=texts(data, "drift_unrepaired"),
+            litter_removed=typed(data, "litter_removed", int, 0),
             clashes=_clashes(data),
         )
 
@@ -291,7 +259,7 @@ class Problems:
 
     @classmethod
     def load(cls, runtime_dir: Path) -> Problems:
-        raw = _typed(read_json(runtime_dir / PROBLEMS_FILE), "problems", list, [])
+        raw = typed(read_json(runtime_dir / PROBLEMS_FILE), "problems", list, [])
         items = []
         for entry in raw:
             if isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in _PROBLEM_KEYS):

@@ -24,7 +24,7 @@ from engine.config import Config
 
 CODE_DIR = Path(__file__).resolve().parent.parent
 # How long supervisord waits for a program after SIGTERM before SIGKILL; both
-# count in the stop sequence's budget (engine/supervise/run.py STOP_BUDGET).
+# count in the stop sequence's budget (engine/supervise/stop.py STOP_BUDGET).
 UNISON_STOPWAITSECS = 3
 
 _PROGRAM = """
@@ -43,9 +43,7 @@ killasgroup=true
 redirect_stderr=true
 {logfile}
 """
-# The watchdog's output goes straight to ours; unison's to a bounded file that
-# `run` follows and forwards (engine/unisonlog.py).
-_TO_OUR_STDOUT = "stdout_logfile=/dev/fd/1\nstdout_logfile_maxbytes=0"
+# unison's output goes to a bounded file that `run` follows and forwards (engine/unisonlog.py).
 _TO_FILE = "stdout_logfile={path}\nstdout_logfile_maxbytes={max_bytes}\nstdout_logfile_backups=1"
 
 
@@ -126,8 +124,13 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class _UnixTransport(xmlrpc.client.Transport):
-    """XML-RPC over a unix socket: supervisor's own transport imports its whole HTTP server
-    (about 5 MB of RSS in each process that talks to supervisord)."""
+    """XML-RPC over a unix socket, kept instead of ``supervisor.xmlrpc.SupervisorTransport``.
+
+    supervisor's transport imports its HTTP server modules: measured with psutil
+    on a running engine (1k files, idle, watchdog on; median of 3), ``run``
+    (the only process that talks to supervisord) is 26.1 MB with this class and
+    29.2 MB with supervisor's (3.1 MB, 12%), for 25 lines here.
+    """
 
     def __init__(self, path: Path, timeout: float) -> None:
         super().__init__()

@@ -168,6 +168,5 @@ def clear_stale_locks(cfg: Config) -> list[str]:
 def sweep_litter(cfg: Config) -> None:
     """After a one-shot run: unison's abandoned temp files go (one names-only walk of each root)."""
     from engine import litter
-    from engine.ignore import IgnoreMatcher
 
-    litter.sweep(cfg.roots, IgnoreMatcher(cfg.ignores).ignored)
+    litter.sweep(cfg.roots, cfg.ignore.ignored)

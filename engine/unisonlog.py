@@ -2,7 +2,7 @@
 
 supervisord writes the ``unison`` program's output (unison, its fsmonitor,
 the program's own log lines) to ``SYNC_RUNTIME_DIR/unison.log``, at most
-:data:`MAX_BYTES` plus one backup (SPEC section 5: docker-sync's log view
+:data:`MAX_BYTES` plus one backup (docker-sync's log view
 tails ``/tmp/unison.log``; in the image ``run`` makes that a symlink to this
 file).  ``run`` follows it with :class:`Follower`: every line goes on to
 ``run``'s own stdout unchanged (so ``docker logs`` shows it as before) and

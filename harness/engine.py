@@ -33,7 +33,7 @@ def wait_for(
 ) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout`` s.
 
-    The one wait of every test (STYLE.md 14).  ``check`` may itself fail the
+    The one wait of every test (no fixed sleeps).  ``check`` may itself fail the
     test early (a container that exited); ``detail`` adds to the timeout
     message (a log tail).
     """
@@ -128,7 +128,39 @@ class Engine:
         return self.proc.wait(timeout=timeout)
 
     def logs(self) -> str:
+        """Everything the engine wrote: its JSON events and unison's own lines, as text."""
         return self.log.read_text(errors="replace")
+
+    def events(self, event: str | None = None, **fields: Any) -> list[dict[str, Any]]:
+        """The log events so far (``LOG_FORMAT=json``) named ``event`` whose ``fields`` equal these.
+
+        Lines that are not one JSON object (unison's own output, forwarded) are skipped.
+        """
+        found = []
+        for line in self.logs().splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            if event is not None and record.get("event") != event:
+                continue
+            if all(record.get(name) == value for name, value in fields.items()):
+                found.append(record)
+        return found
+
+    def wait_event(self, event: str, timeout: float = 30, **fields: Any) -> dict[str, Any]:
+        """The first log event named ``event`` with these ``fields``, waiting for it up to ``timeout`` s."""
+        found = wait_for(
+            lambda: self.events(event, **fields),
+            timeout,
+            f"log event {event} {fields}",
+            detail=lambda: self.logs()[-3000:],
+        )
+        return found[0]
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -165,6 +197,7 @@ def make_engine(base: Path, **env: str) -> Engine:
         "UNISON": str(unison),
         "SYNC_RUNTIME_DIR": str(runtime),
         "MONIT_ENABLE": "false",
+        "LOG_FORMAT": "json",  # tests read events with their fields (Engine.events), not rendered text
         **env,
     }
     return Engine(base=base, env=full, log=base / "engine.log")

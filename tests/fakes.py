@@ -221,3 +221,15 @@ class StopAfter:
 
     def is_set(self) -> bool:
         return self.left < 0
+
+
+class TickingStop(StopAfter):
+    """A :class:`StopAfter` whose every wait moves ``clock`` on by the interval waited."""
+
+    def __init__(self, waits: int, clock: FakeClock) -> None:
+        super().__init__(waits)
+        self.clock = clock
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.clock.advance(timeout or 0.0)
+        return super().wait(timeout)

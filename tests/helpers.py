@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.paths import is_unison_temp
 from harness.engine import ENTRYPOINT, REPO, Engine, kill_leftovers, make_engine, wait_for
 
 __all__ = [
@@ -55,7 +56,7 @@ def snapshot(
         for name in dirs + files:
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root)
-            if skip(rel) or (not keep_temps and name.startswith(".unison.") and name.endswith(".unison.tmp")):
+            if skip(rel) or (not keep_temps and is_unison_temp(name)):
                 continue
             try:
                 st = os.lstat(path)
@@ -82,5 +83,5 @@ def same_trees(a: Path, b: Path, keep_temps: bool = False) -> bool:
 
 
 def unison_temps(*roots: Path) -> list[Path]:
-    """unison's temp files (``.unison.*.unison.tmp``) anywhere under ``roots``."""
-    return [p for root in roots for p in root.rglob(".unison.*.unison.tmp")]
+    """unison's temp files (:func:`engine.paths.is_unison_temp`) anywhere under ``roots``."""
+    return [p for root in roots for p in root.rglob(".unison.*") if is_unison_temp(p.name)]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import entrypoint
-from engine import conflicts, statefiles
+from engine import conflicts, exits, statefiles
 from engine.cli import view
 from tests.helpers import REPO, wait_for
 
@@ -118,7 +118,7 @@ def test_flush_with_nothing_running_says_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env_for(tmp_path, monkeypatch)
-    assert entrypoint.main(["flush"]) == 1
+    assert entrypoint.main(["flush"]) == exits.NOT_RUNNING
     assert "nothing to flush: no sync is watching yet. `native-sync status` says where it is" in (
         capsys.readouterr().err
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.startup.coldstart import MARK
-from tests.helpers import REPO, Engine, read, same_trees, wait_for, write
+from tests.helpers import REPO, Engine, read, same_trees, unison_temps, wait_for, write
 
 pytestmark = pytest.mark.engine
 
@@ -39,16 +39,6 @@ def resume(engine: Engine, phase: str) -> None:
 
 def hooked(engine: Engine, at: str) -> Engine:
     return engine.start(script=HOOKED, HOOK_DIR=str(engine.base), HOOK_AT=at)
-
-
-def unison_temps(*roots: Path) -> list[str]:
-    return [
-        os.path.join(folder, name)
-        for root in roots
-        for folder, _, names in os.walk(root)
-        for name in names
-        if name.startswith(".unison.") and name.endswith(".unison.tmp")
-    ]
 
 
 def test_edits_on_both_sides_during_the_copy_and_the_indexing_arrive(engine: Engine) -> None:
@@ -140,7 +130,7 @@ def test_a_stop_during_the_copy_returns_at_once_and_the_next_start_resumes(engin
     assert read(engine.host / copied[0].replace(".txt", ".partial")) is None
     assert unison_temps(engine.host, engine.app) == []
     assert not (engine.base / "unison" / MARK).exists()
-    assert "coldstart.usable" in engine.logs()
+    assert engine.events("coldstart.usable")
 
 
 def test_a_resumed_cold_start_refuses_an_empty_host(engine: Engine) -> None:
@@ -159,6 +149,7 @@ def test_a_resumed_cold_start_refuses_an_empty_host(engine: Engine) -> None:
 
     engine.start()
     assert engine.proc.wait(timeout=30) != 0
-    assert "is the host folder mounted" in engine.logs()
+    (failed,) = engine.events("start.failed")
+    assert "is the host folder mounted" in failed["error"]
     assert sorted(p.name for p in engine.app.rglob("*")) == before
     assert list(engine.host.iterdir()) == []

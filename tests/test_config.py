@@ -1,4 +1,4 @@
-"""engine/config.py: SPEC section 3 converted, and bad values refused at the edge."""
+"""engine/config.py: every setting converted, and bad values refused at the edge."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from tests.helpers import Engine, same_trees, unison_temps, wait_for
 
 pytestmark = pytest.mark.engine
 
-ARRIVAL = 30.0  # SPEC section 5: an unsignalled change arrives within 30 s at 10k files
+ARRIVAL = 30.0  # the promise: an unsignalled change arrives within 30 s at 10k files
 MARGIN = 15.0  # a shared, loaded machine
 
 

@@ -117,6 +117,7 @@ def test_a_change_without_a_wait_is_kept_for_the_next_wait(tmp_path: Path, t0: f
     (rig.app / "g.txt").write_text("edit")
     rig.read_events(("h2", "g.txt"), at=t)
     assert rig.monitor.tick(t + SETTLE) == []
+    rig.monitor.publish_changes(t + SETTLE)  # the select loop's end of round
     written = FsmonitorStatus.load(status_file)
     assert written.pending_changes == 2  # g.txt, for each replica
     assert written.pending_since == 1_800_000_000.0  # the wall clock when they were reported
@@ -298,7 +299,13 @@ class Helper:
         assert got == line
 
     def nothing_pending(self) -> None:
-        assert self.lines.empty()
+        """Nothing more was answered: the reply to a VERSION sent now is the very next line.
+
+        The fsmonitor answers in order from one thread, so a stray line already
+        written comes first; no sleep, no race with the reader thread.
+        """
+        self.send("VERSION 1")
+        self.expect("VERSION 1")
 
 
 @pytest.fixture

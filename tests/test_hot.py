@@ -80,6 +80,7 @@ class Sim:
             if self.wake_unison is not None and self.now >= self.wake_unison:
                 out += self._unison_step()
             out += self.monitor.tick(self.now)
+            self.monitor.publish_changes(self.now)  # as the select loop does at the end of a round
             self._answer(out)
 
     def _answer(self, out: list[str]) -> None:

@@ -241,7 +241,7 @@ def test_the_last_write_event_of_a_read_wins(root: Path) -> None:
     assert batch.writing == {("r", "b")}
 
 
-def test_forget_drops_every_watch_of_a_replica(root: Path, tmp_path: Path) -> None:
+def test_unwatching_the_root_drops_every_watch_of_a_replica(root: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (root / "d").mkdir()
@@ -249,7 +249,7 @@ def test_forget_drops_every_watch_of_a_replica(root: Path, tmp_path: Path) -> No
     watcher.add_root("o", str(other))
     watcher.watch_tree("o", "")
     assert watcher.watch_count == 3
-    watcher.forget("r")
+    watcher.unwatch_tree("r", "")
     assert watcher.watch_count == 1
     events = Collector(watcher)
     (root / "x").write_text("")
@@ -305,7 +305,7 @@ def test_other_add_watch_errors_propagate(root: Path) -> None:
         watcher.watch("r", "")
 
 
-def test_forget_removes_the_kernel_watches_too(root: Path) -> None:
+def test_unwatching_the_root_removes_the_kernel_watches_too(root: Path) -> None:
     # a watch dropped only from the watcher's maps still holds one of max_user_watches
     (root / "a" / "b").mkdir(parents=True)
     fake = FakeINotify()
@@ -313,7 +313,7 @@ def test_forget_removes_the_kernel_watches_too(root: Path) -> None:
     watcher.add_root("r", str(root))
     watcher.watch_tree("r", "")
     assert watcher.watch_count == 3
-    watcher.forget("r")
+    watcher.unwatch_tree("r", "")
     assert watcher.watch_count == 0
     assert sorted(fake.removed) == [1, 2, 3]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -244,8 +243,8 @@ def test_each_side_keeps_its_owner_both_ways(engine_factory: Callable[..., Engin
     engine.start().wait_watching()
     assert owned(host / "offline.txt", USER, "o")
     assert owned(app / "offline.txt", APP, "o")
-    checked = re.findall(r"initial_sync\.done .*owner_checked=(\d+)", engine.logs())
-    assert checked[0] != "0" and checked[1] == "0"  # the warm start did not walk the volume again
+    checked = [e["owner_checked"] for e in engine.events("initial_sync.done")]
+    assert checked[0] != 0 and checked[1] == 0  # the warm start did not walk the volume again
     assert owner(host) == USER and stat.S_IMODE(host.stat().st_mode) == mode
 
 
@@ -331,7 +330,9 @@ def test_an_overflow_gives_the_app_side_its_owner(tmp_path: Path) -> None:
     watcher = Watcher(lambda rel: False)
     watcher.add_root("a", str(host))
     watcher.add_root("b", str(app))
-    monitor = Monitor(watcher=watcher, differs=lambda a, b: False, owners=Owners(str(host), str(app), APP))
+    monitor = Monitor(
+        watcher=watcher, differs=lambda a, b: False, listeners=[Owners(str(host), str(app), APP)]
+    )
     monitor.events(Batch(set(), overflow=True), 1.0)
     assert owner(app / "unseen") == APP
 

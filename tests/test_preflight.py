@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,18 +25,18 @@ def config(tmp_path: Path, **env: str) -> Config:
     )
 
 
-OTHER = Identity(65534, 65534)  # never this process's own ids in these tests
+def deny(monkeypatch: pytest.MonkeyPatch, *closed: Path) -> None:
+    """access(2) says no for ``closed`` (as a host mount that maps root to nobody would)."""
+    real = os.access
+
+    def access(path: Path, mode: int) -> bool:
+        return Path(path) not in closed and real(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
 
 
-@pytest.fixture
-def open_base() -> Iterator[Path]:
-    """A folder OTHER can reach (pytest's own base is 0700)."""
-    base = Path(tempfile.mkdtemp(prefix="ns-preflight-"))
-    os.chmod(base, 0o755)
-    if not all(os.stat(p).st_mode & 0o001 for p in base.parents):
-        pytest.skip(f"{base.parent} is not reachable for other users")
-    yield base
-    shutil.rmtree(base)
+def who() -> str:
+    return "root" if os.geteuid() == 0 else f"the container's user {os.geteuid()}:{os.getegid()}"
 
 
 def test_usable_roots_pass(tmp_path: Path) -> None:
@@ -48,37 +45,43 @@ def test_usable_roots_pass(tmp_path: Path) -> None:
     preflight.check(cfg)
 
 
-def test_a_host_root_closed_to_the_sync_user_is_one_line_with_owner_mode_and_fix(open_base: Path) -> None:
-    cfg = config(open_base)
-    for name in ("host", "app"):
-        os.chmod(open_base / name, 0o777)
-    os.chmod(open_base / "host", 0o700)
-    error = preflight.root_error(cfg, OTHER)
+def test_unison_runs_as_this_process() -> None:
+    assert preflight.unison_identity() == Identity(os.geteuid(), os.getegid())
+
+
+def test_a_host_root_closed_to_unison_is_one_line_with_owner_mode_and_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = config(tmp_path)
+    os.chmod(tmp_path / "host", 0o700)
+    deny(monkeypatch, tmp_path / "host")
+    error = preflight.root_error(cfg)
     assert error is not None
-    st = os.stat(open_base / "host")
-    assert error.startswith("HOST_VOLUME: OWNER_UID=65534/GROUP_ID=65534 cannot list and write")
+    st = os.stat(tmp_path / "host")
+    assert error.startswith(f"HOST_VOLUME: {who()} cannot list and write")
     assert f"owner {st.st_uid}:{st.st_gid}, mode 0700" in error
     assert "\n" not in error
-
-
-def test_check_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = config(tmp_path)
-    monkeypatch.setattr(
-        preflight, "_root_problem", lambda cfg, who: ("APP_VOLUME: x cannot list and write y", False)
-    )
-    with pytest.raises(preflight.Misconfigured, match=r"set OWNER_UID/GROUP_ID to the folder's owner"):
+    with pytest.raises(preflight.Misconfigured) as failed:
         preflight.check(cfg)
-    monkeypatch.setattr(preflight, "_root_problem", lambda cfg, who: ("APP_VOLUME: /a is full", True))
+    assert str(failed.value).startswith(error + ": ")
+    fix = "mount it without root squashing" if os.geteuid() == 0 else "docker run --user UID:GID"
+    assert fix in str(failed.value)
+
+
+def test_check_names_the_fix_for_a_full_volume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = config(tmp_path)
+    monkeypatch.setattr(preflight, "_root_problem", lambda cfg: ("APP_VOLUME: /a is full", True))
     with pytest.raises(preflight.Misconfigured, match=r"/a is full: free space on it"):
         preflight.check(cfg)
 
 
-def test_a_parent_the_sync_user_cannot_enter_is_named(open_base: Path) -> None:
-    inner = open_base / "closed"
+def test_a_parent_unison_cannot_enter_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inner = tmp_path / "closed"
     inner.mkdir(mode=0o700)
     (inner / "host").mkdir()
-    cfg = config(open_base, HOST_VOLUME=str(inner / "host"))
-    error = preflight.root_error(cfg, OTHER)
+    cfg = config(tmp_path, HOST_VOLUME=str(inner / "host"))
+    deny(monkeypatch, inner)
+    error = preflight.root_error(cfg)
     assert error is not None and "cannot reach" in error and str(inner) in error
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
-from engine import exits, statefiles, supervisord, unison
+from engine import exits, health, statefiles, supervisord, unison
 from engine.config import Config, load
-from engine.supervise import run
+from engine.supervise import readiness, run, stop
 from monit.loop import JOIN_TIMEOUT
-from tests.fakes import FakeSupervisorClient, FakeSupervisord, FakeWatchdog
+from tests.fakes import FakeClock, FakeSupervisorClient, FakeSupervisord, FakeWatchdog, TickingStop
 
 
 class Clock:
@@ -84,7 +86,7 @@ def test_a_failed_flush_still_stops_supervisord_and_says_failed(tmp_path: Path) 
         calls.append(("sync", purpose))
         raise unison.SyncFailed("stop.flush: unison exited 3")
 
-    runner.sync = failing
+    runner.stopper.sync = failing
     assert runner._finish(flush=True) == exits.FAILED
     assert calls[-2:] == [("signal", "SIGTERM"), ("wait", "supervisord")]
     saved = statefiles.RunState.load(runner.cfg.runtime_dir)
@@ -128,9 +130,105 @@ def test_the_worst_case_stop_fits_the_budget(tmp_path: Path, start: float) -> No
         if timeout is not None:  # the wait after SIGKILL is not bounded: the kernel ends it at once
             clock.now += timeout
 
-    runner.sync = slow_sync
+    runner.stopper.sync = slow_sync
     process.on_wait = slow_wait
     runner._finish(flush=True)
-    assert clock.now - start <= run.STOP_BUDGET + 1e-9
-    assert 0 < timeouts["flush"] <= run.FLUSH_TIMEOUT
+    assert clock.now - start <= stop.STOP_BUDGET + 1e-9
+    assert 0 < timeouts["flush"] <= stop.FLUSH_TIMEOUT
     assert calls[-2:] == [("signal", "SIGKILL"), ("wait", "supervisord")]
+
+
+# --- _supervise: the loop that says `watching` and keeps the health marker -------------------
+
+
+def supervised(
+    tmp_path: Path, clock: FakeClock, waits: int
+) -> tuple[run.Runner, FakeSupervisord, TickingStop]:
+    """A Runner past its start: supervisord (fake) runs unison, both roots exist; ``waits`` polls."""
+    for name in ("host", "app"):
+        (tmp_path / name).mkdir()
+    pid = os.getpid()  # a live pid: health checks that unison and the fsmonitor are alive
+    runner = run.Runner(
+        config(tmp_path, HOST_VOLUME=str(tmp_path / "host"), APP_VOLUME=str(tmp_path / "app")),
+        client=FakeSupervisorClient().running("unison", pid),
+        sync=lambda *args, **kw: 0,
+        clock=clock,
+        watchdog=FakeWatchdog().start,
+    )
+    runtime = runner.cfg.runtime_dir
+    statefiles.UnisonStatus(pid=pid).save(runtime)
+    (runtime / statefiles.FSMONITOR_DIR).mkdir()
+    stop_after = TickingStop(waits, clock)
+    runner.stop = stop_after  # type: ignore[assignment]
+    runner.supervisor = process = FakeSupervisord()
+    runner.started = clock()
+    return runner, process, stop_after
+
+
+def fsmonitor_runs(runner: run.Runner) -> None:
+    pid = os.getpid()
+    status = statefiles.FsmonitorStatus(pid=pid, unison_pid=pid)
+    status.save(runner.cfg.runtime_dir / statefiles.FSMONITOR_FILE)
+
+
+def test_supervise_says_watching_once_unison_runs_then_polls_slower_while_healthy(tmp_path: Path) -> None:
+    clock = FakeClock(1000.0)
+    runner, _, stop_after = supervised(tmp_path, clock, waits=4)
+    fsmonitor_runs(runner)
+    with capture_logs() as logs:
+        assert runner._supervise() == exits.OK
+    (watching,) = [e for e in logs if e["event"] == "watching"]
+    assert watching["seconds_to_ready"] == pytest.approx(run.POLL)  # one poll: the clock is the Runner's
+    assert {"event": "health", "healthy": True, "log_level": "info"} in logs
+    assert stop_after.intervals == [run.POLL, run.WATCH_POLL, run.WATCH_POLL, run.WATCH_POLL, run.WATCH_POLL]
+    assert not (runner.cfg.runtime_dir / statefiles.HEALTHY_FILE).exists()  # the stop took it away
+    assert statefiles.RunState.load(runner.cfg.runtime_dir).state is statefiles.State.STOPPING
+
+
+def test_supervise_keeps_the_marker_exactly_while_healthy(tmp_path: Path) -> None:
+    clock = FakeClock(0.0)
+    runner, _, _ = supervised(tmp_path, clock, waits=2)
+    fsmonitor_runs(runner)
+    marker = runner.cfg.runtime_dir / statefiles.HEALTHY_FILE
+    seen: list[bool] = []
+    finish = runner._finish
+
+    def looking(flush: bool) -> int:
+        seen.append(marker.exists())
+        return finish(flush)
+
+    runner._finish = looking  # type: ignore[method-assign]
+    runner._supervise()
+    assert seen == [True]
+    assert health.is_healthy(runner.cfg.runtime_dir, runner.state) is False  # stopping
+
+
+def test_supervise_without_the_fsmonitor_is_watching_but_not_healthy(tmp_path: Path) -> None:
+    clock = FakeClock(0.0)
+    runner, _, stop_after = supervised(tmp_path, clock, waits=3)
+    with capture_logs() as logs:
+        runner._supervise()
+    assert [e["event"] for e in logs].count("watching") == 1
+    assert not [e for e in logs if e["event"] == "health"]  # never healthy: no marker, nothing to log
+    assert set(stop_after.intervals) == {run.POLL}  # still polling fast: not healthy yet
+
+
+def test_after_indexing_watching_waits_for_the_fsmonitor_but_not_for_ever(tmp_path: Path) -> None:
+    clock = FakeClock(50.0)
+    waits = int(readiness.FSMONITOR_WAIT / run.POLL) + 5
+    runner, _, _ = supervised(tmp_path, clock, waits=waits)
+    runner.readiness.indexing = True
+    with capture_logs() as logs:
+        runner._supervise()
+    (watching,) = [e for e in logs if e["event"] == "watching"]
+    assert readiness.FSMONITOR_WAIT < watching["seconds_to_ready"] <= readiness.FSMONITOR_WAIT + 2 * run.POLL
+
+
+def test_a_supervisord_that_exits_fails_the_run(tmp_path: Path) -> None:
+    runner, process, _ = supervised(tmp_path, FakeClock(0.0), waits=3)
+    process.returncode = 1
+    with capture_logs() as logs:
+        assert runner._supervise() == exits.FAILED
+    assert {"event": "supervisord.exited", "status": 1, "log_level": "error"} in logs
+    saved = statefiles.RunState.load(runner.cfg.runtime_dir)
+    assert (saved.state, saved.error) == (statefiles.State.FAILED, "supervisord exited")

@@ -187,13 +187,13 @@ def test_the_monitor_reports_drift_for_both_replicas_when_calm(trees: tuple[Path
     monitor.command("WAIT h2", t)
     (a / "drifted.txt").write_text("never announced")
     (b / TEMP).write_text("abandoned")
-    monitor.drift.passed(a_pass("drifted.txt", "gone.txt"))
-    monitor.litter.saw([str(b / TEMP)])
+    monitor.hygiene.drift.passed(a_pass("drifted.txt", "gone.txt"))
+    monitor.hygiene.saw_temps([str(b / TEMP)])
     assert monitor.tick(t + 1) == ["CHANGES h1"]  # unison then asks for both replicas
     assert monitor.command("CHANGES h1", t + 1) == ["RECURSIVE drifted.txt", "DONE"]
     assert monitor.command("CHANGES h2", t + 1) == ["RECURSIVE drifted.txt", "DONE"]
     assert not (b / TEMP).exists()
-    snapshot = monitor.drift.stamp(monitor.cycles.snapshot(t, 0, 0))
+    snapshot = monitor.hygiene.stamp(monitor.cycles.snapshot(t, 0, 0))
     assert (monitor.cycles.totals.drift_repaired, monitor.cycles.totals.litter_removed) == (1, 1)
     assert snapshot.verify_checked == 10
 
@@ -241,7 +241,7 @@ def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: t
         monitor.command(f"START {replica} {quote(str(root))} ", t)
         monitor.command("DONE", t)
     (b / TEMP).write_text("being written by unison")
-    monitor.litter.saw([str(b / TEMP)])
+    monitor.hygiene.saw_temps([str(b / TEMP)])
     assert monitor.deadline(t + 1) is None  # unison's cycle runs: nothing to wake up for
     assert monitor.tick(t + 1) == []
     assert (b / TEMP).exists()  # never removed while unison may be transferring

@@ -2,6 +2,6 @@
 
 import sys
 
-from engine.fsmonitor.monitor import main
+from engine.fsmonitor.main import main
 
 sys.exit(main())

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from engine import casefold, jsonfile
-from engine.fsmonitor.settle import Key
+from engine.paths import Key
 
 log = structlog.get_logger("fsmonitor")
 
@@ -94,13 +94,13 @@ class CaseGuard:
                 listings[replica, parent] = self.listdir(os.path.join(root, parent) if parent else root)
             return listings[replica, parent]
 
-        renames = self._renames(keys, sides, listing)
+        renames = _renames(keys, sides, listing)
         passed: set[Key] = set()
         for replica, rel in keys:
             if rel == "":
                 passed.add((replica, rel))
                 continue
-            clash = self._clash_at(rel, sides[1], listing)
+            clash = _clash_at(rel, sides[1], listing)
             if clash is not None:
                 self._record(clash)
                 continue
@@ -176,48 +176,6 @@ class CaseGuard:
         host_first = os.path.realpath(walked[0]) == os.path.realpath(self.host)
         self._deferred |= {(sides[0], a if host_first else b) for a, b in respelled}
 
-    # --- helpers ---------------------------------------------------------------------
-
-    def _clash_at(self, rel: str, app: str, listing: Callable[[str, str], list[str] | None]) -> Group | None:
-        """The clash that ``rel`` or one of its folders is in, on the app side."""
-        parts = rel.split("/")
-        for depth in range(len(parts)):
-            parent, name = "/".join(parts[:depth]), parts[depth]
-            names = listing(app, parent)
-            if names is None:
-                return None
-            folded = casefold.key(name)
-            group = sorted(n for n in names if casefold.key(n) == folded)
-            if len(group) > 1:
-                return tuple(_join(parent, n) for n in group)
-        return None
-
-    def _renames(
-        self,
-        keys: set[Key],
-        sides: tuple[str, str],
-        listing: Callable[[str, str], list[str] | None],
-    ) -> dict[Key, str]:
-        """{changed key: the other side's spelling} for case-only renames; ambiguous ones left out."""
-        found: dict[Key, str] = {}
-        touched: dict[tuple[str, str], set[str]] = {}  # (parent, folded name) -> replicas with a change
-        for replica, rel in keys:
-            parent, name = _split(rel)
-            touched.setdefault((parent, casefold.key(name)), set()).add(replica)
-        for replica, rel in keys:
-            parent, name = _split(rel)
-            if rel == "" or len(touched[parent, casefold.key(name)]) > 1:
-                continue  # both sides changed this name: no side's spelling wins
-            other = sides[1] if replica == sides[0] else sides[0]
-            mine, theirs = listing(replica, parent), listing(other, parent)
-            if mine is None or theirs is None or name not in mine:
-                continue
-            their = casefold.renamed(mine, theirs)
-            spelled = [t for t, m in their.items() if m == name]
-            if spelled:
-                found[replica, rel] = spelled[0]
-        return found
-
     def _rename(self, replica: str, rel: str, their_name: str, sides: tuple[str, str]) -> None:
         other = sides[1] if replica == sides[0] else sides[0]
         parent, _ = _split(rel)
@@ -241,3 +199,44 @@ class CaseGuard:
         if group not in self.clashes:
             self.clashes[group] = self.now()
             log.warning("clash", paths=list(group), reason=casefold.clash_message(group))
+
+
+def _clash_at(rel: str, app: str, listing: Callable[[str, str], list[str] | None]) -> Group | None:
+    """The clash that ``rel`` or one of its folders is in, on the app side."""
+    parts = rel.split("/")
+    for depth in range(len(parts)):
+        parent, name = "/".join(parts[:depth]), parts[depth]
+        names = listing(app, parent)
+        if names is None:
+            return None
+        folded = casefold.key(name)
+        group = sorted(n for n in names if casefold.key(n) == folded)
+        if len(group) > 1:
+            return tuple(_join(parent, n) for n in group)
+    return None
+
+
+def _renames(
+    keys: set[Key],
+    sides: tuple[str, str],
+    listing: Callable[[str, str], list[str] | None],
+) -> dict[Key, str]:
+    """{changed key: the other side's spelling} for case-only renames; ambiguous ones left out."""
+    found: dict[Key, str] = {}
+    touched: dict[tuple[str, str], set[str]] = {}  # (parent, folded name) -> replicas with a change
+    for replica, rel in keys:
+        parent, name = _split(rel)
+        touched.setdefault((parent, casefold.key(name)), set()).add(replica)
+    for replica, rel in keys:
+        parent, name = _split(rel)
+        if rel == "" or len(touched[parent, casefold.key(name)]) > 1:
+            continue  # both sides changed this name: no side's spelling wins
+        other = sides[1] if replica == sides[0] else sides[0]
+        mine, theirs = listing(replica, parent), listing(other, parent)
+        if mine is None or theirs is None or name not in mine:
+            continue
+        their = casefold.renamed(mine, theirs)
+        spelled = [t for t, m in their.items() if m == name]
+        if spelled:
+            found[replica, rel] = spelled[0]
+    return found

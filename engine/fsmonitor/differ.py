@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from engine.fsmonitor.settle import Key
+from engine.paths import Key
 
 RECHECK_QUIET = 1.5  # calm after which recently touched paths are compared again
 RECHECK_LIMIT = 20_000  # more recent paths than this: a full rescan instead

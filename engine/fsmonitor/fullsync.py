@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class State(Enum):
+class RequestState(Enum):
     IDLE = "idle"
     REQUESTED = "requested"  # a rescan is due
     RESCANNED = "rescanned"  # the rescan is reported; unison has not taken it yet
@@ -25,7 +25,7 @@ class State(Enum):
     SYNCING_RESCANNED = "syncing-rescanned"  # ... whose rescan is reported
 
 
-S = State
+S = RequestState
 _REQUESTED = {
     S.IDLE: S.REQUESTED,  # IDLE -> REQUESTED
     S.SYNCING: S.SYNCING_REQUESTED,  # SYNCING -> SYNCING_REQUESTED
@@ -48,7 +48,7 @@ _CYCLE_ENDED = {  # the carried cycle is done: one full sync completed
 class FullSyncRequest:
     """Where the latest full-sync request stands; every other event leaves the state as it is."""
 
-    state: State = State.IDLE
+    state: RequestState = RequestState.IDLE
 
     def request(self) -> None:
         """SIGUSR1 arrived (a request already waiting for its rescan or cycle absorbs it)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.fsmonitor.settle import Key
+from engine.paths import Key
 
 HOT_SOON = 1.5  # changed again this soon after unison took it: one more in the streak
 HOT_STREAK = 2  # that many takes in a row, each followed soon by a change, make a path hot

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from inotify_simple import INotify
 from inotify_simple import flags as F
 
-from engine.paths import join
+from engine.paths import is_unison_temp, join
 
 MASK = (
     F.CREATE
@@ -33,7 +32,6 @@ MASK = (
     | F.ONLYDIR
 )
 
-UNISON_TEMP = re.compile(r"^\.unison\..*\.unison\.tmp$", re.S)
 
 WATCHES_EXHAUSTED = (
     "inotify watches exhausted while watching {path}: "
@@ -133,10 +131,6 @@ class Watcher:
             except OSError:
                 pass
 
-    def forget(self, replica: str) -> None:
-        """Drop every watch of ``replica`` (the root and everything below it)."""
-        self.unwatch_tree(replica, "")
-
     def read(self) -> Batch:
         """Drain the queue without blocking; new folders are watched at once."""
         changed: set[tuple[str, str]] = set()
@@ -159,7 +153,7 @@ class Watcher:
             if not event.name:
                 changed.add(where)
                 continue
-            if UNISON_TEMP.match(event.name):
+            if is_unison_temp(event.name):
                 if event.mask & (F.CREATE | F.CLOSE_WRITE | F.MOVED_TO):
                     temps.add(os.path.join(self.roots[replica], folder, event.name))
                 continue

@@ -1,9 +1,10 @@
 """The fsmonitor's select loop: unison's commands, inotify, signals and the verifier in one thread.
 
 :func:`serve` waits on unison's stdin, the inotify queue, the signal wake-up
-pipe and the drift verifier's pipe until :meth:`engine.fsmonitor.monitor.Monitor.deadline`,
-hands what arrived to the :class:`~engine.fsmonitor.monitor.Monitor` with the time it
-arrived, and writes the answers: it is the only writer to stdout.
+pipe and the drift verifier's pipe until the handler's deadline, hands what
+arrived to the handler (the :class:`~engine.fsmonitor.monitor.Monitor`) with
+the time it arrived, and writes the answers: it is the only writer to stdout.
+It is given each thing it reads from, and uses nothing else of the handler.
 """
 
 from __future__ import annotations
@@ -12,50 +13,77 @@ import os
 import select
 import signal
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
 
-from engine.fsmonitor.inotify import WatchesExhausted
+from engine.fsmonitor.inotify import Batch, WatchesExhausted
 from engine.fsmonitor.protocol import ProtocolError, quote
-
-if TYPE_CHECKING:
-    from engine.fsmonitor.monitor import Monitor
 
 log = structlog.get_logger("fsmonitor")
 
 
-def serve(monitor: Monitor, stdin: int = 0, stdout: int = 1) -> int:
+class Handler(Protocol):
+    """What the loop hands its input to (:class:`engine.fsmonitor.monitor.Monitor`)."""
+
+    def deadline(self, now: float) -> float | None: ...
+    def command(self, line: str, now: float) -> list[str]: ...
+    def events(self, batch: Batch, now: float) -> list[str]: ...
+    def verified(self, now: float) -> None: ...
+    def tick(self, now: float) -> list[str]: ...
+    def request_full_sync(self) -> None: ...
+    def publish_changes(self, now: float) -> None: ...
+
+
+class Events(Protocol):
+    """The inotify watcher: a descriptor to wait on, and its events."""
+
+    def fileno(self) -> int: ...
+    def read(self) -> Batch: ...
+
+
+class Readable(Protocol):
+    """The drift verifier's thread: a descriptor readable when passes are done."""
+
+    def fileno(self) -> int: ...
+
+
+def serve(
+    monitor: Handler, watcher: Events, verifier: Readable | None = None, stdin: int = 0, stdout: int = 1
+) -> int:
     """Run until unison closes our stdin. Returns the exit status."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGUSR1, lambda signum, frame: monitor.request_full_sync())
     buffer = b""
+    watcher_fd = watcher.fileno()
+    verifier_fd = [] if verifier is None else [verifier.fileno()]
     while True:
         now = time.monotonic()
         deadline = monitor.deadline(now)
         timeout = None if deadline is None else max(0.0, deadline - now)
-        verifier = [] if monitor.verifier is None else [monitor.verifier.fileno()]
-        readable, _, _ = select.select([stdin, monitor.watcher.fileno(), wake_r, *verifier], [], [], timeout)
+        readable, _, _ = select.select([stdin, watcher_fd, wake_r, *verifier_fd], [], [], timeout)
         now = time.monotonic()
         out: list[str] = []
         if wake_r in readable:
             os.read(wake_r, 512)
         try:
-            if monitor.watcher.fileno() in readable:
-                out += monitor.events(monitor.watcher.read(), now)
+            if watcher_fd in readable:
+                out += monitor.events(watcher.read(), now)
             if stdin in readable:
                 chunk = os.read(stdin, 65536)
                 if not chunk:
+                    monitor.publish_changes(now)
                     return 0
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for raw in lines:
                     out += monitor.command(raw.decode("utf-8", "surrogateescape"), now)
-            if verifier and verifier[0] in readable:
+            if verifier_fd and verifier_fd[0] in readable:
                 monitor.verified(now)
             out += monitor.tick(now)
+            monitor.publish_changes(now)
         except WatchesExhausted as e:
             log.error("watches.exhausted", error=str(e))
             write_lines(stdout, [f"ERROR {quote(str(e))}"])

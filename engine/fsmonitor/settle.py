@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.paths import Key
+
 SETTLE = 0.005  # quiet time before a batch of events is looked at
 MAX_BATCH = 0.5  # a steady stream (a branch switch) is still reported this often
 WRITE_HOLD = 1.0  # how long a file still being written may stay behind
-
-Key = tuple[str, str]  # (replica, path relative to its root)
 
 
 @dataclass

@@ -4,7 +4,7 @@ A mount that never announces a change (bindfs, OSXFS on a bad day, WSL2's
 ``/mnt/c``) leaves the watcher blind; this is the safety net.  A background
 thread (:class:`VerifierThread`) walks both replicas side by side (ignores as
 the watcher applies them, links not followed) and compares type, permission
-bits (:data:`engine.compare.PERMS`), size and link target; contents only for
+bits (:data:`engine.paths.PERMS`), size and link target; contents only for
 files whose stat (size, mtime, ctime, inode) changed on either side since the
 previous pass.  The first pass only takes that baseline: watch-mode unison
 has just scanned everything itself.  What differs is compared again after
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from engine import casefold, litter
-from engine.compare import CONTENT_LIMIT, PERMS, differs, same_contents
-from engine.paths import join
+from engine import casefold
+from engine.compare import CONTENT_LIMIT, differs, same_contents
+from engine.paths import PERMS, is_unison_temp, join, readlink
 
 BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
 FLOOR = 10.0  # auto: seconds between passes at the least
@@ -104,7 +104,7 @@ class Walker:
             if self.fold:
                 left, right = self._folded(rel, left, right)
             for name in left.keys() | right.keys():
-                if litter.is_temp(name):
+                if is_unison_temp(name):
                     temps += [e.path for e in (left.get(name), right.get(name)) if e is not None]
                     continue
                 child = join(rel, name)
@@ -161,7 +161,7 @@ class Walker:
         if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
             return True
         if stat.S_ISLNK(sa.st_mode):
-            return _readlink(ea.path) != _readlink(eb.path)
+            return readlink(ea.path) != readlink(eb.path)
         if (sa.st_mode & self.perms) != (sb.st_mode & self.perms):
             return True
         if stat.S_ISDIR(sa.st_mode):
@@ -205,13 +205,6 @@ def _entries(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
         return None
     except OSError:
         return {}  # unreadable: the problems view names it (unison fails it too)
-
-
-def _readlink(path: str) -> str | None:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None
 
 
 def pause_for(interval: float | None, cpu_seconds: float) -> float:

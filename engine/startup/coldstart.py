@@ -42,7 +42,7 @@ import structlog
 
 from engine import lean, ownership, problems, progress, unison
 from engine.config import Config
-from engine.ignore import IgnoreMatcher
+from engine.paths import is_unison_temp
 from engine.startup import fastcopy, oneshot
 
 MARK = "native-sync.coldstart"  # in UNISON
@@ -83,9 +83,9 @@ def wanted(cfg: Config) -> bool:
         return True
     if unison.has_archive(cfg):
         return False
-    matcher = IgnoreMatcher(cfg.ignores)
+    matcher = cfg.ignore
     with os.scandir(cfg.unison_dest) as entries:
-        return all(matcher.ignored(e.name) or fastcopy.is_unison_temp(e.name) for e in entries)
+        return all(matcher.ignored(e.name) or is_unison_temp(e.name) for e in entries)
 
 
 def _mark(cfg: Config, phase: Phase | None) -> None:
@@ -105,7 +105,7 @@ def path_pattern(rel: str) -> str:
 
 def owner_for(cfg: Config) -> tuple[int, int] | None:
     """The owner the copy gives its files, or None when they are already right (or cannot be)."""
-    wanted_ids = (cfg.owner_uid, cfg.group_id)
+    wanted_ids = cfg.owner
     if wanted_ids == (os.geteuid(), os.getegid()):
         return None
     if os.geteuid() != 0:
@@ -134,9 +134,7 @@ def run(
         )
     hook = HOOK
     shown = progress.Progress(cfg.runtime_dir, every=PROGRESS_EVERY)
-    matcher = IgnoreMatcher(cfg.ignores)
-
-    copier = fastcopy.Copier(cfg.unison_src, cfg.unison_dest, matcher, stop, owner=owner_for(cfg))
+    copier = fastcopy.Copier(cfg.unison_src, cfg.unison_dest, cfg.ignore, stop, owner=owner_for(cfg))
 
     def tick(n: int, c: fastcopy.Copier = copier) -> None:  # (bound now: `copier` is deleted below)
         shown.tick(n, c.bytes)
@@ -147,7 +145,7 @@ def run(
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.COPYING)
     log.info("coldstart.copy", resumed=resumed)
-    shown.count_in_background(cfg.unison_src, matcher, stop)
+    shown.count_in_background(cfg.unison_src, cfg.ignore, stop)
     shown.start()
     try:
         copied = copier.run(adopt=resumed == Phase.COPYING)

@@ -26,39 +26,21 @@ from __future__ import annotations
 
 import os
 import stat
-import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import structlog
 
 from engine.ignore import IgnoreMatcher
-from engine.startup.filecopy import NOFOLLOW, PERMS_MASK, Stopped, Writer, lstat, remove
+from engine.paths import PERMS, is_unison_temp, lstat
+from engine.startup.filecopy import Sig, Stopped, Writer, remove, sig
 
-__all__ = ["Copier", "Outcome", "Sig", "Stopped", "is_unison_temp", "sig"]
+__all__ = ["Copier", "Outcome", "Sig", "Stopped", "sig"]
 
 log = structlog.get_logger("fastcopy")
-
-# inode, size, mtime, ctime, mode: any change shows.  Packed into one bytes
-# object (73 bytes against 208 for a tuple of five ints): the copier keeps two
-# per file.  Values out of the packed ranges (a time past 2262) keep the tuple,
-# so two sigs are equal exactly when their five values are.
-Sig = bytes | tuple[int, int, int, int, int]
-_PACK = struct.Struct("=QqqqQ").pack
-
-
-def sig(st: os.stat_result) -> Sig:
-    values = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
-    try:
-        return _PACK(*values)
-    except struct.error:
-        return values
-
-
-def is_unison_temp(name: str) -> bool:
-    return name.startswith(".unison.") and name.endswith(".unison.tmp")
 
 
 @dataclass
@@ -74,6 +56,27 @@ class Outcome:
     app_changed: list[str] = field(default_factory=list)  # the app changed it, the host did not
     both_changed: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # in place, not ours, differing from the host
+
+
+@dataclass
+class _Pass:
+    """One pass over the host tree: what it found, what it still has to walk."""
+
+    adopt: bool
+    out: Outcome = field(default_factory=Outcome)
+    seen: set[str] = field(default_factory=set)  # host paths met
+    stack: list[tuple[str, bool]] = field(default_factory=lambda: [("", False)])  # (folder, made by us)
+    modes: list[tuple[str, int]] = field(default_factory=list)  # folder modes, set after their children
+
+
+class _Item(NamedTuple):
+    """A host entry to copy: its host path, app path, relative path, stat, and the app's stat."""
+
+    src: str
+    dst: str
+    rel: str
+    st: os.stat_result
+    here: os.stat_result | None
 
 
 class Copier:
@@ -110,38 +113,27 @@ class Copier:
         volume was never handed out), so whatever differs is replaced and
         whatever the host lacks is removed.
         """
-        out = Outcome()
-        seen: set[str] = set()
-        modes: list[tuple[str, int]] = []
+        run = _Pass(adopt)
         if self.matcher.ignored(""):
-            return out
-        stack: list[tuple[str, bool]] = [("", False)]
-        while stack:
-            rel_dir, fresh = stack.pop()
-            self._folder(rel_dir, fresh, adopt, out, seen, stack, modes)
-        for path, mode in reversed(modes):  # after the children: a read-only folder is filled first
+            return run.out
+        while run.stack:
+            rel_dir, fresh = run.stack.pop()
+            self._folder(run, rel_dir, fresh)
+        for path, mode in reversed(run.modes):  # after the children: a read-only folder is filled first
             os.chmod(path, mode)
         if self.files or self.dirs:
-            self._host_deletions(seen, out)
-        return out
+            run.out.removed += _host_deletions(self.dst, self.files, self.dirs, run.seen)
+        return run.out
 
-    def _folder(
-        self,
-        rel_dir: str,
-        fresh: bool,
-        adopt: bool,
-        out: Outcome,
-        seen: set[str],
-        stack: list[tuple[str, bool]],
-        modes: list[tuple[str, int]],
-    ) -> None:
+    def _folder(self, run: _Pass, rel_dir: str, fresh: bool) -> None:
+        """Copy one host folder's entries; its subfolders go on ``run.stack``."""
         src_dir = os.path.join(self.src, rel_dir) if rel_dir else self.src
         dst_dir = os.path.join(self.dst, rel_dir) if rel_dir else self.dst
         try:
             entries = list(os.scandir(src_dir))
         except OSError as e:
             log.warning("fastcopy.unreadable", path=src_dir, error=str(e))
-            out.failed += 1
+            run.out.failed += 1
             return
         names: set[str] = set()
         for entry in entries:
@@ -150,7 +142,7 @@ class Copier:
             if is_unison_temp(name) or self.matcher.ignored(rel):
                 continue
             names.add(name)
-            seen.add(rel)
+            run.seen.add(rel)
             if self.stop.is_set():
                 raise Stopped(rel)
             try:
@@ -158,40 +150,39 @@ class Copier:
             except FileNotFoundError:
                 continue
             dst = os.path.join(dst_dir, name)
-            here = None if fresh else lstat(dst)
+            item = _Item(entry.path, dst, rel, st, None if fresh else lstat(dst))
             if stat.S_ISDIR(st.st_mode):
-                if here is None:
-                    os.mkdir(dst, 0o700)
-                    self.writer.own(dst, None)
-                elif not stat.S_ISDIR(here.st_mode):
-                    mine = self.files.get(rel)
-                    ours = mine is not None and sig(here) == mine[1]  # the host made it a folder
-                    if not (adopt or ours):
-                        out.unknown.append(rel)
-                        continue
-                    self.files.pop(rel, None)
-                    remove(dst)
-                    os.mkdir(dst, 0o700)
-                    self.writer.own(dst, None)
-                    here = None
-                self.dirs.add(rel)
-                modes.append((dst, st.st_mode & PERMS_MASK))
-                stack.append((rel, here is None))
+                self._subfolder(run, item)
             elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                self._entry(entry.path, dst, rel, st, here, adopt, out)
-        if adopt and not fresh:
-            self._prune(dst_dir, rel_dir, names, out)
+                self._entry(run, item)
+        if run.adopt and not fresh:
+            run.out.removed += _prune(dst_dir, rel_dir, names, self.matcher.ignored)
 
-    def _entry(
-        self,
-        src: str,
-        dst: str,
-        rel: str,
-        st: os.stat_result,
-        here: os.stat_result | None,
-        adopt: bool,
-        out: Outcome,
-    ) -> None:
+    def _subfolder(self, run: _Pass, item: _Item) -> None:
+        """A host folder: made on the app side (unless it is there), its contents walked later."""
+        here = item.here
+        if here is None:
+            os.mkdir(item.dst, 0o700)
+            self.writer.own(item.dst, None)
+        elif not stat.S_ISDIR(here.st_mode):
+            mine = self.files.get(item.rel)
+            ours = mine is not None and sig(here) == mine[1]  # the host made it a folder
+            if not (run.adopt or ours):
+                run.out.unknown.append(item.rel)
+                return
+            self.files.pop(item.rel, None)
+            remove(item.dst)
+            os.mkdir(item.dst, 0o700)
+            self.writer.own(item.dst, None)
+            here = None
+        self.dirs.add(item.rel)
+        run.modes.append((item.dst, item.st.st_mode & PERMS))
+        run.stack.append((item.rel, here is None))
+
+    def _entry(self, run: _Pass, item: _Item) -> None:
+        """A host file or link: copied, left alone, written back, or reported."""
+        src, dst, rel, st, here = item
+        out = run.out
         mine = self.files.get(rel)
         if here is not None:
             if mine is not None and sig(here) == mine[1]:  # the app side is as we left it
@@ -201,7 +192,8 @@ class Copier:
             elif mine is not None:
                 if sig(st) != mine[0]:
                     out.both_changed.append(rel)
-                elif self._copy_back(src, dst, rel, st, here):
+                elif (sigs := self.writer.write_back(src, dst, st, here)) is not None:
+                    self.files[rel] = sigs
                     out.copied_back += 1
                 else:
                     out.app_changed.append(rel)
@@ -210,7 +202,7 @@ class Copier:
                 self.files[rel] = (sig(st), sig(here))
                 out.skipped += 1
                 return
-            elif not adopt:
+            elif not run.adopt:
                 out.unknown.append(rel)
                 return
             remove(dst)
@@ -231,65 +223,6 @@ class Copier:
         if self.progress is not None:
             self.progress(self.count)
 
-    def _copy_back(self, src: str, dst: str, rel: str, st: os.stat_result, here: os.stat_result) -> bool:
-        """The app changed a file we wrote, the host did not: write the app's version into the host's file.
-
-        In place, so the host file keeps its owner; False (unison settles it)
-        when it is not a plain file on both sides or the host file cannot be
-        written.
-        """
-        if not (stat.S_ISREG(st.st_mode) and stat.S_ISREG(here.st_mode)):
-            return False
-        try:
-            fd_in = os.open(dst, os.O_RDONLY | NOFOLLOW)
-        except OSError:
-            return False
-        try:
-            try:
-                fd_out = os.open(src, os.O_WRONLY | NOFOLLOW)
-            except OSError:
-                return False
-            try:
-                if sig(os.fstat(fd_out)) != sig(st):  # the host changed after all: unison settles it
-                    return False
-                os.ftruncate(fd_out, 0)
-                if here.st_size:
-                    self.writer.contents(fd_in, fd_out, here.st_size, "")
-                os.fchmod(fd_out, here.st_mode & PERMS_MASK)
-                os.utime(fd_out, ns=(here.st_atime_ns, here.st_mtime_ns))
-                self.files[rel] = (sig(os.fstat(fd_out)), sig(os.fstat(fd_in)))
-                return True
-            finally:
-                os.close(fd_out)
-        finally:
-            os.close(fd_in)
-
-    def _prune(self, dst_dir: str, rel_dir: str, names: set[str], out: Outcome) -> None:
-        """Remove what an interrupted copy left that the host no longer has."""
-        with os.scandir(dst_dir) as entries:
-            extra = [e for e in entries if e.name not in names]
-        for entry in extra:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if not self.matcher.ignored(rel):
-                remove(entry.path)
-                out.removed += 1
-
-    def _host_deletions(self, seen: set[str], out: Outcome) -> None:
-        """What we copied and the host deleted since goes from the app side, unless the app changed it."""
-        for rel in [r for r in self.files if r not in seen]:
-            app_sig = self.files.pop(rel)[1]
-            here = lstat(os.path.join(self.dst, rel))
-            if here is not None and sig(here) == app_sig:
-                os.unlink(os.path.join(self.dst, rel))
-                out.removed += 1
-        for rel in sorted((d for d in self.dirs if d not in seen), reverse=True):
-            self.dirs.discard(rel)
-            try:
-                os.rmdir(os.path.join(self.dst, rel))  # only if the app left nothing in it
-                out.removed += 1
-            except OSError:
-                pass
-
 
 def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool:
     """Is the app's entry what a copy of the host's would be (a resumed copy)?"""
@@ -297,8 +230,40 @@ def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool
         return False
     if stat.S_ISLNK(host.st_mode):
         return os.readlink(src) == os.readlink(dst)
-    return (host.st_size, host.st_mtime_ns, host.st_mode & PERMS_MASK) == (
+    return (host.st_size, host.st_mtime_ns, host.st_mode & PERMS) == (
         app.st_size,
         app.st_mtime_ns,
-        app.st_mode & PERMS_MASK,
+        app.st_mode & PERMS,
     )
+
+
+def _prune(dst_dir: str, rel_dir: str, names: set[str], ignored: Callable[[str], bool]) -> int:
+    """Remove what an interrupted copy left that the host no longer has; how many went."""
+    with os.scandir(dst_dir) as entries:
+        extra = [e for e in entries if e.name not in names]
+    removed = 0
+    for entry in extra:
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        if not ignored(rel):
+            remove(entry.path)
+            removed += 1
+    return removed
+
+
+def _host_deletions(dst: str, files: dict[str, tuple[Sig, Sig]], dirs: set[str], seen: set[str]) -> int:
+    """What we copied and the host deleted since goes from the app side, unless the app changed it."""
+    removed = 0
+    for rel in [r for r in files if r not in seen]:
+        app_sig = files.pop(rel)[1]
+        here = lstat(os.path.join(dst, rel))
+        if here is not None and sig(here) == app_sig:
+            os.unlink(os.path.join(dst, rel))
+            removed += 1
+    for rel in sorted((d for d in dirs if d not in seen), reverse=True):
+        dirs.discard(rel)
+        try:
+            os.rmdir(os.path.join(dst, rel))  # only if the app left nothing in it
+            removed += 1
+        except OSError:
+            pass
+    return removed

@@ -5,7 +5,7 @@ host's permission bits (under unison's default ``-perms 0o1777`` mask), its
 modification time and the configured owner.  Contents go through the kernel
 (``copy_file_range``, else ``sendfile``, else read/write: the first call the
 kernel refuses is not tried again).  Also the small path helpers the copy
-shares (:func:`lstat`, :func:`remove`).
+shares (:func:`remove`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,29 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
+import struct
 import threading
 
-PERMS_MASK = 0o1777  # unison's default -perms
+from engine.paths import PERMS
+
 BIG = 8 << 20  # files above this are copied in chunks, checking for a stop between them
 NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+# inode, size, mtime, ctime, mode: any change shows.  Packed into one bytes
+# object (73 bytes against 208 for a tuple of five ints): the copier keeps two
+# per file.  Values out of the packed ranges (a time past 2262) keep the tuple,
+# so two sigs are equal exactly when their five values are.
+Sig = bytes | tuple[int, int, int, int, int]
+_PACK = struct.Struct("=QqqqQ").pack
+
+
+def sig(st: os.stat_result) -> Sig:
+    values = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+    try:
+        return _PACK(*values)
+    except struct.error:
+        return values
 
 
 class Stopped(Exception):
@@ -48,7 +66,7 @@ class Writer:
                 if st.st_size:
                     self.contents(fd_in, fd_out, st.st_size, dst)
                 self.own(None, fd_out)
-                os.fchmod(fd_out, st.st_mode & PERMS_MASK)
+                os.fchmod(fd_out, st.st_mode & PERMS)
                 os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
                 return os.fstat(fd_out)
             finally:
@@ -67,6 +85,40 @@ class Writer:
             if n == 0:
                 return  # the host file shrank meanwhile: the catch-up pass sees it
             done += n
+
+    def write_back(
+        self, src: str, dst: str, st: os.stat_result, here: os.stat_result
+    ) -> tuple[Sig, Sig] | None:
+        """The app changed a file we wrote, the host did not: write the app's version into the host's file.
+
+        In place, so the host file keeps its owner; returns the new (host, app)
+        signatures, or None (unison settles it) when it is not a plain file on
+        both sides or the host file cannot be written.
+        """
+        if not (stat.S_ISREG(st.st_mode) and stat.S_ISREG(here.st_mode)):
+            return None
+        try:
+            fd_in = os.open(dst, os.O_RDONLY | NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            try:
+                fd_out = os.open(src, os.O_WRONLY | NOFOLLOW)
+            except OSError:
+                return None
+            try:
+                if sig(os.fstat(fd_out)) != sig(st):  # the host changed after all: unison settles it
+                    return None
+                os.ftruncate(fd_out, 0)
+                if here.st_size:
+                    self.contents(fd_in, fd_out, here.st_size, "")
+                os.fchmod(fd_out, here.st_mode & PERMS)
+                os.utime(fd_out, ns=(here.st_atime_ns, here.st_mtime_ns))
+                return (sig(os.fstat(fd_out)), sig(os.fstat(fd_in)))
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
 
     def own(self, path: str | None, fd: int | None) -> None:
         if self.owner is None:
@@ -101,13 +153,6 @@ def _read_write(fd_in: int, fd_out: int, count: int) -> int:
     while view:
         view = view[os.write(fd_out, view) :]
     return len(data)
-
-
-def lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def remove(path: str) -> None:

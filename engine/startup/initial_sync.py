@@ -19,6 +19,14 @@ from engine.startup import coldstart, fastcopy, oneshot, preflight, probe, runti
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
 
+# What stops a start (one line logged, exits.STARTUP_FAILURE): `run` and `precopy` alike.
+START_FAILURES = (
+    safety.MassDeletionRefused,
+    unison.SyncFailed,
+    preflight.Misconfigured,
+    coldstart.ColdStartFailed,
+)
+
 log = structlog.get_logger("native-sync")
 
 
@@ -36,10 +44,9 @@ def initial_sync(cfg: Config) -> list[problems.Event]:
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
     items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend)
     owner_file = cfg.unison_dir / OWNER_MARK
-    owner = f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}"
     files = 0
-    if cold or _read(owner_file) != owner:
-        files = ownership.chown_tree(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
+    if cold or _read(owner_file) != _owner_mark(cfg):
+        files = ownership.chown_tree(cfg.unison_dest, *cfg.owner)
         record_owner(cfg)
     log.info(
         "initial_sync.done",
@@ -53,9 +60,7 @@ def initial_sync(cfg: Config) -> list[problems.Event]:
 def record_owner(cfg: Config) -> None:
     """Note in UNISON the owner APP_VOLUME has now (the next start skips the walk)."""
     try:
-        (cfg.unison_dir / OWNER_MARK).write_text(
-            f"{cfg.owner_uid}:{cfg.group_id} {cfg.unison_dest}", encoding="utf-8"
-        )
+        (cfg.unison_dir / OWNER_MARK).write_text(_owner_mark(cfg), encoding="utf-8")
     except OSError as e:
         log.warning("initial_sync.owner_not_recorded", error=str(e))
 
@@ -84,6 +89,37 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
     return reported
 
 
+def bring_up(
+    cfg: Config,
+    stop: threading.Event,
+    usable: Callable[[], None],
+    checked: Callable[[], None] = lambda: None,
+    synced: Callable[[], None] = lambda: None,
+) -> list[problems.Event]:
+    """The start-up sequence of ``run`` and ``precopy``, after :func:`runtime.prepare`.
+
+    Preflight and the mass-deletion guard, then (``checked``) the initial sync:
+    a cold start's fast copy when it is wanted (``usable`` once the copy is
+    complete), else unison's one-shot run (``synced`` once it is done).
+    Raises one of START_FAILURES, or :class:`fastcopy.Stopped` when ``stop``
+    is set during the copy.
+    """
+    preflight.check(cfg)
+    safety.check(cfg)
+    probe.probe_roots(cfg)  # case and normalization (engine/casefold.py): unison's arguments follow
+    checked()
+    if coldstart.wanted(cfg):
+        return cold_start(cfg, stop, usable)
+    reported = initial_sync(cfg)
+    synced()
+    return reported
+
+
+def _owner_mark(cfg: Config) -> str:
+    uid, gid = cfg.owner
+    return f"{uid}:{gid} {cfg.unison_dest}"
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
@@ -97,20 +133,8 @@ def precopy(cfg: Config) -> int:
         log.warning("mount.missing", warning=warning)
     try:
         runtime.prepare(cfg)
-        preflight.check(cfg)
-        safety.check(cfg)
-        probe.probe_roots(cfg)
-        if coldstart.wanted(cfg):
-            reported = cold_start(cfg, threading.Event(), lambda: None)
-        else:
-            reported = initial_sync(cfg)
-    except (
-        safety.MassDeletionRefused,
-        unison.SyncFailed,
-        preflight.Misconfigured,
-        coldstart.ColdStartFailed,
-        fastcopy.Stopped,
-    ) as e:
+        reported = bring_up(cfg, threading.Event(), lambda: None)
+    except (*START_FAILURES, fastcopy.Stopped) as e:
         log.error("precopy.failed", error=str(e))
         return exits.STARTUP_FAILURE
     failed = [e for e in reported if isinstance(e, problems.Report)]

@@ -55,7 +55,7 @@ def _prepare(cfg: Config) -> None:
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {str(supervisord.CODE_DIR)!r})\n"
-        "from engine.fsmonitor.monitor import main\n"
+        "from engine.fsmonitor.main import main\n"
         "sys.exit(main())\n",
         encoding="utf-8",
     )
@@ -65,7 +65,7 @@ def _prepare(cfg: Config) -> None:
         log.info("fsmonitor.from_path", reason=f"{cfg.runtime_dir} is mounted noexec", using=str(used))
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
     if ownership.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
-        os.lchown(cfg.unison_dest, cfg.owner_uid, cfg.group_id)
+        os.lchown(cfg.unison_dest, *cfg.owner)
     for stale in (
         statefiles.FSMONITOR_FILE,
         statefiles.UNISON_FILE,

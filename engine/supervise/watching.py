@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import structlog
 
-from engine import compare, conflicts, problems, statefiles, unisonlog
+from engine import compare, conflicts, paths, problems, statefiles, unisonlog
 from engine.config import Config
 from engine.startup import preflight
 
@@ -113,5 +113,5 @@ class Watching:
         if problem.path == problems.ROOT:
             return preflight.root_error(self.cfg) is not None
         host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
-        perms = 0 if statefiles.Roots.load(self.cfg.runtime_dir).host.permissions is False else compare.PERMS
+        perms = 0 if statefiles.Roots.load(self.cfg.runtime_dir).host.permissions is False else paths.PERMS
         return compare.differs(host, app, perms)

@@ -1,6 +1,6 @@
 """docker-sync 1.0.5's native_osx strategy, command for command, against the image.
 
-docker-sync runs (lib/docker-sync/sync_strategy/native_osx.rb, SPEC section 4):
+docker-sync runs (lib/docker-sync/sync_strategy/native_osx.rb):
 
     docker run --rm -v VOL:/app_sync -v SRC:/host_sync -e HOST_VOLUME=/host_sync \
       -e APP_VOLUME=/app_sync -e TZ=... -e UNISON_SRC=... -e UNISON_ARGS="..." ... \

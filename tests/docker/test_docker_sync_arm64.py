@@ -1,6 +1,6 @@
 """test_docker_sync's docker-sync sequence, step for step, against the linux/arm64
 image (Apple Silicon's), built here by `make image PLATFORM=linux/arm64` and run
-under qemu-user-static (SPEC section 6).
+under qemu-user-static.
 
 Runs in CI (CI set) or when NATIVE_SYNC_TEST_ARM64=1; NATIVE_SYNC_TEST_IMAGE_ARM64
 names an arm64 image to test instead of building one. scripts/ci-setup.sh (as

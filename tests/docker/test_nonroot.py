@@ -1,6 +1,6 @@
 """`make image` and `make run` as a Docker Desktop user would run them: not root,
 in the `docker` group, with no apt, apt-get, dpkg, debootstrap, dockerd or
-docker-compose v1 on the PATH (SPEC section 6).
+docker-compose v1 on the PATH.
 
 The user (nsuser, or NATIVE_SYNC_TEST_USER) is made by scripts/ci-setup.sh. The
 test copies the working tree into a folder that user owns and runs both make

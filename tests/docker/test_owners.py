@@ -1,4 +1,4 @@
-"""Owners per side in the image (SPEC section 3, OWNER_UID / GROUP_ID; issue 10).
+"""Owners per side in the image (OWNER_UID / GROUP_ID; issue 10).
 
 A Linux project folder owned by the host user (1000) and an app that runs as
 www-data (33): the app side is 33's, what the sync writes on the host stays

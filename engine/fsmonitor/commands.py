@@ -1,0 +1,67 @@
+"""unison's commands as changes to the fsmonitor's state: the protocol's backend.
+
+:class:`engine.fsmonitor.protocol.Protocol` parses a command and calls one of
+these; each starts a watch, forgets settling paths, or marks a sync cycle's
+start or end.  The time is that of the command being handled (``now``, set by
+:meth:`engine.fsmonitor.monitor.Monitor.command`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.fsmonitor.cycles import Cycles
+from engine.fsmonitor.fullsync import FullSyncRequest
+from engine.fsmonitor.hot import HotPaths
+from engine.fsmonitor.inotify import Watcher
+from engine.fsmonitor.rescan import Rescans
+from engine.fsmonitor.settle import Settler
+from engine.fsmonitor.verifier import VerifierThread
+
+
+@dataclass
+class Commands:
+    """What each of unison's commands does to the watcher, the settler, the cycle count."""
+
+    watcher: Watcher
+    settler: Settler
+    hot: HotPaths
+    rescans: Rescans
+    full_sync: FullSyncRequest
+    cycles: Cycles
+    verifier: VerifierThread | None
+    pending: Callable[[], int]  # changes reported and not yet taken by unison
+    changed: Callable[[], None]  # fsmonitor.json is behind
+    now: float = 0.0
+
+    def start(self, replica: str, root: str, path: str) -> None:
+        if replica not in self.watcher.roots:
+            self.watcher.add_root(replica, root)
+            if self.verifier is not None and len(self.watcher.roots) == 2:
+                first, second = self.watcher.roots.values()
+                self.verifier.roots = (first, second)
+        self.watcher.watch(replica, path)
+        self.cycles.scan_started(self.now)
+        if path == "":
+            self.rescans.root_watched(self.now)
+
+    def watch_dir(self, replica: str, path: str) -> None:
+        self.watcher.watch(replica, path)
+
+    def follow_link(self, replica: str, path: str) -> None:
+        self.watcher.watch(replica, path, follow=True)
+
+    def reset(self, replica: str) -> None:
+        self.settler.forget(replica)
+
+    def waiting(self, replica: str) -> None:
+        if self.cycles.syncing:
+            full_sync = self.full_sync.cycle_ended()
+            self.cycles.cycle_ended(self.now, self.pending(), full_sync)
+            self.changed()
+
+    def changes_taken(self, replica: str, paths: list[str]) -> None:
+        if self.cycles.changes_taken(len(paths), self.now):
+            self.full_sync.cycle_started()
+        self.hot.taken_by_unison(paths, self.now)

@@ -1,0 +1,87 @@
+"""What leaves the fsmonitor: changed paths to unison, and ``fsmonitor.json`` for ``status``.
+
+:meth:`Outbox.report` hands paths to the protocol for both replicas (held hot
+paths ride along); between cycles the verifier's differences go too, and the
+temp files unison abandoned go away (:meth:`Outbox.between_cycles`);
+:meth:`Outbox.changed` notes that the status file is
+behind, and the select loop writes it once at the end of its round
+(:meth:`Outbox.publish_changes`), however many things changed in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.fsmonitor.casescreen import CaseScreen
+from engine.fsmonitor.cycles import Cycles, Publisher
+from engine.fsmonitor.differ import StillDiffers
+from engine.fsmonitor.hot import HotPaths
+from engine.fsmonitor.hygiene import Hygiene
+from engine.fsmonitor.inotify import Watcher
+from engine.fsmonitor.protocol import Protocol
+from engine.fsmonitor.settle import Settler
+
+
+@dataclass
+class Outbox:
+    """The two ways out: the protocol's pending changes and the status file."""
+
+    watcher: Watcher
+    settler: Settler
+    hot: HotPaths
+    still_differs: StillDiffers
+    cycles: Cycles
+    hygiene: Hygiene
+    publisher: Publisher
+    case: CaseScreen = field(default_factory=CaseScreen)  # clashes stay away from unison
+    protocol: Protocol | None = None  # set once the protocol is built on the backend
+    _changed: bool = False  # fsmonitor.json is behind
+
+    def report(self, paths: set[str], now: float, always: bool = False) -> list[str]:
+        """Hand ``paths`` to unison for both replicas."""
+        assert self.protocol is not None
+        if not paths and not always:
+            return []
+        held = self.hot.release_all()  # held hot paths ride along (a rescan covers them)
+        if held and "" not in paths:
+            paths = paths | self.still_differs.filter(held)
+        out: list[str] = []
+        for replica in self.watcher.roots:
+            out += self.protocol.add_changes(replica, paths)
+        self.cycles.reported(now)
+        self._changed = True
+        return out
+
+    def between_cycles(self, now: float) -> list[str]:
+        """When calm: remove abandoned temp files, report the verifier's differences."""
+        removed = self.hygiene.sweep(now)
+        if removed:
+            self.cycles.litter_removed(removed)
+            self.changed()
+        if len(self.watcher.roots) != 2:
+            return []
+        replica = next(iter(self.watcher.roots))
+        found = self.hygiene.drift_to_report(lambda rel: self.still_differs.differs_now(replica, rel))
+        found = {rel for _, rel in self.case.screen({(replica, rel) for rel in found}, True)}
+        found |= self.case.folders()
+        if not found:
+            return []
+        self.cycles.drift_reported(len(found))
+        return self.report(found, now)
+
+    def changed(self) -> None:
+        """Something ``fsmonitor.json`` shows changed."""
+        self._changed = True
+
+    def publish_changes(self, now: float) -> None:
+        """Write ``fsmonitor.json`` if anything in it changed since it was last written."""
+        if self._changed:
+            self.publish(now)
+
+    def publish(self, now: float) -> None:
+        """Write ``fsmonitor.json`` as of ``now``."""
+        assert self.protocol is not None
+        self._changed = False
+        pending = self.protocol.pending_count() + len(self.settler.dirty) + len(self.hot)
+        snapshot = self.hygiene.stamp(self.cycles.snapshot(now, pending, self.watcher.watch_count))
+        self.publisher.publish(self.case.stamp(snapshot))

@@ -1,0 +1,94 @@
+"""The stop sequence of ``run`` (SIGTERM, docker stop): each step logged, all within one budget.
+
+The watchdog thread first (joined for at most ``monit.loop.JOIN_TIMEOUT``),
+then unison (supervisord waits ``UNISON_STOPWAITSECS`` before SIGKILL), one
+more unison pass both ways (the flush, at most FLUSH_TIMEOUT of what is left,
+keeping SUPERVISORD_KEEP), and supervisord itself (the rest): together within
+STOP_BUDGET, before docker stop's SIGKILL at 10 s.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from engine import exits, supervisord, unison
+from engine.config import Config
+from engine.deadline import Deadline
+from engine.supervise.watching import Watching
+
+STOP_BUDGET = 9.0
+FLUSH_TIMEOUT = 6.0
+SUPERVISORD_KEEP = 1.0
+SUPERVISORD_WAIT = 3.0
+
+log = structlog.get_logger("native-sync")
+
+
+class WatchdogHandle(Protocol):
+    """The running watchdog as ``run`` holds it (:class:`monit.loop.WatchdogThread`; a fake in tests)."""
+
+    def stop(self, timeout: float = ...) -> bool: ...
+
+
+@dataclass
+class StopSequence:
+    """Stops what ``run`` started; ``sync`` runs the flush (:func:`engine.startup.oneshot.sync_once`)."""
+
+    cfg: Config
+    client: supervisord.SupervisorClient
+    observer: Watching
+    sync: Callable[..., int]
+    clock: Callable[[], float]
+
+    def run(
+        self, supervisor: supervisord.SupervisordProcess | None, watchdog: WatchdogHandle | None, flush: bool
+    ) -> int:
+        """Watchdog, unison, the flush (when ``flush``), supervisord. Returns the exit status."""
+        deadline = Deadline(STOP_BUDGET, self.clock)
+        log.info("stop.begin", budget=STOP_BUDGET)
+        if supervisor is not None:
+            try:
+                if watchdog is not None:
+                    stopped = watchdog.stop()
+                    log.info("stop.watchdog_stopped", ended=stopped, remaining=round(deadline.remaining(), 3))
+                self.client.stop("unison")
+                log.info("stop.unison_stopped", remaining=round(deadline.remaining(), 3))
+            except supervisord.SupervisorError as e:
+                log.warning("stop.unison_not_stopped", error=str(e))
+        code = exits.OK
+        self.observer.follow(rest=True)
+        if flush:
+            code = self.flush(deadline.share(FLUSH_TIMEOUT, keep=SUPERVISORD_KEEP))
+        if supervisor is not None:
+            self.stop_supervisord(supervisor, deadline.share(SUPERVISORD_WAIT))
+        log.info("stop.done", status=code, remaining=round(deadline.remaining(), 3))
+        return code
+
+    def flush(self, timeout: float) -> int:
+        """One more unison pass, so nothing changed before the stop is left behind."""
+        unison.clear_stale_locks(self.cfg)
+        try:
+            self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.observer.take)
+        except unison.SyncFailed as e:
+            log.error("stop.flush_failed", error=str(e), timeout=round(timeout, 3))
+            return exits.FAILED
+        return exits.OK
+
+    def stop_supervisord(self, supervisor: supervisord.SupervisordProcess, timeout: float) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` s; what unison said as it stopped is followed."""
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(timeout=timeout)
+            log.info("stop.supervisord_stopped")
+        except subprocess.TimeoutExpired:
+            log.warning("stop.supervisord_killed", waited=round(timeout, 3))
+            supervisor.kill()
+            supervisor.wait()
+        self.observer.follow(rest=True)
+        self.observer.close()
