@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polling", action="store_true", help="also polling unison (-repeat 1)")
     parser.add_argument("--reopen", action="store_true", help="the log is closed after every line")
     parser.add_argument("--jitter", type=float, default=0.0, help="random extra gap between edits")
-    parser.add_argument("--hot-delay", default=None, help="SYNC_HOT_DELAY for native-sync")
+
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="nsb-churn-", dir=os.environ.get("BENCH_TMP") or "/tmp"))
     out: dict[str, Any] = {"load_at_start": os.getloadavg()}
@@ -172,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         tree = trees.generate(work / "tree", args.files)
         files = trees.sample(args.files, args.trials, seed=args.files + 3)
         native = engines.NativeSync(work / "native")
-        if args.hot_delay is not None:
-            native.engine.env["SYNC_HOT_DELAY"] = args.hot_delay
+
         try:
             trees.copy(tree, native.host)
             native.start()

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.converters import (
     boolean,
     excludes,
-    hot_delay,
     ignore_pattern,
     log_format,
     log_level,
@@ -54,7 +53,12 @@ class ConfigError(Exception):
 # --- the config ----------------------------------------------------------------
 
 
-HOT_DELAY = 3.0  # SYNC_HOT_DELAY's default: see bench/NOTES.md (churn)
+# Variables earlier versions read and this one does not: set, each is named in
+# one warning at start (never an error: an old compose file keeps working).
+RETIRED = {
+    "SYNC_HOT_DELAY": "the hot-path hold is gone: our unison no longer sleeps 1 s after a sync",
+}
+
 # UNISON_WATCH_INTERVAL's default: watch-mode unison's pause after every sync
 # (our unison patch 0001; stock unison sleeps 1 s).  It blocks on the fsmonitor
 # meanwhile, so a short pause costs nothing at idle (unison/README.md).
@@ -84,7 +88,7 @@ class Config:
     monit_stall_seconds: float
     rescan_interval: float
     verify_interval: float | None  # SYNC_VERIFY_INTERVAL: None is auto, 0 is off
-    hot_delay: float  # SYNC_HOT_DELAY (engine/fsmonitor/hot.py)
+
     watch_interval: float  # UNISON_WATCH_INTERVAL: seconds watch-mode unison pauses after a sync
     runtime_dir: Path
     unison_dir: Path
@@ -92,6 +96,7 @@ class Config:
     log_format: str
     tz: str | None
     in_image: bool = False  # NATIVE_SYNC_IMAGE=1 (the Dockerfile sets it): the roots should be mounts
+    retired: tuple[str, ...] = ()  # variables set that native-sync no longer reads (RETIRED)
     log_level: str = "info"  # LOG_LEVEL: debug adds unison's raw output and every verifier pass
 
     @property
@@ -214,7 +219,6 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         monit_stall_seconds=get("MONIT_STALL_SECONDS", positive_number, 60.0),
         rescan_interval=get("SYNC_RESCAN_INTERVAL", non_negative_number, 300.0),
         verify_interval=get("SYNC_VERIFY_INTERVAL", verify_interval, None),
-        hot_delay=get("SYNC_HOT_DELAY", hot_delay, HOT_DELAY),
         watch_interval=get("UNISON_WATCH_INTERVAL", watch_interval, WATCH_INTERVAL),
         runtime_dir=Path(get("SYNC_RUNTIME_DIR", runtime_folder, "/run/native-sync")),
         unison_dir=Path(get("UNISON", str, "/unison")),
@@ -223,6 +227,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         log_level=get("LOG_LEVEL", log_level, "info"),
         tz=env.get("TZ") or None,
         in_image=get("NATIVE_SYNC_IMAGE", boolean, False),
+        retired=tuple(name for name in RETIRED if env.get(name)),
     )
 
 

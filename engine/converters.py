@@ -58,17 +58,6 @@ def watch_interval(value: str) -> float:
     return seconds
 
 
-def hot_delay(value: str) -> float:
-    """``SYNC_HOT_DELAY``: seconds, 0 (off) to 5."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError("a number of seconds from 0 to 5") from None
-    if not 0 <= seconds <= 5:  # also refuses nan
-        raise ValueError("a number of seconds from 0 to 5")
-    return seconds
-
-
 def positive_number(value: str) -> float:
     """A number greater than 0."""
     try:

@@ -95,6 +95,11 @@ def test_watch_mode_unison_pauses_20_ms_after_a_sync_unless_told() -> None:
     assert unison.environment(load({"UNISON_WATCH_INTERVAL": "0"}))["UNISON_WATCH_INTERVAL"] == "0"
 
 
+def test_a_retired_variable_is_named_not_refused() -> None:
+    assert load({"SYNC_HOT_DELAY": "3"}).retired == ("SYNC_HOT_DELAY",)
+    assert load({}).retired == ()
+
+
 def test_unison_src_and_dest_override_the_volumes() -> None:
     cfg = load({"HOST_VOLUME": "/h", "APP_VOLUME": "/a", "UNISON_SRC": "/s", "UNISON_DEST": "/d"})
     assert cfg.roots == (Path("/s"), Path("/d"))

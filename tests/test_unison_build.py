@@ -234,7 +234,6 @@ def test_an_edit_right_after_a_sync_crosses_without_the_pause(
     env.update(
         PATH=f"{fsmonitor.parent}{os.pathsep}{env['PATH']}",
         UNISON_WATCH_INTERVAL="0.02",
-        SYNC_HOT_DELAY="0",
         HOST_VOLUME=str(a),
         APP_VOLUME=str(b),
         SYNC_RUNTIME_DIR=str(tmp_path / "run"),

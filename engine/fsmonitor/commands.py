@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from engine.fsmonitor.cycles import Cycles
 from engine.fsmonitor.fullsync import FullSyncRequest
-from engine.fsmonitor.hot import HotPaths
 from engine.fsmonitor.inotify import Watcher
 from engine.fsmonitor.rescan import Rescans
 from engine.fsmonitor.settle import Settler
@@ -26,7 +25,7 @@ class Commands:
 
     watcher: Watcher
     settler: Settler
-    hot: HotPaths
+
     rescans: Rescans
     full_sync: FullSyncRequest
     cycles: Cycles
@@ -64,4 +63,3 @@ class Commands:
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self.now):
             self.full_sync.cycle_started()
-        self.hot.taken_by_unison(paths, self.now)

@@ -17,7 +17,6 @@ import structlog
 from engine import program, statefiles
 from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.casescreen import CaseScreen
-from engine.fsmonitor.hot import HotPaths
 from engine.fsmonitor.inotify import Watcher
 from engine.fsmonitor.monitor import Monitor
 from engine.fsmonitor.protocol import quote
@@ -47,7 +46,6 @@ def main() -> int:
         watcher=watcher,
         differs=differs,
         rescan_interval=cfg.rescan_interval,
-        hot=HotPaths(cfg.hot_delay),
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
         listeners=[] if owners is None else [owners],
         verifier=verifier,

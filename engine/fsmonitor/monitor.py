@@ -26,7 +26,6 @@ from engine.fsmonitor.commands import Commands
 from engine.fsmonitor.cycles import Cycles, Publisher
 from engine.fsmonitor.differ import StillDiffers, TooManyToRecheck
 from engine.fsmonitor.fullsync import FullSyncRequest
-from engine.fsmonitor.hot import HotPaths
 from engine.fsmonitor.hygiene import Hygiene
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.outbox import Outbox
@@ -63,7 +62,7 @@ class Monitor:
     listeners: list[SettledListener] = field(default_factory=list)  # e.g. owners, when root
     protocol: Protocol = field(init=False)
     settler: Settler = field(default_factory=Settler)
-    hot: HotPaths = field(default_factory=lambda: HotPaths(0.0))
+
     still_differs: StillDiffers = field(init=False)
     rescans: Rescans = field(init=False)
     full_sync: FullSyncRequest = field(default_factory=FullSyncRequest)
@@ -80,7 +79,7 @@ class Monitor:
         previous = statefiles.FsmonitorStatus.load(self.status_file) if self.status_file else None
         self.cycles = Cycles.resume(previous or statefiles.FsmonitorStatus(), self.wall)
         publisher = Publisher(self.status_file)
-        shared = (self.watcher, self.settler, self.hot)
+        shared = (self.watcher, self.settler)
         self.outbox = Outbox(*shared, self.still_differs, self.cycles, self.hygiene, publisher, self.case)
         self.case.changed = self.outbox.changed
         rooms = (*shared, self.rescans, self.full_sync, self.cycles, self.verifier)
@@ -116,7 +115,6 @@ class Monitor:
         times = [
             self.settler.deadline(now),
             self.rescans.deadline(now, self.full_sync.rescan_due),
-            self.hot.deadline(),
             None if recheck is None else max(recheck, now),
             self.hygiene.deadline(now),
         ]
@@ -130,9 +128,7 @@ class Monitor:
             out += self.rescan(reason, now)
         if self.settler.settled(now):
             out += self.report_settled(now)
-        due = self.hot.release_due(now)
-        if due:  # held hot paths whose delay is up go alone
-            out += self.outbox.report(self.still_differs.filter(due), now)
+
         recheck = self.still_differs.recheck_at(self._quiet_since())
         if self._calm() and recheck is not None and now >= recheck:
             out += self.recheck(now)
@@ -164,16 +160,9 @@ class Monitor:
         batch = self.case.screen(self.settler.take(now), not self.cycles.syncing)  # renames wait for a sync
         for _, rel in batch:
             self.cycles.saw(rel)
-        cold, hot = self.hot.split(batch, now)
-        if self.protocol.pending_count():  # a sync comes anyway: nothing to wait for
-            cold, hot = batch, set()
-        differing = self.still_differs.filter(cold) | self.case.folders()
-        hot_differing = self.still_differs.filter(hot)
-        hot = {key for key in hot if key[1] in hot_differing}  # unison's own echo is not held
+        differing = self.still_differs.filter(batch) | self.case.folders()
         for listener in self.listeners:
-            listener.settled(self.watcher.roots, batch, differing | hot_differing)
-        if self.hot.hold(hot, now):
-            self.outbox.changed()  # held paths count in pending_changes
+            listener.settled(self.watcher.roots, batch, differing)
         return self.outbox.report(differing, now)
 
     def recheck(self, now: float) -> list[str]:

@@ -1,11 +1,10 @@
 """What leaves the fsmonitor: changed paths to unison, and ``fsmonitor.json`` for ``status``.
 
-:meth:`Outbox.report` hands paths to the protocol for both replicas (held hot
-paths ride along); between cycles the verifier's differences go too, and the
-temp files unison abandoned go away (:meth:`Outbox.between_cycles`);
-:meth:`Outbox.changed` notes that the status file is
-behind, and the select loop writes it once at the end of its round
-(:meth:`Outbox.publish_changes`), however many things changed in it.
+:meth:`Outbox.report` hands paths to the protocol for both replicas; between
+cycles the verifier's differences go too, and the temp files unison abandoned
+go away (:meth:`Outbox.between_cycles`); :meth:`Outbox.changed` notes that the
+status file is behind, and the select loop writes it once at the end of its
+round (:meth:`Outbox.publish_changes`), however many things changed in it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from engine.fsmonitor.casescreen import CaseScreen
 from engine.fsmonitor.cycles import Cycles, Publisher
 from engine.fsmonitor.differ import StillDiffers
-from engine.fsmonitor.hot import HotPaths
 from engine.fsmonitor.hygiene import Hygiene
 from engine.fsmonitor.inotify import Watcher
 from engine.fsmonitor.protocol import Protocol
@@ -28,7 +26,7 @@ class Outbox:
 
     watcher: Watcher
     settler: Settler
-    hot: HotPaths
+
     still_differs: StillDiffers
     cycles: Cycles
     hygiene: Hygiene
@@ -42,9 +40,7 @@ class Outbox:
         assert self.protocol is not None
         if not paths and not always:
             return []
-        held = self.hot.release_all()  # held hot paths ride along (a rescan covers them)
-        if held and "" not in paths:
-            paths = paths | self.still_differs.filter(held)
+
         out: list[str] = []
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
@@ -82,6 +78,6 @@ class Outbox:
         """Write ``fsmonitor.json`` as of ``now``."""
         assert self.protocol is not None
         self._changed = False
-        pending = self.protocol.pending_count() + len(self.settler.dirty) + len(self.hot)
+        pending = self.protocol.pending_count() + len(self.settler.dirty)
         snapshot = self.hygiene.stamp(self.cycles.snapshot(now, pending, self.watcher.watch_count))
         self.publisher.publish(self.case.stamp(snapshot))

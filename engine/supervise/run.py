@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from engine import exits, health, statefiles, supervisord, unison
-from engine.config import Config
+from engine.config import RETIRED, Config
 from engine.jsonfile import now_iso
 from engine.startup import fastcopy, oneshot, preflight, runtime
 from engine.startup.initial_sync import START_FAILURES, bring_up
@@ -115,6 +115,8 @@ class Runner:
         log.info("start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), uid=uid, gid=gid)
         for warning in warnings:
             log.warning("mount.missing", warning=warning)
+        for name in cfg.retired:
+            log.warning("config.retired", variable=name, why=RETIRED[name])
         runtime.set_inotify_limit(cfg)
         self.started = self.clock()
         try:
