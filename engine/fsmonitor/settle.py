@@ -18,9 +18,11 @@ from engine.paths import Key
 SETTLE = 0.005  # quiet time before a batch of events is looked at
 MAX_BATCH = 0.5  # a steady stream (a branch switch) is still reported this often
 # How long a file still being written may stay behind: a log a dev server keeps
-# open and appends to every 100 ms travels every 150 ms (about 0.1 s behind),
-# not with every line (a sync per line would race the next append).
-WRITE_HOLD = 0.15
+# open and appends to every 100 ms travels every 250 ms (p50 0.16 s behind at
+# 10k files), not with every line.  Each sync costs unison a rewrite of its
+# archive: 0.15 s cut the lag to 0.10 s for 21% of a core, 0.25 s costs 14.5%
+# (bench/NOTES.md, issue 17).
+WRITE_HOLD = 0.25
 
 
 @dataclass
