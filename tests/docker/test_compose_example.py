@@ -94,10 +94,12 @@ def test_compose_example(compose: Compose, docker: Docker, poll: Callable[..., A
     def app_lists(path: str) -> bool:
         return path in compose("logs", "--no-color", "app").stdout
 
-    # the stand-in app has no healthcheck of its own: it never turns unhealthy (the image's
-    # HEALTHCHECK is the sync's, and would fail in it after its 10-minute start period)
+    # the stand-in app has a healthcheck of its own (it reads the synced volume), not the image's
+    # HEALTHCHECK, which is the sync's and would fail in it after its 10-minute start period
     app_id = compose("ps", "-q", "app").stdout.strip()
-    assert json.loads(docker("inspect", "-f", "{{json .Config.Healthcheck.Test}}", app_id).stdout) == ["NONE"]
+    check = json.loads(docker("inspect", "-f", "{{json .Config.Healthcheck.Test}}", app_id).stdout)
+    assert check == ["CMD", "test", "-r", "/app/src/index.html"]
+    poll(lambda: docker.health(app_id) == "healthy", 60, "the app healthy", interval=0.5)
     poll(lambda: app_lists("/app/src/index.html"), 30, "the app to list the synced files", interval=0.5)
     assert not app_lists("/app/.git")
 
