@@ -43,6 +43,17 @@ def test_a_watching_engine_reads_in_words() -> None:
     assert "Problems" not in text and "Conflicts" not in text and "\033[" not in text
 
 
+def test_a_host_that_folds_names_says_so_and_a_plain_one_says_nothing() -> None:
+    status = recorded("watching")
+    status["roots"] = {
+        "host": {"case_insensitive": True, "normalization_insensitive": True, "permissions": False},
+        "app": {"case_insensitive": False, "normalization_insensitive": False, "permissions": True},
+    }
+    text = view.render(status, "/host_sync", "/app_sync", NOW)
+    assert "  host       /host_sync  (ignores case and Unicode form in names; keeps no permissions)\n" in text
+    assert "  app        /app_sync\n" in text
+
+
 def test_a_degraded_engine_names_each_problem_and_warning() -> None:
     text = render("degraded")
     assert text.startswith("native-sync  degraded: watching, but something cannot sync (below)\n")

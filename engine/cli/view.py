@@ -93,7 +93,11 @@ def render(status: dict[str, Any], host: str, app: str, now: datetime, colour: b
     if count:
         headline += paint("yellow", f"; {plural(count, 'conflict')} to look at (below)")
     lines = [headline]
-    rows: list[tuple[str, str]] = [("host", host), ("app", app)]
+    roots = status.get("roots") or {}
+    rows: list[tuple[str, str]] = [
+        ("host", host + _folding(roots.get("host"))),
+        ("app", app + _folding(roots.get("app"))),
+    ]
     rows.append(("last sync", when(status.get("last_sync_at"), now)))
     pending = int(status.get("pending_changes") or 0)
     rows.append(("pending", "nothing" if pending == 0 else plural(pending, "change") + " waiting for unison"))
@@ -122,6 +126,21 @@ def render(status: dict[str, Any], host: str, app: str, now: datetime, colour: b
         lines += ["", paint("yellow", f"Warnings ({len(warnings)}):")]
         lines += [f"  {w}" for w in warnings]
     return "\n".join(lines) + "\n"
+
+
+def _folding(root: object) -> str:
+    """What a root's probe found that changes how names sync (nothing said for a plain Linux folder)."""
+    if not isinstance(root, dict):
+        return ""
+    folds = [
+        word
+        for key, word in (("case_insensitive", "case"), ("normalization_insensitive", "Unicode form"))
+        if root.get(key)
+    ]
+    said = [f"ignores {' and '.join(folds)} in names"] if folds else []
+    if root.get("permissions") is False:
+        said.append("keeps no permissions")
+    return f"  ({'; '.join(said)})" if said else ""
 
 
 def _progress(p: dict[str, Any]) -> str:
