@@ -9,6 +9,11 @@ command -v ocamlopt >/dev/null || need+=(ocaml-nox)
 command -v make >/dev/null || need+=(make)
 command -v patch >/dev/null || need+=(patch)
 command -v bindfs >/dev/null || need+=(bindfs)
+# the tests' case-insensitive host folder (exFAT through FUSE on a loop device)
+command -v mkfs.exfat >/dev/null || need+=(exfatprogs)
+command -v mount.exfat-fuse >/dev/null || need+=(exfat-fuse)
+# the status view's test in a real terminal
+command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "system-deps: please install: ${need[*]} (as root: apt-get install ${need[*]})" >&2
