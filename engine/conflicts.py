@@ -154,6 +154,31 @@ class Keeper:
             self.save()
         return added
 
+    def sweep(self, places: Iterable[tuple[str, str]]) -> list[Entry]:
+        """Conflict copies in these ``(side, folder)`` places that no conflict line named: kept too.
+
+        unison makes a copy on the side it overwrites whenever ``-prefer``
+        settles a conflict, but its output does not always say so (a storm of
+        edits on both sides); so every folder it wrote into is looked at once
+        more (``run``: a few seconds later).  The copy's side lost.
+        """
+        found: dict[str, Conflict] = {}
+        for side, folder in set(places):
+            root = self.roots.get(side)
+            if root is None:
+                continue
+            try:
+                names = os.listdir(root / folder)
+            except OSError:
+                continue
+            winner = "app" if side == "host" else "host"
+            for name in names:
+                original = original_name(name)
+                if original is not None:
+                    path = os.path.join(folder, original) if folder else original
+                    found[path] = Conflict(path, winner=winner, loser=side)
+        return self.take(found.values())
+
     def prune(self) -> None:
         """Drop the conflicts whose kept copy is gone (resolved)."""
         current = self.record.current()

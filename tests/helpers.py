@@ -82,6 +82,14 @@ def same_trees(a: Path, b: Path, keep_temps: bool = False) -> bool:
     return snapshot(a, not_synced, keep_temps=keep_temps) == snapshot(b, not_synced, keep_temps=keep_temps)
 
 
+def tree_diff(a: Path, b: Path, keep_temps: bool = False) -> str:
+    """What differs between two trees (the conflict store aside): for a timeout's message."""
+    sa, sb = snapshot(a, not_synced, keep_temps=keep_temps), snapshot(b, not_synced, keep_temps=keep_temps)
+    only_a, only_b = sorted(sa.keys() - sb.keys()), sorted(sb.keys() - sa.keys())
+    changed = sorted(k for k in sa.keys() & sb.keys() if sa[k] != sb[k])
+    return f"only in {a}: {only_a[:10]}; only in {b}: {only_b[:10]}; different: {changed[:10]}"
+
+
 def unison_temps(*roots: Path) -> list[Path]:
     """unison's temp files (:func:`engine.paths.is_unison_temp`) anywhere under ``roots``."""
     return [p for root in roots for p in root.rglob(".unison.*") if is_unison_temp(p.name)]

@@ -97,6 +97,21 @@ def test_keeping_the_winner_drops_the_kept_copy(cfg: Config) -> None:
         conflicts.resolve(cfg, "src/a.txt", "host")
 
 
+def test_a_copy_no_output_line_named_is_found_in_a_folder_unison_wrote_into(cfg: Config) -> None:
+    # a storm on both sides: unison made the copy on the side it overwrote, its output did not say
+    write(cfg.unison_dest / "src" / "a.txt", "host's version")
+    write(cfg.unison_dest / "src" / "a (conflict_on_2026-12-02).txt", "app's version")
+    write(cfg.unison_dest / "src" / "b.txt", "no conflict")
+    watching = Watching(cfg, clock=lambda: 100.0)
+    watching.take([problems.Transfer("src/a.txt", "updated", source="host", target="app")])
+    assert len(watching.keeper.record.entries) == 0  # no conflict line: nothing kept yet
+    watching.check()
+    [entry] = watching.keeper.record.entries
+    assert (entry.path, entry.winner, entry.loser) == ("src/a.txt", "host", "app")
+    assert read(Path(entry.kept)) == "app's version"
+    assert sorted(p.name for p in (cfg.unison_dest / "src").iterdir()) == ["a.txt", "b.txt"]
+
+
 def test_original_names() -> None:
     assert conflicts.original_name("a (conflict_on_2026-12-02).txt") == "a.txt"
     assert conflicts.original_name("Makefile (conflict #2_on_2026-12-02)") == "Makefile"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -113,7 +112,8 @@ def test_conflict_keeps_both_versions_and_is_counted(engine: Engine) -> None:
     assert kept.is_relative_to(engine.host / ".native-sync" / "conflicts") and kept.name == "shared.txt"
     assert kept.read_text() == "app version"
     assert engine.status()["conflicts"]["recent"] == [listed["kept"]]
-    assert re.search(r"\[warning\s*\] conflict\s.*kept=\S*shared.txt.*path=shared.txt", engine.logs())
+    [logged] = engine.events("conflict", path="shared.txt")
+    assert (logged["level"], logged["kept"], logged["winner"]) == ("warning", listed["kept"], "host")
     wait_for(lambda: same_trees(engine.host, engine.app), SYNC, "identical trees (the store aside)")
 
 

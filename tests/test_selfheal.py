@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Engine, same_trees, unison_temps, wait_for
+from tests.helpers import Engine, same_trees, tree_diff, unison_temps, wait_for
 
 pytestmark = pytest.mark.engine
 
@@ -149,7 +149,7 @@ def test_create_delete_storm_on_both_sides_converges(engine: Engine) -> None:
         90,
         "identical trees, no temp files, after the storm",
         0.2,
-        detail=lambda: f"temp files: {unison_temps(engine.host, engine.app)[:5]}",
+        detail=lambda: tree_diff(engine.host, engine.app, keep_temps=True),
     )
     assert unison_temps(engine.host, engine.app) == []
     (engine.host / "calm.txt").write_text("after the storm")

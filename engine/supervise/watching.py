@@ -8,8 +8,9 @@ conflict too (the losing copy is kept by :mod:`engine.conflicts`); the log
 lines of our own processes in that file (the fsmonitor's, the unison
 program's) go on to our stdout unchanged, unison's raw text only at
 LOG_LEVEL=debug.  :meth:`Watching.check` asks, at most every CHECK_EVERY
-seconds, whether unison can still use both roots (:mod:`engine.startup.preflight`)
-and which problems still stand.
+seconds, whether unison can still use both roots (:mod:`engine.startup.preflight`),
+which problems still stand, and whether unison left a conflict copy its output
+did not name in a folder it wrote into (then kept like any other).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from engine.config import Config
 from engine.startup import preflight
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
+SWEEP_FOR = 60.0  # seconds a folder unison wrote into is looked at for conflict copies
 MAX_TRANSFERS_LOGGED = 100  # per batch of output; more are one summary line
 
 # a line one of our own processes logged (console: an ISO time first; LOG_FORMAT=json: an object)
@@ -54,6 +56,7 @@ class Watching:
         self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
         self.checked_at: float | None = None
         self.keeper = conflicts.Keeper(cfg)
+        self.written: dict[tuple[str, str], float] = {}  # (side, folder) unison wrote into -> when
         self.debug = cfg.log_level == "debug"
 
     def take(self, events: list[problems.Event], log_transfers: bool = False) -> None:
@@ -62,6 +65,10 @@ class Watching:
             self._log_transfers(events)
         self.tracker.take(events)
         self.keeper.take(e for e in events if isinstance(e, problems.Conflict))
+        now = self.clock()
+        for e in events:
+            if isinstance(e, problems.Transfer):
+                self.written[e.target, os.path.dirname(e.path)] = now
 
     def follow(self, rest: bool = False) -> None:
         """unison's new output: our processes' log lines on to our stdout, unison's text into events.
@@ -102,6 +109,8 @@ class Watching:
         self.checked_at = now
         error = preflight.root_error(self.cfg)
         self.tracker.recheck()
+        self.written = {place: at for place, at in self.written.items() if now - at <= SWEEP_FOR}
+        self.keeper.sweep(self.written)  # copies unison made but did not name in its output
         self.keeper.prune()
         return True, error
 
