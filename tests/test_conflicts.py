@@ -104,7 +104,7 @@ def test_a_copy_no_output_line_named_is_found_in_a_folder_unison_wrote_into(cfg:
     write(cfg.unison_dest / "src" / "b.txt", "no conflict")
     watching = Watching(cfg, clock=lambda: 100.0)
     watching.take([problems.Transfer("src/a.txt", "updated", source="host", target="app")])
-    assert len(watching.keeper.record.entries) == 0  # no conflict line: nothing kept yet
+    assert conflicts.Record.load(cfg.unison_dir).entries == ()  # no conflict line: nothing kept yet
     watching.check()
     [entry] = watching.keeper.record.entries
     assert (entry.path, entry.winner, entry.loser) == ("src/a.txt", "host", "app")
