@@ -1,0 +1,104 @@
+"""The model-based sync fuzzer (tests/fuzz/) against the real engine.
+
+The short run is part of the suite: fixed seeds, derandomized, a few hundred
+steps.  ``make fuzz`` runs the long one (``FUZZ_SECONDS``, ``FUZZ_STEPS``,
+``FUZZ_SEED``, ``FUZZ_UNISON_BIN``; README "Fuzzing").  A failing example the
+fuzzer found is kept below as an ordinary test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, seed, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from tests.fuzz import machine
+from tests.fuzz.machine import STATS, Rig, SyncMachine
+
+pytestmark = [pytest.mark.engine, pytest.mark.fuzz]
+
+QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+SHORT_SEEDS = (1, 2, 3)
+
+
+def _engine_env() -> dict[str, str]:
+    unison = os.environ.get("FUZZ_UNISON_BIN")
+    return {"UNISON_BIN": unison} if unison else {}
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[Rig]:
+    made = Rig(_engine_env())
+    machine.RIG = made
+    try:
+        yield made
+    finally:
+        machine.RIG = None
+        made.close()
+
+
+def _settings(examples: int, steps: int) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=QUIET,
+        print_blob=True,
+    )
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("fixed", SHORT_SEEDS)
+def test_short_fuzz_run(rig: Rig, fixed: int) -> None:
+    """A few dozen steps per seed, the same ones every time (bounded: see the timeout)."""
+    run_state_machine_as_test(seed(fixed)(SyncMachine), settings=_settings(examples=3, steps=30))
+
+
+@pytest.mark.timeout(0)
+@pytest.mark.skipif(
+    not (os.environ.get("FUZZ_SECONDS") or os.environ.get("FUZZ_STEPS")), reason="make fuzz runs the long fuzz"
+)
+def test_long_fuzz_run(rig: Rig) -> None:
+    """``make fuzz``: seed after seed until FUZZ_SECONDS have passed or FUZZ_STEPS were taken."""
+    seconds = float(os.environ.get("FUZZ_SECONDS") or "inf")
+    steps = int(os.environ.get("FUZZ_STEPS") or 10**9)
+    first = int(os.environ.get("FUZZ_SEED") or int(time.time()))
+    report = Path(os.environ.get("FUZZ_REPORT") or "fuzz-report.json")
+    started = time.monotonic()
+    seeds: list[int] = []
+    failure: str | None = None
+    try:
+        current = first
+        while time.monotonic() - started < seconds and STATS.steps < steps:
+            seeds.append(current)
+            run_state_machine_as_test(seed(current)(SyncMachine), settings=_settings(examples=5, steps=50))
+            current += 1
+    except Exception as e:
+        failure = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        report.write_text(
+            json.dumps(
+                {
+                    "seeds": seeds,
+                    "steps": STATS.steps,
+                    "examples": STATS.examples,
+                    "settles": STATS.settles,
+                    "conflicts": STATS.conflicts,
+                    "drift_repaired": STATS.drift_repaired,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "failure": failure,
+                    "notes": STATS.notes,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
