@@ -82,6 +82,12 @@ class Rig:
         self.conflicts_seen = engine.status()["conflicts"]["count"]
         return engine
 
+    def replace(self) -> None:
+        """Stop this engine; the next example starts a new one (after a failure)."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
     def _empty(self, engine: Engine) -> None:
         for side in (engine.host, engine.app):
             for entry in list(side.iterdir()):
@@ -363,7 +369,9 @@ class SyncMachine(RuleBasedStateMachine):
         wait_for(lambda: converged(engine), CONVERGE, "equal trees, nothing pending", detail=self._diff)
         done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
         assert done.returncode == 0, f"flush failed: {done.stdout}{done.stderr}"
-        host, app = wait_for(lambda: converged(engine), CONVERGE, "equal trees after the flush", detail=self._diff)
+        host, app = wait_for(
+            lambda: converged(engine), CONVERGE, "equal trees after the flush", detail=self._diff
+        )
         temps = [p for p in host if p.rsplit("/", 1)[-1].startswith(".unison.") and p.endswith(".unison.tmp")]
         assert not temps, f"unison temp files left: {temps}"
         wrong = check(self.tree, self.window, host, app)

@@ -114,10 +114,10 @@ def check(tree: Tree, window: Window, host: dict[str, Entry], app: dict[str, Ent
             wrong.append(f"{p}: expected {_short(want)}, found {_short(got)}")
     for p, e in sorted(copies.items()):
         orig = original_of(p)
-        c = window.concurrent.get(orig)
-        if c is None:
+        pair = window.concurrent.get(orig)
+        if pair is None:
             wrong.append(f"{p}: a conflict copy of {orig}, which was not edited concurrently")
-        elif e[0] != "file" or e[2] not in (c.host, c.app):
+        elif e[0] != "file" or e[2] not in (pair.host, pair.app):
             wrong.append(f"{p}: a conflict copy holding neither write: {_short(e)}")
     for p, c in sorted(window.concurrent.items()):
         kept = {e[2] for q, e in copies.items() if original_of(q) == p and e[0] == "file"}
