@@ -5,7 +5,11 @@ unison 2.52.1 reports a path it could not sync in three forms (samples in
 
 - ``Failed [PATH]: REASON`` (on one-shot runs after a progress bar on the same
   line); a reason ending in ``:`` continues on the next line
-  (``Error in readWriteBounded:`` / ``No space left on device``);
+  (``Error in readWriteBounded:`` / ``No space left on device``), and so do
+  unison's two-line transient reasons (``The source file /host_sync/x`` /
+  ``has been modified during synchronization.  Transfer aborted.``;
+  ``Destination updated during synchronization`` / ``The file x has been
+  created``: unison's copy.ml and update.ml);
 - the summary after ``Synchronization (in)complete at ...``:
   ``  failed: PATH`` and ``  skipped: PATH (REASON)``, the reason running over
   lines until its parenthesis closes; an unreadable root is ``skipped:  (...)``;
@@ -46,6 +50,12 @@ MAX_LINES = 6  # a reason longer than this many lines is cut there
 MAX_PROBLEMS = 1000  # problems kept in status; more are logged but not listed
 GENERIC = "failed (unison gave no reason)"
 HOLD = 2.0  # seconds after unison reported a path before a recheck may clear it
+# unison retries a path that changed while it copied it ("modified during synchronization");
+# such a report becomes a problem only when the path still differs this long after the first
+# one (checked every few seconds by ``recheck``): SPEC 5, a retry that succeeds is no problem
+TRANSIENT_BOUND = 10.0
+_TRANSIENT = re.compile(r"modified during synchronization|Destination updated during synchronization")
+_TWO_LINES = re.compile(r"^(The source file .*|Destination updated during synchronization)$")
 
 _FAILED = re.compile(r"Failed \[(.*)\]: (.*)$")
 _SUMMARY_FAILED = re.compile(r"^  failed: (.*)$")
@@ -222,7 +232,7 @@ class Reader:
         text = " ".join(lines)
         if kind == "skipped":  # until the parenthesis that opened the reason closes
             return text.count("(") + 1 > text.count(")")
-        return text.endswith(":")
+        return text.endswith(":") or _TWO_LINES.match(lines[-1]) is not None
 
     def _close(self) -> Report:
         assert self._open is not None
@@ -276,29 +286,31 @@ class Tracker:
         self.clock = clock
         self.problems: dict[str, Problem] = {}
         self._reported: dict[str, float] = {}
+        self._retrying: dict[str, tuple[float, Report]] = {}  # transient reports: since when
 
     def take(self, events: Iterable[Event]) -> None:
         """Add what unison reported; a transferred path's problem is cleared."""
         changed = False
         for event in events:
             if isinstance(event, Synced):
+                self._retrying.pop(event.path, None)
                 changed |= self._clear(event.path, "synced")
                 continue
             if not isinstance(event, Report):
                 continue
             self._reported[event.path] = self.clock()
             known = self.problems.get(event.path)
+            if known is None and _TRANSIENT.search(event.reason):
+                first = self._retrying.get(event.path, (self.clock(), event))[0]
+                self._retrying[event.path] = (first, event)
+                log.debug("problem.retrying", path=event.path, reason=event.reason)
+                continue
             if known is not None:
                 if known.reason != event.reason and not event.reason.startswith(GENERIC):
                     self.problems[event.path] = replace(known, reason=event.reason, side=event.side)
                     changed = True
                 continue
-            if len(self.problems) >= MAX_PROBLEMS:
-                log.warning("problem", path=event.path, side=event.side, reason=event.reason, listed=False)
-                continue
-            self.problems[event.path] = Problem(event.path, event.side, event.reason, jsonfile.now_iso())
-            log.warning("problem", path=event.path, side=event.side, reason=event.reason)
-            changed = True
+            changed |= self._add(event)
         if changed:
             self.save()
 
@@ -306,6 +318,13 @@ class Tracker:
         """Clear every problem that no longer stands."""
         now = self.clock()
         changed = False
+        for path, (first, report) in list(self._retrying.items()):
+            if not self.still(Problem(path, report.side, report.reason, "")):
+                del self._retrying[path]
+            elif now - first >= TRANSIENT_BOUND:
+                del self._retrying[path]
+                self._reported[path] = now
+                changed |= self._add(report)  # a retry that keeps failing: a problem after all
         for problem in list(self.problems.values()):
             if now - self._reported.get(problem.path, 0.0) < HOLD:
                 continue
@@ -313,6 +332,14 @@ class Tracker:
                 changed |= self._clear(problem.path, "resolved")
         if changed:
             self.save()
+
+    def _add(self, event: Report) -> bool:
+        if len(self.problems) >= MAX_PROBLEMS:
+            log.warning("problem", path=event.path, side=event.side, reason=event.reason, listed=False)
+            return False
+        self.problems[event.path] = Problem(event.path, event.side, event.reason, jsonfile.now_iso())
+        log.warning("problem", path=event.path, side=event.side, reason=event.reason)
+        return True
 
     def _clear(self, path: str, why: str) -> bool:
         problem = self.problems.pop(path, None)

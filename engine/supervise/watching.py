@@ -109,9 +109,25 @@ class Watching:
         self.follower.close()
 
     def _still_a_problem(self, problem: statefiles.Problem) -> bool:
-        """A root's problem stands while the root is unusable; a path's while it differs."""
+        """A root's problem stands while the root is unusable; a path's while it differs,
+        or while unison cannot read it on either side (a folder only root can list looks
+        the same as its empty copy: issue 18)."""
         if problem.path == problems.ROOT:
             return preflight.root_error(self.cfg) is not None
         host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
         perms = 0 if statefiles.Roots.load(self.cfg.runtime_dir).host.permissions is False else compare.PERMS
-        return compare.differs(host, app, perms)
+        return compare.differs(host, app, perms) or unreadable(host) or unreadable(app)
+
+
+def unreadable(path: str) -> bool:
+    """A folder this process cannot list, or a file it cannot read (a missing one is not)."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.listdir(path)
+        elif os.path.isfile(path):
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
