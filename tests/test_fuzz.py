@@ -103,6 +103,7 @@ def test_long_fuzz_run(rig: Rig) -> None:
                     "seconds": round(time.monotonic() - started, 1),
                     "failures": failures,
                     "notes": STATS.notes,
+                    "violations": STATS.violations,
                 },
                 indent=2,
             )

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class Stats:
     conflicts: int = 0
     drift_repaired: int = 0
     notes: list[str] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)  # the first report of each
 
 
 STATS = Stats()
@@ -133,6 +135,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.tree = Tree()
         self.window = Window()
         self.serial = 0
+        self.trace: list[str] = []
         self.drift_at_start = self._drift()
         STATS.examples += 1
 
@@ -151,6 +154,12 @@ class SyncMachine(RuleBasedStateMachine):
 
     def step(self) -> None:
         STATS.steps += 1
+        frame = sys._getframe(1)
+        args = {k: v for k, v in frame.f_locals.items() if k not in ("self", "data")}
+        self.trace.append(f"{frame.f_code.co_name}({args})")
+
+    def did(self, *rels: str) -> None:
+        self.trace[-1] += f" -> {', '.join(rels)}"
 
     def _drift(self) -> int:
         try:
@@ -174,6 +183,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, rel) or self.tree.entries.get(rel, ("file",))[0] != "file":
             return
         self.window.claim(side, rel)
+        self.did(rel)
         content = self.data_for(side, size)
         (self.root(side) / rel).write_bytes(content)
         self.tree.set_file(rel, content)
@@ -186,6 +196,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, rel):
             return
         self.window.claim(side, rel)
+        self.did(rel)
         more = self.data_for(side, size)
         with open(self.root(side) / rel, "ab") as f:
             f.write(more)
@@ -202,6 +213,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, rel) or not old:
             return
         self.window.claim(side, rel)
+        self.did(rel)
         at = offset % len(old)
         patch = bytes([old[at] ^ 0x20 if old[at] != 0x20 else 0x21])
         with open(self.root(side) / rel, "r+b") as f:
@@ -218,6 +230,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, rel):
             return
         self.window.claim(side, rel)
+        self.did(rel)
         content = self.data_for(side, size)
         with open(self.root(side) / rel, "r+b") as f:
             f.truncate(0)
@@ -237,6 +250,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, src, dst):
             return
         self.window.claim(side, src, dst)
+        self.did(src, dst)
         os.rename(self.root(side) / src, self.root(side) / dst)
         self.tree.move(src, dst)
 
@@ -249,6 +263,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, rel):
             return
         self.window.claim(side, rel)
+        self.did(rel)
         path = self.root(side) / rel
         if self.tree.entries[rel][0] == "dir":
             shutil.rmtree(path)
@@ -271,6 +286,7 @@ class SyncMachine(RuleBasedStateMachine):
         if rel in self.tree.entries or not self.window.may(side, rel) or rel.count("/") > 3:
             return
         self.window.claim(side, rel)
+        self.did(rel)
         inner = f"{rel}/a" if deep else rel
         (self.root(side) / inner).mkdir(parents=True)
         self.tree.entries[rel] = ("dir", 0o755)
@@ -288,6 +304,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, rel):
             return
         self.window.claim(side, rel)
+        self.did(rel)
         os.chmod(self.root(side) / rel, mode)
         self.tree.set_file(rel, self.tree.entries[rel][2], mode)
 
@@ -304,6 +321,7 @@ class SyncMachine(RuleBasedStateMachine):
         if rel in self.tree.entries or not self.window.may(side, rel):
             return
         self.window.claim(side, rel)
+        self.did(rel)
         os.symlink(link, self.root(side) / rel)
         self.tree.entries[rel] = ("link", link)
 
@@ -316,6 +334,7 @@ class SyncMachine(RuleBasedStateMachine):
         if not self.window.may(side, rel) or self.tree.entries.get(rel, ("file",))[0] != "file":
             return
         self.window.claim(side, rel)
+        self.did(rel)
         content = random.Random(self.serial).randbytes(mb << 20)
         self.serial += 1
         (self.root(side) / rel).write_bytes(content)
@@ -334,6 +353,7 @@ class SyncMachine(RuleBasedStateMachine):
             return
         rel = data.draw(st.sampled_from(free), label="file")
         self.window.owner[top(rel)] = "both"
+        self.did(rel)
         writes = {side: self.data_for(side, 30) for side in SIDES}
         second = "app" if first == "host" else "host"
         (self.root(first) / rel).write_bytes(writes[first])
@@ -364,6 +384,13 @@ class SyncMachine(RuleBasedStateMachine):
     # --- the invariants -------------------------------------------------------------------
 
     def quiesce_and_check(self) -> None:
+        try:
+            self._quiesce_and_check()
+        except AssertionError as e:  # kept as found: a replay while shrinking may differ (timing)
+            STATS.violations.append({"error": str(e)[:6000], "trace": list(self.trace)})
+            raise
+
+    def _quiesce_and_check(self) -> None:
         engine = self.engine
         STATS.settles += 1
         wait_for(lambda: converged(engine), CONVERGE, "equal trees, nothing pending", detail=self._diff)
