@@ -54,13 +54,14 @@ class Watching:
         self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
         self.checked_at: float | None = None
         self.keeper = conflicts.Keeper(cfg)
+        self.root_mode_said = False
         self.debug = cfg.log_level == "debug"
 
     def take(self, events: list[problems.Event], log_transfers: bool = False) -> None:
         """What a one-shot unison reported (the initial sync, the flush): problems, conflicts."""
         if log_transfers:
             self._log_transfers(events)
-        self.tracker.take(events)
+        self.tracker.take(self._wanted(events))
         self.keeper.take(e for e in events if isinstance(e, problems.Conflict))
 
     def follow(self, rest: bool = False) -> None:
@@ -107,6 +108,40 @@ class Watching:
 
     def close(self) -> None:
         self.follower.close()
+
+    def _wanted(self, events: list[problems.Event]) -> list[problems.Event]:
+        """All but the one failure that is no problem: ``--user`` on a fresh named volume.
+
+        Docker gives an empty volume the image's ``/app_sync`` (root, 1777: anyone may
+        write it); unison then tries to give the app root the host root's mode, which only
+        its owner may (``chmod(/app_sync)``: Operation not permitted).  Everything in the
+        root syncs; the root keeps its mode.  Said once, not a standing problem.
+        """
+        wanted = []
+        for event in events:
+            if isinstance(event, problems.Report) and self._foreign_app_root_mode(event):
+                if not self.root_mode_said:
+                    self.root_mode_said = True
+                    st = os.stat(self.cfg.unison_dest)
+                    log.warning(
+                        "app_root.mode_kept",
+                        folder=str(self.cfg.unison_dest),
+                        owner=f"{st.st_uid}:{st.st_gid}",
+                        mode=oct(st.st_mode & 0o7777),
+                        reason=event.reason,
+                    )
+                continue
+            wanted.append(event)
+        return wanted
+
+    def _foreign_app_root_mode(self, report: problems.Report) -> bool:
+        if report.path != problems.ROOT or not report.reason.startswith("Error in setting permissions"):
+            return False
+        try:
+            st = os.stat(self.cfg.unison_dest)
+        except OSError:
+            return False
+        return st.st_uid != os.geteuid() and os.access(self.cfg.unison_dest, os.W_OK | os.X_OK)
 
     def _still_a_problem(self, problem: statefiles.Problem) -> bool:
         """A root's problem stands while the root is unusable; a path's while it differs,
