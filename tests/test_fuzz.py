@@ -78,37 +78,35 @@ def test_long_fuzz_run(rig: Rig) -> None:
     started = time.monotonic()
     seeds: list[int] = []
     failures: list[dict[str, object]] = []
+
+    def write_report() -> None:  # after every seed: a run stopped early still tells
+        found = {
+            "seeds": seeds,
+            "steps": STATS.steps,
+            "examples": STATS.examples,
+            "settles": STATS.settles,
+            "conflicts": STATS.conflicts,
+            "drift_repaired": STATS.drift_repaired,
+            "seconds": round(time.monotonic() - started, 1),
+            "failures": failures,
+            "notes": STATS.notes,
+            "violations": STATS.violations,
+        }
+        report.write_text(json.dumps(found, indent=2) + "\n")
+
     current = first
-    try:
-        while time.monotonic() - started < seconds and STATS.steps < steps:
-            seeds.append(current)
-            try:
-                machine_at_seed = seed(current)(SyncMachine)
-                run_state_machine_as_test(machine_at_seed, settings=_settings(examples=5, steps=50))
-            except Exception as e:  # recorded with its seed; the next seed runs on a fresh engine
-                failures.append({"seed": current, "error": f"{type(e).__name__}: {e}"[:4000]})
-                print(f"\nfuzz: seed {current} failed:\n{e}", flush=True)
-                rig.replace()
-            current += 1
-    finally:
-        report.write_text(
-            json.dumps(
-                {
-                    "seeds": seeds,
-                    "steps": STATS.steps,
-                    "examples": STATS.examples,
-                    "settles": STATS.settles,
-                    "conflicts": STATS.conflicts,
-                    "drift_repaired": STATS.drift_repaired,
-                    "seconds": round(time.monotonic() - started, 1),
-                    "failures": failures,
-                    "notes": STATS.notes,
-                    "violations": STATS.violations,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+    while time.monotonic() - started < seconds and STATS.steps < steps:
+        seeds.append(current)
+        try:
+            machine_at_seed = seed(current)(SyncMachine)
+            run_state_machine_as_test(machine_at_seed, settings=_settings(examples=5, steps=50))
+        except Exception as e:  # recorded with its seed; the next seed runs on a fresh engine
+            failures.append({"seed": current, "error": f"{type(e).__name__}: {e}"[:4000]})
+            print(f"\nfuzz: seed {current} failed:\n{e}", flush=True)
+            rig.replace()
+        write_report()
+        current += 1
+    write_report()
     assert not failures, f"{len(failures)} seeds failed: see {report}"
 
 
