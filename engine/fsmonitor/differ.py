@@ -51,12 +51,19 @@ class StillDiffers:
     def filter(self, paths: set[Key]) -> set[str]:
         """The paths (relative) of ``paths`` that differ from the other replica."""
         self.recent |= paths
-        seen: dict[str, str] = {}
-        both = set()
-        for replica, rel in paths:
-            if seen.setdefault(rel, replica) != replica:
-                both.add(rel)  # the same change on both sides: unison must record it
+        both = self.both_sides(paths)
         return both | {rel for replica, rel in paths if rel not in both and self.differs_now(replica, rel)}
+
+    @staticmethod
+    def both_sides(paths: set[Key]) -> set[str]:
+        """The paths of ``paths`` that changed on both replicas (reported even when equal)."""
+        seen: dict[str, str] = {}
+        return {rel for replica, rel in paths if seen.setdefault(rel, replica) != replica}
+
+    def alike(self, paths: set[Key]) -> set[str]:
+        """The paths changed on both replicas that hold the same on both now."""
+        replica = {rel: rep for rep, rel in paths}
+        return {rel for rel in self.both_sides(paths) if not self.differs_now(replica[rel], rel)}
 
     def recheck_at(self, quiet_since: float) -> float | None:
         """When the recent paths are due again, after calm since ``quiet_since``."""

@@ -231,7 +231,8 @@ class Monitor:
         hot_differing = self.still_differs.filter(hot)
         hot = {key for key in hot if key[1] in hot_differing}  # unison's own echo is not held
         if self.owners is not None:  # unison's copies get their owners (engine/owners.py)
-            self.owners.settled(self.watcher.roots, batch, differing | hot_differing)
+            alike = self.still_differs.alike(batch)  # reported, yet no difference for the owners
+            self.owners.settled(self.watcher.roots, batch, (differing | hot_differing) - alike)
         if self.hot.hold(hot, now):
             self.publish(now)  # held paths count in pending_changes
         return self._report(differing, now)
