@@ -211,6 +211,10 @@ class Monitor:
     def _calm(self) -> bool:
         return not self.settler.dirty and not self.cycles.syncing and not self.protocol.pending_count()
 
+    def _present(self, rel: str) -> bool:
+        """``rel`` is there in some replica."""
+        return any(os.path.lexists(os.path.join(root, rel)) for root in self.watcher.roots.values())
+
     def _quiet_since(self) -> float:
         return max(self.settler.last_event, self.cycles.last_sync_done)
 
@@ -221,7 +225,7 @@ class Monitor:
         batch = self.settler.take(now)
         batch = self._screen(batch, not self.cycles.syncing, now)  # renames wait while unison syncs
         for _, rel in batch:
-            self.cycles.saw(rel)
+            self.cycles.saw(rel, self._present)
         cold, hot = self.hot.split(batch, now)
         if self.protocol.pending_count():  # a sync comes anyway: nothing to wait for
             cold, hot = batch, set()
