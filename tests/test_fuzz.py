@@ -57,11 +57,11 @@ def _settings(examples: int, steps: int) -> settings:
     )
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("fixed", SHORT_SEEDS)
 def test_short_fuzz_run(rig: Rig, fixed: int) -> None:
     """A few dozen steps per seed, the same ones every time (bounded: see the timeout)."""
-    run_state_machine_as_test(seed(fixed)(SyncMachine), settings=_settings(examples=3, steps=30))
+    run_state_machine_as_test(seed(fixed)(SyncMachine), settings=_settings(examples=3, steps=24))
 
 
 @pytest.mark.timeout(0)
