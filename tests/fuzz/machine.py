@@ -30,7 +30,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from tests.fuzz.model import CONFLICT_COPY, SIDES, Concurrent, Tree, Window, check, top
+from engine.conflicts import STORE, Record
+from tests.fuzz.model import SIDES, Concurrent, Tree, Window, check, top
 from tests.helpers import Engine, make_engine, snapshot, wait_for
 
 NAMES = ("a", "b", "x.txt", "X.txt", "y.md")  # x.txt/X.txt: case-only renames
@@ -64,7 +65,6 @@ class Rig:
         self.base = Path(tempfile.mkdtemp(prefix="ns-fuzz-"))
         self.engine: Engine | None = None
         self.generation = 0
-        self.conflicts_seen = 0  # conflict copies the fuzzer found since this engine started
 
     def fresh(self) -> Engine:
         """A watching engine on two empty folders."""
@@ -81,7 +81,6 @@ class Rig:
         engine.start().wait_watching()
         engine.wait_first_watch_cycle()
         self.engine = engine
-        self.conflicts_seen = engine.status()["conflicts"]["count"]
         return engine
 
     def replace(self) -> None:
@@ -118,11 +117,17 @@ def pending(engine: Engine) -> int:
     return int(data.get("pending_changes", 0))
 
 
+def in_store(rel: str) -> bool:
+    return rel == STORE or rel.startswith(STORE + "/")
+
+
 def converged(engine: Engine) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Both snapshots when nothing is pending and the trees (temp files included) are equal."""
+    """Both snapshots when nothing is pending and the trees (temp files included, the conflict
+    store on the host side left out) are equal."""
     if pending(engine) != 0:
         return None
-    host, app = snapshot(engine.host, keep_temps=True), snapshot(engine.app, keep_temps=True)
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    app = snapshot(engine.app, keep_temps=True)
     return (host, app) if host == app and pending(engine) == 0 else None
 
 
@@ -137,7 +142,7 @@ class SyncMachine(RuleBasedStateMachine):
         assert RIG is not None, "tests/test_fuzz.py sets the rig"
         self.rig = RIG
         self.engine = RIG.fresh()
-        RIG.conflicts_seen = self.engine.status()["conflicts"]["count"]
+        self.kept_before = {e.kept for e in self.kept_copies()}
         self.tree = Tree()
         self.window = Window()
         self.serial = 0
@@ -407,26 +412,28 @@ class SyncMachine(RuleBasedStateMachine):
         )
         temps = [p for p in host if p.rsplit("/", 1)[-1].startswith(".unison.") and p.endswith(".unison.tmp")]
         assert not temps, f"unison temp files left: {temps}"
-        wrong = check(self.tree, self.window, host, app)
+        entries = self.kept_copies()
+        new = [(e.path, Path(e.kept).read_bytes()) for e in entries if e.kept not in self.kept_before]
+        wrong = check(self.tree, self.window, host, app, new)
         assert not wrong, "model violated:\n" + "\n".join(wrong)
-        copies = sorted(p for p in host if CONFLICT_COPY.search(p))
         status = engine.status()
         assert status["state"] == "watching", f"state {status['state']}: {status['problems']}"
         assert status["problems"] == [], status["problems"]
-        self.rig.conflicts_seen += len(copies)
-        STATS.conflicts += len(copies)
-        assert status["conflicts"]["count"] == self.rig.conflicts_seen, (status["conflicts"], copies)
-        # The user resolves: the copies go, the model takes what the files hold now.
-        for rel in self.window.concurrent:
+        assert status["conflicts"]["count"] == len(entries), (status["conflicts"], entries)
+        STATS.conflicts += len(new)
+        self.kept_before |= {e.kept for e in entries}
+        for rel in self.window.concurrent:  # the model takes what the files hold now
             self.tree.set_file(rel, host[rel][2])
-        for rel in copies:
-            (engine.host / rel).unlink()
-        if copies:
-            wait_for(lambda: converged(engine), CONVERGE, "conflict copies removed on both sides")
         self.window = Window()
 
+    def kept_copies(self) -> list[Any]:
+        """The conflicts the engine keeps (its record), each with a copy that is there."""
+        record = Record.load(Path(self.engine.env["UNISON"])).current()
+        return [e for e in record.entries if os.path.isfile(e.kept)]
+
     def _diff(self) -> str:
-        host, app = snapshot(self.engine.host, keep_temps=True), snapshot(self.engine.app, keep_temps=True)
+        host = snapshot(self.engine.host, skip=in_store, keep_temps=True)
+        app = snapshot(self.engine.app, keep_temps=True)
         lines = [f"pending={pending(self.engine)}"]
         for p in sorted(set(host) | set(app)):
             if host.get(p) != app.get(p):

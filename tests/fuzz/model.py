@@ -6,13 +6,15 @@ name belongs to the first side that touches it (:class:`Window`): that side's
 writes are applied to the model as they are made, and the other side leaves
 the name alone until the window ends.  The one exception is a concurrent edit:
 both sides write the same file within the window, and either version may end
-up in the file, provided that the other one is kept as a conflict copy (or
-was overwritten by a later save of the other side that followed it in time).
+up in the file, provided that the other one is kept as a conflict copy in the
+engine's conflict store (or was overwritten by a later save of the other side
+that followed it in time).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +23,6 @@ SIDES = ("host", "app")
 CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")
 
 Entry = tuple[Any, ...]  # ("dir", mode) | ("file", mode, bytes) | ("link", target), as tests.helpers.snapshot
-
-
-def original_of(copy: str) -> str:
-    """``d/x (conflict_on_2026-01-01).txt`` -> ``d/x.txt``."""
-    m = CONFLICT_COPY.search(copy)
-    assert m is not None
-    return copy[: m.start()] + (m.group(3) or "")
 
 
 def top(rel: str) -> str:
@@ -94,16 +89,28 @@ class Window:
             self.owner.setdefault(top(r), side)
 
 
-def check(tree: Tree, window: Window, host: dict[str, Entry], app: dict[str, Entry]) -> list[str]:
-    """What is wrong with two converged trees against the model: a list of violations."""
+def check(
+    tree: Tree,
+    window: Window,
+    host: dict[str, Entry],
+    app: dict[str, Entry],
+    kept: Sequence[tuple[str, bytes]] = (),
+) -> list[str]:
+    """What is wrong with two converged trees against the model: a list of violations.
+
+    ``kept``: the conflict copies the engine kept since the last check, as (original path,
+    contents): in its conflict store, out of both trees (engine/conflicts.py).
+    """
     wrong: list[str] = []
     if host != app:
         for p in sorted(set(host) | set(app)):
             if host.get(p) != app.get(p):
                 wrong.append(f"{p}: host {_short(host.get(p))} != app {_short(app.get(p))}")
         return wrong
-    copies = {p: e for p, e in host.items() if CONFLICT_COPY.search(p)}
-    plain = {p: e for p, e in host.items() if p not in copies}
+    for p in sorted(host):
+        if CONFLICT_COPY.search(p):
+            wrong.append(f"{p}: a conflict copy left in the tree (it belongs in the store)")
+    plain = {p: e for p, e in host.items() if not CONFLICT_COPY.search(p)}
     for p in sorted(set(plain) | set(tree.entries)):
         want, got = tree.entries.get(p), plain.get(p)
         if p in window.concurrent:
@@ -112,22 +119,21 @@ def check(tree: Tree, window: Window, host: dict[str, Entry], app: dict[str, Ent
                 wrong.append(f"{p}: concurrent edit left {_short(got)}, not one of the two writes")
         elif want != got:
             wrong.append(f"{p}: expected {_short(want)}, found {_short(got)}")
-    for p, e in sorted(copies.items()):
-        orig = original_of(p)
+    for orig, data in kept:
         pair = window.concurrent.get(orig)
         if pair is None:
-            wrong.append(f"{p}: a conflict copy of {orig}, which was not edited concurrently")
-        elif e[0] != "file" or e[2] not in (pair.host, pair.app):
-            wrong.append(f"{p}: a conflict copy holding neither write: {_short(e)}")
+            wrong.append(f"a conflict copy of {orig}, which was not edited concurrently")
+        elif data not in (pair.host, pair.app):
+            wrong.append(f"a conflict copy of {orig} holding neither write: {_short_bytes(data)}")
     for p, c in sorted(window.concurrent.items()):
-        kept = {e[2] for q, e in copies.items() if original_of(q) == p and e[0] == "file"}
+        held = {data for orig, data in kept if orig == p}
         got = plain.get(p)
         if got is not None and got[0] == "file":
-            kept.add(got[2])
+            held.add(got[2])
         # Without a conflict copy the later save must hold the file: the sync carried the
         # first write across before the second was made (then it was no conflict).
-        if {c.host, c.app} - kept and kept != {c.second()}:
-            wrong.append(f"{p}: a write is lost (kept {sorted(map(_short_bytes, kept))})")
+        if {c.host, c.app} - held and held != {c.second()}:
+            wrong.append(f"{p}: a write is lost (kept {sorted(map(_short_bytes, held))})")
     return wrong
 
 
