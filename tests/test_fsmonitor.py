@@ -235,6 +235,8 @@ def test_no_rescan_when_the_interval_is_zero(rig: Rig) -> None:
     ],
 )
 def test_a_conflict_copy_is_counted_once(rig: Rig, name: str) -> None:
+    (rig.app / name).parent.mkdir(parents=True, exist_ok=True)
+    (rig.app / name).write_text("the loser's version")  # unison made it
     t = rig.t0 + 1
     for i in range(3):
         rig.events({("h1", name), ("h2", name)}, t + i)
@@ -291,6 +293,7 @@ def test_a_full_sync_request_rescans_and_counts_when_its_cycle_ends(rig: Rig) ->
 
 def test_a_conflict_copy_is_logged_with_its_name(rig: Rig) -> None:
     name = "a (conflict_on_2026-11-25).txt"
+    (rig.host / name).write_text("the loser's version")
     rig.events({("h1", name)}, rig.t0)
     with capture_logs() as logs:
         rig.monitor.tick(rig.t0 + 1)
