@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
-def holds(check: Callable[[], bool], seconds: float, what: str) -> None:
+def holds(
+    check: Callable[[], bool], seconds: float, what: str, detail: Callable[[], str] = lambda: ""
+) -> None:
     """``check`` is true at every probe for ``seconds`` (it flipped within CHECK_EVERY before)."""
     started = time.monotonic()
     while time.monotonic() - started < seconds:
-        assert check(), f"{what} stopped holding after {time.monotonic() - started:.1f} s"
+        assert check(), f"{what} stopped holding after {time.monotonic() - started:.1f} s\n{detail()}"
 
 
 def test_user_1000_with_a_fresh_named_volume_just_works(
@@ -101,7 +103,12 @@ def test_a_full_app_volume_is_unhealthy_until_fixed(
         return docker("exec", name, "native-sync", "health", check=False).returncode
 
     poll(lambda: health() == 1, 60, "health failing")
-    holds(lambda: health() == 1, 4 * CHECK_EVERY, "failing health")
+    holds(
+        lambda: health() == 1,
+        4 * CHECK_EVERY,
+        "failing health",
+        lambda: json.dumps(status(docker, name)) + docker.logs_tail(name),
+    )
     current = status(docker, name)
     assert current["state"] == "degraded"
     assert any("No space left on device" in p["reason"] for p in current["problems"]), json.dumps(current)
