@@ -54,7 +54,10 @@ HOLD = 2.0  # seconds after unison reported a path before a recheck may clear it
 # such a report becomes a problem only when the path still differs this long after the first
 # one (checked every few seconds by ``recheck``): SPEC 5, a retry that succeeds is no problem
 TRANSIENT_BOUND = 10.0
-_TRANSIENT = re.compile(r"modified during synchronization|Destination updated during synchronization")
+_TRANSIENT = re.compile(
+    r"modified during synchronization|Destination updated during synchronization"
+    r"|^Error in digesting .*: No such file or directory$"  # deleted while unison read it (the fuzzer)
+)
 _TWO_LINES = re.compile(r"^(The source file .*|Destination updated during synchronization)$")
 
 _FAILED = re.compile(r"Failed \[(.*)\]: (.*)$")

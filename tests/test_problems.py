@@ -220,3 +220,15 @@ def test_a_retry_that_keeps_failing_past_the_bound_is_a_problem(tmp_path: Path) 
     ]
     [saved] = statefiles.Problems.load(tmp_path).items
     assert saved.reason == MODIFIED_REASON
+
+
+def test_a_file_deleted_while_unison_read_it_is_a_retry_not_a_problem(tmp_path: Path) -> None:
+    """Found by the fuzzer: a large file deleted on the host while unison digested it stayed
+    a problem (state degraded) until the next recheck, though nothing was wrong."""
+    reason = "Error in digesting /host_sync/X.txt: /host_sync/X.txt: No such file or directory"
+    tracker, clock = transient_tracker(tmp_path, set())
+    tracker.take([Report("X.txt", "host", reason)])
+    assert tracker.problems == {}
+    clock.now += problems.TRANSIENT_BOUND
+    tracker.recheck()
+    assert tracker.problems == {}
