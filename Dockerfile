@@ -56,6 +56,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log \
  && mkdir -p /host_sync /app_sync /unison /run/native-sync \
  && chmod 1777 /unison /run/native-sync \
+ # /app_sync 1777: Docker copies this owner and mode into an empty named volume at every
+ # mount, so `docker run --user 1000:1000 -v fresh:/app_sync` can write it (issue 18)
+ && chmod 1777 /app_sync \
  && ln -s /run/native-sync/supervisord.conf /etc/supervisord.conf
 COPY --from=venv /opt/venv /opt/venv
 COPY --from=unison /opt/unison/bin/unison /usr/local/bin/unison

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 UNISON_PREFIX := build/unison
 export PATH := $(CURDIR)/$(UNISON_PREFIX)/bin:$(PATH)
 
-.PHONY: deps docker-deps system-deps unison unison-stock image run test test-unit test-engine test-docker lint bench clean
+.PHONY: deps docker-deps system-deps unison unison-stock image run test test-unit test-engine test-docker lint bench fuzz clean
 
 # --- dependencies -----------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -57,6 +57,15 @@ test-engine: deps
 
 test-docker: deps docker-deps
 	$(VPY) -m pytest -m docker $(PYTEST_ARGS)
+
+# --- the long fuzz (issue 18; tests/fuzz/, README "Fuzzing") -------------------------
+# make fuzz [FUZZ_SECONDS=1800] [FUZZ_STEPS=5000] [FUZZ_SEED=n] [FUZZ_UNISON_BIN=path]
+# Stops at whichever bound comes first; writes fuzz-report.json (seeds, steps, time).
+FUZZ_SECONDS ?= 1800
+FUZZ_STEPS ?=
+fuzz: deps
+	FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_STEPS="$(FUZZ_STEPS)" \
+		$(VPY) -m pytest tests/test_fuzz.py -k long -p no:cacheprovider -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

@@ -11,6 +11,7 @@ are alive.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ from engine.statefiles import (
 
 QUICK_EXITS_FAILED = 3  # this many failed starts in a row: `failed`
 RECENT_CONFLICTS = 10  # kept copies listed in ``conflicts.recent`` (mutagen lists ten)
+UNREPAIRED = "still differs after the drift verifier handed it to unison repeatedly"
+# a reason that says a whole root cannot take writes, whatever path unison was writing
+_ROOT_WIDE = re.compile(r"No space left on device|Disk quota exceeded|Read-only file system")
 
 log = structlog.get_logger("native-sync")
 
@@ -153,16 +157,43 @@ def _unrepaired(monitor: FsmonitorStatus) -> list[Problem]:
         Problem(
             path=path,
             side="both",
-            reason="still differs after the drift verifier handed it to unison repeatedly",
+            reason=UNREPAIRED,
             since=monitor.verify_last_at or "",
         )
         for path in monitor.drift_unrepaired
     ]
 
 
+def standing_failure(status: dict[str, Any]) -> str | None:
+    """A problem that fails ``health`` for as long as it stands (issue 18), or None.
+
+    - a root that cannot take writes, said by unison for any path (a full volume,
+      a quota, a read-only mount) or a root unison cannot scan (path ``.``): the
+      sync as a whole is stuck.  The problem stands until the path syncs or is
+      gone, so health does not follow the root probe, which a full volume passes
+      each time unison has removed its aborted temp file (the flapping);
+    - a path the drift verifier gave up on (``drift_unrepaired``) with no named
+      problem to explain it: unsynced, and nobody can say why.
+
+    A path with a named problem of its own (a file only root may read) leaves
+    health passing and the state ``degraded``: everything else syncs, the app can
+    run, and ``status`` and the logs name the path (issue 9).
+    """
+    named = [p for p in status["problems"] if p["reason"] != UNREPAIRED]
+    for p in named:
+        if p["path"] == "." or _ROOT_WIDE.search(p["reason"]):
+            return f"the {p['side']} side cannot take writes: {p['path']}: {p['reason']}"
+    explained = {p["path"] for p in named}
+    for path in status["verifier"]["drift_unrepaired"]:
+        if path not in explained:
+            return f"{path}: {UNREPAIRED}"
+    return None
+
+
 def healthy(status: dict[str, Any]) -> bool:
-    """Watching (problems with some paths allowed), both roots usable, a live unison whose fsmonitor runs;
-    or indexing: a cold start's copy made the volume complete, unison builds its archive (issue 13)."""
+    """Watching (named problems with some paths allowed), both roots usable, a live unison whose
+    fsmonitor runs, no :func:`standing_failure`; or indexing: a cold start's copy made the
+    volume complete, unison builds its archive (issue 13)."""
     if status["state"] == State.INDEXING:
         return status["roots_error"] is None
     return (
@@ -170,6 +201,7 @@ def healthy(status: dict[str, Any]) -> bool:
         and status["roots_error"] is None
         and status["unison"]["pid"] is not None
         and status["fsmonitor"]
+        and standing_failure(status) is None
     )
 
 

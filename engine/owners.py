@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 import structlog
 
 from engine import ownership
+from engine.compare import CONTENT_LIMIT, same_contents
 from engine.config import Config
 from engine.ownership import Owner
-from engine.paths import Key, lstat
+from engine.paths import PERMS, Key, lstat
 
 log = structlog.get_logger("owners")
 
@@ -139,7 +140,7 @@ class Owners:
         if st is None:
             self.remembered.pop(rel, None)
             return 0
-        if differs:
+        if differs and not self._big_copy(rel, st):
             self._remember(rel, st)
             return 0
         fallback = self._root_owner
@@ -153,6 +154,20 @@ class Owners:
             return want if entry is st or entry.st_ino == st.st_ino else fallback
 
         return ownership.fix(self.host_root, rel, wanted, tree=stat.S_ISDIR(st.st_mode))
+
+    def _big_copy(self, rel: str, st: os.stat_result) -> bool:
+        """A file above CONTENT_LIMIT that unison may have just copied: the still-differs
+        filter does not read such files and calls them different, so their echo is told here,
+        by reading both (just written: in the page cache), and only for a root-owned file of
+        the app's size and mode (issue 18: a 100 MB file the app wrote stayed root's)."""
+        if not (stat.S_ISREG(st.st_mode) and st.st_size > CONTENT_LIMIT and self._written_by_us(st)):
+            return False
+        theirs = lstat(os.path.join(self.app_root, rel), unreadable=True)
+        if theirs is None or not stat.S_ISREG(theirs.st_mode) or theirs.st_size != st.st_size:
+            return False
+        if (theirs.st_mode & PERMS) != (st.st_mode & PERMS):
+            return False
+        return same_contents(os.path.join(self.host_root, rel), os.path.join(self.app_root, rel))
 
     def _written_by_us(self, st: os.stat_result) -> bool:
         """Owned by the uid unison writes as, and not a hard link to something else."""

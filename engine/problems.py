@@ -5,7 +5,11 @@ unison 2.52.1 reports a path it could not sync in three forms (samples in
 
 - ``Failed [PATH]: REASON`` (on one-shot runs after a progress bar on the same
   line); a reason ending in ``:`` continues on the next line
-  (``Error in readWriteBounded:`` / ``No space left on device``);
+  (``Error in readWriteBounded:`` / ``No space left on device``), and so do
+  unison's two-line transient reasons (``The source file /host_sync/x`` /
+  ``has been modified during synchronization.  Transfer aborted.``;
+  ``Destination updated during synchronization`` / ``The file x has been
+  created``: unison's copy.ml and update.ml);
 - the summary after ``Synchronization (in)complete at ...``:
   ``  failed: PATH`` and ``  skipped: PATH (REASON)``, the reason running over
   lines until its parenthesis closes; an unreadable root is ``skipped:  (...)``;
@@ -23,29 +27,24 @@ Besides problems, the reader turns that text into :class:`Transfer` and
 :class:`Conflict` events, so the logs say ``sync.copied path=... from=host``
 instead of unison's raw lines (which go to the debug level only).
 
-:class:`Reader` is the pure line parser; :class:`Tracker` keeps the current
-problems (``problems.json``, :class:`engine.statefiles.Problems`), logs each new
-one once and clears the ones that synced or are gone.
+:class:`Reader` is the pure line parser; :class:`engine.tracker.Tracker` keeps
+the current problems (``problems.json``), logs each new one once and clears the
+ones that synced or are gone.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import structlog
 
-from engine import jsonfile, statefiles
-from engine.statefiles import Problem
-
 ROOT = "."  # the path of a problem with a root itself (unison prints it empty)
 MAX_LINES = 6  # a reason longer than this many lines is cut there
-MAX_PROBLEMS = 1000  # problems kept in status; more are logged but not listed
+MAX_PROBLEMS = 1000  # paths remembered per batch of output; problems kept in status (engine/tracker.py)
 GENERIC = "failed (unison gave no reason)"
-HOLD = 2.0  # seconds after unison reported a path before a recheck may clear it
+_TWO_LINES = re.compile(r"^(The source file .*|Destination updated during synchronization)$")
 
 _FAILED = re.compile(r"Failed \[(.*)\]: (.*)$")
 _SUMMARY_FAILED = re.compile(r"^  failed: (.*)$")
@@ -222,7 +221,7 @@ class Reader:
         text = " ".join(lines)
         if kind == "skipped":  # until the parenthesis that opened the reason closes
             return text.count("(") + 1 > text.count(")")
-        return text.endswith(":")
+        return text.endswith(":") or _TWO_LINES.match(lines[-1]) is not None
 
     def _close(self) -> Report:
         assert self._open is not None
@@ -253,75 +252,3 @@ def merge(events: Iterable[Event]) -> list[Event]:
         merged.pop(key, None)
         merged[key] = event
     return list(merged.values())
-
-
-class Tracker:
-    """The current problems: added from unison's reports, cleared when gone or synced.
-
-    ``still`` tells whether a problem still stands (the path still differs
-    between the roots, or the root still cannot be scanned); it is asked for
-    each problem at most every ``recheck`` call, once ``HOLD`` seconds have
-    passed since unison last reported it.  Every change is saved to
-    ``runtime_dir/problems.json`` (this tracker is its only writer).
-    """
-
-    def __init__(
-        self,
-        runtime_dir: Path | None,
-        still: Callable[[Problem], bool],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.runtime_dir = runtime_dir
-        self.still = still
-        self.clock = clock
-        self.problems: dict[str, Problem] = {}
-        self._reported: dict[str, float] = {}
-
-    def take(self, events: Iterable[Event]) -> None:
-        """Add what unison reported; a transferred path's problem is cleared."""
-        changed = False
-        for event in events:
-            if isinstance(event, Synced):
-                changed |= self._clear(event.path, "synced")
-                continue
-            if not isinstance(event, Report):
-                continue
-            self._reported[event.path] = self.clock()
-            known = self.problems.get(event.path)
-            if known is not None:
-                if known.reason != event.reason and not event.reason.startswith(GENERIC):
-                    self.problems[event.path] = replace(known, reason=event.reason, side=event.side)
-                    changed = True
-                continue
-            if len(self.problems) >= MAX_PROBLEMS:
-                log.warning("problem", path=event.path, side=event.side, reason=event.reason, listed=False)
-                continue
-            self.problems[event.path] = Problem(event.path, event.side, event.reason, jsonfile.now_iso())
-            log.warning("problem", path=event.path, side=event.side, reason=event.reason)
-            changed = True
-        if changed:
-            self.save()
-
-    def recheck(self) -> None:
-        """Clear every problem that no longer stands."""
-        now = self.clock()
-        changed = False
-        for problem in list(self.problems.values()):
-            if now - self._reported.get(problem.path, 0.0) < HOLD:
-                continue
-            if not self.still(problem):
-                changed |= self._clear(problem.path, "resolved")
-        if changed:
-            self.save()
-
-    def _clear(self, path: str, why: str) -> bool:
-        problem = self.problems.pop(path, None)
-        self._reported.pop(path, None)
-        if problem is None:
-            return False
-        log.info("problem.cleared", path=path, side=problem.side, why=why)
-        return True
-
-    def save(self) -> None:
-        if self.runtime_dir is not None:
-            statefiles.Problems(tuple(self.problems.values())).save(self.runtime_dir)

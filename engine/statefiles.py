@@ -238,7 +238,7 @@ class FsmonitorStatus:
         write_json(path, asdict(self))
 
 
-# --- problems.json: `run` (engine.problems.Tracker) --------------------------------
+# --- problems.json: `run` (engine.tracker.Tracker) --------------------------------
 
 
 @dataclass(frozen=True)

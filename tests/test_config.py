@@ -317,13 +317,51 @@ def test_runtime_dir_fits_a_unix_socket() -> None:
 
 
 def test_check_volumes(tmp_path: Path) -> None:
-    config.check_volumes(load({"HOST_VOLUME": str(tmp_path), "APP_VOLUME": str(tmp_path)}))
+    (tmp_path / "h").mkdir()
+    (tmp_path / "a").mkdir()
+    config.check_volumes(load({"HOST_VOLUME": str(tmp_path / "h"), "APP_VOLUME": str(tmp_path / "a")}))
     with pytest.raises(ConfigError) as e:
-        config.check_volumes(load({"HOST_VOLUME": str(tmp_path / "nope"), "APP_VOLUME": str(tmp_path)}))
+        config.check_volumes(load({"HOST_VOLUME": str(tmp_path / "nope"), "APP_VOLUME": str(tmp_path / "a")}))
     assert e.value.variable == "HOST_VOLUME"
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError) as e:
-        config.check_volumes(load({"HOST_VOLUME": str(tmp_path), "APP_VOLUME": str(tmp_path / "file")}))
+        config.check_volumes(load({"HOST_VOLUME": str(tmp_path / "h"), "APP_VOLUME": str(tmp_path / "file")}))
+    assert e.value.variable == "APP_VOLUME"
+
+
+@pytest.mark.parametrize(
+    ("host", "app", "variable"),
+    [
+        ("/", "/app_sync", "HOST_VOLUME"),
+        ("/host_sync", "/", "APP_VOLUME"),
+        ("/w", "/w/app", "HOST_VOLUME"),
+        ("/w/host/", "/w", "APP_VOLUME"),
+        ("/w/x", "/w/x/../x/y", "HOST_VOLUME"),
+        ("/same", "/same/", "APP_VOLUME"),
+    ],
+)
+def test_roots_that_contain_each_other_are_refused(host: str, app: str, variable: str) -> None:
+    """SPEC 5 Roots (issue 18: HOST_VOLUME=/ copied 40 levels of app_sync/app_sync/... first).
+    The variable named is the root that holds the other (the equal one: APP_VOLUME)."""
+    with pytest.raises(ConfigError) as e:
+        load({"HOST_VOLUME": host, "APP_VOLUME": app})
+    assert e.value.variable == variable
+    assert "neither may contain the other" in str(e.value)
+    assert host.rstrip("/") in str(e.value) and app.rstrip("/") in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_roots_that_differ_only_in_a_prefix_of_a_name_are_fine() -> None:
+    load({"HOST_VOLUME": "/w/app", "APP_VOLUME": "/w/app_sync"})
+
+
+def test_roots_nested_through_a_symlink_are_refused_before_the_start(tmp_path: Path) -> None:
+    (tmp_path / "host").mkdir()
+    os.symlink(tmp_path / "host", tmp_path / "alias")
+    with pytest.raises(ConfigError) as e:
+        config.check_volumes(
+            load({"HOST_VOLUME": str(tmp_path / "host"), "APP_VOLUME": str(tmp_path / "alias")})
+        )
     assert e.value.variable == "APP_VOLUME"
 
 
@@ -438,6 +476,8 @@ BAD_VALUES = [
     ("HOST_VOLUME", "{tmp}/missing-host"),
     ("APP_VOLUME", "{tmp}/missing-app"),
     ("SYNC_CONFIG", "{tmp}/missing.yml"),
+    ("APP_VOLUME", "{tmp}/host/sub"),  # roots that contain each other (issue 18)
+    ("HOST_VOLUME", "/"),
 ]
 
 

@@ -108,6 +108,21 @@ def test_conflict_copies_are_counted_once() -> None:
     assert cycles.totals.conflicts == 1
 
 
+def test_a_conflict_copy_removed_and_made_again_counts_again() -> None:
+    """Found by the fuzzer: the user removes the copy, the same file conflicts again the same
+    day, unison reuses the name; two conflicts were counted as one."""
+    cycles = Cycles.resume(FsmonitorStatus(), FakeClock())
+    name = "a (conflict_on_2026-12-02)"
+    there = {name}
+    for _ in range(2):
+        cycles.saw(name, lambda rel: rel in there)
+        cycles.saw(name, lambda rel: rel in there)  # its other events: counted once
+        there.clear()
+        cycles.saw(name, lambda rel: rel in there)  # removed by the user
+        there.add(name)
+    assert cycles.totals.conflicts == 2
+
+
 def test_the_ten_newest_conflict_copies_are_listed_newest_first() -> None:
     cycles = Cycles.resume(FsmonitorStatus(), FakeClock())
     names = [f"f{i} (conflict_on_2026-11-25).txt" for i in range(12)]

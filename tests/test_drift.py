@@ -135,3 +135,19 @@ def test_a_full_app_volume_leaves_no_temp_file(
     )
     assert not (small_app_volume / "too-big.bin").exists()
     assert (small_app_volume / "small.txt").read_text() == "fits"
+
+
+def test_a_path_given_up_is_handed_to_unison_again_now_and_then() -> None:
+    """issue 18: once unrepaired, nothing retried it before the rescan (300 s), so a freed
+    volume stayed unsynced (and, with health following it, unhealthy) for minutes."""
+    from engine.fsmonitor.drift import UNREPAIRED_PASSES, UNREPAIRED_RETRY_EVERY, Drift
+    from engine.fsmonitor.verifier import Pass
+
+    drift = Drift()
+    reported = []
+    for _ in range(UNREPAIRED_PASSES + 2 * UNREPAIRED_RETRY_EVERY):
+        drift.passed(Pass(frozenset({"big.bin"}), (), 1, 0.0, 0.0, 10.0, 0.0))
+        reported.append(bool(drift.take(lambda rel: True)))
+    assert drift.unrepaired == {"big.bin"}
+    assert reported[:UNREPAIRED_PASSES] == [True] * UNREPAIRED_PASSES
+    assert sum(reported[UNREPAIRED_PASSES + 1 :]) == 2  # once every UNREPAIRED_RETRY_EVERY passes

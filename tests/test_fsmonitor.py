@@ -63,11 +63,15 @@ class Rig:
 
 
 def start_rig(
-    tmp_path: Path, t0: float, rescan_interval: float = 0.0, status_file: Path | None = None
+    tmp_path: Path,
+    t0: float,
+    rescan_interval: float = 0.0,
+    status_file: Path | None = None,
+    exist_ok: bool = False,
 ) -> Rig:
     host, app = tmp_path / "host", tmp_path / "app"
-    host.mkdir()
-    app.mkdir()
+    host.mkdir(exist_ok=exist_ok)
+    app.mkdir(exist_ok=exist_ok)
     monitor = Monitor(
         watcher=Watcher(lambda rel: False),
         differs=differs,
@@ -127,15 +131,33 @@ def test_a_change_without_a_wait_is_kept_for_the_next_wait(tmp_path: Path, t0: f
 
 
 def test_an_echo_is_not_reported(rig: Rig) -> None:
-    # unison's own write into the other side: both sides now hold the same thing
+    # unison's own write into the other side (the host's change went out in an
+    # earlier batch): both sides now hold the same thing
     t = rig.t0 + 1
     rig.wait_all(t)
     (rig.host / "same.txt").write_text("same")
+    rig.read_events(("h1", "same.txt"), at=t)
+    assert rig.monitor.tick(t + SETTLE) == ["CHANGES h1"]
     (rig.app / "same.txt").write_text("same")
-    rig.read_events(("h1", "same.txt"), ("h2", "same.txt"), at=t)
-    assert rig.monitor.tick(t + SETTLE) == []
-    assert rig.monitor.protocol.pending_count() == 0
+    rig.read_events(("h2", "same.txt"), at=t + 2 * SETTLE)
+    assert rig.monitor.tick(t + 3 * SETTLE) == []
     assert rig.monitor.settler.dirty == set()
+
+
+def test_the_same_change_on_both_sides_at_once_is_reported(tmp_path: Path, t0: float) -> None:
+    # Both sides deleted the file (or wrote the same bytes) within one batch: unison must
+    # record it, or its archive stays stale and the next save of the path is a false
+    # conflict (issue 18: the fuzzer's first find)
+    for side in ("host", "app"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "gone.txt").write_text("synced")
+    rig = start_rig(tmp_path, t0, exist_ok=True)
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    (rig.host / "gone.txt").unlink()
+    (rig.app / "gone.txt").unlink()
+    rig.read_events(("h1", "gone.txt"), ("h2", "gone.txt"), at=t)
+    assert rig.monitor.tick(t + SETTLE) == ["CHANGES h1"]
 
 
 def test_a_file_created_and_deleted_before_the_flush_is_not_reported(rig: Rig) -> None:
@@ -214,6 +236,8 @@ def test_no_rescan_when_the_interval_is_zero(rig: Rig) -> None:
     ],
 )
 def test_a_conflict_copy_is_counted_once(rig: Rig, name: str) -> None:
+    (rig.app / name).parent.mkdir(parents=True, exist_ok=True)
+    (rig.app / name).write_text("the loser's version")  # unison made it
     t = rig.t0 + 1
     for i in range(3):
         rig.events({("h1", name), ("h2", name)}, t + i)
@@ -270,6 +294,7 @@ def test_a_full_sync_request_rescans_and_counts_when_its_cycle_ends(rig: Rig) ->
 
 def test_a_conflict_copy_is_logged_with_its_name(rig: Rig) -> None:
     name = "a (conflict_on_2026-11-25).txt"
+    (rig.host / name).write_text("the loser's version")
     rig.events({("h1", name)}, rig.t0)
     with capture_logs() as logs:
         rig.monitor.tick(rig.t0 + 1)

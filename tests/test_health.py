@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from engine import unisonlog
+from engine.supervise.watching import CHECK_EVERY
 from tests.helpers import Engine, unison_temps, wait_for
 
 pytestmark = pytest.mark.engine
 
 
-@pytest.fixture
-def small_app(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MB tmpfs to be the app volume (needs root and mount)."""
+@pytest.fixture(params=["4m"])
+def small_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A 4 MB tmpfs to be the app volume (needs root and mount); indirect params change the size."""
     mount = tmp_path / "small-app"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    size = f"size={request.param}"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
@@ -132,3 +135,46 @@ def test_a_one_shot_unison_stuck_at_high_cpu_during_the_initial_sync_is_restarte
     assert restarts, engine.logs()
     samples = [float(x) for x in restarts[0]["samples"]]
     assert len(samples) == 2 and all(x > 50 for x in samples), samples
+
+
+def health_holds(engine: Engine, expected: int, checks: int) -> None:
+    """``health`` exits ``expected`` at every probe through ``checks`` of run's root checks
+    (one every CHECK_EVERY s: the probe that made it flip before) and ``checks`` verifier passes."""
+    probes: list[int] = []
+    passes = engine.logs().count("verify.pass")
+    window = CHECK_EVERY * checks
+    started = time.monotonic()
+
+    def one_more() -> bool:
+        code = engine.cli("health").returncode
+        assert code == expected, f"health exited {code} after {len(probes)} probes: {engine.status()}"
+        probes.append(code)
+        return time.monotonic() - started > window and engine.logs().count("verify.pass") >= passes + checks
+
+    wait_for(one_more, window * 3, f"health {expected} through {checks} checks", 0.2)
+
+
+@pytest.mark.parametrize("small_app", ["5m"], indirect=True)
+def test_a_full_app_volume_fails_health_until_space_is_freed_and_does_not_flap(
+    engine_factory: Callable[..., Engine], small_app: Path
+) -> None:
+    """issue 18: a 5 MB volume and a 10 MB file: `health` flipped every 5-10 s, and passed
+    once the verifier gave up on the file (drift.unrepaired)."""
+    engine = engine_factory(SYNC_VERIFY_INTERVAL="2")
+    engine.env["APP_VOLUME"] = str(small_app)
+    (engine.app / "filler.bin").write_bytes(os.urandom(3 << 20))  # the app's own data
+    (engine.host / "filler.bin").write_bytes((engine.app / "filler.bin").read_bytes())
+    engine.start().wait_watching()
+    engine.wait_first_watch_cycle()
+    wait_for(lambda: engine.cli("health").returncode == 0, 20, "healthy")
+    (engine.host / "big.bin").write_bytes(os.urandom(3 << 20))  # does not fit beside filler.bin
+    wait_for(lambda: engine.cli("health").returncode == 1, 30, "health failing", detail=engine.logs)
+    health_holds(engine, 1, checks=4)  # through the verifier giving up on big.bin, too
+    assert engine.status()["state"] == "degraded"
+    (engine.app / "filler.bin").unlink()  # the user frees space
+    wait_for(
+        lambda: (small_app / "big.bin").exists() and engine.cli("health").returncode == 0,
+        90,
+        "big.bin synced and healthy again",
+        detail=lambda: str(engine.status()),
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import ownership
+from engine.compare import CONTENT_LIMIT
 from engine.config import load
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.monitor import Monitor
@@ -118,6 +119,28 @@ def test_host_copy_gets_the_owner_of_the_file_it_replaced(sides: tuple[Path, Pat
 
 
 @root_only
+def test_a_big_host_copy_gets_its_owner_though_the_filter_calls_it_different(
+    sides: tuple[Path, Path, Owners],
+) -> None:
+    """issue 18's ownership race, found: the still-differs filter does not read files above
+    CONTENT_LIMIT and calls them different, so unison's copy of a big file the app wrote
+    (100 MB) was never taken for an echo and stayed root's on the host, loaded machine or not."""
+    host, app, owners = sides
+    big = os.urandom(CONTENT_LIMIT + 1)
+    (app / "big.bin").write_bytes(big)
+    owners.settled(roots(host, app), {("b", "big.bin")}, {"big.bin"})
+    temp = host / ".unison.big.bin.123.unison.tmp"
+    temp.write_bytes(big)
+    os.replace(temp, host / "big.bin")
+    owners.settled(roots(host, app), {("a", "big.bin")}, {"big.bin"})  # differs by the filter
+    assert owner(host / "big.bin") == USER
+    (host / "other.bin").write_bytes(big[:-1] + b"!")  # root's, same size, other bytes: the user's
+    (app / "other.bin").write_bytes(big)
+    owners.settled(roots(host, app), {("a", "other.bin")}, {"other.bin"})
+    assert owner(host / "other.bin") == (0, 0)
+
+
+@root_only
 def test_new_host_paths_get_the_owner_of_the_host_root(sides: tuple[Path, Path, Owners]) -> None:
     host, app, owners = sides
     unison_writes(host / "appended.log", "a")
@@ -176,7 +199,7 @@ def test_other_replica_names_change_nothing(sides: tuple[Path, Path, Owners]) ->
 
 def test_owners_is_off_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    cfg = load({"HOST_VOLUME": "/", "APP_VOLUME": "/", "OWNER_UID": "33"})
+    cfg = load({"HOST_VOLUME": "/h", "APP_VOLUME": "/a", "OWNER_UID": "33"})
     assert Owners.for_config(cfg) is None
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from engine import problems, statefiles
-from engine.problems import Reader, Report, Synced, Tracker
+from engine.problems import Reader, Report, Synced
+from engine.tracker import HOLD, TRANSIENT_BOUND, Tracker
 
 DATA = Path(__file__).parent / "data" / "unison"
 WATCH_ROOTS = ("/host_sync", "/app_sync")
@@ -116,7 +117,7 @@ def test_tracker_logs_a_problem_once_and_clears_it_when_it_no_longer_stands(tmp_
     saved = statefiles.Problems.load(tmp_path).items
     assert [(p.path, p.side, p.reason) for p in saved] == [("big.bin", "app", report.reason)]
     assert saved[0].since.endswith("Z")
-    clock.now += problems.HOLD + 1
+    clock.now += HOLD + 1
     tracker.recheck()
     assert len(statefiles.Problems.load(tmp_path).items) == 1  # still differs
     standing.clear()
@@ -132,7 +133,7 @@ def test_a_fresh_report_is_not_cleared_before_the_hold(tmp_path: Path) -> None:
     tracker.take([Report("x", "host", "r")])
     tracker.recheck()
     assert len(tracker.problems) == 1
-    clock.now += problems.HOLD
+    clock.now += HOLD
     tracker.recheck()
     assert tracker.problems == {}
 
@@ -142,3 +143,93 @@ def test_a_transfer_clears_the_problem(tmp_path: Path) -> None:
     tracker.take([Report("x", "host", "r")])
     tracker.take([Synced("x")])
     assert statefiles.Problems.load(tmp_path).items == ()
+
+
+# --- issue 18: reasons whole, retries that succeed are no problems -------------------------
+
+MODIFIED = [  # unison 2.52.1/2.54.0 (copy.ml): the reason runs over two lines
+    "Failed [src/lwt/lwt.ml]: The source file /host_sync/src/lwt/lwt.ml",
+    "has been modified during synchronization.  Transfer aborted.",
+    "Synchronization incomplete at 10:00:00  (0 items transferred, 0 skipped, 1 failed)",
+    "  failed: src/lwt/lwt.ml",
+]
+MODIFIED_REASON = (
+    "The source file /host_sync/src/lwt/lwt.ml has been modified during synchronization.  Transfer aborted."
+)
+
+
+def test_a_reason_over_two_lines_is_kept_whole() -> None:
+    """issue 18: the reason was cut at unison's line break."""
+    found = reports(problems.merge(Reader(WATCH_ROOTS).feed_all("\n".join(MODIFIED))))
+    assert found == {"src/lwt/lwt.ml": ("host", MODIFIED_REASON)}
+    destination = Reader(WATCH_ROOTS).feed_all(
+        "Failed [a.txt]: Destination updated during synchronization\n"
+        "The file /app_sync/a.txt has been created\n"
+    )
+    assert reports(destination) == {
+        "a.txt": (
+            "app",
+            "Destination updated during synchronization The file /app_sync/a.txt has been created",
+        )
+    }
+
+
+def transient_tracker(tmp_path: Path, standing: set[str]) -> tuple[Tracker, Clock]:
+    clock = Clock()
+    return Tracker(tmp_path, lambda p: p.path in standing, clock), clock
+
+
+def test_a_retry_that_succeeds_is_no_problem(tmp_path: Path) -> None:
+    """issue 18: 62 `problem` warnings for a git branch switch that converged in 3.7 s."""
+    standing = {"src/lwt/lwt.ml"}
+    tracker, clock = transient_tracker(tmp_path, standing)
+    with capture_logs() as logs:
+        tracker.take(Reader(WATCH_ROOTS).feed_all("\n".join(MODIFIED)))
+        clock.now += TRANSIENT_BOUND / 2
+        tracker.recheck()
+        tracker.take([Synced("src/lwt/lwt.ml")])
+        clock.now += TRANSIENT_BOUND
+        tracker.recheck()
+    assert [e["event"] for e in logs if e["log_level"] != "debug"] == []
+    assert tracker.problems == {}
+    assert statefiles.Problems.load(tmp_path).items == ()
+
+
+def test_a_retry_that_stops_differing_without_a_transfer_is_no_problem(tmp_path: Path) -> None:
+    standing = {"src/lwt/lwt.ml"}
+    tracker, clock = transient_tracker(tmp_path, standing)
+    tracker.take(Reader(WATCH_ROOTS).feed_all("\n".join(MODIFIED)))
+    standing.clear()  # unison's next cycle carried it (no [END] line in -terse watch mode)
+    clock.now += TRANSIENT_BOUND
+    tracker.recheck()
+    assert tracker.problems == {}
+
+
+def test_a_retry_that_keeps_failing_past_the_bound_is_a_problem(tmp_path: Path) -> None:
+    standing = {"src/lwt/lwt.ml"}
+    tracker, clock = transient_tracker(tmp_path, standing)
+    for _ in range(3):  # unison tries again every cycle and fails again
+        tracker.take(Reader(WATCH_ROOTS).feed_all("\n".join(MODIFIED)))
+        clock.now += TRANSIENT_BOUND / 3 - 0.01
+        tracker.recheck()
+    assert tracker.problems == {}
+    clock.now += 0.1
+    with capture_logs() as logs:
+        tracker.recheck()
+    assert [(e["event"], e["path"], e["reason"]) for e in logs] == [
+        ("problem", "src/lwt/lwt.ml", MODIFIED_REASON)
+    ]
+    [saved] = statefiles.Problems.load(tmp_path).items
+    assert saved.reason == MODIFIED_REASON
+
+
+def test_a_file_deleted_while_unison_read_it_is_a_retry_not_a_problem(tmp_path: Path) -> None:
+    """Found by the fuzzer: a large file deleted on the host while unison digested it stayed
+    a problem (state degraded) until the next recheck, though nothing was wrong."""
+    reason = "Error in digesting /host_sync/X.txt: /host_sync/X.txt: No such file or directory"
+    tracker, clock = transient_tracker(tmp_path, set())
+    tracker.take([Report("X.txt", "host", reason)])
+    assert tracker.problems == {}
+    clock.now += TRANSIENT_BOUND
+    tracker.recheck()
+    assert tracker.problems == {}

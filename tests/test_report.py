@@ -34,13 +34,35 @@ def test_watching_without_problems_is_healthy(tmp_path: Path) -> None:
 
 def test_a_problem_makes_it_degraded_but_still_healthy(tmp_path: Path) -> None:
     watching(tmp_path, warnings=("/host_sync is not a mount: add -v /path/to/project:/host_sync",))
-    problem = statefiles.Problem("big.bin", "app", "Error in readWriteBounded: No space left on device", "T")
+    reason = "Error in digesting /host_sync/secret.txt: /host_sync/secret.txt: Permission denied"
+    problem = statefiles.Problem("secret.txt", "host", reason, "T")
     statefiles.Problems((problem,)).save(tmp_path)
     current = health.collect(tmp_path)
     assert current["state"] == "degraded"
-    assert current["problems"] == [{"path": "big.bin", "side": "app", "reason": problem.reason, "since": "T"}]
+    assert current["problems"] == [{"path": "secret.txt", "side": "host", "reason": reason, "since": "T"}]
     assert current["warnings"] == ["/host_sync is not a mount: add -v /path/to/project:/host_sync"]
     assert health.healthy(current)
+    current["verifier"]["drift_unrepaired"] = ["secret.txt"]  # given up, but explained
+    assert health.healthy(current)
+
+
+def test_a_full_volume_fails_health_while_its_problem_stands(tmp_path: Path) -> None:
+    """issue 18: the root probe passes between unison's tries; the problem does not."""
+    watching(tmp_path)
+    problem = statefiles.Problem("big.bin", "app", "Error in readWriteBounded: No space left on device", "T")
+    statefiles.Problems((problem,)).save(tmp_path)
+    current = health.collect(tmp_path)
+    assert current["state"] == "degraded" and current["roots_error"] is None
+    assert not health.healthy(current)
+    assert "app side cannot take writes" in str(health.standing_failure(current))
+
+
+def test_a_path_the_verifier_gave_up_on_without_a_reason_fails_health(tmp_path: Path) -> None:
+    watching(tmp_path)
+    current = health.collect(tmp_path)
+    assert health.healthy(current)
+    current["verifier"]["drift_unrepaired"] = ["lost.txt"]
+    assert not health.healthy(current)
 
 
 def test_an_unusable_root_fails_health(tmp_path: Path) -> None:

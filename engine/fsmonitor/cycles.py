@@ -110,9 +110,18 @@ class Cycles:
         """``files`` temp files unison abandoned were removed."""
         self.totals = replace(self.totals, litter_removed=self.totals.litter_removed + files)
 
-    def saw(self, rel: str) -> None:
-        """A changed path: a conflict copy unison made is counted once."""
-        if CONFLICT_COPY.search(rel) and rel not in self.conflict_names:
+    def saw(self, rel: str, present: Callable[[str], bool] = lambda rel: True) -> None:
+        """A changed path: a conflict copy unison made is counted once while it lasts.
+
+        ``present`` tells whether a conflict copy is still there: one the user removed
+        is forgotten, so unison's next copy of the same name (same path, same day) counts
+        again (the fuzzer found two conflicts counted as one).
+        """
+        if not CONFLICT_COPY.search(rel):
+            return
+        if not present(rel):
+            self.conflict_names.discard(rel)
+        elif rel not in self.conflict_names:
             self.conflict_names.add(rel)
             recent = (rel, *(c for c in self.totals.recent_conflicts if c != rel))[:RECENT_CONFLICTS]
             self.totals = replace(self.totals, conflicts=self.totals.conflicts + 1, recent_conflicts=recent)

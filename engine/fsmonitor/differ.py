@@ -6,6 +6,16 @@ is remembered; after things calm down (``RECHECK_QUIET``) they are compared
 once more and reported again if they still differ: a storm of creates and
 deletes on both sides can race unison, and this is what makes it converge.
 A path unison leaves different is reported ``RECHECK_TRIES`` times, no more.
+
+A path that changed in both replicas within one batch is reported even when
+the two are equal: that is no echo (unison writes a replica only after we
+reported the other one, so its echo comes in a later batch) but the same
+change made on both sides (a tree deleted here and there at once, the same
+file generated on both).  unison must see it to record it; otherwise its
+archive keeps the old state and the next save of that path on one side is a
+conflict against the "other side's" stale change (the fuzzer's first find,
+issue 18: a file created after both sides deleted it went to a conflict
+copy).
 """
 
 from __future__ import annotations
@@ -41,7 +51,19 @@ class StillDiffers:
     def filter(self, paths: set[Key]) -> set[str]:
         """The paths (relative) of ``paths`` that differ from the other replica."""
         self.recent |= paths
-        return {rel for replica, rel in paths if self.differs_now(replica, rel)}
+        both = self.both_sides(paths)
+        return both | {rel for replica, rel in paths if rel not in both and self.differs_now(replica, rel)}
+
+    @staticmethod
+    def both_sides(paths: set[Key]) -> set[str]:
+        """The paths of ``paths`` that changed on both replicas (reported even when equal)."""
+        seen: dict[str, str] = {}
+        return {rel for replica, rel in paths if seen.setdefault(rel, replica) != replica}
+
+    def alike(self, paths: set[Key]) -> set[str]:
+        """The paths changed on both replicas that hold the same on both now."""
+        replica = {rel: rep for rep, rel in paths}
+        return {rel for rel in self.both_sides(paths) if not self.differs_now(replica[rel], rel)}
 
     def recheck_at(self, quiet_since: float) -> float | None:
         """When the recent paths are due again, after calm since ``quiet_since``."""

@@ -17,6 +17,9 @@ from engine.fsmonitor.verifier import Pass
 
 UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
 SUMMARY_EVERY = 300.0  # seconds: at idle, one ``verify.summary`` at info at most this often
+# ...and then handed to unison again only every this many passes: the user may have fixed the
+# cause (freed space on a full volume); without it, only the rescan (300 s) would retry
+UNREPAIRED_RETRY_EVERY = 6
 
 log = structlog.get_logger("fsmonitor")
 
@@ -44,6 +47,8 @@ class Drift:
                 log.info("drift.resolved", path=rel)
         for rel in result.differing:
             if rel in self.unrepaired:
+                if self.passes % UNREPAIRED_RETRY_EVERY == 0:
+                    self.to_report.add(rel)
                 continue
             strikes = self.strikes.get(rel, 0) + 1
             self.strikes[rel] = strikes

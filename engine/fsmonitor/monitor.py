@@ -11,6 +11,8 @@ kept from unison.
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 import typing
 from collections.abc import Callable, Mapping
@@ -36,6 +38,11 @@ from engine.fsmonitor.verifier import VerifierThread
 from engine.paths import Key
 
 log = structlog.get_logger("fsmonitor")
+
+
+def present(roots: Mapping[str, str], rel: str) -> bool:
+    """``rel`` is there in some replica."""
+    return any(os.path.lexists(os.path.join(root, rel)) for root in roots.values())
 
 
 class SettledListener(typing.Protocol):
@@ -159,10 +166,11 @@ class Monitor:
         """Report the settled paths that still differ from the other replica."""
         batch = self.case.screen(self.settler.take(now), not self.cycles.syncing)  # renames wait for a sync
         for _, rel in batch:
-            self.cycles.saw(rel)
+            self.cycles.saw(rel, functools.partial(present, self.watcher.roots))
         differing = self.still_differs.filter(batch) | self.case.folders()
+        alike = self.still_differs.alike(batch)  # reported, yet no difference for the owners
         for listener in self.listeners:
-            listener.settled(self.watcher.roots, batch, differing)
+            listener.settled(self.watcher.roots, batch, differing - alike)
         return self.outbox.report(differing, now)
 
     def recheck(self, now: float) -> list[str]:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import structlog
 
-from engine import compare, conflicts, paths, problems, statefiles, unisonlog
+from engine import compare, conflicts, paths, problems, statefiles, tracker, unisonlog
 from engine.config import Config
 from engine.startup import preflight
 
@@ -51,19 +51,20 @@ class Watching:
     def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.tracker = problems.Tracker(cfg.runtime_dir, self._still_a_problem, clock)
+        self.tracker = tracker.Tracker(cfg.runtime_dir, self._still_a_problem, clock)
         self.reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
         self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
         self.checked_at: float | None = None
         self.keeper = conflicts.Keeper(cfg)
         self.written: dict[tuple[str, str], float] = {}  # (side, folder) unison wrote into -> when
+        self.root_mode_said = False
         self.debug = cfg.log_level == "debug"
 
     def take(self, events: list[problems.Event], log_transfers: bool = False) -> None:
         """What a one-shot unison reported (the initial sync, the flush): problems, conflicts."""
         if log_transfers:
             self._log_transfers(events)
-        self.tracker.take(events)
+        self.tracker.take(self._wanted(events))
         self.keeper.take(e for e in events if isinstance(e, problems.Conflict))
         now = self.clock()
         for e in events:
@@ -117,10 +118,60 @@ class Watching:
     def close(self) -> None:
         self.follower.close()
 
+    def _wanted(self, events: list[problems.Event]) -> list[problems.Event]:
+        """All but the one failure that is no problem: ``--user`` on a fresh named volume.
+
+        Docker gives an empty volume the image's ``/app_sync`` (root, 1777: anyone may
+        write it); unison then tries to give the app root the host root's mode, which only
+        its owner may (``chmod(/app_sync)``: Operation not permitted).  Everything in the
+        root syncs; the root keeps its mode.  Said once, not a standing problem.
+        """
+        wanted = []
+        for event in events:
+            if isinstance(event, problems.Report) and self._foreign_app_root_mode(event):
+                if not self.root_mode_said:
+                    self.root_mode_said = True
+                    st = os.stat(self.cfg.unison_dest)
+                    log.warning(
+                        "app_root.mode_kept",
+                        folder=str(self.cfg.unison_dest),
+                        owner=f"{st.st_uid}:{st.st_gid}",
+                        mode=oct(st.st_mode & 0o7777),
+                        reason=event.reason,
+                    )
+                continue
+            wanted.append(event)
+        return wanted
+
+    def _foreign_app_root_mode(self, report: problems.Report) -> bool:
+        if report.path != problems.ROOT or not report.reason.startswith("Error in setting permissions"):
+            return False
+        try:
+            st = os.stat(self.cfg.unison_dest)
+        except OSError:
+            return False
+        return st.st_uid != os.geteuid() and os.access(self.cfg.unison_dest, os.W_OK | os.X_OK)
+
     def _still_a_problem(self, problem: statefiles.Problem) -> bool:
-        """A root's problem stands while the root is unusable; a path's while it differs."""
+        """A root's problem stands while the root is unusable; a path's while it differs,
+        or while unison cannot read it on either side (a folder only root can list looks
+        the same as its empty copy: issue 18)."""
         if problem.path == problems.ROOT:
             return preflight.root_error(self.cfg) is not None
         host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
         perms = 0 if statefiles.Roots.load(self.cfg.runtime_dir).host.permissions is False else paths.PERMS
-        return compare.differs(host, app, perms)
+        return compare.differs(host, app, perms) or unreadable(host) or unreadable(app)
+
+
+def unreadable(path: str) -> bool:
+    """A folder this process cannot list, or a file it cannot read (a missing one is not)."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.listdir(path)
+        elif os.path.isfile(path):
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False

@@ -97,13 +97,14 @@ def test_user_1000_runs_and_syncs(docker: Docker, poll: Callable[..., Any], tmp_
     no_traceback(docker.logs_tail(name))
 
 
-def test_user_1000_without_a_writable_volume_says_how_to_run(docker: Docker, tmp_path: Path) -> None:
-    """Issue 9 case 5: a root-owned volume is one line naming it and the fix, never a traceback."""
+def test_user_1000_without_a_writable_app_folder_says_how_to_run(docker: Docker, tmp_path: Path) -> None:
+    """Issue 9 case 5: a root-owned app folder is one line naming it and the fix, never a traceback.
+    (A fresh named volume is no such folder any more: test_edges_image.py.)"""
     host = host_folder(tmp_path)
-    volume = docker.volume()  # a fresh named volume: root 0755
+    app = app_folder(tmp_path, owner=0)  # root 0755, as a bind mount keeps it
     done = docker(
         "run", "--rm", "--network", "none", "--user", USER,
-        "-v", f"{host}:/host_sync", "-v", f"{volume}:/app_sync", docker.image,
+        "-v", f"{host}:/host_sync", "-v", f"{app}:/app_sync", docker.image,
         check=False,
     )  # fmt: skip
     output = done.stdout + done.stderr

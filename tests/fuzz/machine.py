@@ -1,0 +1,441 @@
+"""The sync fuzzer: a Hypothesis state machine that edits both sides of a real engine.
+
+Rules are what a developer and an app do to the two folders (create, append,
+rewrite in place at the same size or not, rename within and across folders
+and case-only, delete files and non-empty trees, make trees, chmod, symlinks,
+a large file, a truly concurrent edit of one file on both sides, a pause of
+0-2 s).  :meth:`SyncMachine.settle` is a quiescent point: it waits (with a
+deadline) until the fsmonitor has nothing pending and the trees are equal,
+asks for a full sync (``native-sync flush``) as a barrier, and checks the
+model's invariants (:func:`tests.fuzz.model.check`) and ``status``.
+
+One engine serves many examples (:class:`Rig`); between examples both trees
+are emptied through the sync itself, and a rig that cannot be emptied is
+replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+
+from engine.conflicts import STORE, Record
+from tests.fuzz.model import SIDES, Concurrent, Tree, Window, check, top
+from tests.helpers import Engine, make_engine, snapshot, wait_for
+
+NAMES = ("a", "b", "x.txt", "X.txt", "y.md")  # x.txt/X.txt: case-only renames
+MODES = (0o644, 0o755, 0o600, 0o640)
+LINK_TARGETS = ("x.txt", "../a", "missing", "a/y.md")
+CONVERGE = 30.0  # seconds the trees may take to become equal at a quiescent point
+FLUSH = 60.0  # seconds `native-sync flush` may take
+
+
+@dataclass
+class Stats:
+    """What the fuzzer did and found across examples (tests/test_fuzz.py reports it)."""
+
+    steps: int = 0
+    examples: int = 0
+    settles: int = 0
+    conflicts: int = 0
+    drift_repaired: int = 0
+    notes: list[str] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)  # the first report of each
+
+
+STATS = Stats()
+
+
+class Rig:
+    """One running engine the examples share; ``env`` extra engine environment."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env or {}
+        self.base = Path(tempfile.mkdtemp(prefix="ns-fuzz-"))
+        self.engine: Engine | None = None
+        self.generation = 0
+
+    def fresh(self) -> Engine:
+        """A watching engine on two empty folders."""
+        if self.engine is not None:
+            try:
+                self._empty(self.engine)
+                return self.engine
+            except AssertionError as e:
+                STATS.notes.append(f"rig replaced: {str(e).splitlines()[0]}")
+                self.engine.close()
+                self.engine = None
+        self.generation += 1
+        engine = make_engine(self.base / f"e{self.generation}", **self.env)
+        engine.start().wait_watching()
+        engine.wait_first_watch_cycle()
+        self.engine = engine
+        return engine
+
+    def replace(self) -> None:
+        """Stop this engine; the next example starts a new one (after a failure)."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    def _empty(self, engine: Engine) -> None:
+        for side in (engine.host, engine.app):
+            for entry in list(side.iterdir()):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+        for entry in list(engine.host.iterdir()) + list(engine.app.iterdir()):
+            entry.unlink(missing_ok=True)
+        # Equal (empty) trees are not enough: unison must have recorded the deletions, or the
+        # next example's first create of a name is a conflict with its stale archive.
+        wait_for(lambda: converged(engine), CONVERGE, "both trees empty after an example")
+        done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
+        assert done.returncode == 0, f"flush after an example failed: {done.stderr}"
+        wait_for(lambda: converged(engine), CONVERGE, "both trees empty after the flush")
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def pending(engine: Engine) -> int:
+    try:
+        data = json.loads((engine.runtime / "fsmonitor" / "fsmonitor.json").read_text())
+    except (OSError, ValueError):
+        return -1
+    return int(data.get("pending_changes", 0))
+
+
+def in_store(rel: str) -> bool:
+    return rel == STORE or rel.startswith(STORE + "/")
+
+
+def converged(engine: Engine) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Both snapshots when nothing is pending and the trees (temp files included, the conflict
+    store on the host side left out) are equal."""
+    if pending(engine) != 0:
+        return None
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    app = snapshot(engine.app, keep_temps=True)
+    return (host, app) if host == app and pending(engine) == 0 else None
+
+
+RIG: Rig | None = None  # set by tests/test_fuzz.py
+
+
+class SyncMachine(RuleBasedStateMachine):
+    """Edits on both sides of the rig's engine against :class:`tests.fuzz.model.Tree`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        assert RIG is not None, "tests/test_fuzz.py sets the rig"
+        self.rig = RIG
+        self.engine = RIG.fresh()
+        self.kept_before = {e.kept for e in self.kept_copies()}
+        self.tree = Tree()
+        self.window = Window()
+        self.serial = 0
+        self.trace: list[str] = []
+        self.drift_at_start = self._drift()
+        STATS.examples += 1
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def root(self, side: str) -> Path:
+        return self.engine.host if side == "host" else self.engine.app
+
+    def data_for(self, side: str, size: int) -> bytes:
+        self.serial += 1
+        stamp = f"{side}#{self.serial};".encode()
+        return (stamp * (size // len(stamp) + 1))[: max(size, len(stamp))]
+
+    def dirs(self) -> list[str]:
+        return ["", *self.tree.dirs()]
+
+    def step(self) -> None:
+        STATS.steps += 1
+        frame = sys._getframe(1)
+        args = {k: v for k, v in frame.f_locals.items() if k not in ("self", "data")}
+        self.trace.append(f"{frame.f_code.co_name}({args})")
+
+    def did(self, *rels: str) -> None:
+        self.trace[-1] += f" -> {', '.join(rels)}"
+
+    def _drift(self) -> int:
+        try:
+            data = json.loads((self.engine.runtime / "fsmonitor" / "fsmonitor.json").read_text())
+        except (OSError, ValueError):
+            return 0
+        return int(data.get("drift_repaired", 0))
+
+    # --- rules: one side at a time ----------------------------------------------------------
+
+    @initialize()
+    def start(self) -> None:
+        self.step()
+
+    @rule(side=st.sampled_from(SIDES), data=st.data(), name=st.sampled_from(NAMES), size=st.integers(0, 3000))
+    def create(self, side: str, data: st.DataObject, name: str, size: int) -> None:
+        """A new file, or a whole new version of one (written, not renamed over)."""
+        self.step()
+        parent = data.draw(st.sampled_from(self.dirs()), label="parent")
+        rel = f"{parent}/{name}" if parent else name
+        if not self.window.may(side, rel) or self.tree.entries.get(rel, ("file",))[0] != "file":
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        content = self.data_for(side, size)
+        (self.root(side) / rel).write_bytes(content)
+        self.tree.set_file(rel, content)
+
+    @precondition(lambda self: self.tree.files())
+    @rule(side=st.sampled_from(SIDES), data=st.data(), size=st.integers(1, 500))
+    def append(self, side: str, data: st.DataObject, size: int) -> None:
+        self.step()
+        rel = data.draw(st.sampled_from(self.tree.files()), label="file")
+        if not self.window.may(side, rel):
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        more = self.data_for(side, size)
+        with open(self.root(side) / rel, "ab") as f:
+            f.write(more)
+        entry = self.tree.entries[rel]
+        self.tree.set_file(rel, entry[2] + more)
+
+    @precondition(lambda self: self.tree.files())
+    @rule(side=st.sampled_from(SIDES), data=st.data(), offset=st.integers(0, 100))
+    def rewrite_same_size(self, side: str, data: st.DataObject, offset: int) -> None:
+        """Bytes overwritten in place: same inode, same size (stock unison's fastcheck gap)."""
+        self.step()
+        rel = data.draw(st.sampled_from(self.tree.files()), label="file")
+        old: bytes = self.tree.entries[rel][2]
+        if not self.window.may(side, rel) or not old:
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        at = offset % len(old)
+        patch = bytes([old[at] ^ 0x20 if old[at] != 0x20 else 0x21])
+        with open(self.root(side) / rel, "r+b") as f:
+            f.seek(at)
+            f.write(patch)
+        self.tree.set_file(rel, old[:at] + patch + old[at + 1 :])
+
+    @precondition(lambda self: self.tree.files())
+    @rule(side=st.sampled_from(SIDES), data=st.data(), size=st.integers(0, 2000))
+    def rewrite_in_place(self, side: str, data: st.DataObject, size: int) -> None:
+        """Truncated and written again through the same inode (an editor's save without rename)."""
+        self.step()
+        rel = data.draw(st.sampled_from(self.tree.files()), label="file")
+        if not self.window.may(side, rel):
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        content = self.data_for(side, size)
+        with open(self.root(side) / rel, "r+b") as f:
+            f.truncate(0)
+            f.write(content)
+        self.tree.set_file(rel, content)
+
+    @precondition(lambda self: self.tree.entries)
+    @rule(side=st.sampled_from(SIDES), data=st.data(), name=st.sampled_from(NAMES))
+    def rename(self, side: str, data: st.DataObject, name: str) -> None:
+        """A file, link or whole tree renamed in its folder or into another (or case-only)."""
+        self.step()
+        src = data.draw(st.sampled_from(self.tree.paths()), label="src")
+        parent = data.draw(st.sampled_from(self.dirs()), label="into")
+        dst = f"{parent}/{name}" if parent else name
+        if dst in self.tree.entries or dst == src or dst.startswith(src + "/"):
+            return
+        if not self.window.may(side, src, dst):
+            return
+        self.window.claim(side, src, dst)
+        self.did(src, dst)
+        os.rename(self.root(side) / src, self.root(side) / dst)
+        self.tree.move(src, dst)
+
+    @precondition(lambda self: self.tree.entries)
+    @rule(side=st.sampled_from(SIDES), data=st.data())
+    def delete(self, side: str, data: st.DataObject) -> None:
+        """A file, a link, or a folder with everything in it."""
+        self.step()
+        rel = data.draw(st.sampled_from(self.tree.paths()), label="path")
+        if not self.window.may(side, rel):
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        path = self.root(side) / rel
+        if self.tree.entries[rel][0] == "dir":
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        self.tree.remove(rel)
+
+    @rule(
+        side=st.sampled_from(SIDES),
+        data=st.data(),
+        name=st.sampled_from(NAMES),
+        files=st.lists(st.sampled_from(NAMES), min_size=1, max_size=4, unique=True),
+        deep=st.booleans(),
+    )
+    def make_tree(self, side: str, data: st.DataObject, name: str, files: list[str], deep: bool) -> None:
+        """``mkdir -p`` and files in it, at once (a checkout, an unpacked archive)."""
+        self.step()
+        parent = data.draw(st.sampled_from(self.dirs()), label="parent")
+        rel = f"{parent}/{name}" if parent else name
+        if rel in self.tree.entries or not self.window.may(side, rel) or rel.count("/") > 3:
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        inner = f"{rel}/a" if deep else rel
+        (self.root(side) / inner).mkdir(parents=True)
+        self.tree.entries[rel] = ("dir", 0o755)
+        self.tree.entries[inner] = ("dir", 0o755)
+        for f in files:
+            content = self.data_for(side, 40)
+            (self.root(side) / inner / f).write_bytes(content)
+            self.tree.set_file(f"{inner}/{f}", content)
+
+    @precondition(lambda self: self.tree.files())
+    @rule(side=st.sampled_from(SIDES), data=st.data(), mode=st.sampled_from(MODES))
+    def chmod(self, side: str, data: st.DataObject, mode: int) -> None:
+        self.step()
+        rel = data.draw(st.sampled_from(self.tree.files()), label="file")
+        if not self.window.may(side, rel):
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        os.chmod(self.root(side) / rel, mode)
+        self.tree.set_file(rel, self.tree.entries[rel][2], mode)
+
+    @rule(
+        side=st.sampled_from(SIDES),
+        data=st.data(),
+        name=st.sampled_from(NAMES),
+        link=st.sampled_from(LINK_TARGETS),
+    )
+    def symlink(self, side: str, data: st.DataObject, name: str, link: str) -> None:
+        self.step()
+        parent = data.draw(st.sampled_from(self.dirs()), label="parent")
+        rel = f"{parent}/{name}" if parent else name
+        if rel in self.tree.entries or not self.window.may(side, rel):
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        os.symlink(link, self.root(side) / rel)
+        self.tree.entries[rel] = ("link", link)
+
+    @rule(side=st.sampled_from(SIDES), data=st.data(), name=st.sampled_from(NAMES), mb=st.integers(2, 12))
+    def large_file(self, side: str, data: st.DataObject, name: str, mb: int) -> None:
+        """A file of megabytes (unison copies it through a temp file for a while)."""
+        self.step()
+        parent = data.draw(st.sampled_from(self.dirs()), label="parent")
+        rel = f"{parent}/{name}" if parent else name
+        if not self.window.may(side, rel) or self.tree.entries.get(rel, ("file",))[0] != "file":
+            return
+        self.window.claim(side, rel)
+        self.did(rel)
+        content = random.Random(self.serial).randbytes(mb << 20)
+        self.serial += 1
+        (self.root(side) / rel).write_bytes(content)
+        self.tree.set_file(rel, content)
+
+    # --- rules: both sides, and time ------------------------------------------------------
+
+    @precondition(lambda self: self.tree.files())
+    @rule(data=st.data(), first=st.sampled_from(SIDES), gap=st.sampled_from((0.0, 0.0, 0.005, 0.05)))
+    def concurrent_edit(self, data: st.DataObject, first: str, gap: float) -> None:
+        """Both sides save the same file within one settle window (a true conflict, unless
+        the sync carried the first save across before the second was made)."""
+        self.step()
+        free = [p for p in self.tree.files() if top(p) not in self.window.owner]
+        if not free:
+            return
+        rel = data.draw(st.sampled_from(free), label="file")
+        self.window.owner[top(rel)] = "both"
+        self.did(rel)
+        writes = {side: self.data_for(side, 30) for side in SIDES}
+        second = "app" if first == "host" else "host"
+        (self.root(first) / rel).write_bytes(writes[first])
+        if gap:
+            time.sleep(gap)  # the edit itself: a gap this short between two saves
+        (self.root(second) / rel).write_bytes(writes[second])
+        self.window.concurrent[rel] = Concurrent(writes["host"], writes["app"], first)
+
+    @rule(seconds=st.sampled_from((0.0, 0.05, 0.3, 1.0, 2.0)))
+    def pause(self, seconds: float) -> None:
+        """Time between edits: none, a keystroke, a sync cycle, longer."""
+        self.step()
+        if seconds:
+            time.sleep(seconds)  # the fuzzer's subject is timing itself
+
+    @rule()
+    def settle(self) -> None:
+        """A quiescent point: every invariant of the model is checked."""
+        self.step()
+        self.quiesce_and_check()
+
+    def teardown(self) -> None:
+        try:
+            self.quiesce_and_check()
+        finally:
+            STATS.drift_repaired += self._drift() - self.drift_at_start
+
+    # --- the invariants -------------------------------------------------------------------
+
+    def quiesce_and_check(self) -> None:
+        try:
+            self._quiesce_and_check()
+        except AssertionError as e:  # kept as found: a replay while shrinking may differ (timing)
+            STATS.violations.append({"error": str(e)[:6000], "trace": list(self.trace)})
+            raise
+
+    def _quiesce_and_check(self) -> None:
+        engine = self.engine
+        STATS.settles += 1
+        wait_for(lambda: converged(engine), CONVERGE, "equal trees, nothing pending", detail=self._diff)
+        done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
+        assert done.returncode == 0, f"flush failed: {done.stdout}{done.stderr}"
+        host, app = wait_for(
+            lambda: converged(engine), CONVERGE, "equal trees after the flush", detail=self._diff
+        )
+        temps = [p for p in host if p.rsplit("/", 1)[-1].startswith(".unison.") and p.endswith(".unison.tmp")]
+        assert not temps, f"unison temp files left: {temps}"
+        entries = self.kept_copies()
+        new = [(e.path, Path(e.kept).read_bytes()) for e in entries if e.kept not in self.kept_before]
+        wrong = check(self.tree, self.window, host, app, new)
+        assert not wrong, "model violated:\n" + "\n".join(wrong)
+        status = engine.status()
+        assert status["state"] == "watching", f"state {status['state']}: {status['problems']}"
+        assert status["problems"] == [], status["problems"]
+        assert status["conflicts"]["count"] == len(entries), (status["conflicts"], entries)
+        STATS.conflicts += len(new)
+        self.kept_before |= {e.kept for e in entries}
+        for rel in self.window.concurrent:  # the model takes what the files hold now
+            self.tree.set_file(rel, host[rel][2])
+        self.window = Window()
+
+    def kept_copies(self) -> list[Any]:
+        """The conflicts the engine keeps (its record), each with a copy that is there."""
+        record = Record.load(Path(self.engine.env["UNISON"])).current()
+        return [e for e in record.entries if os.path.isfile(e.kept)]
+
+    def _diff(self) -> str:
+        host = snapshot(self.engine.host, skip=in_store, keep_temps=True)
+        app = snapshot(self.engine.app, keep_temps=True)
+        lines = [f"pending={pending(self.engine)}"]
+        for p in sorted(set(host) | set(app)):
+            if host.get(p) != app.get(p):
+                lines.append(f"  {p}: host {str(host.get(p))[:80]} app {str(app.get(p))[:80]}")
+        return "\n".join(lines[:40]) + "\n" + self.engine.logs()[-3000:]

@@ -1,0 +1,151 @@
+"""What the fuzzer expects of the two trees: a pure model, no engine, no clock.
+
+The two sides are identical at every quiescent point, so one :class:`Tree`
+stands for both.  Between two quiescent points (a *window*), each top-level
+name belongs to the first side that touches it (:class:`Window`): that side's
+writes are applied to the model as they are made, and the other side leaves
+the name alone until the window ends.  The one exception is a concurrent edit:
+both sides write the same file within the window, and either version may end
+up in the file, provided that the other one is kept as a conflict copy in the
+engine's conflict store (or was overwritten by a later save of the other side
+that followed it in time).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+SIDES = ("host", "app")
+# unison's -copyonconflict names, as engine/fsmonitor/cycles.py counts them
+CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")
+
+Entry = tuple[Any, ...]  # ("dir", mode) | ("file", mode, bytes) | ("link", target), as tests.helpers.snapshot
+
+
+def top(rel: str) -> str:
+    return rel.split("/", 1)[0]
+
+
+@dataclass
+class Tree:
+    """The expected tree: relative path -> entry."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def files(self) -> list[str]:
+        return sorted(p for p, e in self.entries.items() if e[0] == "file")
+
+    def dirs(self) -> list[str]:
+        return sorted(p for p, e in self.entries.items() if e[0] == "dir")
+
+    def paths(self) -> list[str]:
+        return sorted(self.entries)
+
+    def below(self, rel: str) -> list[str]:
+        return [p for p in self.entries if p == rel or p.startswith(rel + "/")]
+
+    def set_file(self, rel: str, data: bytes, mode: int | None = None) -> None:
+        old = self.entries.get(rel)
+        keep = old[1] if old is not None and old[0] == "file" else 0o644
+        self.entries[rel] = ("file", keep if mode is None else mode, data)
+
+    def remove(self, rel: str) -> None:
+        for p in self.below(rel):
+            del self.entries[p]
+
+    def move(self, src: str, dst: str) -> None:
+        for p in sorted(self.below(src)):
+            self.entries[dst + p[len(src) :]] = self.entries.pop(p)
+
+
+@dataclass
+class Concurrent:
+    """Both sides wrote ``path`` in one window: the last bytes each side wrote."""
+
+    host: bytes
+    app: bytes
+    first: str  # the side that wrote first
+
+    def second(self) -> bytes:
+        return self.app if self.first == "host" else self.host
+
+
+@dataclass
+class Window:
+    """Who touched what since the last quiescent point."""
+
+    owner: dict[str, str] = field(default_factory=dict)  # top-level name -> side
+    concurrent: dict[str, Concurrent] = field(default_factory=dict)
+
+    def may(self, side: str, *rels: str) -> bool:
+        """``side`` may write under these paths' top-level names in this window."""
+        return all(self.owner.get(top(r), side) == side for r in rels)
+
+    def claim(self, side: str, *rels: str) -> None:
+        for r in rels:
+            self.owner.setdefault(top(r), side)
+
+
+def check(
+    tree: Tree,
+    window: Window,
+    host: dict[str, Entry],
+    app: dict[str, Entry],
+    kept: Sequence[tuple[str, bytes]] = (),
+) -> list[str]:
+    """What is wrong with two converged trees against the model: a list of violations.
+
+    ``kept``: the conflict copies the engine kept since the last check, as (original path,
+    contents): in its conflict store, out of both trees (engine/conflicts.py).
+    """
+    wrong: list[str] = []
+    if host != app:
+        for p in sorted(set(host) | set(app)):
+            if host.get(p) != app.get(p):
+                wrong.append(f"{p}: host {_short(host.get(p))} != app {_short(app.get(p))}")
+        return wrong
+    for p in sorted(host):
+        if CONFLICT_COPY.search(p):
+            wrong.append(f"{p}: a conflict copy left in the tree (it belongs in the store)")
+    plain = {p: e for p, e in host.items() if not CONFLICT_COPY.search(p)}
+    for p in sorted(set(plain) | set(tree.entries)):
+        want, got = tree.entries.get(p), plain.get(p)
+        if p in window.concurrent:
+            c = window.concurrent[p]
+            if got is None or got[0] != "file" or got[2] not in (c.host, c.app):
+                wrong.append(f"{p}: concurrent edit left {_short(got)}, not one of the two writes")
+        elif want != got:
+            wrong.append(f"{p}: expected {_short(want)}, found {_short(got)}")
+    for orig, data in kept:
+        pair = window.concurrent.get(orig)
+        if pair is None:
+            wrong.append(f"a conflict copy of {orig}, which was not edited concurrently")
+        elif data not in (pair.host, pair.app):
+            wrong.append(f"a conflict copy of {orig} holding neither write: {_short_bytes(data)}")
+    for p, c in sorted(window.concurrent.items()):
+        held = {data for orig, data in kept if orig == p}
+        got = plain.get(p)
+        if got is not None and got[0] == "file":
+            held.add(got[2])
+        # Without a conflict copy the later save must hold the file: the sync carried the
+        # first write across before the second was made (then it was no conflict).
+        if {c.host, c.app} - held and held != {c.second()}:
+            wrong.append(f"{p}: a write is lost (kept {sorted(map(_short_bytes, held))})")
+    return wrong
+
+
+def _short_bytes(data: bytes) -> str:
+    return repr(data[:24] + (b"..." if len(data) > 24 else b""))
+
+
+def _short(entry: Entry | None) -> str:
+    if entry is None:
+        return "nothing"
+    if entry[0] == "file":
+        data = entry[2]
+        shown = data[:24] + (b"..." if len(data) > 24 else b"")
+        return f"file {oct(entry[1])} {len(data)} B {shown!r}"
+    return repr(entry)
