@@ -28,7 +28,7 @@ def differs(a: str, b: str, perms: int = PERMS) -> bool:
     """
     try:
         sa, sb = lstat(a), lstat(b)
-    except PermissionError:
+    except OSError:
         return True  # unreadable here: unison will say what it makes of it (reporting too much is safe)
     if sa is None or sb is None:
         return (sa is None) != (sb is None)

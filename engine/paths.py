@@ -8,6 +8,7 @@ permission mask, a (replica, path) key, and ``lstat``/``readlink`` that say
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
@@ -36,7 +37,8 @@ def join(prefix: str, path: str) -> str:
 
 
 def lstat(path: str, unreadable: bool = False) -> os.stat_result | None:
-    """``os.lstat``, or None when nothing is there (a missing entry or folder on the way).
+    """``os.lstat``, or None when nothing is there (a missing entry or folder on the way, or
+    a symbolic link on the way that points at itself: the fuzzer's ``x -> x``).
 
     ``unreadable``: None for any other error too (else it is raised).
     """
@@ -44,8 +46,8 @@ def lstat(path: str, unreadable: bool = False) -> os.stat_result | None:
         return os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    except OSError:
-        if unreadable:
+    except OSError as e:
+        if unreadable or e.errno == errno.ELOOP:
             return None
         raise
 

@@ -37,6 +37,13 @@ def test_missing_parent_counts_as_missing(a: Path, tmp_path: Path) -> None:
     assert not differs(str(tmp_path / "file" / "child"), str(tmp_path / "nothing" / "child"))
 
 
+def test_a_path_through_a_link_to_itself_counts_as_missing(tmp_path: Path) -> None:
+    # the fuzzer: "x -> x" on one side, an event for "x/child" pending: ELOOP must not crash the fsmonitor
+    os.symlink("x", tmp_path / "x")
+    assert not differs(str(tmp_path / "x" / "child"), str(tmp_path / "nothing" / "child"))
+    assert differs(str(tmp_path / "x" / "child"), str(tmp_path / "x"))
+
+
 def test_equal_contents_are_equal(a: Path, b: Path) -> None:
     a.write_bytes(b"same\x00bytes")
     b.write_bytes(b"same\x00bytes")
