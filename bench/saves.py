@@ -192,7 +192,11 @@ def contenders(times: bool) -> list[tuple[str, Callable[[Path], engines.Base]]]:
 def run(work: Path, n: int) -> dict[str, Any]:
     """All contenders on one tree of ``n`` files; a failure is reported, not raised."""
     tree = trees.generate(work / "tree", n)
-    results: dict[str, Any] = {"files": n, "load_at_start": os.getloadavg()}
+    results: dict[str, Any] = {
+        "files": n,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_at_start": os.getloadavg(),
+    }
     for times in (False, True):
         for label, make in contenders(times):
             key = f"{label}, -times" if times else label
@@ -271,8 +275,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     tlines = ["| engine | crossed | p50 ms | max ms |", "|---|---|---|---|"]
     tlines += ["| " + " | ".join(r) + " |" for r in times]
+    load = ", ".join(f"{x:.2f}" for x in results.get("load_at_start", ()))
     return (
         f"\n## How people edit ({results['files']:,} files)\n\n"
+        f"Run {results.get('date', '?')} (`python -m bench.saves`), load average at start {load}.\n\n"
         "`bench/saves.py`: one file saved again and again on both sides, edits a fraction of a second "
         "apart, a host save followed 0.3 s later by an app save of the same file, single edits, and "
         f"edits while a log churns. Targets: {TARGETS}; the later save wins with no conflict copy.\n\n"
