@@ -172,6 +172,15 @@ class SyncMachine(RuleBasedStateMachine):
     def did(self, *rels: str) -> None:
         self.trace[-1] += f" -> {', '.join(rels)}"
 
+    def _claim_file(self, side: str, data: st.DataObject) -> str | None:
+        """A file of the model for ``side`` to edit now, or None when the other side has it."""
+        rel: str = data.draw(st.sampled_from(self.tree.files()), label="file")
+        if not self.window.may(side, rel):
+            return None
+        self.window.claim(side, rel)
+        self.did(rel)
+        return rel
+
     def _drift(self) -> int:
         try:
             data = json.loads((self.engine.runtime / "fsmonitor" / "fsmonitor.json").read_text())
@@ -203,11 +212,9 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(side=st.sampled_from(SIDES), data=st.data(), size=st.integers(1, 500))
     def append(self, side: str, data: st.DataObject, size: int) -> None:
         self.step()
-        rel = data.draw(st.sampled_from(self.tree.files()), label="file")
-        if not self.window.may(side, rel):
+        rel = self._claim_file(side, data)
+        if rel is None:
             return
-        self.window.claim(side, rel)
-        self.did(rel)
         more = self.data_for(side, size)
         with open(self.root(side) / rel, "ab") as f:
             f.write(more)
@@ -237,11 +244,9 @@ class SyncMachine(RuleBasedStateMachine):
     def rewrite_in_place(self, side: str, data: st.DataObject, size: int) -> None:
         """Truncated and written again through the same inode (an editor's save without rename)."""
         self.step()
-        rel = data.draw(st.sampled_from(self.tree.files()), label="file")
-        if not self.window.may(side, rel):
+        rel = self._claim_file(side, data)
+        if rel is None:
             return
-        self.window.claim(side, rel)
-        self.did(rel)
         content = self.data_for(side, size)
         with open(self.root(side) / rel, "r+b") as f:
             f.truncate(0)
@@ -311,11 +316,9 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(side=st.sampled_from(SIDES), data=st.data(), mode=st.sampled_from(MODES))
     def chmod(self, side: str, data: st.DataObject, mode: int) -> None:
         self.step()
-        rel = data.draw(st.sampled_from(self.tree.files()), label="file")
-        if not self.window.may(side, rel):
+        rel = self._claim_file(side, data)
+        if rel is None:
             return
-        self.window.claim(side, rel)
-        self.did(rel)
         os.chmod(self.root(side) / rel, mode)
         self.tree.set_file(rel, self.tree.entries[rel][2], mode)
 
