@@ -172,6 +172,16 @@ class SyncMachine(RuleBasedStateMachine):
     def did(self, *rels: str) -> None:
         self.trace[-1] += f" -> {', '.join(rels)}"
 
+    def _claim_new_file(self, side: str, data: st.DataObject, name: str) -> str | None:
+        """A path for ``side`` to write a file at now (none or a file there), or None."""
+        parent = data.draw(st.sampled_from(self.dirs()), label="parent")
+        rel = f"{parent}/{name}" if parent else name
+        if not self.window.may(side, rel) or self.tree.entries.get(rel, ("file",))[0] != "file":
+            return None
+        self.window.claim(side, rel)
+        self.did(rel)
+        return rel
+
     def _claim_file(self, side: str, data: st.DataObject) -> str | None:
         """A file of the model for ``side`` to edit now, or None when the other side has it."""
         rel: str = data.draw(st.sampled_from(self.tree.files()), label="file")
@@ -198,12 +208,9 @@ class SyncMachine(RuleBasedStateMachine):
     def create(self, side: str, data: st.DataObject, name: str, size: int) -> None:
         """A new file, or a whole new version of one (written, not renamed over)."""
         self.step()
-        parent = data.draw(st.sampled_from(self.dirs()), label="parent")
-        rel = f"{parent}/{name}" if parent else name
-        if not self.window.may(side, rel) or self.tree.entries.get(rel, ("file",))[0] != "file":
+        rel = self._claim_new_file(side, data, name)
+        if rel is None:
             return
-        self.window.claim(side, rel)
-        self.did(rel)
         content = self.data_for(side, size)
         (self.root(side) / rel).write_bytes(content)
         self.tree.set_file(rel, content)
@@ -343,12 +350,9 @@ class SyncMachine(RuleBasedStateMachine):
     def large_file(self, side: str, data: st.DataObject, name: str, mb: int) -> None:
         """A file of megabytes (unison copies it through a temp file for a while)."""
         self.step()
-        parent = data.draw(st.sampled_from(self.dirs()), label="parent")
-        rel = f"{parent}/{name}" if parent else name
-        if not self.window.may(side, rel) or self.tree.entries.get(rel, ("file",))[0] != "file":
+        rel = self._claim_new_file(side, data, name)
+        if rel is None:
             return
-        self.window.claim(side, rel)
-        self.did(rel)
         content = random.Random(self.serial).randbytes(mb << 20)
         self.serial += 1
         (self.root(side) / rel).write_bytes(content)
