@@ -99,11 +99,11 @@ def oneshot(unison: Path, a: Path, b: Path, env: dict[str, str], *args: str) -> 
 class Watch:
     """``unison -repeat watch`` on two roots, stopped at the end."""
 
-    def __init__(self, unison: Path, a: Path, b: Path, env: dict[str, str]) -> None:
+    def __init__(self, unison: Path, a: Path, b: Path, env: dict[str, str], *args: str) -> None:
         self.log_path = a.parent / "watch.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [str(unison), str(a), str(b), *ONESHOT, "-repeat", "watch", "-terse"],
+            [str(unison), str(a), str(b), *ONESHOT, "-repeat", "watch", "-terse", *args],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
