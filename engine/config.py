@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.converters import (
+    archive_journal,
     boolean,
     excludes,
     ignore_pattern,
@@ -63,6 +64,9 @@ RETIRED = {
 # (our unison patch 0001; stock unison sleeps 1 s).  It blocks on the fsmonitor
 # meanwhile, so a short pause costs nothing at idle (unison/README.md).
 WATCH_INTERVAL = 0.02
+# UNISON_ARCHIVE_JOURNAL's default: watch-mode syncs go to a journal, and the
+# whole archives are written after this many quiet seconds (our patch 0004).
+ARCHIVE_JOURNAL: float | None = 30.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class Config:
     verify_interval: float | None  # SYNC_VERIFY_INTERVAL: None is auto, 0 is off
 
     watch_interval: float  # UNISON_WATCH_INTERVAL: seconds watch-mode unison pauses after a sync
+    archive_journal: (
+        float | None
+    )  # UNISON_ARCHIVE_JOURNAL: quiet seconds before a full archive write; None: off
     runtime_dir: Path
     unison_dir: Path
     unison_bin: str
@@ -221,6 +228,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         rescan_interval=get("SYNC_RESCAN_INTERVAL", non_negative_number, 300.0),
         verify_interval=get("SYNC_VERIFY_INTERVAL", verify_interval, None),
         watch_interval=get("UNISON_WATCH_INTERVAL", watch_interval, WATCH_INTERVAL),
+        archive_journal=get("UNISON_ARCHIVE_JOURNAL", archive_journal, ARCHIVE_JOURNAL),
         runtime_dir=Path(get("SYNC_RUNTIME_DIR", runtime_folder, "/run/native-sync")),
         unison_dir=Path(get("UNISON", str, "/unison")),
         unison_bin=get("UNISON_BIN", str, "unison"),

@@ -58,6 +58,18 @@ def watch_interval(value: str) -> float:
     return seconds
 
 
+def archive_journal(value: str) -> float | None:
+    """``UNISON_ARCHIVE_JOURNAL``: ``off`` (None: archives rewritten after every sync) or seconds."""
+    if str(value).strip().lower() == "off":
+        return None
+    try:
+        return non_negative_number(value)
+    except ValueError:
+        raise ValueError(
+            "off, or a number of seconds, 0 or more (0: only at a full scan, a size, the stop)"
+        ) from None
+
+
 def positive_number(value: str) -> float:
     """A number greater than 0."""
     try:

@@ -91,7 +91,7 @@ def fsmonitor_dir(cfg: Config) -> Path:
 
 
 def environment(cfg: Config) -> dict[str, str]:
-    """unison's environment: archives in UNISON, our fsmonitor first on PATH, the pause after a sync.
+    """unison's environment: archives in UNISON, our fsmonitor first on PATH, our patches' settings.
 
     Everything else is passed through from our own environment.
     """
@@ -100,6 +100,10 @@ def environment(cfg: Config) -> dict[str, str]:
     env["PATH"] = f"{fsmonitor_dir(cfg)}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env.setdefault("HOME", str(cfg.unison_dir))
     env["UNISON_WATCH_INTERVAL"] = f"{cfg.watch_interval:g}"  # our patch 0001: the pause after a sync
+    env["UNISON_FPCACHE"] = "full-scans"  # patch 0003: an edit does not read the whole fingerprint cache
+    env.pop("UNISON_ARCHIVE_JOURNAL", None)  # patch 0004: an edit does not rewrite both archives
+    if cfg.archive_journal is not None:
+        env["UNISON_ARCHIVE_JOURNAL"] = f"{cfg.archive_journal:g}"
     return env
 
 

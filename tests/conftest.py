@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Engine, make_engine
+from tests.unison_runs import Watch, unison_bin
 
 
 @pytest.fixture
@@ -125,3 +126,32 @@ def exfat_dir(exfat_mount: Path, request: pytest.FixtureRequest) -> Iterator[Pat
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- unison builds (tests/test_unison_build.py, tests/test_unison_scale.py) ---------------
+
+
+@pytest.fixture(scope="session")
+def binaries() -> dict[str, Path]:
+    return {}
+
+
+@pytest.fixture
+def unison_of(binaries: dict[str, Path]) -> Iterator[dict[str, Path]]:
+    """kind -> binary, built on first use in the session."""
+
+    class Lazy(dict[str, Path]):
+        def __missing__(self, kind: str) -> Path:
+            path = binaries.get(kind) or unison_bin(kind)
+            binaries[kind] = path
+            return path
+
+    yield Lazy()
+
+
+@pytest.fixture
+def watches() -> Iterator[list[Watch]]:
+    made: list[Watch] = []
+    yield made
+    for watch in made:
+        watch.close()

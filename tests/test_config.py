@@ -95,6 +95,15 @@ def test_watch_mode_unison_pauses_20_ms_after_a_sync_unless_told() -> None:
     assert unison.environment(load({"UNISON_WATCH_INTERVAL": "0"}))["UNISON_WATCH_INTERVAL"] == "0"
 
 
+def test_unison_journals_its_archives_and_skips_the_fingerprint_cache_unless_told() -> None:
+    from engine import unison
+
+    env = unison.environment(load({}))
+    assert (env["UNISON_ARCHIVE_JOURNAL"], env["UNISON_FPCACHE"]) == ("30", "full-scans")
+    assert unison.environment(load({"UNISON_ARCHIVE_JOURNAL": "5"}))["UNISON_ARCHIVE_JOURNAL"] == "5"
+    assert "UNISON_ARCHIVE_JOURNAL" not in unison.environment(load({"UNISON_ARCHIVE_JOURNAL": "off"}))
+
+
 def test_a_retired_variable_is_named_not_refused() -> None:
     assert load({"SYNC_HOT_DELAY": "3"}).retired == ("SYNC_HOT_DELAY",)
     assert load({}).retired == ()
@@ -460,6 +469,7 @@ BAD_VALUES = [
     ("MONIT_CPU_THRESHOLD", "hot"),
     ("UNISON_WATCH_INTERVAL", "-0.1"),
     ("UNISON_WATCH_INTERVAL", "soon"),
+    ("UNISON_ARCHIVE_JOURNAL", "later"),
     ("UNISON_SYNC_PREFER", "both"),
     ("UNISON_SYNC_PREFER", "/elsewhere"),
     ("OWNER_UID", "www-data"),

@@ -2,133 +2,26 @@
 
 Each patch has a test that fails on stock unison: the test runs against both
 binaries and the stock run is a strict xfail, so a test that stops telling the
-two apart fails the suite too (STYLE.md 15). The builds are cached in build/
-(a stamp of the source and the patches), so only the first session pays for
-them (a few seconds each on 2 cores).
+two apart fails the suite too (STYLE.md 15). The builds and the ways to run
+them are in tests/unison_runs.py; patches 0003 and 0004 are tested in
+tests/test_unison_scale.py.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, read, wait_for, write
+from tests.helpers import read, wait_for, write
+from tests.unison_runs import BOTH, ONESHOT, Watch, oneshot, replicas
 
 pytestmark = pytest.mark.engine
-
-BUILD = REPO / "unison" / "build.sh"
-PREFIXES = {
-    "ours": REPO / "build" / "unison",  # the Makefile's `deps` builds the same one
-    "stock": REPO / "build" / "unison-stock",
-    "2.52.1": REPO / "build" / "unison-2.52.1",
-}
-BUILD_ARGS = {"ours": [], "stock": ["--stock"], "2.52.1": ["--stock", "--version", "2.52.1"]}
-ONESHOT = ["-batch", "-auto", "-log=false", "-ui", "text"]
-
-# The stock binary must fail each patch's test: strict, so that a test that
-# passes on stock (it no longer shows the patch's point) fails the suite.
-stock_fails = pytest.mark.xfail(strict=True, reason="stock unison lacks the patch")
-BOTH = [pytest.param("ours"), pytest.param("stock", marks=stock_fails)]
-
-
-def unison_bin(kind: str) -> Path:
-    """Build (or find, cached) the unison ``kind`` and return its path."""
-    if shutil.which("ocamlopt") is None or shutil.which("make") is None:
-        pytest.skip("building unison needs ocaml-nox and make (scripts/system-deps.sh installs them)")
-    prefix = PREFIXES[kind]
-    done = subprocess.run(
-        ["bash", str(BUILD), *BUILD_ARGS[kind], str(prefix)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, f"unison/build.sh {kind} failed:\n{done.stderr[-3000:]}"
-    return prefix / "bin" / "unison"
-
-
-@pytest.fixture(scope="session")
-def binaries() -> dict[str, Path]:
-    return {}
-
-
-@pytest.fixture
-def unison_of(binaries: dict[str, Path]) -> Iterator[dict[str, Path]]:
-    """kind -> binary, built on first use in the session."""
-
-    class Lazy(dict[str, Path]):
-        def __missing__(self, kind: str) -> Path:
-            path = binaries.get(kind) or unison_bin(kind)
-            binaries[kind] = path
-            return path
-
-    yield Lazy()
-
-
-def replicas(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
-    """Two empty roots and an environment whose unison state lives in tmp_path."""
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir()
-    b.mkdir()
-    env = dict(os.environ, UNISON=str(tmp_path / "unison"), HOME=str(tmp_path))
-    env.pop("UNISON_WATCH_INTERVAL", None)
-    return a, b, env
-
-
-def oneshot(unison: Path, a: Path, b: Path, env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(unison), str(a), str(b), *ONESHOT, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode in (0, 1), f"unison exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
-
-
-class Watch:
-    """``unison -repeat watch`` on two roots, stopped at the end."""
-
-    def __init__(self, unison: Path, a: Path, b: Path, env: dict[str, str], *args: str) -> None:
-        self.log_path = a.parent / "watch.log"
-        self.log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [str(unison), str(a), str(b), *ONESHOT, "-repeat", "watch", "-terse", *args],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-2000:]
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log.close()
-
-
-@pytest.fixture
-def watches() -> Iterator[list[Watch]]:
-    made: list[Watch] = []
-    yield made
-    for watch in made:
-        watch.close()
-
 
 # --- patch 0001: UNISON_WATCH_INTERVAL ----------------------------------------------
 

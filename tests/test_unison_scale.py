@@ -19,16 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import read, same_trees, tree_diff, unison_temps, wait_for, write
-from tests.test_unison_build import (  # noqa: F401  (fixtures)
-    BOTH,
-    ONESHOT,
-    Watch,
-    binaries,
-    oneshot,
-    replicas,
-    unison_of,
-    watches,
-)
+from tests.unison_runs import BOTH, ONESHOT, Watch, oneshot, replicas
 
 pytestmark = pytest.mark.engine
 
@@ -63,14 +54,13 @@ def watched(
     # one thing at a time, so once a second one, written after, has crossed
     # too, the first sync has also written its archives.
     for name in ("first", "second"):
-        write(a / name, f"{name}\n")
-        wait_for(lambda: read(b / name) == f"{name}\n", 30, f"the {name} edit", detail=watch.tail)
+        cross(a, b, name, f"{name}\n", watch, 30)
     return a, b, env, watch
 
 
-def cross(src: Path, dst: Path, rel: str, text: str, watch: Watch) -> None:
+def cross(src: Path, dst: Path, rel: str, text: str, watch: Watch, timeout: float = 10) -> None:
     write(src / rel, text)
-    wait_for(lambda: read(dst / rel) == text, 10, f"{rel} to cross", detail=watch.tail)
+    wait_for(lambda: read(dst / rel) == text, timeout, f"{rel} to cross", detail=watch.tail)
 
 
 def state_files(env: dict[str, str], prefix: str) -> list[Path]:
