@@ -29,7 +29,7 @@ SCALE_ENV = {"UNISON_FPCACHE": "full-scans", "UNISON_ARCHIVE_JOURNAL": "600", "U
 
 
 def watched(
-    unison: Path, tmp_path: Path, watches: list[Watch], files: int = 20, *args: str
+    unison: Path, tmp_path: Path, watches: list[Watch], files: int = 20, *args: str, quiet: str = "600"
 ) -> tuple[Path, Path, dict[str, str], Watch]:
     """Two roots synced once by ``unison``, then watched by it with our fsmonitor."""
     fsmonitor = Path(sys.executable).parent / "unison-fsmonitor"
@@ -41,6 +41,7 @@ def watched(
         write(a / "d" / f"f{i}", f"file {i}\n")
     env.update(
         SCALE_ENV,
+        UNISON_ARCHIVE_JOURNAL=quiet,
         PATH=f"{fsmonitor.parent}{os.pathsep}{env['PATH']}",
         HOST_VOLUME=str(a),
         APP_VOLUME=str(b),
@@ -118,6 +119,20 @@ def test_watched_edits_do_not_rewrite_the_archives(
         cross(src, dst, f"d/f{i}", f"edit {i}\n", watch)
     assert archive_stats(env) == written, "the archives were written again during the watched edits"
     assert len(state_files(env, "jn")) == 2, "no journal beside the archives"
+
+
+def test_a_quiet_sync_folds_the_journal_into_the_archives(
+    unison_of: dict[str, Path], tmp_path: Path, watches: list[Watch]
+) -> None:
+    """UNISON_ARCHIVE_JOURNAL=1: a second without a sync, and the archives are written whole."""
+    a, b, env, watch = watched(unison_of["ours"], tmp_path, watches, quiet="1")
+    written = archive_stats(env)
+    cross(a, b, "d/f1", "edited\n", watch)
+    wait_for(lambda: archive_stats(env) != written or None, 30, "the archives written", detail=watch.tail)
+    wait_for(lambda: state_files(env, "jn") == [] or None, 30, "the journals removed", detail=watch.tail)
+    cross(b, a, "d/f2", "edited on b\n", watch)  # and watching goes on
+    watch.close()
+    assert "Nothing to do" in oneshot(unison_of["stock"], a, b, env)
 
 
 def test_a_kill_9_after_journalled_syncs_invents_no_conflict(
