@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import structlog
 
-from engine import statefiles
+from engine import owners, statefiles
 from engine.config import BUILTIN_IGNORES, Config
 
 log = structlog.get_logger("native-sync")
@@ -91,7 +91,8 @@ def fsmonitor_dir(cfg: Config) -> Path:
 
 
 def environment(cfg: Config) -> dict[str, str]:
-    """unison's environment: archives in UNISON, our fsmonitor first on PATH, the pause after a sync.
+    """unison's environment: archives in UNISON, our fsmonitor first on PATH, the pause after a sync,
+    who owns what it creates.
 
     Everything else is passed through from our own environment.
     """
@@ -100,6 +101,10 @@ def environment(cfg: Config) -> dict[str, str]:
     env["PATH"] = f"{fsmonitor_dir(cfg)}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env.setdefault("HOME", str(cfg.unison_dir))
     env["UNISON_WATCH_INTERVAL"] = f"{cfg.watch_interval:g}"  # our patch 0001: the pause after a sync
+    env.pop("UNISON_OWNERS", None)
+    rules = owners.unison_owners(cfg)
+    if rules is not None:
+        env["UNISON_OWNERS"] = rules  # our patch 0005: what it creates is its owner's from birth
     return env
 
 
