@@ -389,3 +389,36 @@ def test_what_unison_creates_is_its_owners_from_birth(
     assert host.wrong(on_host) == {}
     assert app.wrong(lambda rel: {APP}) == {}
     assert {"src", "src/index.php", "theirs.txt", "roots.txt"} <= app.seen.keys()
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_a_folder_the_owner_cannot_write_still_gets_files_of_the_owner(
+    kind: str, unison_of: dict[str, Path], owned_roots: tuple[Path, Path, dict[str, str]]
+) -> None:
+    """Patch 0005's fallback: in a host folder USER may not write (root's, 0755), unison cannot create
+    as USER; it creates as root and gives the file to USER before the rename."""
+    a, b, env = owned_roots
+    (a / "roots-dir").mkdir(mode=0o755)
+    oneshot(unison_of[kind], a, b, env)
+    write(b / "roots-dir" / "new.txt", "new")
+    oneshot(unison_of[kind], a, b, env)
+    assert (a / "roots-dir" / "new.txt").read_text() == "new"
+    st = (a / "roots-dir" / "new.txt").lstat()
+    assert (st.st_uid, st.st_gid) == USER
+
+
+def test_a_malformed_owners_line_is_refused_naming_the_variable(
+    unison_of: dict[str, Path], owned_roots: tuple[Path, Path, dict[str, str]]
+) -> None:
+    a, b, env = owned_roots
+    write(b / "new.txt", "new")
+    done = subprocess.run(
+        [str(unison_of["ours"]), str(a), str(b), *ONESHOT],
+        env={**env, "UNISON_OWNERS": "1000:1000:/no/rule"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3 and "UNISON_OWNERS" in done.stdout + done.stderr
+    assert not (a / "new.txt").exists()
