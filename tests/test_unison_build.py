@@ -370,7 +370,7 @@ def test_what_unison_creates_is_its_owners_from_birth(
         (b / "link").symlink_to("new.txt")
         write(b / "theirs.txt", "the app's edit")
         write(b / "roots.txt", "the app's edit")
-        big = os.urandom(8 << 20)  # a transfer long enough for its temp file to be seen
+        big = os.urandom(32 << 20)  # a transfer long enough for its temp file to be seen
         (b / "big.bin").write_bytes(big)
         oneshot(unison_of[kind], a, b, env)
     assert (a / "tree/deep/f.txt").read_text() == "deep" and (a / "big.bin").read_bytes() == big
