@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from engine import ownership
+
 log = structlog.get_logger("native-sync")
 
 PROBE_PREFIX = ".native-sync-probe-"
@@ -68,14 +70,17 @@ def probe(root: str) -> Folding:
     """
     folder = os.path.join(root, f"{PROBE_PREFIX}{secrets.token_hex(4)}")
     name = f"a{_ACCENTED}"
+    owner = _owner(root)  # the probe is the root's owner's from birth, as everything we write there
     try:
-        os.mkdir(folder, 0o700)
+        ownership.created(folder, owner, lambda: os.mkdir(folder, 0o700))
     except OSError as e:
         log.warning("roots.probe_failed", root=root, error=str(e))
         return Folding()
     path = os.path.join(folder, name)
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(
+            ownership.created(path, owner, lambda: os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        )
         case = os.path.lexists(os.path.join(folder, name.upper()))
         form = os.path.lexists(os.path.join(folder, unicodedata.normalize("NFD", name)))
         return Folding(case, form, _keeps_mode(path))
@@ -90,6 +95,13 @@ def probe(root: str) -> Folding:
                 pass
             except OSError as e:
                 log.warning("roots.probe_left_behind", path=leftover, error=str(e))
+
+
+def _owner(root: str) -> ownership.Owner | None:
+    try:
+        return ownership.owner_of(os.lstat(root)) if ownership.privileged() else None
+    except OSError:
+        return None
 
 
 def _keeps_mode(path: str) -> bool:

@@ -36,13 +36,14 @@ from pathlib import Path
 
 import structlog
 
-from engine import config, jsonfile
+from engine import config, jsonfile, ownership
 from engine.config import Config
 from engine.jsonfile import read_json, write_json
 from engine.problems import Conflict
 
 STORE = config.CONFLICT_STORE  # in HOST_VOLUME; ignored by unison, hidden from git
 STORE_CONFLICTS = "conflicts"
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 GITIGNORE = "# native-sync's conflict store: nothing here belongs in git\n*\n"
 RECORD = "native-sync/conflicts.json"  # in UNISON
 MAX_LISTED = 1000
@@ -108,17 +109,45 @@ def original_name(name: str) -> str | None:
     return stripped if stripped != name else None
 
 
-def store_root(cfg: Config) -> Path:
-    """The conflict store: in HOST_VOLUME when it can be written there, else in UNISON."""
-    store = cfg.unison_src / STORE
+def store_owner(cfg: Config) -> ownership.Owner | None:
+    """Who owns the store and what is kept in it: HOST_VOLUME's root's owner (None: as we are)."""
+    if not ownership.privileged():
+        return None
     try:
-        store.mkdir(exist_ok=True)
+        return ownership.owner_of(cfg.unison_src.lstat())
+    except OSError:
+        return None
+
+
+def store_root(cfg: Config) -> Path:
+    """The conflict store: in HOST_VOLUME when it can be written there, else in UNISON.
+
+    Its folders and its .gitignore belong to HOST_VOLUME's owner from their first moment.
+    """
+    store = cfg.unison_src / STORE
+    owner = store_owner(cfg)
+    try:
+        if not store.is_dir():
+            ownership.created(store, owner, lambda: store.mkdir())
         gitignore = store / ".gitignore"
         if not gitignore.exists():
-            gitignore.write_text(GITIGNORE, encoding="utf-8")
+            fd = ownership.created(gitignore, owner, lambda: os.open(gitignore, NEW_FILE, 0o644))
+            with open(fd, "w", encoding="utf-8") as out:
+                out.write(GITIGNORE)
         return store / STORE_CONFLICTS
     except OSError:
         return cfg.unison_dir / STORE_CONFLICTS
+
+
+def _folders(path: Path, owner: ownership.Owner | None) -> None:
+    """``path`` and the folders above it that are missing, each created as ``owner``."""
+    if path.is_dir():
+        return
+    _folders(path.parent, owner)
+    try:
+        ownership.created(path, owner, lambda: path.mkdir())
+    except FileExistsError:
+        pass
 
 
 class Keeper:
@@ -203,12 +232,21 @@ class Keeper:
             n += 1
             target = target.with_name(f"{target.name}.{n}")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(copy, target)
+            owner = store_owner(self.cfg)
+            _folders(target.parent, owner)
+            ownership.copy_as(copy, target, owner)  # the host owner's from birth, whichever side lost
+            _remove_copy(copy)
         except OSError as e:
             log.warning("conflict.not_moved", copy=str(copy), store=str(target), error=str(e))
             target = copy  # left where unison made it: ignored by unison, still listed
         return Entry(conflict.path, str(target), at, conflict.winner, conflict.loser)
+
+
+def _remove_copy(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _copies(root: Path, rel: str) -> list[Path]:
@@ -238,22 +276,22 @@ def resolve(cfg: Config, path: str, side: str) -> tuple[Entry, str]:
         _remove(kept)
         return entry, f"kept the {side} version of {entry.path} (it already stands); removed {kept}"
     target = (cfg.unison_src if side == "host" else cfg.unison_dest) / entry.path
-    if kept.is_dir() and not kept.is_symlink():
-        if target.exists() or target.is_symlink():
-            _remove(target)
-        shutil.copytree(kept, target, symlinks=True)
+    # a new path belongs to its side's owner from birth; a replaced file keeps its owner
+    owner = store_owner(cfg) if side == "host" else cfg.owner if ownership.privileged() else None
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    if _plain_file(target) and _plain_file(kept):
+        shutil.copyfile(kept, target)  # in place: the file keeps its owner
     else:
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        existed = target.exists()
-        shutil.copyfile(kept, target, follow_symlinks=False)  # in place: the file keeps its owner
-        if not existed and os.geteuid() == 0:
-            st = kept.lstat()
-            os.lchown(target, st.st_uid, st.st_gid)
-            os.chmod(target, st.st_mode & 0o7777)
+        target.unlink(missing_ok=True)
+        _folders(target.parent, owner)
+        ownership.copy_as(kept, target, owner)
     _remove(kept)
     return entry, f"restored the {side} version of {entry.path} from {kept}; it syncs like any edit"
+
+
+def _plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 def _remove(path: Path) -> None:

@@ -1,25 +1,22 @@
 """Who owns what the sync writes (``OWNER_UID`` / ``GROUP_ID``).
 
-unison runs as root and writes root-owned files on both sides; this module
-gives them their owners:
-
 - everything in ``APP_VOLUME`` belongs to ``OWNER_UID:GROUP_ID``, whoever
   wrote it;
-- what unison wrote into ``HOST_VOLUME`` gets the owner of the file it
-  replaced, or for a new path the owner of ``HOST_VOLUME``'s root.  A host
-  path is only changed when it is owned by the uid unison runs as (root) and
-  already holds what the app side holds (it is unison's copy, an "echo"):
-  what the host user writes stays as they wrote it.
+- what unison writes into ``HOST_VOLUME`` belongs to the owner of
+  ``HOST_VOLUME``'s root, or keeps the owner of the file it replaces.
 
-In watch mode the fsmonitor calls :meth:`Owners.settled` with each settled
-batch (every path unison writes comes back as an inotify event there).
-One-shot runs (initial sync, ``precopy``, the stop flush) have no fsmonitor:
-:func:`after_one_shot` fixes the paths unison's output says it copied.
+unison does it itself, from birth (our patch 0005, :func:`unison_owners`):
+each file, folder and link it creates is created as its owner (``setfsuid``),
+its temp file too, and a replacing file takes the replaced one's owner before
+it is renamed into place; nothing it writes is ever seen with another owner,
+nor left so by an interrupted transfer.
 
-A replaced host file's owner is known when the fsmonitor saw the change
-before unison did (the usual case); a file replaced by a one-shot run or by
-a full scan (unison's first watch pass, a rescan after a queue overflow)
-gets the owner of ``HOST_VOLUME``'s root instead.
+What remains here is the safety net for what unison does not create: files
+the app writes into ``APP_VOLUME`` as another user (an app container running
+as root) are given ``OWNER_UID:GROUP_ID`` when the fsmonitor sees them settle
+(:meth:`Owners.settled`), after a one-shot run (:func:`after_one_shot`) and by
+a walk after lost events.  Host files are never chowned afterwards: whatever
+owner a host file has, the host user (or unison, rightly) gave it.
 """
 
 from __future__ import annotations
@@ -27,38 +24,46 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections import OrderedDict
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
 from engine import ownership
-from engine.compare import CONTENT_LIMIT, same_contents
 from engine.config import Config
 from engine.ownership import Owner
-from engine.paths import PERMS, Key, lstat
+from engine.paths import Key, lstat
 
 log = structlog.get_logger("owners")
 
-REMEMBER_LIMIT = 20_000  # host owners other than the root's remembered, least recent dropped first
+
+def unison_owners(cfg: Config) -> str | None:
+    """``UNISON_OWNERS`` for our unison (patch 0005): who owns what it creates in each root.
+
+    The host root's owner for new host paths (a replaced one keeps its
+    owner), ``OWNER_UID:GROUP_ID`` for every app path.  None (unison's stock
+    behaviour) when we may not give files away (not root) or a root cannot
+    be named on one line.
+    """
+    if not ownership.privileged():
+        return None
+    host = lstat(str(cfg.unison_src), unreadable=True)
+    roots = [os.path.realpath(cfg.unison_src), os.path.realpath(cfg.unison_dest)]
+    if host is None or any("\n" in root for root in roots):
+        return None
+    uid, gid = cfg.owner
+    return f"{host.st_uid}:{host.st_gid}:keep:{roots[0]}\n{uid}:{gid}:set:{roots[1]}"
 
 
 @dataclass
 class Owners:
-    """The fsmonitor's ownership hook: fixes owners of the paths unison wrote."""
+    """The fsmonitor's ownership hook: the app side's paths get OWNER_UID:GROUP_ID."""
 
     host_root: str
     app_root: str
     owner: Owner  # OWNER_UID:GROUP_ID
-    writer: int = field(default_factory=os.geteuid)  # the uid unison writes as
-    limit: int = REMEMBER_LIMIT
-    remembered: OrderedDict[str, Owner] = field(
-        default_factory=OrderedDict
-    )  # only the root's owner's exceptions
-    _root_owner: Owner | None = None  # HOST_VOLUME's root's owner, as of the batch at hand
-    _replicas: tuple[tuple[tuple[str, str], ...], tuple[str | None, str | None]] | None = None
+    _replicas: tuple[tuple[tuple[str, str], ...], str | None] | None = None
 
     @classmethod
     def for_config(cls, cfg: Config) -> Owners | None:
@@ -67,63 +72,31 @@ class Owners:
             return None
         return cls(str(cfg.unison_src), str(cfg.unison_dest), cfg.owner)
 
-    def settled(self, roots: Mapping[str, str], batch: AbstractSet[Key], differing: set[str]) -> int:
-        """A settled batch: ``differing`` are the paths that still differ between the replicas.
-
-        Host owners of differing paths are remembered (unison is about to
-        replace them); unison's copies on the host side get the remembered
-        owner back; every app path gets OWNER_UID:GROUP_ID. Returns entries changed.
-        """
-        host, app = self.replicas(roots)
-        self._root_owner = self.host_owner()
-        changed = 0
-        for replica, rel in batch:
-            if replica == host and host is not None:
-                changed += self._host(rel, rel in differing)
-            elif replica == app and app is not None:
-                changed += self._app(rel)
-                if rel in differing and (host, rel) not in batch:
-                    self._remember(rel)
-        return changed
+    def settled(self, roots: Mapping[str, str], batch: AbstractSet[Key]) -> int:
+        """A settled batch: every app path in it gets OWNER_UID:GROUP_ID; returns entries changed."""
+        app = self.app_replica(roots)
+        return sum(self._app(rel) for replica, rel in batch if app is not None and replica == app)
 
     def copied(self, written: list[tuple[str, str]]) -> int:
-        """(root, path) unison copied in a one-shot run: give them their owners.
+        """(root, path) unison copied in a one-shot run: the app side's copy gets its owner.
 
-        The app side's copy is checked whichever way it went: a file the app
-        wrote while the sync was stopped came from there.
+        Whichever way it went: a file the app wrote while the sync was stopped came from there.
         """
-        self._root_owner = self.host_owner()
-        changed = 0
-        for root, rel in written:
-            if root == self.host_root:
-                changed += self._host(rel, differs=False)
-            if root in (self.app_root, self.host_root):
-                changed += self._app(rel)
-        return changed
+        return sum(self._app(rel) for root, rel in written if root in (self.app_root, self.host_root))
 
     def events_lost(self) -> int:
-        """The inotify queue overflowed: unison's copies may have gone unseen; walk APP_VOLUME.
-
-        The host side is left as it is: without an event there is no telling
-        unison's copy from the user's own root-owned file.
-        """
+        """The inotify queue overflowed: what the app wrote may have gone unseen; walk APP_VOLUME."""
         changed = ownership.fix(self.app_root, "", self._app_wanted, tree=True)
         log.info("owners.walked", reason="overflow", changed=changed)
         return changed
 
-    def replicas(self, roots: Mapping[str, str]) -> tuple[str | None, str | None]:
-        """The names unison gave the (host, app) replicas."""
+    def app_replica(self, roots: Mapping[str, str]) -> str | None:
+        """The name unison gave the app replica."""
         items = tuple(sorted(roots.items()))
         if self._replicas is None or self._replicas[0] != items:
-            host_real, app_real = os.path.realpath(self.host_root), os.path.realpath(self.app_root)
-            host = app = None
-            for replica, root in items:
-                real = os.path.realpath(root)
-                if real == host_real:
-                    host = replica
-                elif real == app_real:
-                    app = replica
-            self._replicas = (items, (host, app))
+            app_real = os.path.realpath(self.app_root)
+            app = next((replica for replica, root in items if os.path.realpath(root) == app_real), None)
+            self._replicas = (items, app)
         return self._replicas[1]
 
     def _app(self, rel: str) -> int:
@@ -134,63 +107,6 @@ class Owners:
 
     def _app_wanted(self, st: os.stat_result) -> Owner:
         return self.owner
-
-    def _host(self, rel: str, differs: bool) -> int:
-        st = lstat(os.path.join(self.host_root, rel), unreadable=True)
-        if st is None:
-            self.remembered.pop(rel, None)
-            return 0
-        if differs and not self._big_copy(rel, st):
-            self._remember(rel, st)
-            return 0
-        fallback = self._root_owner
-        want = self.remembered.get(rel) or fallback
-        if want is None or not self._written_by_us(st) or ownership.owner_of(st) == want:
-            return 0
-
-        def wanted(entry: os.stat_result) -> Owner | None:
-            if not self._written_by_us(entry):
-                return None
-            return want if entry is st or entry.st_ino == st.st_ino else fallback
-
-        return ownership.fix(self.host_root, rel, wanted, tree=stat.S_ISDIR(st.st_mode))
-
-    def _big_copy(self, rel: str, st: os.stat_result) -> bool:
-        """A file above CONTENT_LIMIT that unison may have just copied: the still-differs
-        filter does not read such files and calls them different, so their echo is told here,
-        by reading both (just written: in the page cache), and only for a root-owned file of
-        the app's size and mode (issue 18: a 100 MB file the app wrote stayed root's)."""
-        if not (stat.S_ISREG(st.st_mode) and st.st_size > CONTENT_LIMIT and self._written_by_us(st)):
-            return False
-        theirs = lstat(os.path.join(self.app_root, rel), unreadable=True)
-        if theirs is None or not stat.S_ISREG(theirs.st_mode) or theirs.st_size != st.st_size:
-            return False
-        if (theirs.st_mode & PERMS) != (st.st_mode & PERMS):
-            return False
-        return same_contents(os.path.join(self.host_root, rel), os.path.join(self.app_root, rel))
-
-    def _written_by_us(self, st: os.stat_result) -> bool:
-        """Owned by the uid unison writes as, and not a hard link to something else."""
-        return st.st_uid == self.writer and (stat.S_ISDIR(st.st_mode) or st.st_nlink == 1)
-
-    def _remember(self, rel: str, st: os.stat_result | None = None) -> None:
-        """Remember the owner of the host's ``rel`` before unison replaces it."""
-        if st is None:
-            st = lstat(os.path.join(self.host_root, rel), unreadable=True)
-        if st is None or st.st_uid == self.writer:
-            return  # nothing there, or maybe unison's own copy: it says nothing about the user
-        if ownership.owner_of(st) == self._root_owner:
-            self.remembered.pop(rel, None)  # the fallback says the same
-            return
-        self.remembered[rel] = ownership.owner_of(st)
-        self.remembered.move_to_end(rel)
-        while len(self.remembered) > self.limit:
-            self.remembered.popitem(last=False)
-
-    def host_owner(self) -> Owner | None:
-        """The owner and group of HOST_VOLUME's root: the owner of new host paths."""
-        st = lstat(self.host_root, unreadable=True)
-        return None if st is None else ownership.owner_of(st)
 
 
 # --- one-shot runs ---------------------------------------------------------------------
@@ -218,11 +134,7 @@ def written_paths(output: str, src: str, dest: str) -> list[tuple[str, str]]:
 
 
 def after_one_shot(cfg: Config, output: str) -> int:
-    """Give the paths a one-shot unison run copied their owners; returns entries changed.
-
-    On the host side the replaced file's owner is gone by now: unison's
-    copies get the owner of HOST_VOLUME's root.
-    """
+    """The app side's paths a one-shot unison run copied get OWNER_UID:GROUP_ID; returns entries changed."""
     owners = Owners.for_config(cfg)
     if owners is None:
         return 0

@@ -7,14 +7,22 @@ entry itself (``follow_symlinks=False``): a link in a replica (to ``/etc``,
 say) is given an owner as a link and nothing it points to is touched, even
 if a folder is swapped for a link while we look.  Which owner a path should
 have is :mod:`engine.owners`' business.
+
+What we create ourselves (the cold start's copy, the conflict store) is
+created as its owner from its first moment (:func:`created`: Linux's
+``setfsuid``, for the calling thread only), as our unison does (patch 0005).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import shutil
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 
@@ -23,6 +31,8 @@ log = structlog.get_logger("ownership")
 Owner = tuple[int, int]  # (uid, gid)
 # Given an entry's lstat, the owner it should have (None: leave it alone).
 Wanted = Callable[[os.stat_result], "Owner | None"]
+
+T = TypeVar("T")
 
 _failed: set[int | None] = set()  # errnos already warned about
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -46,6 +56,63 @@ def skipped_fields(uid: int, gid: int) -> dict[str, object]:
         "wanted_gid": gid,
         "fix": f"run as root, or set OWNER_UID={os.geteuid()} GROUP_ID={os.getegid()} to match --user",
     }
+
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _set_fs_ids(uid: int, gid: int) -> bool:
+    """This thread's filesystem uid and gid (Linux); True when they are now ``uid:gid``."""
+    if _libc is None:
+        return False
+    _libc.setfsgid(gid)
+    _libc.setfsuid(uid)
+    return bool(_libc.setfsuid(-1) == uid and _libc.setfsgid(-1) == gid)  # -1: only asks
+
+
+def created(path: str | Path, owner: Owner | None, make: Callable[[], T]) -> T:
+    """``make()`` creates ``path``: owned by ``owner`` from its first moment.
+
+    The calling thread creates it with ``owner`` as its filesystem uid and
+    gid.  Where that is refused (not root, not Linux, a folder ``owner`` may
+    not write), it is created as we are and given to ``owner`` at once.
+    ``owner`` None: created as we are.
+    """
+    if owner is None:
+        return make()
+    try:
+        if not _set_fs_ids(*owner):
+            raise PermissionError(f"cannot create files as {owner[0]}:{owner[1]}")
+        result = make()
+    except PermissionError:
+        _set_fs_ids(os.geteuid(), os.getegid())
+        result = make()
+    finally:
+        _set_fs_ids(os.geteuid(), os.getegid())
+    try:
+        os.lchown(path, *owner)  # the fallback's; the group a set-group-ID folder gave it
+    except OSError:
+        pass
+    return result
+
+
+def copy_as(src: Path, dst: Path, owner: Owner | None) -> None:
+    """Copy ``src`` (a file, link or folder tree; links not followed) to the new ``dst``,
+    each entry created as ``owner`` (see :func:`created`)."""
+    if src.is_symlink():
+        created(dst, owner, lambda: os.symlink(os.readlink(src), dst))
+    elif src.is_dir():
+        created(dst, owner, lambda: os.mkdir(dst, 0o700))
+        for child in sorted(os.listdir(src)):
+            copy_as(src / child, dst / child, owner)
+        shutil.copystat(src, dst, follow_symlinks=False)
+    else:
+        fd = created(
+            dst, owner, lambda: os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        )
+        with open(fd, "wb") as out, open(src, "rb") as source:
+            shutil.copyfileobj(source, out)
+        shutil.copystat(src, dst, follow_symlinks=False)
 
 
 def owner_of(st: os.stat_result) -> Owner:

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import structlog
 
-from engine import statefiles
+from engine import owners, statefiles
 from engine.config import BUILTIN_IGNORES, Config
 
 log = structlog.get_logger("native-sync")
@@ -91,7 +91,8 @@ def fsmonitor_dir(cfg: Config) -> Path:
 
 
 def environment(cfg: Config) -> dict[str, str]:
-    """unison's environment: archives in UNISON, our fsmonitor first on PATH, our patches' settings.
+    """unison's environment: archives in UNISON, our fsmonitor first on PATH, our patches' settings
+    (the pause after a sync, the fingerprint cache, the archive journal, who owns what it creates).
 
     Everything else is passed through from our own environment.
     """
@@ -104,6 +105,10 @@ def environment(cfg: Config) -> dict[str, str]:
     env.pop("UNISON_ARCHIVE_JOURNAL", None)  # patch 0004: an edit does not rewrite both archives
     if cfg.archive_journal is not None:
         env["UNISON_ARCHIVE_JOURNAL"] = f"{cfg.archive_journal:g}"
+    env.pop("UNISON_OWNERS", None)
+    rules = owners.unison_owners(cfg)
+    if rules is not None:
+        env["UNISON_OWNERS"] = rules  # our patch 0005: what it creates is its owner's from birth
     return env
 
 

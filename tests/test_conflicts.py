@@ -5,6 +5,7 @@ cold-start progress with a fake clock; a quiet verifier at idle."""
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from engine.fsmonitor import drift
 from engine.fsmonitor.verifier import Pass
 from engine.startup import coldstart, oneshot
 from engine.supervise.watching import Watching
+from tests.births import Births, reachable_folder
 from tests.helpers import read, write
 
 
@@ -110,6 +112,49 @@ def test_a_copy_no_output_line_named_is_found_in_a_folder_unison_wrote_into(cfg:
     assert (entry.path, entry.winner, entry.loser) == ("src/a.txt", "host", "app")
     assert read(Path(entry.kept)) == "app's version"
     assert sorted(p.name for p in (cfg.unison_dest / "src").iterdir()) == ["a.txt", "b.txt"]
+
+
+USER, APP = (1000, 1000), (33, 33)  # the host folder's owner; OWNER_UID:GROUP_ID
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files to other users needs root")
+def test_the_store_and_what_it_keeps_belong_to_the_host_folders_owner(tmp_path: Path) -> None:
+    """issue 25: in a folder owned by 1000 the store was root's, and the folder's owner could not
+    remove it.  Now each of its entries is the host owner's from its first moment."""
+    base = reachable_folder("ns-store-")  # the owner must reach the folder to create in it
+    try:
+        host, app = base / "host", base / "app"
+        write(host / "src" / "a.txt", "v1\n")
+        app.mkdir()
+        for path, who in ((host, USER), (host / "src", USER), (host / "src" / "a.txt", USER), (app, APP)):
+            os.chown(path, *who)
+        cfg = load(
+            {
+                "HOST_VOLUME": str(host),
+                "APP_VOLUME": str(app),
+                "UNISON": str(tmp_path / "unison"),
+                "SYNC_RUNTIME_DIR": str(tmp_path / "run"),
+                "OWNER_UID": "33",
+                "GROUP_ID": "33",
+            }
+        )
+        watching = Watching(cfg)
+        oneshot.sync_once(cfg, "test", events=watching.take)
+        with Births(host) as births:
+            write(host / "src" / "a.txt", "host v2\n")  # in place: the file keeps its owner
+            write(app / "src" / "a.txt", "app v2\n")
+            oneshot.sync_once(cfg, "test", events=watching.take)
+        [entry] = conflicts.Record.load(cfg.unison_dir).entries
+        kept = Path(entry.kept)
+        assert kept.read_text() == "app v2\n" and entry.loser == "app"
+        stored = {".native-sync", ".native-sync/.gitignore", str(kept.relative_to(host))}
+        assert stored <= births.seen.keys()
+        assert births.wrong(lambda rel: {USER}) == {}
+        if shutil.which("setpriv"):  # the folder's owner can remove it
+            as_user = ["setpriv", f"--reuid={USER[0]}", f"--regid={USER[1]}", "--clear-groups"]
+            subprocess.run([*as_user, "rm", "-r", str(host / ".native-sync")], check=True, timeout=30)
+    finally:
+        shutil.rmtree(base)
 
 
 def test_original_names() -> None:

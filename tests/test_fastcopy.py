@@ -13,6 +13,7 @@ import pytest
 from engine.ignore import IgnoreMatcher
 from engine.startup.coldstart import path_pattern
 from engine.startup.fastcopy import Copier, Stopped
+from tests.births import Births, reachable_folder
 from tests.helpers import snapshot, write
 from tests.test_ignore import CASES, IDS
 
@@ -112,12 +113,22 @@ def test_owner_is_given_to_every_entry(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="real ownership needs root")
-def test_owner_for_real_as_root(tmp_path: Path) -> None:
+def test_owner_for_real_as_root_from_the_first_moment(tmp_path: Path) -> None:
+    """Each entry is created as its owner (issue 25): a poller from its inotify event on never sees root."""
     src = tmp_path / "src"
-    write(src / "a/b/c.txt", "c")
-    os.symlink("a", src / "link")
-    dst = fast_copy(tmp_path, src, [], owner=(4321, 8765))
-    assert {(os.lstat(p).st_uid, os.lstat(p).st_gid) for p in dst.rglob("*")} == {(4321, 8765)}
+    for i in range(40):
+        write(src / f"d{i % 4}/sub/f{i}.txt", "c" * i)
+    os.symlink("d0", src / "link")
+    base = reachable_folder("ns-fastcopy-")  # the owner must reach the copy's folder to create in it
+    try:
+        (base / "by-fastcopy").mkdir()
+        os.chown(base / "by-fastcopy", 4321, 8765)
+        with Births(base / "by-fastcopy") as births:
+            Copier(src, base / "by-fastcopy", IgnoreMatcher([]), threading.Event(), owner=(4321, 8765)).run()
+        assert len(births.seen) == 4 * 2 + 40 + 1
+        assert births.wrong(lambda rel: {(4321, 8765)}) == {}
+    finally:
+        shutil.rmtree(base)
 
 
 def test_a_second_pass_sees_what_changed_on_which_side(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from engine import ownership
-from engine.compare import CONTENT_LIMIT
 from engine.config import load
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.monitor import Monitor
@@ -67,7 +66,7 @@ def sides(tmp_path: Path) -> tuple[Path, Path, Owners]:
     host.mkdir()
     app.mkdir()
     os.chown(host, *USER)
-    owners = Owners(str(host), str(app), APP, writer=0)
+    owners = Owners(str(host), str(app), APP)
     return host, app, owners
 
 
@@ -95,76 +94,21 @@ def test_app_side_gets_owner_uid_for_every_path_whoever_wrote_it(sides: tuple[Pa
     (app / "new/deep").mkdir()
     (app / "new/deep/f.txt").write_text("x")
     (app / "root-written.txt").write_text("y")
-    changed = owners.settled(
-        roots(host, app), {("b", "new"), ("b", "root-written.txt")}, {"new", "root-written.txt"}
-    )
+    changed = owners.settled(roots(host, app), {("b", "new"), ("b", "root-written.txt")})
     assert changed == 4
     for path in (app / "new", app / "new/deep", app / "new/deep/f.txt", app / "root-written.txt"):
         assert owner(path) == APP, path
-    assert owners.settled(roots(host, app), {("b", "new")}, set()) == 0  # a second look changes nothing
+    assert owners.settled(roots(host, app), {("b", "new")}) == 0  # a second look changes nothing
 
 
 @root_only
-def test_host_copy_gets_the_owner_of_the_file_it_replaced(sides: tuple[Path, Path, Owners]) -> None:
+def test_host_files_are_never_chowned_after_the_fact(sides: tuple[Path, Path, Owners]) -> None:
+    """unison gives what it writes its owner itself (patch 0005); the hook leaves the host alone."""
     host, app, owners = sides
-    (host / "f").write_text("old")
-    os.chown(host / "f", 1234, 1235)  # not the root's owner: it must be remembered, not guessed
-    (app / "f").write_text("new")
-    owners.settled(roots(host, app), {("b", "f")}, {"f"})  # the app's edit: still differs
-    unison_writes(host / "f", "new")
-    assert owner(host / "f") == (0, 0)
-    owners.settled(roots(host, app), {("a", "f")}, set())  # unison's copy, an echo
-    assert owner(host / "f") == (1234, 1235)
-    assert (host / "f").read_text() == "new"
-
-
-@root_only
-def test_a_big_host_copy_gets_its_owner_though_the_filter_calls_it_different(
-    sides: tuple[Path, Path, Owners],
-) -> None:
-    """issue 18's ownership race, found: the still-differs filter does not read files above
-    CONTENT_LIMIT and calls them different, so unison's copy of a big file the app wrote
-    (100 MB) was never taken for an echo and stayed root's on the host, loaded machine or not."""
-    host, app, owners = sides
-    big = os.urandom(CONTENT_LIMIT + 1)
-    (app / "big.bin").write_bytes(big)
-    owners.settled(roots(host, app), {("b", "big.bin")}, {"big.bin"})
-    temp = host / ".unison.big.bin.123.unison.tmp"
-    temp.write_bytes(big)
-    os.replace(temp, host / "big.bin")
-    owners.settled(roots(host, app), {("a", "big.bin")}, {"big.bin"})  # differs by the filter
-    assert owner(host / "big.bin") == USER
-    (host / "other.bin").write_bytes(big[:-1] + b"!")  # root's, same size, other bytes: the user's
-    (app / "other.bin").write_bytes(big)
-    owners.settled(roots(host, app), {("a", "other.bin")}, {"other.bin"})
-    assert owner(host / "other.bin") == (0, 0)
-
-
-@root_only
-def test_new_host_paths_get_the_owner_of_the_host_root(sides: tuple[Path, Path, Owners]) -> None:
-    host, app, owners = sides
-    unison_writes(host / "appended.log", "a")
-    (host / "dir").mkdir()
-    (host / "dir/inner.txt").write_text("i")
-    os.chown(host / "dir/inner.txt", 4321, 4321)  # someone else's: not unison's, left alone
-    (host / "dir/unison.txt").write_text("u")
-    owners.settled(roots(host, app), {("a", "appended.log"), ("a", "dir")}, set())
-    assert owner(host / "appended.log") == USER
-    assert owner(host / "dir") == USER
-    assert owner(host / "dir/unison.txt") == USER
-    assert owner(host / "dir/inner.txt") == (4321, 4321)
-
-
-@root_only
-def test_what_the_host_user_writes_is_never_chowned(sides: tuple[Path, Path, Owners]) -> None:
-    host, app, owners = sides
-    (host / "sudo.txt").write_text("by root on the host")  # differs from the app side: the user's edit
-    owners.settled(roots(host, app), {("a", "sudo.txt")}, {"sudo.txt"})
-    assert owner(host / "sudo.txt") == (0, 0)
-    (host / "hard.txt").write_text("h")
-    os.link(host / "hard.txt", host / "hard-link.txt")  # a hard link may be anything: never chowned
-    owners.settled(roots(host, app), {("a", "hard.txt")}, set())
-    assert owner(host / "hard.txt") == (0, 0)
+    (host / "sudo.txt").write_text("by root on the host")
+    unison_writes(host / "copy.txt", "unison's, as stock unison leaves it")
+    assert owners.settled(roots(host, app), {("a", "sudo.txt"), ("a", "copy.txt")}) == 0
+    assert owner(host / "sudo.txt") == owner(host / "copy.txt") == (0, 0)
 
 
 @root_only
@@ -178,8 +122,8 @@ def test_a_link_is_chowned_as_a_link_and_never_followed(tmp_path: Path) -> None:
     (app / "etc").symlink_to(outside)
     (app / "sub").mkdir()
     (app / "sub/etc").symlink_to(outside)
-    owners = Owners(str(host), str(app), APP, writer=0)
-    owners.settled(roots(host, app), {("b", "etc"), ("b", "etc/passwd"), ("b", "sub")}, {"etc", "sub"})
+    owners = Owners(str(host), str(app), APP)
+    owners.settled(roots(host, app), {("b", "etc"), ("b", "etc/passwd"), ("b", "sub")})
     assert owner(app / "etc") == APP  # the link itself
     assert owner(app / "sub/etc") == APP
     assert owner(outside) == (0, 0)
@@ -193,7 +137,7 @@ def test_a_link_is_chowned_as_a_link_and_never_followed(tmp_path: Path) -> None:
 def test_other_replica_names_change_nothing(sides: tuple[Path, Path, Owners]) -> None:
     _, app, owners = sides
     (app / "f").write_text("x")
-    assert owners.settled({"x": "/elsewhere", "y": "/other"}, {("x", "f"), ("y", "f")}, set()) == 0
+    assert owners.settled({"x": "/elsewhere", "y": "/other"}, {("x", "f"), ("y", "f")}) == 0
     assert owner(app / "f") == (0, 0)
 
 
@@ -291,27 +235,14 @@ def test_a_root_owned_private_folder_syncs_every_file(engine_factory: Callable[.
 
 
 @root_only
-def test_only_owners_other_than_the_roots_are_remembered_and_few(sides: tuple[Path, Path, Owners]) -> None:
-    host, app, owners = sides
-    owners.limit = 2
-    for i, who in enumerate([USER, (5, 5), (6, 6), (7, 7)]):
-        (host / f"f{i}").write_text("h")
-        os.chown(host / f"f{i}", *who)
-    batch = {("a", f"f{i}") for i in range(4)}
-    owners.settled(roots(host, app), batch, {f"f{i}" for i in range(4)})
-    assert set(owners.remembered.values()) <= {(5, 5), (6, 6), (7, 7)}
-    assert len(owners.remembered) == 2
-
-
-@root_only
 def test_one_shot_copies_get_their_owners(sides: tuple[Path, Path, Owners]) -> None:
     host, app, owners = sides
     (app / "d").mkdir()
     (app / "d/f").write_text("x")
     unison_writes(host / "g", "y")
-    assert owners.copied([(str(app), "d"), (str(host), "g"), ("/elsewhere", "g")]) == 3
+    assert owners.copied([(str(app), "d"), (str(host), "g"), ("/elsewhere", "g")]) == 2
     assert owner(app / "d/f") == APP
-    assert owner(host / "g") == USER
+    assert owner(host / "g") == (0, 0)  # the host side is unison's business (patch 0005)
 
 
 @root_only

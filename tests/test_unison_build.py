@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.births import Births, reachable_folder
 from tests.helpers import read, wait_for, write
 from tests.unison_runs import BOTH, ONESHOT, Watch, oneshot, replicas
 
@@ -215,3 +219,101 @@ def test_a_2_52_1_archive_is_read_by_ours(unison_of: dict[str, Path], tmp_path: 
     assert "1 item transferred, 0 skipped, 0 failed" in out, out
     assert read(a / "f") == "edited on b\n"
     assert "Nothing to do" in oneshot(ours, a, b, env)
+
+
+USER, APP = (1000, 1000), (33, 33)  # the host folder's owner; OWNER_UID:GROUP_ID
+
+
+@pytest.fixture
+def owned_roots(tmp_path: Path) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """A host root of USER's and an app root of APP's, and UNISON_OWNERS as the engine sets it."""
+    if os.geteuid() != 0:
+        pytest.skip("giving files to other users needs root")
+    base = reachable_folder("ns-owners-")
+    a, b = base / "host", base / "app"
+    a.mkdir()
+    b.mkdir()
+    os.chown(a, *USER)
+    os.chown(b, *APP)
+    env = dict(os.environ, UNISON=str(tmp_path / "unison"), HOME=str(tmp_path))
+    env.pop("UNISON_WATCH_INTERVAL", None)
+    env["UNISON_OWNERS"] = f"{USER[0]}:{USER[1]}:keep:{a}\n{APP[0]}:{APP[1]}:set:{b}"
+    yield a, b, env
+    shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_what_unison_creates_is_its_owners_from_birth(
+    kind: str, unison_of: dict[str, Path], owned_roots: tuple[Path, Path, dict[str, str]]
+) -> None:
+    """Patch 0005: every file, folder and link unison creates, temp files included, has its root's
+    owner from its first moment; a replaced host file keeps its owner; every app path is APP's."""
+    a, b, env = owned_roots
+    write(a / "src/index.php", "<?php")
+    for path in (a / "src", a / "src/index.php"):
+        os.chown(path, *USER)
+    write(a / "theirs.txt", "host")
+    os.chown(a / "theirs.txt", 1234, 1235)
+    write(a / "roots.txt", "made with sudo")  # root's
+    kept = {"theirs.txt": (1234, 1235), "roots.txt": (0, 0)}
+    with Births(a) as host:
+        with Births(b) as app:
+            oneshot(unison_of[kind], a, b, env)
+        write(b / "new.txt", "new")  # the app (root, here) writes: not unison's business
+        write(b / "tree/deep/f.txt", "deep")
+        write(b / "src/more.php", "more")
+        (b / "link").symlink_to("new.txt")
+        write(b / "theirs.txt", "the app's edit")
+        write(b / "roots.txt", "the app's edit")
+        big = os.urandom(32 << 20)  # a transfer long enough for its temp file to be seen
+        (b / "big.bin").write_bytes(big)
+        oneshot(unison_of[kind], a, b, env)
+    assert (a / "tree/deep/f.txt").read_text() == "deep" and (a / "big.bin").read_bytes() == big
+    assert os.readlink(a / "link") == "new.txt"
+    assert {"new.txt", "tree", "tree/deep", "tree/deep/f.txt", "src/more.php", "link"} <= host.seen.keys()
+    assert any(".unison." in rel for rel in host.seen)  # the poller saw temp files too
+
+    def on_host(rel: str) -> set[tuple[int, int]]:
+        """USER's; a replaced file's kept owner, which its temp file takes before the rename."""
+        name = rel.split("/")[0]
+        temp = re.fullmatch(r"\.unison\.(.+)\.[0-9a-f]+\.unison\.tmp", name)
+        if temp is not None:
+            return {USER, kept.get(temp.group(1), USER)}
+        return {kept.get(name, USER)}
+
+    assert host.wrong(on_host) == {}
+    assert app.wrong(lambda rel: {APP}) == {}
+    assert {"src", "src/index.php", "theirs.txt", "roots.txt"} <= app.seen.keys()
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_a_folder_the_owner_cannot_write_still_gets_files_of_the_owner(
+    kind: str, unison_of: dict[str, Path], owned_roots: tuple[Path, Path, dict[str, str]]
+) -> None:
+    """Patch 0005's fallback: in a host folder USER may not write (root's, 0755), unison cannot create
+    as USER; it creates as root and gives the file to USER before the rename."""
+    a, b, env = owned_roots
+    (a / "roots-dir").mkdir(mode=0o755)
+    oneshot(unison_of[kind], a, b, env)
+    write(b / "roots-dir" / "new.txt", "new")
+    oneshot(unison_of[kind], a, b, env)
+    assert (a / "roots-dir" / "new.txt").read_text() == "new"
+    st = (a / "roots-dir" / "new.txt").lstat()
+    assert (st.st_uid, st.st_gid) == USER
+
+
+def test_a_malformed_owners_line_is_refused_naming_the_variable(
+    unison_of: dict[str, Path], owned_roots: tuple[Path, Path, dict[str, str]]
+) -> None:
+    a, b, env = owned_roots
+    write(b / "new.txt", "new")
+    done = subprocess.run(
+        [str(unison_of["ours"]), str(a), str(b), *ONESHOT],
+        env={**env, "UNISON_OWNERS": "1000:1000:/no/rule"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3 and "UNISON_OWNERS" in done.stdout + done.stderr
+    assert not (a / "new.txt").exists()

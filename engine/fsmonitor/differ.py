@@ -60,11 +60,6 @@ class StillDiffers:
         seen: dict[str, str] = {}
         return {rel for replica, rel in paths if seen.setdefault(rel, replica) != replica}
 
-    def alike(self, paths: set[Key]) -> set[str]:
-        """The paths changed on both replicas that hold the same on both now."""
-        replica = {rel: rep for rep, rel in paths}
-        return {rel for rel in self.both_sides(paths) if not self.differs_now(replica[rel], rel)}
-
     def recheck_at(self, quiet_since: float) -> float | None:
         """When the recent paths are due again, after calm since ``quiet_since``."""
         return quiet_since + RECHECK_QUIET if self.recent else None

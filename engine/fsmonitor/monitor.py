@@ -46,9 +46,9 @@ def present(roots: Mapping[str, str], rel: str) -> bool:
 
 
 class SettledListener(typing.Protocol):
-    """Told what settled and what unison will copy (:class:`engine.owners.Owners` gives owners)."""
+    """Told what settled (:class:`engine.owners.Owners` gives the app's files their owner)."""
 
-    def settled(self, roots: Mapping[str, str], batch: AbstractSet[Key], differing: set[str]) -> int: ...
+    def settled(self, roots: Mapping[str, str], batch: AbstractSet[Key]) -> int: ...
 
     def events_lost(self) -> int: ...
 
@@ -168,9 +168,8 @@ class Monitor:
         for _, rel in batch:
             self.cycles.saw(rel, functools.partial(present, self.watcher.roots))
         differing = self.still_differs.filter(batch) | self.case.folders()
-        alike = self.still_differs.alike(batch)  # reported, yet no difference for the owners
         for listener in self.listeners:
-            listener.settled(self.watcher.roots, batch, differing - alike)
+            listener.settled(self.watcher.roots, batch)
         return self.outbox.report(differing, now)
 
     def recheck(self, now: float) -> list[str]:

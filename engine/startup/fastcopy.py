@@ -162,8 +162,7 @@ class Copier:
         """A host folder: made on the app side (unless it is there), its contents walked later."""
         here = item.here
         if here is None:
-            os.mkdir(item.dst, 0o700)
-            self.writer.own(item.dst, None)
+            self.writer.folder(item.dst)
         elif not stat.S_ISDIR(here.st_mode):
             mine = self.files.get(item.rel)
             ours = mine is not None and sig(here) == mine[1]  # the host made it a folder
@@ -172,8 +171,7 @@ class Copier:
                 return
             self.files.pop(item.rel, None)
             remove(item.dst)
-            os.mkdir(item.dst, 0o700)
-            self.writer.own(item.dst, None)
+            self.writer.folder(item.dst)
             here = None
         self.dirs.add(item.rel)
         run.modes.append((item.dst, item.st.st_mode & PERMS))

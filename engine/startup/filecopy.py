@@ -2,7 +2,8 @@
 
 A :class:`Writer` creates a file or symbolic link on the app side with the
 host's permission bits (under unison's default ``-perms 0o1777`` mask), its
-modification time and the configured owner.  Contents go through the kernel
+modification time and the configured owner (from its first moment:
+:func:`engine.ownership.created`).  Contents go through the kernel
 (``copy_file_range``, else ``sendfile``, else read/write: the first call the
 kernel refuses is not tried again).  Also the small path helpers the copy
 shares (:func:`remove`).
@@ -17,6 +18,7 @@ import stat
 import struct
 import threading
 
+from engine import ownership
 from engine.paths import PERMS
 
 BIG = 8 << 20  # files above this are copied in chunks, checking for a stop between them
@@ -54,18 +56,21 @@ class Writer:
         self._pump = self._copy_file_range
 
     def link(self, src: str, dst: str) -> os.stat_result:
-        os.symlink(os.readlink(src), dst)
-        self.own(dst, None)
+        target = os.readlink(src)
+        ownership.created(dst, self.owner, lambda: os.symlink(target, dst))
         return os.lstat(dst)
+
+    def folder(self, dst: str) -> None:
+        ownership.created(dst, self.owner, lambda: os.mkdir(dst, 0o700))
 
     def file(self, src: str, dst: str, st: os.stat_result) -> os.stat_result:
         fd_in = os.open(src, os.O_RDONLY | NOFOLLOW)
         try:
-            fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW
+            fd_out = ownership.created(dst, self.owner, lambda: os.open(dst, flags, 0o600))
             try:
                 if st.st_size:
                     self.contents(fd_in, fd_out, st.st_size, dst)
-                self.own(None, fd_out)
                 os.fchmod(fd_out, st.st_mode & PERMS)
                 os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
                 return os.fstat(fd_out)
@@ -119,14 +124,6 @@ class Writer:
                 os.close(fd_out)
         finally:
             os.close(fd_in)
-
-    def own(self, path: str | None, fd: int | None) -> None:
-        if self.owner is None:
-            return
-        if fd is not None:
-            os.fchown(fd, *self.owner)
-        elif path is not None:
-            os.lchown(path, *self.owner)
 
     def _copy_file_range(self, fd_in: int, fd_out: int, count: int) -> int:
         try:

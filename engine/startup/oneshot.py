@@ -65,7 +65,7 @@ def sync_once(
         dog.restarted(time.monotonic())
     sweep_litter(cfg)
     text = output.decode("utf-8", "replace")
-    owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # what it copied gets its owner
+    owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # the app side: OWNER_UID:GROUP_ID
     reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
     reported = problems.merge(reader.feed_all(text))
     if events is not None:

@@ -5,7 +5,7 @@ killed unison left behind (docker-sync #452, only when no unison of these
 roots runs), records the start and why it happened in ``unison.json`` and
 execs unison, so supervisord supervises unison itself.  unison runs as the
 container's user: as root it reads and writes both roots whatever their
-modes, and its fsmonitor gives what it writes its owner (engine/owners.py).
+modes, and creates what it writes as its owner (patch 0005, engine/owners.py).
 """
 
 from __future__ import annotations

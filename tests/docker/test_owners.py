@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.births import Births
+
 if TYPE_CHECKING:
     from tests.docker.conftest import Docker
 
@@ -212,3 +214,27 @@ def test_links_are_synced_as_links_and_nothing_outside_changes_owner(
     after = docker("exec", name, "sh", "-c", OUTSIDE).stdout
     assert after == before, "owners or modes outside the roots changed"
     assert Path("/etc/passwd").lstat().st_uid == 0
+
+
+def test_a_stop_right_after_1000_app_writes_leaves_nothing_root_owned(
+    docker: Docker, poll: Callable[..., Any], tmp_path: Path
+) -> None:
+    """issue 25: `docker stop` right after the app (root) wrote 200 files in a new folder left the folder
+    and ~43 files 0:0 for good.  A poller on the host folder, from each entry's inotify event on
+    (temp files included), sees only 1000:1000, across the stop and the next start."""
+    host = project(tmp_path, 0o755)
+    name, volume = docker.container("owners"), docker.volume("owners")
+    run = ["-d", "--name", name, "--network", "none", "-e", "OWNER_UID=33", "-e", "GROUP_ID=33"]
+    docker("run", *run, "-v", f"{host}:/host_sync", "-v", f"{volume}:/app_sync", docker.image)
+    docker.wait_healthy(name, timeout=90)
+    writes = "mkdir /app_sync/stopdir && for i in $(seq 1000); do echo $i > /app_sync/stopdir/f$i; done"
+    with Births(host) as births:
+        app_sh(docker, name, writes, user="0:0")
+        docker("stop", name, timeout=60)
+        after_stop = {owner(p) for p in [host, *host.rglob("*")]}
+        docker("start", name)
+        docker.wait_healthy(name, timeout=90)
+        poll(lambda: len(list((host / "stopdir").glob("f*"))) == 1000, SYNC_TIMEOUT, "1000 files on the host")
+    assert after_stop == {USER}
+    assert births.wrong(lambda rel: {USER}) == {}
+    assert sum(1 for rel in births.seen if rel.startswith("stopdir/f")) == 1000
