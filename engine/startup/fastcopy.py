@@ -38,7 +38,7 @@ from engine.ignore import IgnoreMatcher
 from engine.paths import PERMS, is_unison_temp, lstat
 from engine.startup.filecopy import Sig, Stopped, Writer, remove, sig
 
-__all__ = ["Copier", "Outcome", "Sig", "Stopped", "sig"]
+__all__ = ["Copier", "Outcome", "Sig", "Stopped", "carry_back", "sig"]
 
 log = structlog.get_logger("fastcopy")
 
@@ -222,6 +222,38 @@ class Copier:
         self.count += 1
         if self.progress is not None:
             self.progress(self.count)
+
+
+def carry_back(copier: Copier) -> int:
+    """At a stop during the copy: edits made since to files already copied cross, one way each.
+
+    After :meth:`Copier.run` was stopped: an app edit goes to the host (in
+    place: the host file keeps its owner) and a host edit to the app, for
+    files the copier wrote that only one side changed since; the resumed
+    copy replaces anything else the app did to a volume it was not handed
+    yet.  Returns how many crossed.
+    """
+    crossed = 0
+    for rel, (host_sig, app_sig) in list(copier.files.items()):
+        src, dst = os.path.join(copier.src, rel), os.path.join(copier.dst, rel)
+        st, here = lstat(src), lstat(dst)
+        if st is None or here is None:
+            continue
+        app_changed, host_changed = sig(here) != app_sig, sig(st) != host_sig
+        try:
+            if app_changed and not host_changed:
+                sigs = copier.writer.write_back(src, dst, st, here)
+            elif host_changed and not app_changed and stat.S_ISREG(st.st_mode):
+                os.unlink(dst)
+                sigs = (sig(st), sig(copier.writer.file(src, dst, st)))
+            else:
+                continue
+        except (OSError, Stopped):  # gone meanwhile, or too big to finish now: the resumed copy
+            continue
+        if sigs is not None:
+            copier.files[rel] = sigs
+            crossed += 1
+    return crossed
 
 
 def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool:
