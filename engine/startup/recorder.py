@@ -61,12 +61,16 @@ class Recorder:
     """inotify watches on the same folders of both roots; :meth:`changes` reads what they saw."""
 
     def __init__(self, roots: dict[str, str], ignored: Callable[[str], bool]) -> None:
-        self.inotify = INotify(nonblocking=True)
         self.ignored = ignored
         self._by_wd: dict[int, tuple[str, str]] = {}  # wd -> (side, folder relative to its root)
         self.watched: set[str] = set()  # folders watched on both sides
         self.lost: str | None = None
         self.roots = roots
+        self.inotify: INotify | None = None
+        try:
+            self.inotify = INotify(nonblocking=True)
+        except OSError as e:  # fs.inotify.max_user_instances
+            self.lost = f"no inotify instance: {e.strerror}"
 
     @classmethod
     def watching(
@@ -83,6 +87,8 @@ class Recorder:
         return recorder
 
     def _watch(self, side: str, rel: str) -> None:
+        if self.inotify is None:
+            return
         path = os.path.join(self.roots[side], rel) if rel else self.roots[side]
         try:
             wd = self.inotify.add_watch(path, MASK)
@@ -95,6 +101,8 @@ class Recorder:
     def changes(self) -> Changes:
         """Every change the kernel queued since the watches were made (never blocks)."""
         found = Changes(lost=self.lost)
+        if self.inotify is None:
+            return found
         try:
             events = self.inotify.read(timeout=0)
         except OSError as e:
@@ -116,4 +124,5 @@ class Recorder:
         return found
 
     def close(self) -> None:
-        self.inotify.close()
+        if self.inotify is not None:
+            self.inotify.close()
