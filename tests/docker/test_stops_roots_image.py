@@ -54,8 +54,9 @@ def test_one_folder_mounted_at_both_roots_is_refused_and_left_alone(docker: Dock
 
 def test_one_named_volume_at_both_roots_is_refused(docker: Docker) -> None:
     volume = docker.volume(PREFIX)
+    name = docker.container(PREFIX)  # named: removed at the end even if it wrongly keeps running
     done = docker(
-        "run", "--rm", "--network", "none",
+        "run", "--name", name, "--network", "none",
         "-v", f"{volume}:/host_sync", "-v", f"{volume}:/app_sync", docker.image,
         check=False,
     )  # fmt: skip
