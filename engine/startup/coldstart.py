@@ -145,13 +145,15 @@ def run(
         copied = copier.run(adopt=resumed == Phase.COPYING)
     except fastcopy.Stopped:
         shown.stop()
-        # the volume was not handed out yet (health fails until the copy is complete): the host's
-        # is the only content, and the next start resumes the copy, host changes included
-        log.info(
+        # the volume was not handed out yet (health fails until the copy is complete): edits of
+        # files already copied, made all the same, cross; the next start resumes the copy
+        carried, complete = fastcopy.carry_back(copier)
+        (log.info if complete else log.warning)(
             "coldstart.stopped",
             phase=Phase.COPYING,
             files=copier.count,
-            carried=fastcopy.carry_back(copier),  # edits of files already copied, made all the same
+            carried=carried,
+            all_checked=complete,
             next_start="resumes the copy",
         )
         raise
