@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from engine import roots
 from engine.converters import (
     archive_journal,
     boolean,
@@ -203,7 +204,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     app = Path(get("APP_VOLUME", str, "/app_sync"))
     src = Path(get("UNISON_SRC", str, str(host)))
     dest = Path(get("UNISON_DEST", str, str(app)))
-    _distinct_roots(src, dest, lambda p: Path(os.path.normpath(p)))
+    _distinct_roots(src, dest, roots.by_name(src, dest, lambda p: Path(os.path.normpath(p))))
     no_words: tuple[str, ...] = ()
     args = get("UNISON_ARGS", words, no_words)
     excluded = get("UNISON_EXCLUDES", excludes, no_words)
@@ -295,30 +296,26 @@ def _convert(env: Mapping[str, str], name: str, convert: Callable[[str], T], def
         raise ConfigError(name, raw, str(e)) from e
 
 
-def _distinct_roots(src: Path, dest: Path, norm: Callable[[Path], Path]) -> None:
-    """Neither root may be, or contain, the other (SPEC 5 Roots): unison would sync a
-    folder into itself (``HOST_VOLUME=/`` grew app_sync/app_sync/... 40 levels deep).
-
-    The root named is the one that holds the other (APP_VOLUME when they are equal).
-    """
-    host, app = norm(src), norm(dest)
-    if host != app and host in app.parents:
-        variable, value, other, inside = "HOST_VOLUME", src, "APP_VOLUME", dest
-    elif host == app or app in host.parents:
-        variable, value, other, inside = "APP_VOLUME", dest, "HOST_VOLUME", src
-    else:
+def _distinct_roots(src: Path, dest: Path, clash: roots.Clash | None) -> None:
+    """Neither root may be, or contain, the other (SPEC 5 Roots, :mod:`engine.roots`): one line
+    naming both variables and folders.  The root named first is the one that holds the other."""
+    if clash is None:
         return
+    named = {"HOST_VOLUME": src, "APP_VOLUME": dest}
+    other = "APP_VOLUME" if clash.holder == "HOST_VOLUME" else "HOST_VOLUME"
+    how = f" ({clash.how})" if clash.how else ""
     raise ConfigError(
-        variable,
-        str(value),
-        f"a folder apart from {other}={str(inside)!r}: the two roots must be distinct "
+        clash.holder,
+        str(named[clash.holder]),
+        f"a folder apart from {other}={str(named[other])!r}{how}: the two roots must be distinct "
         "and neither may contain the other",
     )
 
 
 def check_volumes(config: Config) -> None:
-    """Both roots must be existing folders, apart once symlinks are resolved; raises ConfigError."""
+    """Both roots must be existing folders, apart by identity (device and inode); raises ConfigError."""
     for name, path in (("HOST_VOLUME", config.unison_src), ("APP_VOLUME", config.unison_dest)):
         if not path.is_dir():
             raise ConfigError(name, str(path), "an existing folder (is the volume mounted?)")
-    _distinct_roots(config.unison_src, config.unison_dest, lambda p: Path(os.path.realpath(p)))
+    src, dest = config.unison_src, config.unison_dest
+    _distinct_roots(src, dest, roots.by_identity(src, dest))

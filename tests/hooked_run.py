@@ -1,7 +1,8 @@
 """``entrypoint.py run`` that pauses its cold start where a test asks (``engine.startup.coldstart.HOOK``).
 
 ``HOOK_AT`` lists the pauses, e.g. ``copying:300,indexing`` (after the 300th
-copied file; before the indexing starts).  At each, this touches
+copied file; before the indexing starts), or ``oneshot`` (after a warm start's
+one-shot unison, before what follows it).  At each, this touches
 ``HOOK_DIR/at-<phase>`` and waits (with a deadline) for the test to create
 ``HOOK_DIR/go-<phase>``: edits land in a known phase, with no race.
 """
@@ -12,11 +13,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import entrypoint
-from engine.startup import coldstart
+from engine.startup import coldstart, oneshot
 
 DEADLINE = 60.0
 
@@ -34,6 +36,16 @@ def main() -> int:
             time.sleep(0.01)
 
     coldstart.HOOK = hook
+    if "oneshot" in pauses:
+        real = oneshot.sync_once
+
+        def paused(cfg: Any, purpose: str, *args: Any, **kwargs: Any) -> int:
+            items = real(cfg, purpose, *args, **kwargs)
+            if purpose == "initial_sync.unison":
+                hook("oneshot", 0)
+            return items
+
+        oneshot.sync_once = paused
     return entrypoint.main(sys.argv[1:])
 
 

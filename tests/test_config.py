@@ -482,6 +482,8 @@ BAD_VALUES = [
     ("SYNC_RUNTIME_DIR", "/tmp/" + "r" * 100),
     ("UNISON_ARGS", "-ignore='Name .git -batch"),
     ("UNISON_ARGS", "-ignore='Nope .git' -batch"),
+    ("UNISON_ARGS", "-bogus"),  # issue 25: unison's dry run on empty folders names it
+    ("UNISON_ARGS", "-numericids -prefer {tmp}/nowhere -batch"),
     ("UNISON_WATCH_ARGS", '-repeat "watch'),
     ("HOST_VOLUME", "{tmp}/missing-host"),
     ("APP_VOLUME", "{tmp}/missing-app"),
@@ -543,3 +545,31 @@ def test_bad_variable_exits_2_with_one_line_and_touches_nothing(
     assert not runtime.exists()
     assert not unison.exists()
     assert not Path(value).exists() or variable != "SYNC_RUNTIME_DIR"
+
+
+def test_a_flag_unison_does_not_know_is_named_before_anything_is_copied(tmp_path: Path) -> None:
+    """Issue 25: exit 3 after the cold copy had filled the volume, with unison's usage text."""
+    host, app = tmp_path / "host", tmp_path / "app"
+    app.mkdir()
+    for i in range(50):
+        write_file = host / f"d{i % 5}" / f"f{i}.txt"
+        write_file.parent.mkdir(parents=True, exist_ok=True)
+        write_file.write_text(f"{i}\n")
+    runtime = tmp_path / "rt"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "HOST_VOLUME": str(host),
+        "APP_VOLUME": str(app),
+        "SYNC_RUNTIME_DIR": str(runtime),
+        "UNISON": str(tmp_path / "unison"),
+        "MONIT_ENABLE": "false",
+        "UNISON_ARGS": "-ignore='Name x' -prefer " + str(host) + " -numericids -bogus -auto -batch",
+    }
+    done = run_entrypoint("run", env, runtime)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "UNISON_ARGS" in line and "does not know the option -bogus" in line
+    assert len(line) < 300
+    assert list(app.iterdir()) == []
+    assert not runtime.exists() and not (tmp_path / "unison").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.ignore import IgnoreMatcher
-from engine.startup.coldstart import path_pattern
+from engine.startup.carry import path_pattern
 from engine.startup.fastcopy import Copier, Stopped
 from tests.births import Births, reachable_folder
 from tests.helpers import snapshot, write

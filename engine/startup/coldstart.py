@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +42,9 @@ import structlog
 from engine import lean, ownership, problems, progress, unison
 from engine.config import Config
 from engine.paths import is_unison_temp
-from engine.startup import fastcopy, oneshot
+from engine.startup import carry, fastcopy, oneshot
+from engine.startup.carry import path_pattern
+from engine.startup.recorder import APP, HOST, Recorder
 
 MARK = "native-sync.coldstart"  # in UNISON
 
@@ -55,8 +56,6 @@ PROGRESS_EVERY = progress.EVERY  # seconds between progress lines (a test seam)
 # ("copying") and once when the indexing is about to start ("indexing").
 Hook = Callable[[str, int], None]
 HOOK: Hook | None = None
-
-_GLOB_SPECIAL = re.compile(r"([*?\[\]{}\\,])")
 
 
 class Phase(StrEnum):
@@ -96,11 +95,6 @@ def _mark(cfg: Config, phase: Phase | None) -> None:
     tmp = path.with_name(f".{MARK}.tmp")
     tmp.write_text(json.dumps({"phase": phase.value}), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def path_pattern(rel: str) -> str:
-    """unison's ``Path`` pattern that matches exactly ``rel``."""
-    return "Path " + _GLOB_SPECIAL.sub(r"\\\1", rel)
 
 
 def owner_for(cfg: Config) -> tuple[int, int] | None:
@@ -149,6 +143,20 @@ def run(
     shown.start()
     try:
         copied = copier.run(adopt=resumed == Phase.COPYING)
+    except fastcopy.Stopped:
+        shown.stop()
+        # the volume was not handed out yet (health fails until the copy is complete): edits of
+        # files already copied, made all the same, cross; the next start resumes the copy
+        carried, complete = fastcopy.carry_back(copier)
+        (log.info if complete else log.warning)(
+            "coldstart.stopped",
+            phase=Phase.COPYING,
+            files=copier.count,
+            carried=carried,
+            all_checked=complete,
+            next_start="resumes the copy",
+        )
+        raise
     except BaseException:
         shown.stop()
         raise
@@ -162,6 +170,9 @@ def run(
         removed=copied.removed,
         seconds=round(time.monotonic() - started, 3),
     )
+    # from now on the app may write: what changes is recorded, for a stop (engine/startup/carry.py)
+    roots = {HOST: str(cfg.unison_src), APP: str(cfg.unison_dest)}
+    recorder = Recorder.watching(roots, copier.dirs, cfg.ignore.ignored)
     usable()
     shown.phase = Phase.INDEXING  # progress lines go on through the catch-up and unison's indexing
     try:
@@ -194,7 +205,13 @@ def run(
         _mark(cfg, None)
         log.info("coldstart.done", seconds=round(time.monotonic() - started, 3))
         return count
+    except fastcopy.Stopped:
+        shown.stop()
+        log.info("coldstart.stopped", phase=Phase.INDEXING, next_start="resumes the indexing")
+        carry.at_stop(cfg, recorder.changes(), events)
+        raise
     finally:
+        recorder.close()
         shown.stop()
 
 

@@ -34,13 +34,16 @@ from typing import NamedTuple
 
 import structlog
 
+from engine.deadline import Deadline
 from engine.ignore import IgnoreMatcher
 from engine.paths import PERMS, is_unison_temp, lstat
 from engine.startup.filecopy import Sig, Stopped, Writer, remove, sig
 
-__all__ = ["Copier", "Outcome", "Sig", "Stopped", "sig"]
+__all__ = ["Copier", "Outcome", "Sig", "Stopped", "carry_back", "sig"]
 
 log = structlog.get_logger("fastcopy")
+
+CARRY_SECONDS = 5.0  # of docker stop's 10 s, for edits made during the copy (carry_back)
 
 
 @dataclass
@@ -220,6 +223,42 @@ class Copier:
         self.count += 1
         if self.progress is not None:
             self.progress(self.count)
+
+
+def carry_back(copier: Copier, seconds: float = CARRY_SECONDS) -> tuple[int, bool]:
+    """At a stop during the copy: edits made since to files already copied cross, one way each.
+
+    After :meth:`Copier.run` was stopped: an app edit goes to the host (in
+    place: the host file keeps its owner) and a host edit to the app, for
+    files the copier wrote that only one side changed since; the resumed
+    copy replaces anything else the app did to a volume it was not handed
+    yet.  Returns how many crossed, and whether every file was looked at
+    within ``seconds`` (what was not is the resumed copy's).
+    """
+    crossed = 0
+    deadline = Deadline(seconds)
+    for n, (rel, (host_sig, app_sig)) in enumerate(list(copier.files.items())):
+        if n % 1000 == 999 and not deadline.remaining():
+            return crossed, False
+        src, dst = os.path.join(copier.src, rel), os.path.join(copier.dst, rel)
+        st, here = lstat(src), lstat(dst)
+        if st is None or here is None:
+            continue
+        app_changed, host_changed = sig(here) != app_sig, sig(st) != host_sig
+        try:
+            if app_changed and not host_changed:
+                sigs = copier.writer.write_back(src, dst, st, here)
+            elif host_changed and not app_changed and stat.S_ISREG(st.st_mode):
+                os.unlink(dst)
+                sigs = (sig(st), sig(copier.writer.file(src, dst, st)))
+            else:
+                continue
+        except (OSError, Stopped):  # gone meanwhile, or too big to finish now: the resumed copy
+            continue
+        if sigs is not None:
+            copier.files[rel] = sigs
+            crossed += 1
+    return crossed, True
 
 
 def _same(host: os.stat_result, app: os.stat_result, src: str, dst: str) -> bool:

@@ -30,19 +30,21 @@ START_FAILURES = (
 log = structlog.get_logger("native-sync")
 
 
-def initial_sync(cfg: Config) -> list[problems.Event]:
+def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[problems.Event]:
     """The one-shot initial sync, then ownership of APP_VOLUME.
 
     The ownership walk runs when the owner is not known to be right already:
     on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
     Returns what unison reported about single paths (failed, skipped,
-    transferred); raises :class:`unison.SyncFailed`.
+    transferred); raises :class:`unison.SyncFailed`, or
+    :class:`oneshot.Interrupted` when ``stop`` is set meanwhile (unison is
+    killed: the flush at stop runs the same pass, with the changes made since).
     """
     reported: list[problems.Event] = []
     started = time.monotonic()
     cold = not unison.has_archive(cfg)
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
-    items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend)
+    items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
     owner_file = cfg.unison_dir / OWNER_MARK
     files = 0
     if cold or _read(owner_file) != _owner_mark(cfg):
@@ -101,8 +103,10 @@ def bring_up(
     Preflight and the mass-deletion guard, then (``checked``) the initial sync:
     a cold start's fast copy when it is wanted (``usable`` once the copy is
     complete), else unison's one-shot run (``synced`` once it is done).
-    Raises one of START_FAILURES, or :class:`fastcopy.Stopped` when ``stop``
-    is set during the copy.
+    Raises one of START_FAILURES, :class:`fastcopy.Stopped` when ``stop``
+    is set during a cold start (what changed during its indexing is carried
+    first: engine/startup/carry.py), or :class:`oneshot.Interrupted` when it
+    is set during unison's one-shot.
     """
     preflight.check(cfg)
     safety.check(cfg)
@@ -110,7 +114,7 @@ def bring_up(
     checked()
     if coldstart.wanted(cfg):
         return cold_start(cfg, stop, usable)
-    reported = initial_sync(cfg)
+    reported = initial_sync(cfg, stop)
     synced()
     return reported
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -25,14 +26,31 @@ def prepare(cfg: Config) -> None:
     try:
         _prepare(cfg)
     except OSError as e:
-        who = f"{os.geteuid()}:{os.getegid()}"
-        raise preflight.Misconfigured(
-            f"{e.filename or cfg.runtime_dir}: {e.strerror} for user {who}: run the container as root "
-            f"(OWNER_UID/GROUP_ID set the owner of the files), or point SYNC_RUNTIME_DIR and UNISON at "
-            f"folders {who} can write (e.g. -e SYNC_RUNTIME_DIR=/tmp/native-sync -e UNISON=/tmp/unison)"
-        ) from e
+        raise preflight.Misconfigured(_unwritable(cfg, e)) from e
     if cfg.in_image:
         _link_public_log(cfg)
+
+
+def _unwritable(cfg: Config, e: OSError) -> str:
+    """The one line for a runtime or UNISON folder this process cannot write, with the fix that works."""
+    where = f"{e.filename or cfg.runtime_dir}: {e.strerror}"
+    if e.errno == errno.EROFS:  # docker run --read-only: root cannot help, and /tmp is read-only too
+        return (
+            f"{where}: the container's file system is read-only (docker run --read-only): give native-sync "
+            f"writable folders with --tmpfs {cfg.runtime_dir.parent} --tmpfs /tmp "
+            f"-v native-sync-unison:{cfg.unison_dir} (or point SYNC_RUNTIME_DIR and UNISON at mounts)"
+        )
+    who = f"{os.geteuid()}:{os.getegid()}"
+    if os.geteuid() == 0:  # root denied: a host mount that squashes root, or an ACL
+        return (
+            f"{where} for root: point SYNC_RUNTIME_DIR and UNISON at folders root can write "
+            f"(a --tmpfs or a volume), or give root access to them"
+        )
+    return (
+        f"{where} for user {who}: run the container as root "
+        f"(OWNER_UID/GROUP_ID set the owner of the files), or point SYNC_RUNTIME_DIR and UNISON at "
+        f"folders {who} can write (e.g. -e SYNC_RUNTIME_DIR=/tmp/native-sync -e UNISON=/tmp/unison)"
+    )
 
 
 def _link_public_log(cfg: Config) -> None:

@@ -121,14 +121,16 @@ class Runner:
         self.started = self.clock()
         try:
             self.observer.take(bring_up(cfg, self.stop, self._usable, self._checked, self._synced))
-        except fastcopy.Stopped:
+        except fastcopy.Stopped:  # the cold start said what it carried and what the next start resumes
             return self._finish(flush=False)
+        except oneshot.Interrupted:  # the warm start's one-shot: the flush is that pass again
+            return self._finish(flush=True)
         except START_FAILURES as e:
             log.error("start.failed", error=str(e))
             self.set_state(statefiles.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
-        if self.stop.is_set():
-            return self._finish(flush=False)
+        if self.stop.is_set():  # the initial sync is done: the flush carries what changed since
+            return self._finish(flush=True)
         return None
 
     def _checked(self) -> None:
