@@ -64,7 +64,8 @@ class Tracker:
         changed = False
         for event in events:
             if isinstance(event, Synced):
-                self._retrying.pop(event.path, None)
+                if self._retrying.pop(event.path, None) is not None:
+                    log.debug("problem.retried", path=event.path, why="synced")
                 changed |= self._clear(event.path, "synced")
                 continue
             if isinstance(event, Report):
@@ -113,7 +114,7 @@ class Tracker:
         for path, (first, report) in list(self._retrying.items()):
             if not self.still(Problem(path, report.side, report.reason, "")):
                 del self._retrying[path]
-                log.debug("problem.retried", path=path)
+                log.debug("problem.retried", path=path, why="resolved")
             elif now - first >= TRANSIENT_BOUND:
                 del self._retrying[path]
                 self._reported[path] = now
