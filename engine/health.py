@@ -198,7 +198,7 @@ def healthy(status: dict[str, Any]) -> bool:
     fsmonitor runs, no :func:`standing_failure`; or indexing: a cold start's copy made the
     volume complete, unison builds its archive (issue 13)."""
     if status["state"] == State.INDEXING:
-        return status["roots_error"] is None
+        return status["roots_error"] is None and standing_failure(status) is None
     return (
         status["state"] in (State.WATCHING, State.DEGRADED)
         and status["roots_error"] is None
