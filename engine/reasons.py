@@ -42,7 +42,7 @@ NEEDS_USER = {
 TRANSIENT = {
     "vanished": r"No such file or directory|has disappeared|has been deleted|Not a directory",
     "changed": r"modified during synchronization|Destination updated during synchronization"
-    r"|changed during synchronization",
+    r"|not same as transferred file|fast update detection mechanism",
     "stopped": r"Aborted by user request|Interrupted",
 }
 SPECIAL = r"has unknown file type"

@@ -127,3 +127,21 @@ def test_a_special_file_is_listed_once_as_skipped_and_never_a_problem(tmp_path: 
     special.clear()  # the socket is gone
     books.recheck()
     assert statefiles.Problems.load(tmp_path).skipped == ()
+
+
+@pytest.mark.parametrize(
+    "output",
+    [  # unison 2.54.0 src/copy.ml, checkForChangesToSourceLocal: the source changed under the copy
+        "Failed [a.bin]: The source file /host_sync/a.bin\n"
+        "has been modified during synchronization.  Transfer aborted.\n",
+        "Failed [a.bin]: Current source file /host_sync/a.bin\n"
+        " not same as transferred file.  Transfer aborted.\n",
+        "Failed [a.bin]: The source file /host_sync/a.bin\n"
+        "has been modified but the fast update detection mechanism\n"
+        "failed to detect it.  Try running once with the fastcheck\n",
+    ],
+)
+def test_every_way_unison_says_the_source_changed_under_the_copy_is_transient(output: str) -> None:
+    [report] = [e for e in Reader(("/host_sync", "/app_sync")).feed_all(output) if isinstance(e, Report)]
+    assert report.path == "a.bin" and report.side == "host"
+    assert reasons.transient(report.reason) == "changed", report.reason
