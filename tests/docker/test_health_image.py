@@ -105,7 +105,8 @@ def test_user_1000_runs_and_syncs(docker: Docker, poll: Callable[..., Any], tmp_
         "-v", f"{host}:/host_sync", "-v", f"{app}:/app_sync", docker.image,
     )  # fmt: skip
     docker.wait_healthy(name)
-    assert status(docker, name)["state"] == "watching"
+    # a cold start is healthy while unison indexes (issue 13): watching follows (under load: seconds)
+    poll(lambda: status(docker, name)["state"] == "watching", 60, "watching")
     (host / "later.txt").write_text("later\n")
     poll(
         lambda: docker("exec", name, "cat", "/app_sync/later.txt", check=False).stdout == "later\n",
