@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import stat
 
-from engine.paths import PERMS, lstat, readlink
+from engine.paths import PERMS, lstat, readlink, special_mode
 
 CONTENT_LIMIT = 8 * 1024 * 1024
 BLOCK = 256 * 1024
@@ -24,12 +24,16 @@ def differs(a: str, b: str, perms: int = PERMS) -> bool:
     Both missing is the same; type, permission bits (``perms``: unison's
     ``-perms`` mask, 0 against a host that keeps none), link target and file
     contents are compared. Owners and times are not: unison (without
-    ``-owner``/``-times``) does not copy them.
+    ``-owner``/``-times``) does not copy them.  A special file (FIFO, socket,
+    device) on either side differs from nothing: unison cannot sync it, so it
+    is skipped by rule (listed in ``status``), never drift.
     """
     try:
         sa, sb = lstat(a), lstat(b)
     except OSError:
         return True  # unreadable here: unison will say what it makes of it (reporting too much is safe)
+    if (sa is not None and special_mode(sa.st_mode)) or (sb is not None and special_mode(sb.st_mode)):
+        return False
     if sa is None or sb is None:
         return (sa is None) != (sb is None)
     if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):

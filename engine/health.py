@@ -11,14 +11,13 @@ are alive.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from engine import conflicts, progress
+from engine import conflicts, progress, reasons
 from engine.casefold import clash_message
 from engine.statefiles import (
     FSMONITOR_FILE,
@@ -35,8 +34,6 @@ from engine.statefiles import (
 QUICK_EXITS_FAILED = 3  # this many failed starts in a row: `failed`
 RECENT_CONFLICTS = 10  # kept copies listed in ``conflicts.recent`` (mutagen lists ten)
 UNREPAIRED = "still differs after the drift verifier handed it to unison repeatedly"
-# a reason that says a whole root cannot take writes, whatever path unison was writing
-_ROOT_WIDE = re.compile(r"No space left on device|Disk quota exceeded|Read-only file system")
 
 log = structlog.get_logger("native-sync")
 
@@ -64,7 +61,8 @@ def collect(runtime_dir: Path, unison_dir: Path | None = None, run: RunState | N
     run = run or RunState.load(runtime_dir)
     unison = UnisonStatus.load(runtime_dir)
     monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
-    known = Problems.load(runtime_dir).items
+    stored = Problems.load(runtime_dir)
+    known = stored.items
     problems = _clashes(monitor)  # they name every path of a clash: unison's own report names one
     for more in (known, _unrepaired(monitor)):
         listed = {p.path for p in problems}
@@ -95,6 +93,7 @@ def collect(runtime_dir: Path, unison_dir: Path | None = None, run: RunState | N
         "conflicts": _conflicts(monitor, unison_dir),
         "rescans": monitor.rescans,
         "problems": [asdict(p) for p in problems],
+        "skipped": [asdict(p) for p in stored.skipped],
         "warnings": list(run.warnings),
         "roots_error": run.roots_error,
         "fsmonitor": watched,
@@ -165,24 +164,28 @@ def _unrepaired(monitor: FsmonitorStatus) -> list[Problem]:
 
 
 def standing_failure(status: dict[str, Any]) -> str | None:
-    """A problem that fails ``health`` for as long as it stands (issue 18), or None.
+    """What fails ``health`` for as long as it stands, or None: the one rule (issue 26).
 
-    - a root that cannot take writes, said by unison for any path (a full volume,
-      a quota, a read-only mount) or a root unison cannot scan (path ``.``): the
-      sync as a whole is stuck.  The problem stands until the path syncs or is
-      gone, so health does not follow the root probe, which a full volume passes
-      each time unison has removed its aborted temp file (the flapping);
+    - a path that has not synced for a reason that needs the user
+      (:func:`engine.reasons.needs_user`: no space, read-only, permission, a
+      name the host cannot hold), or a root unison cannot scan (path ``.``).
+      The reason sticks to the path until it syncs or is gone, whatever unison
+      printed about it since (:mod:`engine.tracker`), so health does not follow
+      unison's last message (a full volume's next try often ends "modified
+      during synchronization") nor the root probe (a full volume passes it each
+      time unison has removed its aborted temp file);
     - a path the drift verifier gave up on (``drift_unrepaired``) with no named
       problem to explain it: unsynced, and nobody can say why.
 
-    A path with a named problem of its own (a file only root may read) leaves
-    health passing and the state ``degraded``: everything else syncs, the app can
-    run, and ``status`` and the logs name the path (issue 9).
+    Any other problem (a reason unison gave that names no cause the user must
+    fix; a transient one that outlived its bound) leaves health passing and the
+    state ``degraded``: ``status`` and the logs name the path.  Special files
+    skipped by rule (``skipped``) are no problem at all.
     """
     named = [p for p in status["problems"] if p["reason"] != UNREPAIRED]
     for p in named:
-        if p["path"] == "." or _ROOT_WIDE.search(p["reason"]):
-            return f"the {p['side']} side cannot take writes: {p['path']}: {p['reason']}"
+        if p["path"] == "." or reasons.needs_user(p["reason"]):
+            return f"{p['path']} cannot sync until fixed ({p['side']} side): {p['reason']}"
     explained = {p["path"] for p in named}
     for path in status["verifier"]["drift_unrepaired"]:
         if path not in explained:
@@ -191,11 +194,11 @@ def standing_failure(status: dict[str, Any]) -> str | None:
 
 
 def healthy(status: dict[str, Any]) -> bool:
-    """Watching (named problems with some paths allowed), both roots usable, a live unison whose
+    """Watching (problems that need no user allowed), both roots usable, a live unison whose
     fsmonitor runs, no :func:`standing_failure`; or indexing: a cold start's copy made the
     volume complete, unison builds its archive (issue 13)."""
     if status["state"] == State.INDEXING:
-        return status["roots_error"] is None
+        return status["roots_error"] is None and standing_failure(status) is None
     return (
         status["state"] in (State.WATCHING, State.DEGRADED)
         and status["roots_error"] is None

@@ -2,8 +2,8 @@
 
 One definition each of what the fsmonitor, the start-up copy, the verifier,
 litter removal and ownership all need: unison's temp-file names, its
-permission mask, a (replica, path) key, and ``lstat``/``readlink`` that say
-"not there" instead of raising.
+permission mask, a (replica, path) key, ``lstat``/``readlink`` that say
+"not there" instead of raising, and what a special file is.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 
 PERMS = 0o1777  # unison's default -perms mask: the bits a sync carries over
 
@@ -58,3 +59,24 @@ def readlink(path: str) -> str | None:
         return os.readlink(path)
     except OSError:
         return None
+
+
+def special_mode(mode: int) -> bool:
+    """A FIFO, socket or device: a file unison cannot sync by its nature (skipped by rule)."""
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
+def special(path: str) -> bool:
+    """Is a special file (:func:`special_mode`) at ``path``?"""
+    st = lstat(path, unreadable=True)
+    return st is not None and special_mode(st.st_mode)
+
+
+def special_entry(entry: os.DirEntry[str] | None) -> bool:
+    """:func:`special` from a listing's file type (no extra system call)."""
+    try:
+        return entry is not None and not (
+            entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False) or entry.is_symlink()
+        )
+    except OSError:
+        return False

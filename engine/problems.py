@@ -7,7 +7,8 @@ unison 2.52.1 reports a path it could not sync in three forms (samples in
   line); a reason ending in ``:`` continues on the next line
   (``Error in readWriteBounded:`` / ``No space left on device``), and so do
   unison's two-line transient reasons (``The source file /host_sync/x`` /
-  ``has been modified during synchronization.  Transfer aborted.``;
+  ``has been modified during synchronization.  Transfer aborted.``,
+  ``Current source file /host_sync/x`` / `` not same as transferred file. ...``;
   ``Destination updated during synchronization`` / ``The file x has been
   created``: unison's copy.ml and update.ml);
 - the summary after ``Synchronization (in)complete at ...``:
@@ -44,7 +45,9 @@ ROOT = "."  # the path of a problem with a root itself (unison prints it empty)
 MAX_LINES = 6  # a reason longer than this many lines is cut there
 MAX_PROBLEMS = 1000  # paths remembered per batch of output; problems kept in status (engine/tracker.py)
 GENERIC = "failed (unison gave no reason)"
-_TWO_LINES = re.compile(r"^(The source file .*|Destination updated during synchronization)$")
+_TWO_LINES = re.compile(
+    r"^(The source file .*|Current source file .*|Destination updated during synchronization)$"
+)
 
 _FAILED = re.compile(r"Failed \[(.*)\]: (.*)$")
 _SUMMARY_FAILED = re.compile(r"^  failed: (.*)$")

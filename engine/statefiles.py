@@ -253,21 +253,30 @@ class Problem:
 
 @dataclass(frozen=True)
 class Problems:
-    """``problems.json``: every path that cannot sync now (``run`` is the only writer)."""
+    """``problems.json``: every path that cannot sync now, and the special files skipped by
+    rule (``run`` is the only writer)."""
 
     items: tuple[Problem, ...] = ()
+    skipped: tuple[Problem, ...] = ()
 
     @classmethod
     def load(cls, runtime_dir: Path) -> Problems:
-        raw = typed(read_json(runtime_dir / PROBLEMS_FILE), "problems", list, [])
-        items = []
-        for entry in raw:
-            if isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in _PROBLEM_KEYS):
-                items.append(Problem(*(entry[k] for k in _PROBLEM_KEYS)))
-        return cls(tuple(items))
+        data = read_json(runtime_dir / PROBLEMS_FILE)
+        return cls(*(_problems(typed(data, key, list, [])) for key in ("problems", "skipped")))
 
     def save(self, runtime_dir: Path) -> None:
-        write_json(runtime_dir / PROBLEMS_FILE, {"problems": [asdict(p) for p in self.items]})
+        write_json(
+            runtime_dir / PROBLEMS_FILE,
+            {"problems": [asdict(p) for p in self.items], "skipped": [asdict(p) for p in self.skipped]},
+        )
+
+
+def _problems(raw: list[Any]) -> tuple[Problem, ...]:
+    return tuple(
+        Problem(*(entry[k] for k in _PROBLEM_KEYS))
+        for entry in raw
+        if isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in _PROBLEM_KEYS)
+    )
 
 
 _PROBLEM_KEYS = ("path", "side", "reason", "since")

@@ -1,13 +1,17 @@
 """The problems that stand: unison's reports of :mod:`engine.problems` kept in ``problems.json``.
 
 A path unison failed or skipped is a problem until it syncs or a recheck finds
-it gone or equal; a retry unison makes anyway (a file that changed while it
-was copied) is one only when it persists past :data:`TRANSIENT_BOUND`.
+it gone or equal.  What unison's reason means is decided by its family
+(:mod:`engine.reasons`): a transient one (the source vanished, changed during
+the transfer, the transfer stopped by us) is retried quietly and becomes a
+problem only when the path still differs :data:`TRANSIENT_BOUND` s after the
+first report; a reason that needs the user sticks to the path until it syncs
+or is gone, whatever unison says about it since; a file unison cannot sync by
+its nature (FIFO, socket, device) is listed as skipped, never a problem.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -15,19 +19,15 @@ from pathlib import Path
 
 import structlog
 
-from engine import jsonfile, statefiles
+from engine import jsonfile, reasons, statefiles
 from engine.problems import GENERIC, MAX_PROBLEMS, Event, Report, Synced
 from engine.statefiles import Problem
 
 HOLD = 2.0  # seconds after unison reported a path before a recheck may clear it
-# unison retries a path that changed while it copied it ("modified during synchronization");
-# such a report becomes a problem only when the path still differs this long after the first
-# one (checked every few seconds by ``recheck``): a retry that succeeds is no problem
+# a transient report (engine.reasons.TRANSIENT) becomes a problem only when the path still
+# differs this long after the first one (checked every few seconds by ``recheck``): a retry
+# that succeeds, or a path that is gone, is no problem
 TRANSIENT_BOUND = 10.0
-_TRANSIENT = re.compile(
-    r"modified during synchronization|Destination updated during synchronization"
-    r"|^Error in digesting .*: No such file or directory$"  # deleted while unison read it (the fuzzer)
-)
 
 log = structlog.get_logger("native-sync")
 
@@ -38,20 +38,24 @@ class Tracker:
     ``still`` tells whether a problem still stands (the path still differs
     between the roots, or the root still cannot be scanned); it is asked for
     each problem at most every ``recheck`` call, once ``HOLD`` seconds have
-    passed since unison last reported it.  Every change is saved to
-    ``runtime_dir/problems.json`` (this tracker is its only writer).
+    passed since unison last reported it.  ``special`` tells whether a skipped
+    path is still a file unison cannot sync by its nature.  Every change is
+    saved to ``runtime_dir/problems.json`` (this tracker is its only writer).
     """
 
     def __init__(
         self,
         runtime_dir: Path | None,
         still: Callable[[Problem], bool],
+        special: Callable[[str], bool],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.runtime_dir = runtime_dir
         self.still = still
+        self.special = special
         self.clock = clock
         self.problems: dict[str, Problem] = {}
+        self.skipped: dict[str, Problem] = {}  # special files, by rule
         self._reported: dict[str, float] = {}
         self._retrying: dict[str, tuple[float, Report]] = {}  # transient reports: since when
 
@@ -60,26 +64,48 @@ class Tracker:
         changed = False
         for event in events:
             if isinstance(event, Synced):
-                self._retrying.pop(event.path, None)
+                if self._retrying.pop(event.path, None) is not None:
+                    log.debug("problem.retried", path=event.path, why="synced")
                 changed |= self._clear(event.path, "synced")
                 continue
-            if not isinstance(event, Report):
-                continue
-            self._reported[event.path] = self.clock()
-            known = self.problems.get(event.path)
-            if known is None and _TRANSIENT.search(event.reason):
-                first = self._retrying.get(event.path, (self.clock(), event))[0]
-                self._retrying[event.path] = (first, event)
-                log.debug("problem.retrying", path=event.path, reason=event.reason)
-                continue
-            if known is not None:
-                if known.reason != event.reason and not event.reason.startswith(GENERIC):
-                    self.problems[event.path] = replace(known, reason=event.reason, side=event.side)
-                    changed = True
-                continue
-            changed |= self._add(event)
+            if isinstance(event, Report):
+                changed |= self._report(event)
         if changed:
             self.save()
+
+    def _report(self, event: Report) -> bool:
+        """One report of unison's, by its family (:mod:`engine.reasons`); True if the books changed."""
+        if reasons.special(event.reason):
+            return self._skip(event)
+        self._reported[event.path] = self.clock()
+        known = self.problems.get(event.path)
+        if known is not None:
+            if reasons.needs_user(known.reason) and not reasons.needs_user(event.reason):
+                log.debug("problem.still", path=event.path, reason=known.reason, unison=event.reason)
+                return False  # e.g. "modified during synchronization" after "No space left on device"
+            if known.reason == event.reason or event.reason.startswith(GENERIC):
+                return False
+            self.problems[event.path] = replace(known, reason=event.reason, side=event.side)
+            return True
+        family = reasons.transient(event.reason)
+        if family is not None:
+            first = self._retrying.get(event.path, (self.clock(), event))[0]
+            self._retrying[event.path] = (first, event)
+            log.debug("problem.retrying", path=event.path, family=family, reason=event.reason)
+            return False
+        self._retrying.pop(event.path, None)
+        return self._add(event)
+
+    def _skip(self, event: Report) -> bool:
+        """A file unison cannot sync by its nature: listed once, never a problem."""
+        if event.path in self.skipped:
+            return False
+        self._retrying.pop(event.path, None)
+        self.problems.pop(event.path, None)
+        reason = "a special file (FIFO, socket or device): unison cannot sync it"
+        self.skipped[event.path] = Problem(event.path, event.side, reason, jsonfile.now_iso())
+        log.info("skipped", path=event.path, side=event.side, reason=reason)
+        return True
 
     def recheck(self) -> None:
         """Clear every problem that no longer stands."""
@@ -88,6 +114,7 @@ class Tracker:
         for path, (first, report) in list(self._retrying.items()):
             if not self.still(Problem(path, report.side, report.reason, "")):
                 del self._retrying[path]
+                log.debug("problem.retried", path=path, why="resolved")
             elif now - first >= TRANSIENT_BOUND:
                 del self._retrying[path]
                 self._reported[path] = now
@@ -97,6 +124,10 @@ class Tracker:
                 continue
             if not self.still(problem):
                 changed |= self._clear(problem.path, "resolved")
+        for path in [p for p in self.skipped if not self.special(p)]:
+            del self.skipped[path]
+            log.info("skipped.cleared", path=path)
+            changed = True
         if changed:
             self.save()
 
@@ -118,4 +149,6 @@ class Tracker:
 
     def save(self) -> None:
         if self.runtime_dir is not None:
-            statefiles.Problems(tuple(self.problems.values())).save(self.runtime_dir)
+            statefiles.Problems(tuple(self.problems.values()), tuple(self.skipped.values())).save(
+                self.runtime_dir
+            )

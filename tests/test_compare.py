@@ -161,3 +161,11 @@ def test_a_path_that_cannot_be_read_counts_as_different(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(compare, "lstat", denied)
     assert compare.differs("/host/closed/in.txt", "/app/closed/in.txt")
+
+
+def test_a_special_file_differs_from_nothing(a: Path, b: Path) -> None:
+    """issue 26: unison cannot sync a FIFO (or a socket, a device): skipped by rule, never drift."""
+    os.mkfifo(a)
+    assert not differs(str(a), str(b))
+    b.write_text("a file where the other side has a FIFO")
+    assert not differs(str(a), str(b))

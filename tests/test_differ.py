@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,16 @@ def test_too_many_to_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TooManyToRecheck):
         filt.recheck()
     assert filt.recent == set()
+
+
+def test_a_special_file_is_reported_once_and_never_rechecked(roots: dict[str, str]) -> None:
+    """issue 26: unison must see a new FIFO once to say it skips it (status lists it); after that
+    it differs from nothing, so rechecks leave it alone (no `recheck.gave_up` warning)."""
+    os.mkfifo(os.path.join(roots["h1"], "pipe"))
+    filt = StillDiffers(roots, differs)
+    assert filt.filter({("h1", "pipe")}) == {"pipe"}
+    with capture_logs() as logs:
+        for _ in range(RECHECK_TRIES + 2):
+            filt.recent.add(("h1", "pipe"))
+            assert filt.recheck() == set()
+    assert logs == []

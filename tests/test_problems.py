@@ -96,6 +96,10 @@ def test_side_needs_the_root_as_a_whole_name() -> None:
     assert problems.side_of("denied [opendir(/host_sync)]", WATCH_ROOTS) == "host"
 
 
+def nothing_special(rel: str) -> bool:
+    return False
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -107,7 +111,7 @@ class Clock:
 def test_tracker_logs_a_problem_once_and_clears_it_when_it_no_longer_stands(tmp_path: Path) -> None:
     standing = {"big.bin"}
     clock = Clock()
-    tracker = Tracker(tmp_path, lambda p: p.path in standing, clock)
+    tracker = Tracker(tmp_path, lambda p: p.path in standing, nothing_special, clock)
     report = Report("big.bin", "app", "Error in readWriteBounded: No space left on device")
     with capture_logs() as logs:
         tracker.take([report])
@@ -129,7 +133,7 @@ def test_tracker_logs_a_problem_once_and_clears_it_when_it_no_longer_stands(tmp_
 
 def test_a_fresh_report_is_not_cleared_before_the_hold(tmp_path: Path) -> None:
     clock = Clock()
-    tracker = Tracker(tmp_path, lambda p: False, clock)
+    tracker = Tracker(tmp_path, lambda p: False, nothing_special, clock)
     tracker.take([Report("x", "host", "r")])
     tracker.recheck()
     assert len(tracker.problems) == 1
@@ -139,7 +143,7 @@ def test_a_fresh_report_is_not_cleared_before_the_hold(tmp_path: Path) -> None:
 
 
 def test_a_transfer_clears_the_problem(tmp_path: Path) -> None:
-    tracker = Tracker(tmp_path, lambda p: True)
+    tracker = Tracker(tmp_path, lambda p: True, nothing_special)
     tracker.take([Report("x", "host", "r")])
     tracker.take([Synced("x")])
     assert statefiles.Problems.load(tmp_path).items == ()
@@ -176,7 +180,7 @@ def test_a_reason_over_two_lines_is_kept_whole() -> None:
 
 def transient_tracker(tmp_path: Path, standing: set[str]) -> tuple[Tracker, Clock]:
     clock = Clock()
-    return Tracker(tmp_path, lambda p: p.path in standing, clock), clock
+    return Tracker(tmp_path, lambda p: p.path in standing, nothing_special, clock), clock
 
 
 def test_a_retry_that_succeeds_is_no_problem(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from engine import health, jsonfile, statefiles, unisonlog
+from engine.casefold import clash_message
 from engine.config import load
 from engine.supervise.unison_program import record_start
 
@@ -33,16 +35,51 @@ def test_watching_without_problems_is_healthy(tmp_path: Path) -> None:
 
 
 def test_a_problem_makes_it_degraded_but_still_healthy(tmp_path: Path) -> None:
+    """A reason that names no cause the user must fix: degraded, health passes."""
     watching(tmp_path, warnings=("/host_sync is not a mount: add -v /path/to/project:/host_sync",))
-    reason = "Error in digesting /host_sync/secret.txt: /host_sync/secret.txt: Permission denied"
-    problem = statefiles.Problem("secret.txt", "host", reason, "T")
+    reason = "failed (unison gave no reason)"
+    problem = statefiles.Problem("odd.txt", "host", reason, "T")
     statefiles.Problems((problem,)).save(tmp_path)
     current = health.collect(tmp_path)
     assert current["state"] == "degraded"
-    assert current["problems"] == [{"path": "secret.txt", "side": "host", "reason": reason, "since": "T"}]
+    assert current["problems"] == [{"path": "odd.txt", "side": "host", "reason": reason, "since": "T"}]
     assert current["warnings"] == ["/host_sync is not a mount: add -v /path/to/project:/host_sync"]
     assert health.healthy(current)
-    current["verifier"]["drift_unrepaired"] = ["secret.txt"]  # given up, but explained
+    current["verifier"]["drift_unrepaired"] = ["odd.txt"]  # given up, but explained
+    assert health.healthy(current)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Error in readWriteBounded: No space left on device",
+        "Error in copying locally: Disk quota exceeded",
+        "Error in copying locally: /app_sync/ro/new.txt: Read-only file system",
+        "Error in digesting /host_sync/secret.txt: /host_sync/secret.txt: Permission denied",
+        "Error in setting permissions: Operation not permitted",
+        "Error in copying locally: File name too long",
+        clash_message(("Foo.txt", "foo.txt")),
+    ],
+)
+def test_a_reason_that_needs_the_user_fails_health_while_it_stands(tmp_path: Path, reason: str) -> None:
+    """issue 26: no space, read-only, permission, a name the host cannot hold."""
+    watching(tmp_path)
+    statefiles.Problems((statefiles.Problem("x", "app", reason, "T"),)).save(tmp_path)
+    current = health.collect(tmp_path)
+    assert current["state"] == "degraded"
+    assert not health.healthy(current)
+    assert reason in str(health.standing_failure(current))
+
+
+def test_skipped_special_files_are_listed_and_no_problem(tmp_path: Path) -> None:
+    watching(tmp_path)
+    sock = statefiles.Problem("db.sock", "host", "a special file", "T")
+    statefiles.Problems((), (sock,)).save(tmp_path)
+    current = health.collect(tmp_path)
+    assert current["state"] == "watching" and current["problems"] == []
+    assert current["skipped"] == [
+        {"path": "db.sock", "side": "host", "reason": "a special file", "since": "T"}
+    ]
     assert health.healthy(current)
 
 
@@ -54,7 +91,7 @@ def test_a_full_volume_fails_health_while_its_problem_stands(tmp_path: Path) -> 
     current = health.collect(tmp_path)
     assert current["state"] == "degraded" and current["roots_error"] is None
     assert not health.healthy(current)
-    assert "app side cannot take writes" in str(health.standing_failure(current))
+    assert "cannot sync until fixed (app side)" in str(health.standing_failure(current))
 
 
 def test_a_path_the_verifier_gave_up_on_without_a_reason_fails_health(tmp_path: Path) -> None:

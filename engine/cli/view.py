@@ -120,6 +120,7 @@ def render(status: dict[str, Any], host: str, app: str, now: datetime, colour: b
     if status.get("roots_error"):
         lines += ["", paint("red", f"A folder cannot be used: {status['roots_error']}")]
     lines += _problems(status.get("problems") or [], now, paint)
+    lines += _skipped(status.get("skipped") or [])
     lines += _conflicts(status.get("conflicts") or {}, now, paint)
     warnings = status.get("warnings") or []
     if warnings:
@@ -180,6 +181,17 @@ def _problems(problems: list[dict[str, Any]], now: datetime, paint: Paint) -> li
         lines.append(
             f"  {p.get('path', '').ljust(width)}  {p.get('side', ''):<4}  {p.get('reason', '')}{age}"
         )
+    return lines
+
+
+def _skipped(skipped: list[dict[str, Any]]) -> list[str]:
+    """Special files skipped by rule: said once, no problem (no colour, no age)."""
+    if not skipped:
+        return []
+    lines = ["", f"Skipped ({len(skipped)}): files that cannot be synced by their nature"]
+    width = min(max(len(p.get("path", "")) for p in skipped), 40)
+    for p in skipped:
+        lines.append(f"  {p.get('path', '').ljust(width)}  {p.get('side', ''):<4}  {p.get('reason', '')}")
     return lines
 
 

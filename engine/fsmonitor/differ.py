@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from engine.paths import Key
+from engine.paths import Key, special
 
 RECHECK_QUIET = 1.5  # calm after which recently touched paths are compared again
 RECHECK_LIMIT = 20_000  # more recent paths than this: a full rescan instead
@@ -49,10 +49,20 @@ class StillDiffers:
     tries: dict[str, int] = field(default_factory=dict)
 
     def filter(self, paths: set[Key]) -> set[str]:
-        """The paths (relative) of ``paths`` that differ from the other replica."""
+        """The paths (relative) of ``paths`` that differ from the other replica.
+
+        A special file (FIFO, socket, device) that changed differs from nothing
+        (:func:`engine.compare.differs`) but is reported once, so that unison
+        says it skips it and ``status`` lists it; rechecks leave it alone.
+        """
         self.recent |= paths
         both = self.both_sides(paths)
-        return both | {rel for replica, rel in paths if rel not in both and self.differs_now(replica, rel)}
+        return both | {
+            rel
+            for replica, rel in paths
+            if rel not in both
+            and (self.differs_now(replica, rel) or special(os.path.join(self.roots[replica], rel)))
+        }
 
     @staticmethod
     def both_sides(paths: set[Key]) -> set[str]:

@@ -41,7 +41,7 @@ import structlog
 
 from engine import casefold
 from engine.compare import CONTENT_LIMIT, differs, same_contents
-from engine.paths import PERMS, is_unison_temp, join, readlink
+from engine.paths import PERMS, is_unison_temp, join, readlink, special_entry
 
 BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
 FLOOR = 10.0  # auto: seconds between passes at the least
@@ -119,6 +119,8 @@ class Walker:
                     continue
                 checked += 1
                 ea, eb = left.get(name), right.get(name)
+                if special_entry(ea) or special_entry(eb):
+                    continue  # skipped by rule, never drift (engine.compare.differs)
                 if ea is None or eb is None:
                     differing.add(child)
                     continue

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import exits, ownership, problems, unison
+from engine import exits, ownership, problems, reasons, unison
 from engine.config import Config
 from engine.startup import coldstart, fastcopy, oneshot, preflight, probe, runtime, safety
 
@@ -141,7 +141,7 @@ def precopy(cfg: Config) -> int:
     except (*START_FAILURES, fastcopy.Stopped) as e:
         log.error("precopy.failed", error=str(e))
         return exits.STARTUP_FAILURE
-    failed = [e for e in reported if isinstance(e, problems.Report)]
+    failed = [e for e in reported if isinstance(e, problems.Report) and not reasons.special(e.reason)]
     for report in failed:
         log.error("problem", path=report.path, side=report.side, reason=report.reason)
     if failed:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from engine import owners, problems
+from engine import owners, problems, reasons
 from engine.config import Config
 from engine.unison import SyncFailed, clear_stale_locks, once_command, one_shot_environment, sweep_litter
 from monit.sampler import TreeCpu
@@ -75,7 +75,9 @@ def sync_once(
     if returncode >= 3 or (returncode and not match):
         tail = text.strip().splitlines()[-5:]
         raise SyncFailed(f"{purpose}: unison exited {returncode}: {' | '.join(tail)}")
-    failed = sorted({e.path for e in reported if isinstance(e, problems.Report)})
+    failed = sorted(
+        {e.path for e in reported if isinstance(e, problems.Report) and not reasons.special(e.reason)}
+    )
     (log.warning if failed else log.info)(
         f"{purpose}.done",
         items=items,

@@ -51,7 +51,7 @@ class Watching:
     def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.tracker = tracker.Tracker(cfg.runtime_dir, self._still_a_problem, clock)
+        self.tracker = tracker.Tracker(cfg.runtime_dir, self._still_a_problem, self._special, clock)
         self.reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
         self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
         self.checked_at: float | None = None
@@ -161,6 +161,10 @@ class Watching:
         host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
         perms = 0 if statefiles.Roots.load(self.cfg.runtime_dir).host.permissions is False else paths.PERMS
         return compare.differs(host, app, perms) or unreadable(host) or unreadable(app)
+
+    def _special(self, rel: str) -> bool:
+        """Is ``rel`` still a file unison cannot sync by its nature, on either side?"""
+        return any(paths.special(os.path.join(root, rel)) for root in self.cfg.roots)
 
 
 def unreadable(path: str) -> bool:

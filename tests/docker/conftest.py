@@ -50,6 +50,11 @@ def run(*args: str, check: bool = True, timeout: float = 120) -> subprocess.Comp
     return proc
 
 
+# NATIVE_SYNC_TEST_PREFIX: the first word of every container and volume name (default ns-test),
+# so runs that share a dockerd can tell theirs apart
+NAME_PREFIX = os.environ.get("NATIVE_SYNC_TEST_PREFIX", "ns-test")
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -67,12 +72,12 @@ class Docker:
     ) -> subprocess.CompletedProcess[str]:
         return run("docker", *args, check=check, timeout=timeout)
 
-    def container(self, prefix: str = "ns-test") -> str:
+    def container(self, prefix: str = NAME_PREFIX) -> str:
         name = unique(prefix)
         self.containers.append(name)
         return name
 
-    def volume(self, prefix: str = "ns-test") -> str:
+    def volume(self, prefix: str = NAME_PREFIX) -> str:
         name = unique(prefix)
         self.volumes.append(name)
         return name

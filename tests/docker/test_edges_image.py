@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from engine.supervise.watching import CHECK_EVERY
-from tests.docker.test_health_image import USER, app_folder, host_folder, no_traceback, status
+from tests.docker.test_health_image import USER, app_folder, host_folder, no_traceback, status, wait_running
 
 if TYPE_CHECKING:
     from tests.docker.conftest import Docker
@@ -42,8 +42,9 @@ def test_user_1000_with_a_fresh_named_volume_just_works(
         "-v", f"{host}:/host_sync", "-v", f"{volume}:/app_sync", docker.image,
     )  # fmt: skip
     docker.wait_healthy(name)
+    # a cold start is healthy while unison indexes (issue 13): watching follows (under load: seconds)
+    poll(lambda: status(docker, name)["state"] == "watching", 60, "watching")
     current = status(docker, name)
-    assert current["state"] == "watching", current
     assert current["problems"] == []
     assert docker("exec", name, "cat", "/app_sync/a.txt").stdout == "a\n"
     docker("exec", name, "sh", "-c", "echo from-app > /app_sync/b.txt")
@@ -68,7 +69,7 @@ def test_an_unreadable_folder_stays_a_problem_while_its_files_cannot_sync(
         "run", "-d", "--name", name, "--network", "none", "--user", USER,
         "-v", f"{host}:/host_sync", "-v", f"{app}:/app_sync", docker.image,
     )  # fmt: skip
-    docker.wait_healthy(name)
+    wait_running(docker, name)  # not healthy: closed cannot sync for a reason that needs the user
 
     def named() -> bool:
         return "closed" in {p["path"] for p in status(docker, name)["problems"]}
@@ -76,6 +77,7 @@ def test_an_unreadable_folder_stays_a_problem_while_its_files_cannot_sync(
     poll(named, 30, "closed named as a problem")
     holds(named, 3 * CHECK_EVERY, "the problem on closed")
     assert status(docker, name)["state"] == "degraded"
+    assert docker("exec", name, "native-sync", "health", check=False).returncode == 1  # issue 26
     closed.chmod(0o755)  # the user's fix
     poll(
         lambda: docker("exec", name, "cat", "/app_sync/closed/in.txt", check=False).stdout == "inside\n",
@@ -83,6 +85,7 @@ def test_an_unreadable_folder_stays_a_problem_while_its_files_cannot_sync(
         "closed/in.txt synced once readable",
     )
     poll(lambda: status(docker, name)["problems"] == [], 30, "the problem cleared")
+    poll(lambda: docker("exec", name, "native-sync", "health", check=False).returncode == 0, 30, "healthy")
 
 
 def test_a_full_app_volume_is_unhealthy_until_fixed(
