@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,14 +28,13 @@ from typing import Any
 
 from bench import bigtrees, churn, engines, metrics, report, saves, trees
 from bench import verifier as verifier_bench
+from bench.provenance import engine_version, machine, versions
 
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 900.0
 SETTLE = 2.0
 BURSTS = 3
 VERIFIER_MIN_SIZE = 10_000  # the verifier section runs at 10k (quick) and 100k (full)
-
-ENGINE_PATHS = ("engine", "monit", "entrypoint.py")
 
 NATIVE = "native-sync"
 POLLING = "unison -repeat 1"
@@ -237,46 +234,6 @@ def run_plan(plan: Plan, work: Path) -> dict[str, Any]:
         trees.remove(tree)
         sizes[str(n)] = entry
     return sizes
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "kernel": platform.release(),
-        "os": platform.platform(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-    }
-
-
-def engine_version() -> str:
-    """The last commit of the engine's code, ``+dirty`` when it is edited (the tree is shared)."""
-    git = subprocess.run(
-        ["git", "log", "-1", "--format=%h", "--", *ENGINE_PATHS], capture_output=True, text=True, cwd=REPO
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", *ENGINE_PATHS], capture_output=True, text=True, cwd=REPO
-    )
-    return git.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def versions(peer: Path | None, peer_label: str | None) -> dict[str, Any]:
-    unison = subprocess.run([engines.UNISON, "-version"], capture_output=True, text=True)
-    return {
-        "python": platform.python_version(),
-        "unison": unison.stdout.strip(),
-        "native_sync_commit": engine_version(),
-        "peer_fsmonitor": str(peer) if peer else None,
-        "peer_fsmonitor_label": peer_label,
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
