@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import bigtrees, report_costs, report_edits, saves
+from bench import bigtrees, report_costs, report_edits, report_scale, saves
 
 NOTES = Path(__file__).resolve().parent / "NOTES.md"
 
@@ -62,6 +62,7 @@ def markdown(results: dict[str, Any]) -> str:
             "Distinct files, host→app. Target: p50 <= 20 ms.",
             20,
         ),
+        lambda r: report_scale.markdown(r.get("scale", {})),  # issue 24
         lambda r: saves.markdown(r["saves"]) if "saves" in r else "",  # issue 17
         report_edits.churn_section,
         report_edits.burst_section,

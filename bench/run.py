@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import bigtrees, churn, engines, metrics, report, saves, trees
+from bench import bigtrees, churn, engines, metrics, report, saves, scale, scale_plan, trees
 from bench import verifier as verifier_bench
 from bench.provenance import engine_version, machine, versions
 
@@ -236,6 +236,17 @@ def run_plan(plan: Plan, work: Path) -> dict[str, Any]:
     return sizes
 
 
+def run_scale(mode: str, out: Path) -> dict[str, Any]:
+    """The scale section, quick unless ``BENCH=full``; SCALE_* as for ``python -m bench.scale``."""
+    plan = scale_plan.make(
+        os.environ.get("SCALE_SIZES"),
+        mode != "full" or os.environ.get("SCALE_QUICK") == "1",
+        os.environ.get("SCALE_PEERS"),
+        os.environ.get("SCALE_TMP"),
+    )
+    return scale.run(plan, out, None, resume=os.environ.get("SCALE_RESUME") == "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("quick", "full"), default=os.environ.get("BENCH") or "quick")
@@ -276,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         results["saves"] = guarded("saves", partial(saves.run, saves_work, plan.main_size))
     finally:
         trees.remove(saves_work)
+    # issue 24: one edit at 10k, 100k and 400k files (bench/scale.py; quick: 10k, fewer edits)
+    if os.environ.get("SCALE_SIZES") != "none":
+        results["scale"] = guarded("scale", partial(run_scale, plan.mode, args.out))
     # issue 13: cold starts of big trees on a disk and on tmpfs (bench/bigtrees.py)
     results["bigtrees"] = guarded("big trees", partial(bigtrees.run, plan.mode))
     results["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
