@@ -254,6 +254,27 @@ def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: t
     assert not (b / TEMP).exists()
 
 
+def test_a_one_shot_that_changed_nothing_does_not_walk_the_trees_for_litter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 24: the names-only walk of both trees after every one-shot cost a warm start ~1 s
+    at 400k files; a run that transferred nothing wrote no temp file."""
+    from engine.startup import oneshot
+
+    host, app, state = tmp_path / "host", tmp_path / "app", tmp_path / "unison"
+    for folder in (host, app, state):
+        folder.mkdir()
+    (host / "a.txt").write_text("a")
+    swept: list[object] = []
+    sweep = litter.sweep
+    monkeypatch.setattr(litter, "sweep", lambda *args: swept.append(args) or sweep(*args))
+    cfg = load({"HOST_VOLUME": str(host), "APP_VOLUME": str(app), "UNISON": str(state)})
+    assert oneshot.sync_once(cfg, "test", timeout=60) == 1
+    assert len(swept) == 1  # it copied a.txt: the trees are walked for its temp files
+    assert oneshot.sync_once(cfg, "test", timeout=60) == 0
+    assert len(swept) == 1  # nothing changed: no walk
+
+
 def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
     from engine.startup import oneshot
 

@@ -57,14 +57,15 @@ def sync_once(
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     dog = Watchdog.for_config(cfg, stall_after=math.inf)  # a one-shot reports no pending changes
+    restarted = False
     while True:
         output, returncode = _run_watched(
             cfg, purpose, deadline, dog, [*once_command(cfg), *extra_args], stop
         )
         if returncode is not None:
             break
+        restarted = True
         dog.restarted(time.monotonic())
-    sweep_litter(cfg)
     text = output.decode("utf-8", "replace")
     owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # what it copied gets its owner
     reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
@@ -73,6 +74,11 @@ def sync_once(
         events(reported)
     match = _TRANSFERRED.search(output)
     items = int(match.group(1)) if match else 0
+    if items or returncode or restarted:
+        # unison wrote, failed or was killed: its temp files may be left.  A run that changed
+        # nothing wrote none, and the names-only walk of both trees costs ~1 s at 400k files
+        # on a warm start (issue 24); older litter is the watch mode's (the verifier's first walk)
+        sweep_litter(cfg)
     if returncode >= 3 or (returncode and not match):
         tail = text.strip().splitlines()[-5:]
         raise SyncFailed(f"{purpose}: unison exited {returncode}: {' | '.join(tail)}")
