@@ -14,19 +14,23 @@ from structlog.testing import capture_logs
 from engine import litter
 from engine.compare import differs
 from engine.config import ConfigError, load
+from engine.fsmonitor import walker as walker_module
 from engine.fsmonitor.drift import UNREPAIRED_PASSES, Drift
 from engine.fsmonitor.inotify import Watcher
 from engine.fsmonitor.monitor import Monitor
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.verifier import (
+    BIG_BOUND,
     BUDGET,
     DRIFT_BOUND,
     FLOOR,
     MAX_SHARE,
     RECHECK_DELAY,
+    SYNC_CYCLE,
     Pass,
     VerifierThread,
     Walker,
+    drift_bound,
     pause_for,
 )
 from engine.ignore import IgnoreMatcher
@@ -84,9 +88,40 @@ def test_contents_are_compared_only_where_a_stat_changed(trees: tuple[Path, Path
     assert walk(walker, a, b) == set()
 
 
+def test_a_folder_unchanged_on_the_host_and_equal_last_time_is_not_listed_on_the_app_side(
+    trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 24: at 400k files a pass cost 3.3 s of CPU, both trees listed and stat'ed in full."""
+    a, b = trees
+    listed: list[tuple[str, str]] = []
+    entries = walker_module._entries
+
+    def counting(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
+        listed.append((root, rel))
+        return entries(root, rel)
+
+    monkeypatch.setattr(walker_module, "_entries", counting)
+    walker = Walker(lambda rel: False)
+    assert walk(walker, a, b, contents=False) == set()
+    listed.clear()
+    assert walk(walker, a, b) == set()
+    assert sorted(rel for root, rel in listed if root == str(b)) == []  # the app side was not read
+    assert sorted(rel for root, rel in listed if root == str(a)) == ["", "d", "d/e"]  # the host's was
+    (a / "d" / "e" / "deep.txt").write_text("DEEP")  # same size, in place, on the host only
+    (a / "d" / "new.txt").write_text("new")
+    listed.clear()
+    assert walk(walker, a, b) == {"d/e/deep.txt", "d/new.txt"}
+    # the changed folders: d/e, d, and the root, where d's own stat changed (a file was made in it)
+    assert sorted(rel for root, rel in listed if root == str(b)) == ["", "d", "d/e"]
+    assert walk(walker, a, b) == {"d/e/deep.txt", "d/new.txt"}  # still there: compared again
+    (b / "d" / "e" / "deep.txt").write_text("DEEP")
+    (b / "d" / "new.txt").write_text("new")
+    assert walk(walker, a, b) == set()
+
+
 def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = trees
-    monkeypatch.setattr("engine.fsmonitor.verifier.CONTENT_LIMIT", 8)
+    monkeypatch.setattr("engine.fsmonitor.walker.CONTENT_LIMIT", 8)
     monkeypatch.setattr("engine.compare.CONTENT_LIMIT", 8)
     walker = Walker(lambda rel: False)
     walk(walker, a, b, contents=False)
@@ -288,6 +323,21 @@ def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
     assert oneshot.sync_once(cfg, "test", timeout=60) >= 1
     assert (app / "a.txt").read_text() == "a"
     assert not (app / "d" / TEMP).exists()
+
+
+@pytest.mark.parametrize(
+    ("paths", "cpu", "wall"), [(10_000, 0.05, 0.1), (100_000, 0.3, 0.6), (400_000, 1.1, 2.2)]
+)
+def test_auto_pause_keeps_the_bound_of_each_size_within_one_percent(
+    paths: int, cpu: float, wall: float
+) -> None:
+    """issue 24: the bound grows with the tree (30 s at 10k, 120 s at 400k); the walk's costs as
+    measured on a loaded 2-core machine on tmpfs (400k: 1.2 s of CPU a pass, was 3.3 s)."""
+    assert drift_bound(10_000) == DRIFT_BOUND and drift_bound(400_000) == BIG_BOUND == 120.0
+    pause = pause_for(None, cpu, wall, paths)
+    worst = 2 * wall + pause + RECHECK_DELAY + SYNC_CYCLE
+    assert worst <= drift_bound(paths)
+    assert cpu / (pause + wall) <= MAX_SHARE
 
 
 @pytest.mark.parametrize("cpu", [0.172, 0.224, 0.25])
