@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -300,9 +301,14 @@ def test_a_one_shot_that_changed_nothing_does_not_walk_the_trees_for_litter(
     for folder in (host, app, state):
         folder.mkdir()
     (host / "a.txt").write_text("a")
-    swept: list[object] = []
+    swept: list[tuple[object, ...]] = []
     sweep = litter.sweep
-    monkeypatch.setattr(litter, "sweep", lambda *args: swept.append(args) or sweep(*args))
+
+    def counting(*args: Any) -> list[str]:
+        swept.append(args)
+        return sweep(*args)
+
+    monkeypatch.setattr(litter, "sweep", counting)
     cfg = load({"HOST_VOLUME": str(host), "APP_VOLUME": str(app), "UNISON": str(state)})
     assert oneshot.sync_once(cfg, "test", timeout=60) == 1
     assert len(swept) == 1  # it copied a.txt: the trees are walked for its temp files
