@@ -84,7 +84,7 @@ run: image
 # --- benchmarks (issue 5; bench/, docs/benchmarks.md) ------------------------------
 # make bench                  quick set (10k files), ~20 min on 2 cores, the scale section's quick look included
 # BENCH=full make bench       adds 100k files, 60 s idle window; big trees at 100k/200k/400k (issue 13);
-#                             the scale section at 10k/100k/400k on tmpfs (issue 24, ~50 min of it)
+#                             the scale section at 10k/100k/400k on tmpfs (issue 24, ~75 min of it)
 # SCALE_SIZES=10k,100k SCALE_RESUME=1 SCALE_PEERS=none|ocaml,ocaml-stock: the scale section
 #                             (python -m bench.scale alone; --estimate prints its runtime; SCALE_SIZES=none skips it)
 # BENCH_PEER_FSMONITOR=path   also unison -repeat watch with that unison-fsmonitor

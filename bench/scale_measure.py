@@ -33,7 +33,7 @@ class Sizes:
     jitter: float = 0.5
     quick_edits: int = 50
     log_edits: int = 30
-    idle_seconds: float = 60.0
+    idle_seconds: float = 180.0  # over 1.5 verifier cycles at 400k (a pass, then ~120 s of pause)
 
 
 FULL = Sizes()

@@ -19,12 +19,14 @@ FULL_SIZES = (10_000, 100_000, 400_000)
 QUICK_SIZES = (10_000,)
 TMP = "/dev/shm"  # tmpfs: the numbers are the engine's and unison's, not a disk's
 
-# The runtime model (seconds), from runs on the 2-core development machine (loaded):
-# per file of a size, generating the tree, and each unit's copies, starts,
-# full comparisons and removals; the rest is the fixed pacing of the edits.
-GENERATE_PER_FILE = 40e-6
-NATIVE_PER_FILE = 250e-6
-PEER_PER_FILE = 350e-6
+# The runtime model (seconds), from a quick run at 10k and 100k on the 2-core
+# development machine at load 10 (the estimate came within 1% at 10k; 100k took
+# 413 s against 313 s before these per-file figures were raised): per file of a
+# size, generating the tree, and each unit's copies, starts, full comparisons
+# and removals; the rest is the fixed pacing of the edits and windows.
+GENERATE_PER_FILE = 45e-6
+NATIVE_PER_FILE = 650e-6
+PEER_PER_FILE = 900e-6
 OVERHEAD = 20.0  # per unit: settling, the stop's flush, cleanup
 
 
