@@ -157,6 +157,7 @@ def markdown(scale: dict[str, Any]) -> str:
     return (
         "\n## Scale: one edit at 10k, 100k and 400k files\n\n"
         f"`python -m bench.scale` (issue 24), run {scale.get('date')} on tmpfs (`{scale.get('place')}`), "
+        f"native-sync {scale.get('native_sync_commit', '?')}, "
         f"{'quick' if plan.get('quick') else 'full'}; load average at start {scale.get('load_at_start')}, "
         f"at end {scale.get('load_at_end')} (2 cores shared with other work: expect noise). "
         "Engines in the order people work: a cold start, the first edits (a new file on the host, then "

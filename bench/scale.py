@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import engines, report, saves, scale_measure, scale_plan, trees
+from bench import engines, provenance, report, saves, scale_measure, scale_plan, trees
 from bench.scale_plan import Plan
 from engine import jsonfile, statefiles
 
@@ -158,6 +158,7 @@ def run(plan: Plan, results: Path = RESULTS, doc: Path | None = DOC, resume: boo
         "place": plan.tmp,
         "load_at_start": [round(x, 2) for x in os.getloadavg()],
         "estimate_s": scale_plan.estimate(plan),
+        "native_sync_commit": provenance.engine_version(),
         "sizes": previous.get("sizes", {}),
     }
     log(f"sizes {plan.sizes}, peers {plan.peers}, expected {scale_plan.describe_estimate(plan)}")
