@@ -5,6 +5,7 @@ engine/fsmonitor/verifier.py, drift.py; engine/litter.py.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,31 @@ def test_the_thread_walks_and_wakes_the_loop(trees: tuple[Path, Path]) -> None:
     assert first.baseline and first.differing == {"extra.txt"}
     assert first.temps == (str(b / "d" / TEMP),)
     assert first.pause == 60.0
+
+
+def test_the_first_walk_does_not_set_the_pace(
+    trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 24: the first walk compares both trees in full (through bindfs at 100k files, 2.0 s
+    of CPU against 0.68 s for the passes after it); its cost paced the next three passes, 200 s
+    apart, and a change the mount never announced took 202 s to arrive."""
+    a, b = trees
+    costs = iter([5.0, 0.01, 0.01])
+    thread = VerifierThread(lambda rel: False, None)
+    one_pass = thread.one_pass
+
+    def costly(contents: bool = True) -> Pass:
+        return dataclasses.replace(one_pass(contents), cpu_seconds=next(costs))
+
+    monkeypatch.setattr(thread, "one_pass", costly)
+    thread.roots = (str(a), str(b))
+    thread.start()
+    try:
+        first = wait_for(thread.results, 10, "the first pass")[0]
+        assert first.baseline and first.pause == FLOOR  # not 5.0 / MAX_SHARE = 500 s
+    finally:
+        thread.stop.set()
+        thread.join(10)
 
 
 def test_verify_interval_0_walks_once_for_temp_files_only(trees: tuple[Path, Path]) -> None:

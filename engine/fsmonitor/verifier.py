@@ -17,8 +17,9 @@ temp files for :mod:`engine.litter`.
 
 Pacing (``auto``): the pause after a pass aims at ``cpu / BUDGET``, the
 pass's own CPU time spent at :data:`BUDGET` of a core (``cpu``: the mean of the
-last :data:`COST_PASSES` passes), but is cut to what keeps :data:`DRIFT_BOUND`
-for every pass, not on average (issue 18: pauses of 28.6 and 37.3 s at 10k
+last :data:`COST_PASSES` passes, the first walk left out: it compares both
+trees in full), but is cut to what keeps :data:`DRIFT_BOUND` for every pass,
+not on average (issue 18: pauses of 28.6 and 37.3 s at 10k
 files let a change arrive after 29.7 s): a change made just after the walk
 passed it waits the rest of that pass, the pause, the next pass up to it, the
 recheck and a unison cycle.  It never goes below ``cpu / MAX_SHARE`` (the
@@ -148,10 +149,11 @@ class VerifierThread(threading.Thread):
         walls: deque[float] = deque(maxlen=COST_PASSES)
         while not self.stop.is_set():
             result = self.one_pass(contents=not baseline)
-            costs.append(result.cpu_seconds)
-            walls.append(result.seconds)
-            cost = sum(costs) / len(costs)
-            pause = pause_for(self.interval, cost, max(walls), result.checked)
+            if not baseline:  # the first walk compares both trees in full: not what a pass costs
+                costs.append(result.cpu_seconds)
+                walls.append(result.seconds)
+            cost = sum(costs) / len(costs) if costs else 0.0  # none yet: the next pass soon, to learn it
+            pause = pause_for(self.interval, cost, max(walls, default=0.0), result.checked)
             result = replace(result, baseline=baseline, pause=pause)
             if self.interval == 0:  # off: this walk looked for temp files only
                 result = replace(result, differing=frozenset(), checked=0)
