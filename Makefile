@@ -82,8 +82,11 @@ run: image
 	@bash scripts/run-image.sh "$(IMAGE)" "$(SRC)"
 
 # --- benchmarks (issue 5; bench/, docs/benchmarks.md) ------------------------------
-# make bench                  quick set (1k and 10k files), a quarter of an hour on 2 cores
-# BENCH=full make bench       adds 100k files, 60 s idle window; big trees at 100k/200k/400k (issue 13)
+# make bench                  quick set (10k files), ~20 min on 2 cores, the scale section's quick look included
+# BENCH=full make bench       adds 100k files, 60 s idle window; big trees at 100k/200k/400k (issue 13);
+#                             the scale section at 10k/100k/400k on tmpfs (issue 24, ~75 min of it)
+# SCALE_SIZES=10k,100k SCALE_RESUME=1 SCALE_PEERS=none|ocaml,ocaml-stock: the scale section
+#                             (python -m bench.scale alone; --estimate prints its runtime; SCALE_SIZES=none skips it)
 # BENCH_PEER_FSMONITOR=path   also unison -repeat watch with that unison-fsmonitor
 # Writes bench/results.json and docs/benchmarks.md.
 bench: deps unison-stock

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,16 +26,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import bigtrees, churn, engines, metrics, report, saves, trees
+from bench import bigtrees, churn, engines, metrics, report, saves, scale, scale_plan, trees
 from bench import verifier as verifier_bench
+from bench.provenance import engine_version, machine, versions
 
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 900.0
 SETTLE = 2.0
 BURSTS = 3
 VERIFIER_MIN_SIZE = 10_000  # the verifier section runs at 10k (quick) and 100k (full)
-
-ENGINE_PATHS = ("engine", "monit", "entrypoint.py")
 
 NATIVE = "native-sync"
 POLLING = "unison -repeat 1"
@@ -239,44 +236,15 @@ def run_plan(plan: Plan, work: Path) -> dict[str, Any]:
     return sizes
 
 
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "kernel": platform.release(),
-        "os": platform.platform(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-    }
-
-
-def engine_version() -> str:
-    """The last commit of the engine's code, ``+dirty`` when it is edited (the tree is shared)."""
-    git = subprocess.run(
-        ["git", "log", "-1", "--format=%h", "--", *ENGINE_PATHS], capture_output=True, text=True, cwd=REPO
+def run_scale(mode: str, out: Path) -> dict[str, Any]:
+    """The scale section, quick unless ``BENCH=full``; SCALE_* as for ``python -m bench.scale``."""
+    plan = scale_plan.make(
+        os.environ.get("SCALE_SIZES"),
+        mode != "full" or os.environ.get("SCALE_QUICK") == "1",
+        os.environ.get("SCALE_PEERS"),
+        os.environ.get("SCALE_TMP"),
     )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", *ENGINE_PATHS], capture_output=True, text=True, cwd=REPO
-    )
-    return git.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def versions(peer: Path | None, peer_label: str | None) -> dict[str, Any]:
-    unison = subprocess.run([engines.UNISON, "-version"], capture_output=True, text=True)
-    return {
-        "python": platform.python_version(),
-        "unison": unison.stdout.strip(),
-        "native_sync_commit": engine_version(),
-        "peer_fsmonitor": str(peer) if peer else None,
-        "peer_fsmonitor_label": peer_label,
-    }
+    return scale.run(plan, out, None, resume=os.environ.get("SCALE_RESUME") == "1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         results["saves"] = guarded("saves", partial(saves.run, saves_work, plan.main_size))
     finally:
         trees.remove(saves_work)
+    # issue 24: one edit at 10k, 100k and 400k files (bench/scale.py; quick: 10k, fewer edits)
+    if os.environ.get("SCALE_SIZES") != "none":
+        results["scale"] = guarded("scale", partial(run_scale, plan.mode, args.out))
     # issue 13: cold starts of big trees on a disk and on tmpfs (bench/bigtrees.py)
     results["bigtrees"] = guarded("big trees", partial(bigtrees.run, plan.mode))
     results["load_at_end"] = [round(x, 2) for x in os.getloadavg()]

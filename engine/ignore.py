@@ -144,6 +144,16 @@ class IgnoreMatcher:
         # matches it, and then the whole replica is ignored.
         self._root = self._rx is not None and self._rx.fullmatch(b"") is not None
 
+    def ignored_below(self, path: str) -> bool:
+        """:meth:`ignored` for a ``path`` whose parent folder is known not to be ignored (a walk
+        that does not enter ignored folders): only the whole path is matched, not every prefix
+        again (issue 24: the cold-start copy and its count test every entry of the tree)."""
+        if self._root:
+            return True
+        if self._rx is None or not path:
+            return False
+        return self._rx.fullmatch(_bytes(path)) is not None
+
     def ignored(self, path: str) -> bool:
         """True if ``path`` or one of its parent folders (the root included) is ignored."""
         if self._root:

@@ -48,7 +48,7 @@ def count(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals |
                     if stop.is_set():
                         return None
                     rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                    if matcher.ignored(rel):
+                    if matcher.ignored_below(rel):  # ignored folders are not entered
                         continue
                     try:
                         if entry.is_dir(follow_symlinks=False):

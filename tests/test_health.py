@@ -137,6 +137,49 @@ def test_a_one_shot_unison_stuck_at_high_cpu_during_the_initial_sync_is_restarte
     assert len(samples) == 2 and all(x > 50 for x in samples), samples
 
 
+def busy_reader_once(folder: Path, seconds: float) -> Path:
+    """A unison stand-in whose first one-shot run burns CPU for ``seconds`` while reading (a big
+    tree's scan); later runs are real.  Two readers, so the tree stays above the threshold."""
+    script = folder / "unison-busy-once"
+    marker = folder / "read"
+    data = folder / "scanned.bin"
+    data.write_bytes(os.urandom(1 << 16))
+    read = (
+        f"python3 -c \"import os, time\nfd = os.open('{data}', os.O_RDONLY)\n"
+        f"end = time.monotonic() + {seconds}\n"
+        'while time.monotonic() < end: os.pread(fd, 4096, 0)"'
+    )
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ ! -e "{marker}" ]; then touch "{marker}"; {read} & {read}; wait; fi\n'
+        'exec unison "$@"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_a_one_shot_that_burns_cpu_while_reading_is_not_restarted(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    """issue 24: the cold start's indexing run at 400k files was killed three times for CPU.
+    (A low threshold: on a loaded machine the readers may get less than half a core.)"""
+    engine = engine_factory(
+        MONIT_ENABLE="true", MONIT_INTERVAL="1", MONIT_HIGH_CPU_CYCLES="2", MONIT_CPU_THRESHOLD="10"
+    )
+    engine.env["UNISON_BIN"] = str(busy_reader_once(engine.base, seconds=6))
+    (engine.host / "first.txt").write_text("arrives after the scan")
+    engine.start()
+    engine.wait_watching(timeout=90)
+    assert (engine.app / "first.txt").read_text() == "arrives after the scan"
+    assert (engine.base / "read").exists()  # the busy run happened
+    one_shots = [
+        e
+        for e in engine.events("unison.restarted")
+        if e.get("during") in ("initial_sync.unison", "coldstart.index")
+    ]
+    assert not one_shots, engine.logs()
+
+
 def health_holds(engine: Engine, expected: int, checks: int) -> None:
     """``health`` exits ``expected`` at every probe through ``checks`` of run's root checks
     (one every CHECK_EVERY s: the probe that made it flip before) and ``checks`` verifier passes."""

@@ -176,6 +176,19 @@ def test_parents_make_children_ignored() -> None:
     assert not matcher.ignored("x/builder/y")
 
 
+@pytest.mark.parametrize(("pattern", "path", "ignored"), CASES, ids=IDS)
+def test_a_walk_that_skips_ignored_folders_matches_only_the_whole_path(
+    pattern: str, path: str, ignored: bool
+) -> None:
+    """issue 24: ``ignored_below`` (the cold-start copy, its count) agrees with ``ignored`` for
+    every path whose parent folder is not ignored."""
+    matcher = IgnoreMatcher([pattern])
+    parent = path.rpartition("/")[0]
+    if not (parent and matcher.ignored(parent)):
+        assert matcher.ignored_below(path) is ignored
+    assert IgnoreMatcher(["Regex .*"]).ignored_below("a/b")
+
+
 def test_several_patterns() -> None:
     matcher = IgnoreMatcher(["Name *.o", "BelowPath tmp", "Regex .*\\.bak"])
     assert matcher.ignored("src/x.o")

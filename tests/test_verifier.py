@@ -5,8 +5,10 @@ engine/fsmonitor/verifier.py, drift.py; engine/litter.py.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -14,19 +16,23 @@ from structlog.testing import capture_logs
 from engine import litter
 from engine.compare import differs
 from engine.config import ConfigError, load
+from engine.fsmonitor import walker as walker_module
 from engine.fsmonitor.drift import UNREPAIRED_PASSES, Drift
 from engine.fsmonitor.inotify import Watcher
 from engine.fsmonitor.monitor import Monitor
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.verifier import (
+    BIG_BOUND,
     BUDGET,
     DRIFT_BOUND,
     FLOOR,
     MAX_SHARE,
     RECHECK_DELAY,
+    SYNC_CYCLE,
     Pass,
     VerifierThread,
     Walker,
+    drift_bound,
     pause_for,
 )
 from engine.ignore import IgnoreMatcher
@@ -84,9 +90,40 @@ def test_contents_are_compared_only_where_a_stat_changed(trees: tuple[Path, Path
     assert walk(walker, a, b) == set()
 
 
+def test_a_folder_unchanged_on_the_host_and_equal_last_time_is_not_listed_on_the_app_side(
+    trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 24: at 400k files a pass cost 3.3 s of CPU, both trees listed and stat'ed in full."""
+    a, b = trees
+    listed: list[tuple[str, str]] = []
+    entries = walker_module._entries
+
+    def counting(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
+        listed.append((root, rel))
+        return entries(root, rel)
+
+    monkeypatch.setattr(walker_module, "_entries", counting)
+    walker = Walker(lambda rel: False)
+    assert walk(walker, a, b, contents=False) == set()
+    listed.clear()
+    assert walk(walker, a, b) == set()
+    assert sorted(rel for root, rel in listed if root == str(b)) == []  # the app side was not read
+    assert sorted(rel for root, rel in listed if root == str(a)) == ["", "d", "d/e"]  # the host's was
+    (a / "d" / "e" / "deep.txt").write_text("DEEP")  # same size, in place, on the host only
+    (a / "d" / "new.txt").write_text("new")
+    listed.clear()
+    assert walk(walker, a, b) == {"d/e/deep.txt", "d/new.txt"}
+    # the changed folders: d/e, d, and the root, where d's own stat changed (a file was made in it)
+    assert sorted(rel for root, rel in listed if root == str(b)) == ["", "d", "d/e"]
+    assert walk(walker, a, b) == {"d/e/deep.txt", "d/new.txt"}  # still there: compared again
+    (b / "d" / "e" / "deep.txt").write_text("DEEP")
+    (b / "d" / "new.txt").write_text("new")
+    assert walk(walker, a, b) == set()
+
+
 def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = trees
-    monkeypatch.setattr("engine.fsmonitor.verifier.CONTENT_LIMIT", 8)
+    monkeypatch.setattr("engine.fsmonitor.walker.CONTENT_LIMIT", 8)
     monkeypatch.setattr("engine.compare.CONTENT_LIMIT", 8)
     walker = Walker(lambda rel: False)
     walk(walker, a, b, contents=False)
@@ -164,6 +201,31 @@ def test_the_thread_walks_and_wakes_the_loop(trees: tuple[Path, Path]) -> None:
     assert first.baseline and first.differing == {"extra.txt"}
     assert first.temps == (str(b / "d" / TEMP),)
     assert first.pause == 60.0
+
+
+def test_the_first_walk_does_not_set_the_pace(
+    trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 24: the first walk compares both trees in full (through bindfs at 100k files, 2.0 s
+    of CPU against 0.68 s for the passes after it); its cost paced the next three passes, 200 s
+    apart, and a change the mount never announced took 202 s to arrive."""
+    a, b = trees
+    costs = iter([5.0, 0.01, 0.01])
+    thread = VerifierThread(lambda rel: False, None)
+    one_pass = thread.one_pass
+
+    def costly(contents: bool = True) -> Pass:
+        return dataclasses.replace(one_pass(contents), cpu_seconds=next(costs))
+
+    monkeypatch.setattr(thread, "one_pass", costly)
+    thread.roots = (str(a), str(b))
+    thread.start()
+    try:
+        first = wait_for(thread.results, 10, "the first pass")[0]
+        assert first.baseline and first.pause == FLOOR  # not 5.0 / MAX_SHARE = 500 s
+    finally:
+        thread.stop.set()
+        thread.join(10)
 
 
 def test_verify_interval_0_walks_once_for_temp_files_only(trees: tuple[Path, Path]) -> None:
@@ -254,6 +316,32 @@ def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: t
     assert not (b / TEMP).exists()
 
 
+def test_a_one_shot_that_changed_nothing_does_not_walk_the_trees_for_litter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 24: the names-only walk of both trees after every one-shot cost a warm start ~1 s
+    at 400k files; a run that transferred nothing wrote no temp file."""
+    from engine.startup import oneshot
+
+    host, app, state = tmp_path / "host", tmp_path / "app", tmp_path / "unison"
+    for folder in (host, app, state):
+        folder.mkdir()
+    (host / "a.txt").write_text("a")
+    swept: list[tuple[object, ...]] = []
+    sweep = litter.sweep
+
+    def counting(*args: Any) -> list[str]:
+        swept.append(args)
+        return sweep(*args)
+
+    monkeypatch.setattr(litter, "sweep", counting)
+    cfg = load({"HOST_VOLUME": str(host), "APP_VOLUME": str(app), "UNISON": str(state)})
+    assert oneshot.sync_once(cfg, "test", timeout=60) == 1
+    assert len(swept) == 1  # it copied a.txt: the trees are walked for its temp files
+    assert oneshot.sync_once(cfg, "test", timeout=60) == 0
+    assert len(swept) == 1  # nothing changed: no walk
+
+
 def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
     from engine.startup import oneshot
 
@@ -267,6 +355,21 @@ def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
     assert oneshot.sync_once(cfg, "test", timeout=60) >= 1
     assert (app / "a.txt").read_text() == "a"
     assert not (app / "d" / TEMP).exists()
+
+
+@pytest.mark.parametrize(
+    ("paths", "cpu", "wall"), [(10_000, 0.05, 0.1), (100_000, 0.3, 0.6), (400_000, 1.1, 2.2)]
+)
+def test_auto_pause_keeps_the_bound_of_each_size_within_one_percent(
+    paths: int, cpu: float, wall: float
+) -> None:
+    """issue 24: the bound grows with the tree (30 s at 10k, 120 s at 400k); the walk's costs as
+    measured on a loaded 2-core machine on tmpfs (400k: 1.2 s of CPU a pass, was 3.3 s)."""
+    assert drift_bound(10_000) == DRIFT_BOUND and drift_bound(400_000) == BIG_BOUND == 120.0
+    pause = pause_for(None, cpu, wall, paths)
+    worst = 2 * wall + pause + RECHECK_DELAY + SYNC_CYCLE
+    assert worst <= drift_bound(paths)
+    assert cpu / (pause + wall) <= MAX_SHARE
 
 
 @pytest.mark.parametrize("cpu", [0.172, 0.224, 0.25])

@@ -39,7 +39,7 @@ class Commands:
             self.watcher.add_root(replica, root)
             if self.verifier is not None and len(self.watcher.roots) == 2:
                 first, second = self.watcher.roots.values()
-                self.verifier.roots = (first, second)
+                self.verifier.roots = self.verifier.host_first(first, second)
         self.watcher.watch(replica, path)
         self.cycles.scan_started(self.now)
         if path == "":

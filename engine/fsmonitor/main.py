@@ -41,7 +41,9 @@ def main() -> int:
     status_dir = cfg.runtime_dir / statefiles.FSMONITOR_DIR
     owners = Owners.for_config(cfg)
     watcher = Watcher(ignored)
-    verifier = VerifierThread(ignored, cfg.verify_interval, fold=roots.host_insensitive, perms=perms)
+    verifier = VerifierThread(
+        ignored, cfg.verify_interval, fold=roots.host_insensitive, perms=perms, host=str(cfg.unison_src)
+    )
     monitor = Monitor(
         watcher=watcher,
         differs=differs,

@@ -2,12 +2,14 @@
 
 A mount that never announces a change (bindfs, OSXFS on a bad day, WSL2's
 ``/mnt/c``) leaves the watcher blind; this is the safety net.  A background
-thread (:class:`VerifierThread`) walks both replicas side by side (ignores as
-the watcher applies them, links not followed) and compares type, permission
-bits (:data:`engine.paths.PERMS`), size and link target; contents only for
-files whose stat (size, mtime, ctime, inode) changed on either side since the
-previous pass.  The first pass only takes that baseline: watch-mode unison
-has just scanned everything itself.  What differs is compared again after
+thread (:class:`VerifierThread`) walks both replicas side by side
+(:mod:`engine.fsmonitor.walker`: ignores as the watcher applies them, links
+not followed) and compares type, permission bits (:data:`engine.paths.PERMS`),
+size and link target; contents only for files whose stat (size, mtime, ctime,
+inode) changed on either side since the previous pass; a folder unchanged on
+the host since a pass that found it equal is not compared again.  The first
+pass only takes that baseline: watch-mode unison has just scanned everything
+itself.  What differs is compared again after
 :data:`RECHECK_DELAY` (unison may be writing it right now) and posted to the
 select loop through a queue and a wake-up pipe; the loop reports it like any
 other change (:class:`engine.fsmonitor.drift.Drift` keeps the books).  The walk also finds unison's
@@ -15,33 +17,35 @@ temp files for :mod:`engine.litter`.
 
 Pacing (``auto``): the pause after a pass aims at ``cpu / BUDGET``, the
 pass's own CPU time spent at :data:`BUDGET` of a core (``cpu``: the mean of the
-last :data:`COST_PASSES` passes), but is cut to what keeps :data:`DRIFT_BOUND`
-for every pass, not on average (issue 18: pauses of 28.6 and 37.3 s at 10k
+last :data:`COST_PASSES` passes, the first walk left out: it compares both
+trees in full), but is cut to what keeps :data:`DRIFT_BOUND` for every pass,
+not on average (issue 18: pauses of 28.6 and 37.3 s at 10k
 files let a change arrive after 29.7 s): a change made just after the walk
 passed it waits the rest of that pass, the pause, the next pass up to it, the
 recheck and a unison cycle.  It never goes below ``cpu / MAX_SHARE`` (the
 engine's 1% of a core) nor :data:`FLOOR` (a small tree is not walked all the
-time).  So the bound holds while a pass costs up to ~0.25 s of CPU (10k files
-on a 2-core machine, 0.1-0.25 s here); a slow mount or a bigger tree costs
-more per pass, and then the CPU budget wins and passes come rarer.
+time).  The bound grows with the tree (:func:`drift_bound`: 30 s at 10k
+files, 120 s at 400k); it holds while a pass costs up to ~0.25 s of CPU at
+10k and ~1.1 s at 400k; a slow mount costs more per pass, and then the CPU
+budget wins and passes come rarer.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import stat
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import structlog
 
-from engine import casefold
-from engine.compare import CONTENT_LIMIT, differs, same_contents
-from engine.paths import PERMS, is_unison_temp, join, readlink, special_entry
+from engine.fsmonitor.walker import Walker, differ
+from engine.paths import PERMS
+
+__all__ = ["Pass", "VerifierThread", "Walker", "drift_bound", "pause_for"]
 
 BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
 FLOOR = 10.0  # auto: seconds between passes at the least
@@ -49,6 +53,8 @@ COST_PASSES = 3  # auto: a pass's cost is the mean CPU time of this many recent 
 RECHECK_DELAY = 1.0  # a difference must still be there this much later (unison may be writing it)
 MAX_SHARE = 0.01  # auto: never more of a core than this (SPEC 5: at no more than 1% of a core)
 DRIFT_BOUND = 30.0  # auto: seconds within which unannounced drift arrives (SPEC 5, at 10k files)
+BIG_BOUND = 120.0  # ... and at 400k files (issue 24); in between it grows with the paths checked
+SMALL_TREE, BIG_TREE = 10_000, 400_000
 SYNC_CYCLE = 1.5  # a unison cycle after the report (stock 2.52.1 sleeps 1 s in watch mode)
 
 log = structlog.get_logger("fsmonitor")
@@ -70,158 +76,18 @@ class Pass:
     respelled: frozenset[tuple[str, str]] = frozenset()  # one name spelled otherwise on each side
 
 
-_Sig = tuple[int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode
+def drift_bound(paths: int) -> float:
+    """Seconds within which drift arrives in a tree of ``paths``: 30 s up to 10k, 120 s at 400k."""
+    grown = (paths - SMALL_TREE) / (BIG_TREE - SMALL_TREE) * (BIG_BOUND - DRIFT_BOUND)
+    return min(BIG_BOUND, DRIFT_BOUND + max(0.0, grown))
 
 
-def _sig(st: os.stat_result) -> _Sig:
-    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
-@dataclass
-class Walker:
-    """Compares two trees; remembers the stat of equal files to skip their contents next time.
-
-    ``seen`` holds ``hash`` of the path with both sides' stat: one int per
-    file instead of the path and two stat results (100k files: a few MB).
-    """
-
-    ignored: Callable[[str], bool]
-    seen: set[int] = field(default_factory=set)
-    fold: bool = False  # one root folds case and normalization: names compared by casefold.key
-    perms: int = PERMS  # permission bits compared (0: the host keeps none)
-    clashes: set[tuple[str, ...]] = field(default_factory=set)  # found by the last walk (fold)
-    respelled: set[tuple[str, str]] = field(default_factory=set)  # (path in a, path in b) (fold)
-
-    def walk(self, a: str, b: str, contents: bool = True) -> tuple[set[str], list[str], int]:
-        """(differing paths, temp files, paths checked) between roots ``a`` and ``b``."""
-        differing: set[str] = set()
-        temps: list[str] = []
-        seen: set[int] = set()
-        self.clashes = set()
-        self.respelled = set()
-        checked = 0
-        stack = [""]
-        while stack:
-            rel = stack.pop()
-            left, right = _entries(a, rel), _entries(b, rel)
-            if left is None or right is None:
-                if (left is None) != (right is None):
-                    differing.add(rel)
-                continue
-            if self.fold:
-                left, right = self._folded(rel, left, right)
-            for name in left.keys() | right.keys():
-                if is_unison_temp(name):
-                    temps += [e.path for e in (left.get(name), right.get(name)) if e is not None]
-                    continue
-                child = join(rel, name)
-                if self.ignored(child):
-                    continue
-                checked += 1
-                ea, eb = left.get(name), right.get(name)
-                if special_entry(ea) or special_entry(eb):
-                    continue  # skipped by rule, never drift (engine.compare.differs)
-                if ea is None or eb is None:
-                    differing.add(child)
-                    continue
-                verdict = self._compare(child, ea, eb, contents, seen)
-                if verdict is None:
-                    stack.append(child)
-                elif verdict:
-                    differing.add(child)
-        self.seen = seen
-        return differing, temps, checked
-
-    def _folded(
-        self, rel: str, left: dict[str, os.DirEntry[str]], right: dict[str, os.DirEntry[str]]
-    ) -> tuple[dict[str, os.DirEntry[str]], dict[str, os.DirEntry[str]]]:
-        """Both listings without the names a folding root makes one.
-
-        A clash (names one side holds apart, the other cannot) is kept in
-        :attr:`clashes`: a problem, not drift.  A name spelled otherwise on
-        each side is one name to unison (``-ignorecase``): not drift either,
-        but kept in :attr:`respelled` (the case guard gives the app the host's
-        spelling).
-        """
-        drop = set()
-        for names in (left, right):
-            for group in casefold.clashes(names):
-                self.clashes.add(tuple(join(rel, n) for n in group))
-                drop.add(casefold.key(group[0]))
-        spelled_left = {casefold.key(n): n for n in left}
-        spelled_right = {casefold.key(n): n for n in right}
-        for k in spelled_left.keys() & spelled_right.keys() - drop:
-            if spelled_left[k] != spelled_right[k]:  # a case-only rename the watcher missed
-                self.respelled.add((join(rel, spelled_left[k]), join(rel, spelled_right[k])))
-                drop.add(k)
-        return (
-            {n: e for n, e in left.items() if casefold.key(n) not in drop},
-            {n: e for n, e in right.items() if casefold.key(n) not in drop},
-        )
-
-    def _compare(
-        self, rel: str, ea: os.DirEntry[str], eb: os.DirEntry[str], contents: bool, seen: set[int]
-    ) -> bool | None:
-        """True if different, False if the same, None for two folders to descend into."""
-        try:
-            sa, sb = ea.stat(follow_symlinks=False), eb.stat(follow_symlinks=False)
-        except OSError:
-            return True
-        if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
-            return True
-        if stat.S_ISLNK(sa.st_mode):
-            return readlink(ea.path) != readlink(eb.path)
-        if (sa.st_mode & self.perms) != (sb.st_mode & self.perms):
-            return True
-        if stat.S_ISDIR(sa.st_mode):
-            return None
-        if not stat.S_ISREG(sa.st_mode):
-            return False
-        if sa.st_size != sb.st_size:
-            return True
-        key = hash((rel, _sig(sa), _sig(sb)))
-        if key in self.seen or not contents:
-            seen.add(key)
-            return False
-        if _differ(ea.path, eb.path, self.perms):
-            return True  # not remembered: compared again next pass
-        seen.add(key)
-        return False
-
-
-def _differ(a: str, b: str, perms: int = PERMS) -> bool:
-    """:func:`engine.compare.differs`, with big files' contents compared too.
-
-    The fsmonitor's filter calls files above ``CONTENT_LIMIT`` different to
-    stay fast; the verifier compares them only when their stat changed, and
-    must not call two equal big files drift on every pass.
-    """
-    if not differs(a, b, perms):
-        return False
-    try:
-        sa, sb = os.lstat(a), os.lstat(b)
-    except OSError:
-        return True
-    big = stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size > CONTENT_LIMIT
-    return not (big and (sa.st_mode & perms) == (sb.st_mode & perms) and same_contents(a, b))
-
-
-def _entries(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
-    try:
-        with os.scandir(os.path.join(root, rel) if rel else root) as it:
-            return {e.name: e for e in it}
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError:
-        return {}  # unreadable: the problems view names it (unison fails it too)
-
-
-def pause_for(interval: float | None, cpu_seconds: float, pass_seconds: float = 0.0) -> float:
+def pause_for(interval: float | None, cpu_seconds: float, pass_seconds: float = 0.0, paths: int = 0) -> float:
     """Seconds to wait after a pass that cost ``cpu_seconds`` of CPU and took ``pass_seconds``
-    (the longest recent one) of wall time; ``interval`` None: auto."""
+    (the longest recent one) of wall time over ``paths``; ``interval`` None: auto."""
     if interval is not None:
         return interval
-    ceiling = DRIFT_BOUND - 2 * pass_seconds - RECHECK_DELAY - SYNC_CYCLE
+    ceiling = drift_bound(paths) - 2 * pass_seconds - RECHECK_DELAY - SYNC_CYCLE
     return max(FLOOR, min(cpu_seconds / BUDGET, ceiling), cpu_seconds / MAX_SHARE)
 
 
@@ -233,17 +99,29 @@ class VerifierThread(threading.Thread):
     """
 
     def __init__(
-        self, ignored: Callable[[str], bool], interval: float | None, fold: bool = False, perms: int = PERMS
+        self,
+        ignored: Callable[[str], bool],
+        interval: float | None,
+        fold: bool = False,
+        perms: int = PERMS,
+        host: str | None = None,
     ) -> None:
         super().__init__(name="verifier", daemon=True)
         self.walker = Walker(ignored, fold=fold, perms=perms)
         self.interval = interval
+        self.host = host  # HOST_VOLUME: the side whose folders are listed every pass
         self.roots: tuple[str, str] | None = None  # set by the select loop once unison named both
         self.stop = threading.Event()
         self._queue: queue.SimpleQueue[Pass] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+
+    def host_first(self, first: str, second: str) -> tuple[str, str]:
+        """unison's two roots, the host's first (the walker lists it in full, the other where it changed)."""
+        if self.host is not None and os.path.realpath(second) == os.path.realpath(self.host):
+            return second, first
+        return first, second
 
     def fileno(self) -> int:
         """Readable when a pass is waiting in :meth:`results`."""
@@ -271,10 +149,11 @@ class VerifierThread(threading.Thread):
         walls: deque[float] = deque(maxlen=COST_PASSES)
         while not self.stop.is_set():
             result = self.one_pass(contents=not baseline)
-            costs.append(result.cpu_seconds)
-            walls.append(result.seconds)
-            cost = sum(costs) / len(costs)
-            pause = pause_for(self.interval, cost, max(walls))
+            if not baseline:  # the first walk compares both trees in full: not what a pass costs
+                costs.append(result.cpu_seconds)
+                walls.append(result.seconds)
+            cost = sum(costs) / len(costs) if costs else 0.0  # none yet: the next pass soon, to learn it
+            pause = pause_for(self.interval, cost, max(walls, default=0.0), result.checked)
             result = replace(result, baseline=baseline, pause=pause)
             if self.interval == 0:  # off: this walk looked for temp files only
                 result = replace(result, differing=frozenset(), checked=0)
@@ -292,7 +171,7 @@ class VerifierThread(threading.Thread):
         differing, temps, checked = self.walker.walk(a, b, contents and self.interval != 0)
         if differing and not self.stop.wait(RECHECK_DELAY):
             perms = self.walker.perms
-            differing = {r for r in differing if _differ(os.path.join(a, r), os.path.join(b, r), perms)}
+            differing = {r for r in differing if differ(os.path.join(a, r), os.path.join(b, r), perms)}
         spent = time.thread_time() - cpu
         seconds = time.monotonic() - started
         return Pass(
@@ -301,7 +180,7 @@ class VerifierThread(threading.Thread):
             checked,
             seconds - (RECHECK_DELAY if differing else 0.0),
             spent,
-            pause_for(self.interval, spent, seconds),
+            pause_for(self.interval, spent, seconds, checked),
             time.time(),
             clashes=frozenset(self.walker.clashes),
             respelled=frozenset(self.walker.respelled),

@@ -142,7 +142,7 @@ class Copier:
         for entry in entries:
             name = entry.name
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if is_unison_temp(name) or self.matcher.ignored(rel):
+            if is_unison_temp(name) or self.matcher.ignored_below(rel):  # folders ignored are not entered
                 continue
             names.add(name)
             run.seen.add(rel)

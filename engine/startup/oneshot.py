@@ -1,7 +1,7 @@
 """One-shot unison runs, watched by the watchdog's rules: the initial sync, ``precopy``, the flush at stop.
 
 :func:`sync_once` runs unison once over both roots, restarts it when it burns
-CPU (docker-sync #497), reads its summary line and hands what it failed,
+CPU without reading or writing anything (docker-sync #497), reads its summary line and hands what it failed,
 skipped or transferred to :mod:`engine.problems`.
 """
 
@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import psutil
 import structlog
 
 from engine import owners, problems, reasons
@@ -56,14 +57,15 @@ def sync_once(
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     dog = Watchdog.for_config(cfg, stall_after=math.inf)  # a one-shot reports no pending changes
+    restarted = False
     while True:
         output, returncode = _run_watched(
             cfg, purpose, deadline, dog, [*once_command(cfg), *extra_args], stop
         )
         if returncode is not None:
             break
+        restarted = True
         dog.restarted(time.monotonic())
-    sweep_litter(cfg)
     text = output.decode("utf-8", "replace")
     owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # the app side: OWNER_UID:GROUP_ID
     reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
@@ -72,6 +74,11 @@ def sync_once(
         events(reported)
     match = _TRANSFERRED.search(output)
     items = int(match.group(1)) if match else 0
+    if items or returncode or restarted:
+        # unison wrote, failed or was killed: its temp files may be left.  A run that changed
+        # nothing wrote none, and the names-only walk of both trees costs ~1 s at 400k files
+        # on a warm start (issue 24); older litter is the watch mode's (the verifier's first walk)
+        sweep_litter(cfg)
     if returncode >= 3 or (returncode and not match):
         tail = text.strip().splitlines()[-5:]
         raise SyncFailed(f"{purpose}: unison exited {returncode}: {' | '.join(tail)}")
@@ -110,8 +117,9 @@ def _run_watched(
         )
     except OSError as e:
         raise SyncFailed(f"{purpose}: unison did not run: {e}") from e
-    cpu = TreeCpu()
+    cpu, io = TreeCpu(), TreeIo()
     cpu.measure(proc.pid)
+    io.progressed(proc.pid)
     next_sample = time.monotonic() + cfg.monit_interval
     while True:
         waits = [STOP_POLL] if stop is not None else []
@@ -134,7 +142,10 @@ def _run_watched(
         if not cfg.monit_enable or time.monotonic() < next_sample:
             continue
         next_sample = time.monotonic() + cfg.monit_interval
-        verdict = dog.step(time.monotonic(), Sample(cpu=cpu.measure(proc.pid)))
+        busy = cpu.measure(proc.pid)
+        if io.progressed(proc.pid):
+            busy = 0.0  # reading and writing: a big tree's scan at full speed, not a stuck unison
+        verdict = dog.step(time.monotonic(), Sample(cpu=busy))
         if verdict is not None:
             log.warning(
                 "unison.restarted",
@@ -146,6 +157,35 @@ def _run_watched(
             _kill(proc)
             clear_stale_locks(cfg)
             return b"", None
+
+
+class TreeIo:
+    """Did a process tree read or write anything since the last call (``/proc/PID/io``)?
+
+    A one-shot over a big tree burns a core for as long as its scan takes (400k
+    files, no archive yet: a minute); the CPU rule restarted it again and again
+    (issue 24).  docker-sync #497's unison spins without doing any I/O: that one
+    is still restarted.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[int, int] | None = None  # (pid, the tree's counters summed)
+
+    def progressed(self, pid: int) -> bool:
+        total = 0
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return False
+        for one in procs:
+            try:
+                c = one.io_counters()
+            except (psutil.Error, AttributeError):
+                continue
+            total += c.read_count + c.write_count + c.read_chars + c.write_chars
+        last, self._last = self._last, (pid, total)
+        return last is not None and last[0] == pid and total > last[1]
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
