@@ -6,7 +6,8 @@
 # `make image` (scripts/build-image.sh) first downloads the wheels on the host
 # into build/wheels/ and the build installs only those, offline (and copies the
 # vendored unison release into build/unison-src/: no download); it also passes
-# VERSION (pyproject.toml's) for the version label.
+# VERSION (pyproject.toml's, or a release's) and REVISION (the commit) for
+# `native-sync --version` and the labels (at the end of this file).
 ARG BASE_IMAGE=debian:bookworm-slim
 
 # --- stage 1: a virtualenv with the runtime Python packages ---------------------
