@@ -27,7 +27,7 @@ import pytest
 from tests.docker import test_compose_example as compose_example
 from tests.docker import test_docker_sync as sequence
 from tests.docker.conftest import REPO, Docker, run
-from tests.docker.registry import Registry
+from tests.docker.registry import Registry, RegistryMissing
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(3000)]
 
@@ -69,7 +69,12 @@ def release(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Re
     """scripts/release.sh VERSION 127.0.0.1:PORT/release-e2e/native-sync, then no local copy."""
     del image  # the engine answers, and native-sync:test's build has filled the cache
     folder = tmp_path_factory.mktemp("release")
-    registry = Registry.start(folder)
+    try:
+        registry = Registry.start(folder)
+    except RegistryMissing as e:
+        if os.environ.get("CI"):
+            pytest.fail(str(e))  # in CI a missing registry is a failure, not a skip
+        pytest.skip(str(e))
     platforms = ["linux/amd64", "linux/arm64"] if ARM64 else ["linux/amd64"]
     made = Release(registry, platforms, expected_revision())
     env = {
