@@ -6,7 +6,8 @@
 # `make image` (scripts/build-image.sh) first downloads the wheels on the host
 # into build/wheels/ and the build installs only those, offline (and copies the
 # vendored unison release into build/unison-src/: no download); it also passes
-# VERSION (pyproject.toml's) for the version label.
+# VERSION (pyproject.toml's, or a release's) and REVISION (the commit) for
+# `native-sync --version` and the labels (at the end of this file).
 ARG BASE_IMAGE=debian:bookworm-slim
 
 # --- stage 1: a virtualenv with the runtime Python packages ---------------------
@@ -44,12 +45,8 @@ RUN NATIVE_SYNC_VENDOR=/src/unison bash /src/unison/build.sh /opt/unison
 
 # --- stage 3: the image ---------------------------------------------------------
 FROM ${BASE_IMAGE}
-# pyproject.toml's version (`native-sync --version` reads it there); a release
-# build's labels come from the workflow (.github/workflows/release.yml).
-ARG VERSION=unknown
 LABEL org.opencontainers.image.title="native-sync" \
-      org.opencontainers.image.description="Two-way file sync container (unison in watch mode) for docker-sync's native_osx strategy and compose" \
-      org.opencontainers.image.version="${VERSION}"
+      org.opencontainers.image.description="Two-way file sync container (unison in watch mode) for docker-sync's native_osx strategy and compose"
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 tzdata \
@@ -95,6 +92,20 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/
 # health` here only tests the marker `run` keeps while healthy (no Python).
 HEALTHCHECK --interval=2s --timeout=10s --start-period=10m --retries=3 \
   CMD ["/usr/local/bin/native-sync", "health"]
+
+# The version and where the image came from, last, so that a new version or commit
+# rebuilds nothing above (scripts/build-image.sh passes them; scripts/release.sh
+# a release's). VERSION goes to /opt/native-sync/VERSION, which `native-sync
+# --version` prints (a plain `docker build .` leaves it out: pyproject.toml's then).
+ARG VERSION=unknown
+RUN if [ "$VERSION" != unknown ]; then echo "$VERSION" > /opt/native-sync/VERSION; fi
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/native-sync/native-sync
+ARG LICENSES=GPL-3.0-or-later
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="${LICENSES}"
 
 # `docker run IMAGE` = native-sync run; `docker run IMAGE status` = native-sync
 # status; `docker run IMAGE /usr/local/bin/precopy_appsync` (docker-sync) or any

@@ -48,7 +48,12 @@ docs: README.md and docs/using-the-image.md"""
 
 
 def _version() -> str:
-    return str(tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text())["project"]["version"])
+    """The image's release version (its build wrote VERSION beside this file), else pyproject.toml's."""
+    here = Path(__file__)
+    try:
+        return here.with_name("VERSION").read_text().strip()
+    except FileNotFoundError:
+        return str(tomllib.loads(here.with_name("pyproject.toml").read_text())["project"]["version"])
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

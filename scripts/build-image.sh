@@ -3,6 +3,9 @@
 # `make image [IMAGE=name:tag] [PLATFORM=linux/arm64]` (default native-sync:dev,
 # for the engine's own platform).
 #
+# IMAGE_VERSION, IMAGE_REVISION, IMAGE_SOURCE, IMAGE_LICENSES: what the image
+# says about itself (below; scripts/release.sh sets them).
+#
 # Works for any user whose `docker info` answers (Docker Desktop, a Linux user
 # in the docker group): nothing is installed and no daemon started then. Only
 # root on a machine where no engine answers gets one (scripts/ensure-docker.sh).
@@ -46,7 +49,16 @@ case "$arch" in
   arm64) wheel_arch=aarch64 ;;
   *) log "PLATFORM=$PLATFORM: only linux/amd64 and linux/arm64 are built"; exit 2 ;;
 esac
-VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n 1)
+# The version and provenance the image says (`native-sync --version`, its OCI
+# labels): pyproject.toml's version and this checkout's commit (`-dirty` with
+# uncommitted changes) unless scripts/release.sh gives a release's.
+VERSION=${IMAGE_VERSION:-$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n 1)}
+if [ -z "${IMAGE_REVISION:-}" ] && IMAGE_REVISION=$(git rev-parse HEAD 2>/dev/null); then
+  [ -z "$(git status --porcelain --untracked-files=no)" ] || IMAGE_REVISION+=-dirty
+fi
+provenance=(--build-arg "VERSION=$VERSION" --build-arg "REVISION=${IMAGE_REVISION:-unknown}")
+[ -z "${IMAGE_SOURCE:-}" ] || provenance+=(--build-arg "SOURCE=$IMAGE_SOURCE")
+[ -z "${IMAGE_LICENSES:-}" ] || provenance+=(--build-arg "LICENSES=$IMAGE_LICENSES")
 
 # --- the base image -------------------------------------------------------------
 local_arch() { docker image inspect --format '{{.Architecture}}' "$1" 2>/dev/null || true; }
@@ -115,7 +127,7 @@ log "building $IMAGE $VERSION for $PLATFORM (base $BASE_IMAGE)"
 start=$SECONDS
 # --network host: apt inside the build reaches the Debian mirror the host reaches.
 docker build --network host --platform "$PLATFORM" \
-  --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" \
+  --build-arg "BASE_IMAGE=$BASE_IMAGE" "${provenance[@]}" \
   -t "$IMAGE" .
 size=$(docker image inspect --format '{{.Size}}' "$IMAGE")
 log "built $IMAGE ($PLATFORM) in $((SECONDS - start)) s: $((size / 1000000)) MB"

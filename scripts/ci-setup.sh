@@ -5,6 +5,8 @@
 #   - arm64 emulation: qemu-user-static, binfmt-support, binfmt_misc mounted
 #     (scripts/ensure-foreign-arch.sh), for `make image PLATFORM=linux/arm64`;
 #   - python3-pip for the system python3 (the non-root test's wheel download);
+#   - docker-registry (the CNCF distribution registry) for the release test's
+#     registry on loopback (tests/docker/test_release.py);
 #   - the user nsuser (NATIVE_SYNC_TEST_USER), not root, in the docker group:
 #     tests/docker/test_nonroot.py runs `make image` and `make run` as that user.
 set -euo pipefail
@@ -28,6 +30,17 @@ if ! /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
   log "installing python3-pip"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends python3-pip </dev/null >/dev/null
+fi
+
+if ! command -v docker-registry >/dev/null; then
+  log "installing docker-registry"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends docker-registry </dev/null >/dev/null
+  # Only the binary is wanted: the test starts its own on loopback. Where systemd
+  # runs, the package's service (on :5000) was just started: stop and disable it.
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
 fi
 
 case "$(dpkg --print-architecture)" in
