@@ -74,7 +74,12 @@ def _chain(path: Path) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     current = os.fspath(path)
     while True:
-        st = os.stat(current)
+        try:
+            st = os.stat(current)
+        except PermissionError:
+            # `..` of a folder this user may not pass through (no x bit, a --user run): its parent by name
+            current = os.path.realpath(current)
+            st = os.stat(current)
         key = (st.st_dev, st.st_ino)
         if key in found:  # `/..` is `/`
             return found

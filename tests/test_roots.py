@@ -4,8 +4,10 @@ bind mount or a symbolic link, is refused before anything is written or chowned 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +149,49 @@ def test_run_on_one_folder_at_both_roots_exits_2_and_leaves_it_alone(
     assert owners(same) == owned
     assert not runtime.exists()
     assert not (tmp_path / "unison").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
+def test_a_root_the_user_may_not_pass_through_is_still_compared() -> None:
+    """A --user run whose host folder is 0700 and not its own: ``..`` of it cannot be stat'ed.
+
+    The roots are still compared (the parent is found by name), and the one
+    line about the unreadable folder comes later (preflight), not a traceback.
+    """
+    top = Path(tempfile.mkdtemp(prefix="roots-", dir="/tmp"))  # pytest's tmp_path is root's alone
+    top.chmod(0o755)
+    host, app = top / "host", top / "app"
+    host.mkdir(mode=0o700)
+    app.mkdir()
+    app.chmod(0o777)
+    try:
+        _compare_as_user(host, app)
+    finally:
+        shutil.rmtree(top)
+
+
+def _compare_as_user(host: Path, app: Path) -> None:
+    probe = (
+        "import sys; from pathlib import Path; from engine import roots; "
+        "print(roots.by_identity(Path(sys.argv[1]), Path(sys.argv[2])))"
+    )
+    done = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=1000",
+            "--regid=1000",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            probe,
+            str(host),
+            str(app),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
