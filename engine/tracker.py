@@ -26,7 +26,9 @@ HOLD = 2.0  # seconds after unison reported a path before a recheck may clear it
 TRANSIENT_BOUND = 10.0
 _TRANSIENT = re.compile(
     r"modified during synchronization|Destination updated during synchronization"
-    r"|^Error in digesting .*: No such file or directory$"  # deleted while unison read it (the fuzzer)
+    # deleted while unison read it, on the source side or (unison checks it before it writes)
+    # on the destination side (both found by the fuzzer)
+    r"|^(Could not check destination: )?Error in digesting .*: No such file or directory$"
 )
 
 log = structlog.get_logger("native-sync")
