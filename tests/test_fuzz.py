@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from engine.conflicts import STORE
-from tests.fuzz import machine
-from tests.fuzz.machine import STATS, Rig, SyncMachine, converged
-from tests.helpers import read, wait_for
+from tests.fuzz import crash, machine, owners
+from tests.fuzz.machine import SyncMachine
+from tests.fuzz.rig import FLUSH, STATS, Rig, converged
+from tests.helpers import Engine, read, unison_temps, wait_for
 
 pytestmark = [pytest.mark.engine, pytest.mark.fuzz]
 
@@ -62,7 +63,15 @@ def _settings(examples: int, steps: int) -> settings:
 @pytest.mark.parametrize("fixed", SHORT_SEEDS)
 def test_short_fuzz_run(rig: Rig, fixed: int) -> None:
     """A few dozen steps per seed, the same ones every time (bounded: see the timeout)."""
-    run_state_machine_as_test(seed(fixed)(SyncMachine), settings=_settings(examples=3, steps=24))
+    seen = len(STATS.violations)
+    try:
+        run_state_machine_as_test(seed(fixed)(SyncMachine), settings=_settings(examples=3, steps=24))
+    except Exception as e:  # a replay while shrinking may differ (timing): the first sighting tells
+        if len(STATS.violations) == seen:
+            raise
+        first = STATS.violations[seen]
+        steps = "\n  ".join(first["trace"])
+        raise AssertionError(f"seed {fixed}: {first['error']}\nafter:\n  {steps}") from e
 
 
 @pytest.mark.timeout(0)
@@ -88,6 +97,9 @@ def test_long_fuzz_run(rig: Rig) -> None:
             "settles": STATS.settles,
             "conflicts": STATS.conflicts,
             "drift_repaired": STATS.drift_repaired,
+            "kills": dict(sorted(STATS.kills.items())),
+            "races": STATS.races,
+            "owner_waits": STATS.owner_waits,
             "seconds": round(time.monotonic() - started, 1),
             "failures": failures,
             "notes": STATS.notes,
@@ -139,3 +151,71 @@ def test_a_change_made_alike_on_both_sides_at_once_does_not_turn_the_next_save_i
     )
     wait_for(lambda: converged(engine), 30, "quiet")
     assert sorted(p.name for p in engine.host.iterdir() if p.name != STORE) == ["b"]
+
+
+def _quiet_and_flushed(engine: Engine) -> None:
+    wait_for(lambda: converged(engine), 60, "equal trees, nothing pending")
+    done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
+    assert done.returncode == 0, done.stdout + done.stderr
+    wait_for(lambda: converged(engine), 60, "equal trees after the flush")
+
+
+def _kept(engine: Engine) -> list[Path]:
+    return [p for p in (engine.host / STORE).rglob("*") if p.is_file() and p.name != ".gitignore"]
+
+
+@pytest.mark.parametrize("kind", crash.KINDS)
+def test_a_save_answering_a_synced_save_survives_a_kill_without_a_conflict(rig: Rig, kind: str) -> None:
+    """The crash hole of a deferred archive write (issue 24), as the fuzzer's
+    ``kill_after_synced_edit`` makes it: the host's save syncs, the app saves the file again at
+    once, and unison (or the whole engine) dies before anything else happens.  Not concurrent:
+    after the restart the app's save stands on both sides and no conflict copy is made.  (An
+    archive that did not yet know the first sync would see the file changed on both sides.)"""
+    engine = rig.fresh()
+    (engine.host / "f.txt").write_bytes(b"first")
+    owners.give(engine.host / "f.txt", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    before = crash.syncs(engine)  # nothing under way: the next cycle to end carries the save
+    (engine.host / "f.txt").write_bytes(b"the host's save")
+    wait_for(
+        lambda: read(engine.app / "f.txt") == "the host's save" and crash.syncs(engine) != before,
+        30,
+        "the host's save synced, its cycle ended",
+    )
+    (engine.app / "f.txt").write_bytes(b"the app's answer")
+    if kind == "engine":
+        crash.kill_engine(engine)
+        crash.restart(engine)
+    else:
+        crash.kill_unison(engine)
+    _quiet_and_flushed(engine)
+    assert read(engine.host / "f.txt") == read(engine.app / "f.txt") == "the app's answer"
+    assert _kept(engine) == [], "a conflict copy of a save that was not concurrent"
+    assert engine.status()["conflicts"]["count"] == 0
+    assert unison_temps(engine.host, engine.app) == []
+    status = wait_for(lambda: (s := engine.status())["state"] == "watching" and s, 30, "watching again")
+    assert status["problems"] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 25: the conflict store is made by root; the owners work gives it the host folder's "
+    "owner (then set tests/fuzz/owners.py STORE_CHECKED and drop this mark)",
+)
+def test_the_conflict_store_belongs_to_the_host_folders_owner(rig: Rig) -> None:
+    if not owners.enabled():
+        pytest.skip("only root can give owners")
+    engine = rig.fresh()
+    (engine.host / "shared.txt").write_bytes(b"original")
+    owners.give(engine.host / "shared.txt", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    pid = wait_for(lambda: crash.watching_unison(engine), 30, "watch-mode unison")
+    os.kill(pid, signal.SIGSTOP)  # both saves happen while unison cannot look: truly concurrent
+    try:
+        (engine.host / "shared.txt").write_bytes(b"host version")
+        (engine.app / "shared.txt").write_bytes(b"app version")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: _kept(engine), 30, "the app's version kept")
+    _quiet_and_flushed(engine)
+    assert owners.wrong_owners(engine.host / STORE, owners.HOST_OWNER) == []
