@@ -202,7 +202,7 @@ def test_a_save_answering_a_synced_save_survives_a_kill_without_a_conflict(rig: 
     reason="issue 25: the conflict store is made by root; the owners work gives it the host folder's "
     "owner (then set tests/fuzz/owners.py STORE_CHECKED and drop this mark)",
 )
-def test_the_conflict_store_belongs_to_the_host_folders_owner(rig: Rig) -> None:
+def test_the_conflict_store_is_owned_by_the_host_folders_owner(rig: Rig) -> None:
     if not owners.enabled():
         pytest.skip("only root can give owners")
     engine = rig.fresh()
@@ -219,3 +219,30 @@ def test_the_conflict_store_belongs_to_the_host_folders_owner(rig: Rig) -> None:
     wait_for(lambda: _kept(engine), 30, "the app's version kept")
     _quiet_and_flushed(engine)
     assert owners.wrong_owners(engine.host / STORE, owners.HOST_OWNER) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="unison's -copyonconflict, when a changed file wins over its deletion on the other "
+    "side, writes it there only under a '(conflict_on_DATE_was_deleted)' name (src/files.ml "
+    "renameLocal), and its archive records the real path as synced: the next sync deletes the "
+    "winner's file from the host, and native-sync keeps it in the conflict store only",
+)
+def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None:
+    """Found by the fuzzer's edit_races_delete: the host (the preferred side) saves a file while
+    the app deletes it; a change beats a delete and the host is preferred, so the host's save
+    must stand in both trees (not only as a kept copy, with the file gone from the host)."""
+    engine = rig.fresh()
+    (engine.host / "a.txt").write_bytes(b"before")
+    owners.give(engine.host / "a.txt", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    pid = wait_for(lambda: crash.watching_unison(engine), 30, "watch-mode unison")
+    os.kill(pid, signal.SIGSTOP)  # the save and the delete happen while unison cannot look
+    try:
+        (engine.host / "a.txt").write_bytes(b"the host's save")
+        (engine.app / "a.txt").unlink()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    _quiet_and_flushed(engine)
+    assert read(engine.host / "a.txt") == "the host's save"
+    assert read(engine.app / "a.txt") == "the host's save"

@@ -411,13 +411,13 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
             wait_for(lambda: not wrong(), OWNERS_SETTLE, "the right owners", detail=listed)
 
     def transfers(self) -> list[dict[str, Any]]:
-        """The engine's ``sync.copied`` log events since this window began."""
+        """The engine's ``sync.copied`` and ``conflict`` log events since this window began."""
         with open(self.engine.log, "rb") as f:
             f.seek(self.log_mark)
             text = f.read().decode("utf-8", "replace")
         found = []
         for line in text.splitlines():
-            if line.startswith("{") and '"sync.copied"' in line:
+            if line.startswith("{") and ('"sync.copied"' in line or '"conflict"' in line):
                 try:
                     found.append(json.loads(line))
                 except ValueError:

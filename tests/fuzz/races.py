@@ -23,14 +23,20 @@ from tests.fuzz.model import SIDES, Race, top
 GAPS = (0.0, 0.001, 0.003, 0.008)  # seconds between the save and the delete
 
 
-def crossed(race: Race, transfers: list[dict[str, Any]]) -> bool:
-    """The engine's log (``sync.copied`` events since the race) has the edit carried to the
-    deleting side: the file itself or a new folder that held it."""
+def crossed(race: Race, events: list[dict[str, Any]]) -> bool:
+    """The engine's log (``sync.copied`` and ``conflict`` events since the race) has the edit
+    carried to the deleting side (the file itself or a new folder that held it) with no
+    conflict about it: unison saw the edit before the delete.  (A conflict's winner is logged
+    as copied too, even where unison put it under a conflict name.)"""
     target = other(race.edit_side)
-    return any(
-        t.get("to") == target and (race.path == t.get("path") or race.path.startswith(f"{t.get('path')}/"))
-        for t in transfers
-    )
+
+    def covers(event: dict[str, Any]) -> bool:
+        path = str(event.get("path"))
+        return race.path == path or race.path.startswith(f"{path}/") or race.holds(path)
+
+    if any(e.get("event") == "conflict" and covers(e) for e in events):
+        return False
+    return any(e.get("event") == "sync.copied" and e.get("to") == target and covers(e) for e in events)
 
 
 class RaceRules:
