@@ -67,8 +67,8 @@ def within(check: Callable[[], Any], seconds: float) -> bool:
 
 
 def quiet(engine: Engine) -> bool:
-    """Nothing pending and the trees equal (no sync needed)."""
-    return converged(engine) is not None
+    """unison watching (after a kill: again), nothing pending and the trees equal."""
+    return crash.watching_unison(engine) is not None and converged(engine) is not None
 
 
 class KillRules:

@@ -117,10 +117,11 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
 
     def crashed(self, kind: str, moment: str) -> None:
         """``kill -9`` ``kind`` (``unison`` or the whole ``engine``, then started again)."""
-        if kind == "engine":
-            crash.kill_engine(self.engine)
+        if kind == "engine" and crash.kill_engine(self.engine):
             crash.restart(self.engine)
         else:
+            if kind == "engine":  # one side empty: the restart would be refused (see kill_engine)
+                kind = "engine_refused->unison"
             crash.kill_unison(self.engine)
         key = f"{kind}:{moment}"
         STATS.kills[key] = STATS.kills.get(key, 0) + 1
@@ -358,11 +359,14 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
             self._quiesce_and_check()
         except AssertionError as e:  # kept as found: a replay while shrinking may differ (timing)
             STATS.violations.append({"error": str(e)[:6000], "trace": list(self.trace)})
+            print(f"\nfuzz: violation #{len(STATS.violations)}: {str(e)[:300]}", flush=True)
             raise
 
     def _quiesce_and_check(self) -> None:
         engine = self.engine
         STATS.settles += 1
+        # after a kill: until then the runtime folder holds what the killed processes wrote
+        wait_for(lambda: crash.watching_unison(engine), crash.UP, "unison watching again", detail=self._diff)
         wait_for(lambda: converged(engine), CONVERGE, "equal trees, nothing pending", detail=self._diff)
         done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
         assert done.returncode == 0, f"flush failed: {done.stdout}{done.stderr}"
