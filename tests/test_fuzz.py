@@ -2,7 +2,7 @@
 
 The short run is part of the suite: fixed seeds, derandomized, a few hundred
 steps.  ``make fuzz`` runs the long one (``FUZZ_SECONDS``, ``FUZZ_STEPS``,
-``FUZZ_SEED``, ``FUZZ_UNISON_BIN``; README "Fuzzing").  A failing example the
+``FUZZ_SEED``, ``FUZZ_UNISON_BIN``, ``FUZZ_SHRINK``; README "Fuzzing").  A failing example the
 fuzzer found is kept below as an ordinary test.
 """
 
@@ -117,7 +117,8 @@ def test_long_fuzz_run(rig: Rig) -> None:
         seeds.append(current)
         try:
             machine_at_seed = seed(current)(SyncMachine)
-            run_state_machine_as_test(machine_at_seed, settings=_settings(examples=5, steps=50))
+            long = _settings(examples=5, steps=50, shrink=os.environ.get("FUZZ_SHRINK", "1") != "0")
+            run_state_machine_as_test(machine_at_seed, settings=long)
         except Exception as e:  # recorded with its seed; the next seed runs on a fresh engine
             failures.append({"seed": current, "error": f"{type(e).__name__}: {e}"[:4000]})
             print(f"\nfuzz: seed {current} failed:\n{e}", flush=True)

@@ -54,7 +54,9 @@ class RaceRules:
         self: Fuzzing, data: st.DataObject, edit_side: str, folder: bool, edit_first: bool, gap: float
     ) -> None:
         self.step()
-        free = [p for p in self.tree.files() if top(p) not in self.window.owner]
+        # the edit side may have touched the name already in this window (its edits are there
+        # first); the deleting side may not (that would be a concurrent edit of its own)
+        free = [p for p in self.tree.files() if self.window.owner.get(top(p), edit_side) == edit_side]
         if not free:
             return
         rel = data.draw(st.sampled_from(free), label="file")
