@@ -24,39 +24,24 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from engine.conflicts import Record
-from tests.fuzz import crash, owners, races
+from engine.conflicts import Entry
+from tests.fuzz import crash, observe, owners, races
 from tests.fuzz.kills import KillRules
 from tests.fuzz.model import SIDES, Concurrent, Tree, Window, check, top
 from tests.fuzz.races import RaceRules
-from tests.fuzz.rig import CONVERGE, FLUSH, STATS, Rig, converged, in_store, pending
-from tests.helpers import snapshot, wait_for
+from tests.fuzz.rig import CONVERGE, FLUSH, STATS, Rig, converged
+from tests.helpers import wait_for
 
 NAMES = ("a", "b", "x.txt", "X.txt", "y.md")  # x.txt/X.txt: case-only renames
 MODES = (0o644, 0o755, 0o600, 0o640)
 LINK_TARGETS = ("x.txt", "../a", "missing", "a/y.md")
 OWNERS_SETTLE = 5.0  # seconds an owner may still be wrong at a quiescent point (see _check_owners)
 RIG: Rig | None = None  # set by tests/test_fuzz.py
-
-
-def kept_files(path: str, kept: str) -> Iterator[tuple[str, bytes]]:
-    """(original path, contents) of each file of a kept conflict copy (a file, or a whole folder)."""
-    if not os.path.isdir(kept) or os.path.islink(kept):
-        if os.path.isfile(kept):
-            yield path, Path(kept).read_bytes()
-        return
-    for folder, _dirs, files in os.walk(kept):
-        for name in files:
-            full = os.path.join(folder, name)
-            if os.path.isfile(full) and not os.path.islink(full):
-                yield f"{path}/{os.path.relpath(full, kept)}", Path(full).read_bytes()
 
 
 class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
@@ -376,8 +361,17 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         temps = [p for p in host if p.rsplit("/", 1)[-1].startswith(".unison.") and p.endswith(".unison.tmp")]
         assert not temps, f"unison temp files left: {temps}"
         entries = self.kept_copies()
-        new = [kept for e in entries if e.kept not in self.kept_before for kept in kept_files(e.path, e.kept)]
-        transfers = self.transfers() if self.window.races else []
+        new = [
+            kept
+            for e in entries
+            if e.kept not in self.kept_before
+            for kept in observe.kept_files(e.path, e.kept)
+        ]
+        transfers = (
+            observe.log_events(self.engine, self.log_mark, ("sync.copied", "conflict"))
+            if self.window.races
+            else []
+        )
         for race in self.window.races:
             race.crossed = races.crossed(race, transfers)
         wrong = check(self.tree, self.window, host, app, new)
@@ -399,45 +393,19 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.log_mark = engine.log.stat().st_size
 
     def _check_owners(self) -> None:
-        """Host paths the host folder's owner's, app paths OWNER_UID:GROUP_ID's (the conflict store too).
-
-        The owner of what unison wrote is given a few ms after it (issue 25): looked at again
+        """The owner of what unison wrote is given a few ms after it (issue 25): looked at again
         for up to a few seconds, and counted when a first look was wrong."""
-
-        def wrong() -> list[str]:
-            return [f"host {w}" for w in owners.wrong_owners(self.engine.host, owners.HOST_OWNER)] + [
-                f"app {w}" for w in owners.wrong_owners(self.engine.app, owners.APP_OWNER)
-            ]
-
-        if wrong():
+        if observe.wrong_owners(self.engine):
             STATS.owner_waits += 1
-            listed = lambda: "\n".join(wrong())  # noqa: E731
-            wait_for(lambda: not wrong(), OWNERS_SETTLE, "the right owners", detail=listed)
+            wait_for(
+                lambda: not observe.wrong_owners(self.engine),
+                OWNERS_SETTLE,
+                "the right owners",
+                detail=lambda: "\n".join(observe.wrong_owners(self.engine)),
+            )
 
-    def transfers(self) -> list[dict[str, Any]]:
-        """The engine's ``sync.copied`` and ``conflict`` log events since this window began."""
-        with open(self.engine.log, "rb") as f:
-            f.seek(self.log_mark)
-            text = f.read().decode("utf-8", "replace")
-        found = []
-        for line in text.splitlines():
-            if line.startswith("{") and ('"sync.copied"' in line or '"conflict"' in line):
-                try:
-                    found.append(json.loads(line))
-                except ValueError:
-                    continue
-        return found
-
-    def kept_copies(self) -> list[Any]:
-        """The conflicts the engine keeps (its record), each with a copy that is there."""
-        record = Record.load(Path(self.engine.env["UNISON"])).current()
-        return [e for e in record.entries if os.path.lexists(e.kept)]
+    def kept_copies(self) -> list[Entry]:
+        return observe.kept_copies(self.engine)
 
     def _diff(self) -> str:
-        host = snapshot(self.engine.host, skip=in_store, keep_temps=True)
-        app = snapshot(self.engine.app, keep_temps=True)
-        lines = [f"pending={pending(self.engine)}"]
-        for p in sorted(set(host) | set(app)):
-            if host.get(p) != app.get(p):
-                lines.append(f"  {p}: host {str(host.get(p))[:80]} app {str(app.get(p))[:80]}")
-        return "\n".join(lines[:40]) + "\n" + self.engine.logs()[-3000:]
+        return observe.diff(self.engine)
