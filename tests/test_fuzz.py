@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -280,3 +281,35 @@ def test_a_crash_right_after_the_first_file_of_an_empty_project_is_no_mass_delet
     engine.wait_watching()
     _quiet_and_flushed(engine)
     assert read(engine.host / "first.txt") == "the first file"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="unison 2.54.0 src/update.ml doArchiveCrashRecovery: after a kill between "
+    "postCommitArchiveLocal's unlink of one root's archive and its link of the new one, the next "
+    "run uses the new archives ('A new archive exists on all hosts: I'll use them') and then "
+    "fails on the missing old one it looked for before ('inconsistent state', exit 3): the "
+    "engine cannot start until the archives are deleted by hand",
+)
+def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(rig: Rig) -> None:
+    """Found by the fuzzer's engine kill (seed 2000 of the final run): the crash left the state
+    that unison's archive commit has between its unlink and its link, made here on purpose."""
+    engine = rig.fresh()
+    try:
+        (engine.host / "f.txt").write_bytes(b"synced")
+        owners.give(engine.host / "f.txt", owners.HOST_OWNER)
+        _quiet_and_flushed(engine)
+        assert crash.kill_engine(engine), "both sides hold f.txt: the whole engine is killed"
+        unison_dir = Path(engine.env["UNISON"])
+        archives = sorted(unison_dir.glob("ar*"))
+        assert len(archives) == 2, archives
+        for archive in archives:  # both new archives were written ("tm", as unison names them)
+            shutil.copyfile(archive, unison_dir / f"tm{archive.name[2:]}")
+        archives[0].unlink()  # and one root's archive unlinked, its new one not yet linked
+        crash.restart(engine)
+        engine.wait_watching()
+        (engine.app / "g.txt").write_bytes(b"made after the crash")
+        _quiet_and_flushed(engine)
+        assert read(engine.host / "g.txt") == "made after the crash"
+    finally:
+        rig.replace()
