@@ -54,6 +54,9 @@ class Rig:
 
     def fresh(self) -> Engine:
         """A watching engine on two empty folders."""
+        if self.engine is not None and self.engine.proc is not None and self.engine.proc.poll() is not None:
+            STATS.notes.append(f"rig replaced: the engine had exited {self.engine.proc.returncode}")
+            self.replace()
         if self.engine is not None:
             try:
                 self._empty(self.engine)
