@@ -313,3 +313,25 @@ def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(
         assert read(engine.host / "g.txt") == "made after the crash"
     finally:
         rig.replace()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a unison that starts on a root emptied since the last sync stops at its "
+    "'confirmbigdel' check ('The root of one of the replicas has been completely emptied ... "
+    "Aborting'); supervisord starts it again, forever, while status says watching",
+)
+def test_the_last_file_deleted_while_unison_restarts_is_deleted_on_the_other_side(rig: Rig) -> None:
+    """Found by the fuzzer (seed 2006 of the final run: 128 restarts in two minutes): unison
+    dies (a crash; docker-sync's `supervisorctl restart unison` at every start does the same)
+    and the app deletes its last file before the new unison looks."""
+    engine = rig.fresh()
+    try:
+        (engine.host / "only.txt").write_bytes(b"the only file")
+        owners.give(engine.host / "only.txt", owners.HOST_OWNER)
+        _quiet_and_flushed(engine)
+        crash.kill_unison(engine)
+        (engine.app / "only.txt").unlink()
+        wait_for(lambda: not (engine.host / "only.txt").exists(), 30, "the deletion on the host")
+    finally:
+        rig.replace()
