@@ -292,7 +292,7 @@ def test_a_crash_right_after_the_first_file_of_an_empty_project_is_no_mass_delet
     "engine cannot start until the archives are deleted by hand",
 )
 def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(rig: Rig) -> None:
-    """Found by the fuzzer's engine kill (seed 2000 of the final run): the crash left the state
+    """Found by the fuzzer's engine kill (seed 2000, a run before the final one): the crash left the state
     that unison's archive commit has between its unlink and its link, made here on purpose."""
     engine = rig.fresh()
     try:
@@ -322,7 +322,7 @@ def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(
     "Aborting'); supervisord starts it again, forever, while status says watching",
 )
 def test_the_last_file_deleted_while_unison_restarts_is_deleted_on_the_other_side(rig: Rig) -> None:
-    """Found by the fuzzer (seed 2006 of the final run: 128 restarts in two minutes): unison
+    """Found by the fuzzer (seeds 2003 and 2006 of the final run: 128 restarts in two minutes): unison
     dies (a crash; docker-sync's `supervisorctl restart unison` at every start does the same)
     and the app deletes its last file before the new unison looks."""
     engine = rig.fresh()
