@@ -59,7 +59,7 @@ test-docker: deps docker-deps
 	$(VPY) -m pytest -m docker $(PYTEST_ARGS)
 
 # --- the long fuzz (issue 18; tests/fuzz/, README "Fuzzing") -------------------------
-# make fuzz [FUZZ_SECONDS=1800] [FUZZ_STEPS=5000] [FUZZ_SEED=n] [FUZZ_UNISON_BIN=path]
+# make fuzz [FUZZ_SECONDS=1800] [FUZZ_STEPS=5000] [FUZZ_SEED=n] [FUZZ_UNISON_BIN=path] [FUZZ_SHRINK=0]
 # Stops at whichever bound comes first; writes fuzz-report.json (seeds, steps, time).
 FUZZ_SECONDS ?= 1800
 FUZZ_STEPS ?=

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from engine import problems, statefiles
@@ -227,10 +228,13 @@ def test_a_retry_that_keeps_failing_past_the_bound_is_a_problem(tmp_path: Path) 
     assert saved.reason == MODIFIED_REASON
 
 
-def test_a_file_deleted_while_unison_read_it_is_a_retry_not_a_problem(tmp_path: Path) -> None:
+@pytest.mark.parametrize("check", ["", "Could not check destination: "])
+def test_a_file_deleted_while_unison_read_it_is_a_retry_not_a_problem(tmp_path: Path, check: str) -> None:
     """Found by the fuzzer: a large file deleted on the host while unison digested it stayed
-    a problem (state degraded) until the next recheck, though nothing was wrong."""
-    reason = "Error in digesting /host_sync/X.txt: /host_sync/X.txt: No such file or directory"
+    a problem (state degraded) until the next recheck, though nothing was wrong; the same for
+    a file deleted on the destination side while unison checked it before writing (the
+    fuzzer's edit racing a delete)."""
+    reason = f"{check}Error in digesting /host_sync/X.txt: /host_sync/X.txt: No such file or directory"
     tracker, clock = transient_tracker(tmp_path, set())
     tracker.take([Report("X.txt", "host", reason)])
     assert tracker.problems == {}

@@ -1,0 +1,114 @@
+"""Crashes for the fuzzer: ``kill -9`` of watch-mode unison, or of the whole engine and a restart.
+
+A whole-engine kill stops every process of the engine first (``entrypoint.py
+run``, supervisord, unison, its fsmonitor, a one-shot unison), so none of
+them sees another die and reacts, then kills them all, as a crash of the
+container would; the engine then starts again on the same folders (``UNISON``,
+the runtime folder), as docker's restart policy would.  A unison kill leaves
+the rest running: supervisord starts unison again.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import psutil
+
+from engine import statefiles
+from engine.paths import is_unison_temp
+from engine.startup.safety import is_empty
+from tests.helpers import Engine, wait_for
+
+KINDS = ("unison", "engine")
+UP = 60.0  # seconds a unison may take to run again (a restart's initial sync included)
+
+
+def _gone(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _monitor(engine: Engine) -> statefiles.FsmonitorStatus:
+    return statefiles.FsmonitorStatus.load(engine.runtime / statefiles.FSMONITOR_FILE)
+
+
+def watching_unison(engine: Engine) -> int | None:
+    """The pid of watch-mode unison once its fsmonitor runs (it has started properly), else None."""
+    pid = statefiles.UnisonStatus.load(engine.runtime).pid
+    if pid is None or _monitor(engine).unison_pid != pid:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        return pid if proc.name().startswith("unison") and not _gone(proc) else None
+    except psutil.NoSuchProcess:
+        return None
+
+
+def syncs(engine: Engine) -> tuple[int | None, int]:
+    """(the fsmonitor's unison, the sync cycles it has completed): a cycle ends once unison has
+    written its archives and waits for changes again."""
+    monitor = _monitor(engine)
+    return monitor.unison_pid, monitor.syncs
+
+
+def kill_unison(engine: Engine) -> int:
+    """``kill -9`` the watch-mode unison (once it runs); its pid."""
+    pid = wait_for(lambda: watching_unison(engine), UP, "a running watch-mode unison to kill")
+    proc = psutil.Process(pid)
+    proc.send_signal(signal.SIGKILL)
+    wait_for(lambda: _gone(proc), 10, f"unison {pid} gone after kill -9")
+    return pid
+
+
+def kill_engine(engine: Engine) -> int:
+    """Every process of the engine stopped, then killed (``kill -9``); how many there were.
+
+    0 (and nothing killed, everything running on) when exactly one root is empty then: the
+    start after the crash would refuse to run (the mass-deletion guard)."""
+    assert engine.proc is not None
+    root = psutil.Process(engine.proc.pid)
+    frozen: dict[int, psutil.Process] = {}
+    while True:  # stopped from the top down, until the tree holds nothing that still runs
+        try:
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        fresh = [p for p in tree if p.pid not in frozen]
+        if not fresh:
+            break
+        for proc in fresh:
+            try:
+                proc.send_signal(signal.SIGSTOP)
+            except psutil.NoSuchProcess:
+                pass
+            frozen[proc.pid] = proc
+    if is_empty(engine.host) != is_empty(engine.app):
+        # the mass-deletion guard would refuse the restart (engine/startup/safety.py: it takes
+        # any archive for "they were in sync", also one of two empty roots): no crash this time
+        for proc in frozen.values():
+            try:
+                proc.send_signal(signal.SIGCONT)
+            except psutil.NoSuchProcess:
+                pass
+        return 0
+    for proc in frozen.values():
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    engine.proc.wait(timeout=10)
+    wait_for(lambda: all(_gone(p) for p in frozen.values()), 10, "every engine process gone after kill -9")
+    return len(frozen)
+
+
+def restart(engine: Engine) -> None:
+    """Start the engine again on the same folders after a crash (it makes itself ready)."""
+    engine.start()
+
+
+def transfer_begun(root: Path) -> bool:
+    """unison writes a file into ``root`` (one of its temp files is there)."""
+    return any(is_unison_temp(p.name) for p in root.rglob(".unison.*"))

@@ -1,0 +1,125 @@
+"""The fuzzer's crash rules: ``kill -9`` at random moments, and the restart a crash is followed by.
+
+Three moments: whenever the rules before it leave off (right after an edit, a
+rename, a pause), right after a sync cycle has ended (unison has written its
+archives and waits again), and while unison copies a large file.  A second
+rule makes the one sequence a deferred archive write cannot survive: a save
+on one side syncs, the other side saves the same file again at once, and the
+engine dies before anything else happens.  If unison's archive on disk did
+not yet know the first sync, the restart would see the file changed on both
+sides and invent a conflict.  The invariants (:meth:`SyncMachine.settle`) are
+checked after the restart like at any quiescent point.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from hypothesis import strategies as st
+from hypothesis.stateful import precondition, rule
+
+from tests.fuzz import crash
+from tests.fuzz.model import SIDES, Tree, Window, top
+from tests.fuzz.rig import converged
+from tests.helpers import Engine, wait_for
+
+MOMENTS = ("now", "after_sync", "mid_transfer")
+
+
+class Fuzzing(Protocol):
+    """What the rule mixins use of :class:`tests.fuzz.machine.SyncMachine`."""
+
+    engine: Engine
+    tree: Tree
+    window: Window
+    serial: int
+
+    def root(self, side: str) -> Path: ...
+    def data_for(self, side: str, size: int) -> bytes: ...
+    def step(self) -> None: ...
+    def did(self, *rels: str) -> None: ...
+    def give(self, side: str, rel: str) -> None: ...
+    def claim_new_file(self, side: str, data: st.DataObject, name: str) -> str | None: ...
+    def crashed(self, kind: str, moment: str) -> None: ...
+
+
+def other(side: str) -> str:
+    return "app" if side == "host" else "host"
+
+
+def read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def within(check: Callable[[], Any], seconds: float) -> bool:
+    """Whether ``check`` came true within ``seconds`` (a moment worth waiting for, not a must)."""
+    try:
+        wait_for(check, seconds, "a moment")
+        return True
+    except AssertionError:
+        return False
+
+
+def quiet(engine: Engine) -> bool:
+    """unison watching (after a kill: again), nothing pending and the trees equal."""
+    return crash.watching_unison(engine) is not None and converged(engine) is not None
+
+
+class KillRules:
+    """``kill -9`` of watch-mode unison or of the whole engine (then started again)."""
+
+    @rule(kind=st.sampled_from(crash.KINDS), moment=st.sampled_from(MOMENTS), data=st.data())
+    def kill(self: Fuzzing, kind: str, moment: str, data: st.DataObject) -> None:
+        """``now``: right after whatever the rules before did (an edit, a rename, a pause, a
+        kill); ``after_sync``: as soon as the sync cycle under way (if any) has ended;
+        ``mid_transfer``: while unison copies a large file just written on one side."""
+        self.step()
+        if moment == "after_sync":
+            before = crash.syncs(self.engine)
+            within(lambda: crash.syncs(self.engine) != before or quiet(self.engine), crash.UP)
+        elif moment == "mid_transfer":
+            side = data.draw(st.sampled_from(SIDES), label="side")
+            rel = self.claim_new_file(side, data, data.draw(st.sampled_from(("big", "x.txt")), label="name"))
+            if rel is None:
+                return
+            content = random.Random(self.serial).randbytes(data.draw(st.integers(16, 40), label="mb") << 20)
+            self.serial += 1
+            (self.root(side) / rel).write_bytes(content)
+            self.give(side, rel)
+            self.tree.set_file(rel, content)
+            if not within(lambda: crash.transfer_begun(self.root(other(side))), 15):
+                moment = "mid_transfer_missed"
+        self.crashed(kind, moment)
+
+    @precondition(lambda self: self.tree.files())
+    @rule(kind=st.sampled_from(crash.KINDS), first=st.sampled_from(SIDES), data=st.data())
+    def kill_after_synced_edit(self: Fuzzing, kind: str, first: str, data: st.DataObject) -> None:
+        """``first`` saves, the save syncs, the other side saves again at once, kill -9."""
+        self.step()
+        # any name but one edited concurrently: once quiet, what either side did there is synced
+        free = [p for p in self.tree.files() if self.window.owner.get(top(p)) != "both"]
+        if not free:
+            return
+        rel = data.draw(st.sampled_from(free), label="file")
+        second = other(first)
+        self.window.owner[top(rel)] = second  # the first save is synced before the second is made
+        self.did(rel)
+        wait_for(lambda: quiet(self.engine), crash.UP, "quiet before the synced edit")
+        before = crash.syncs(self.engine)  # no cycle under way: the next one to end carries the save
+        saved = self.data_for(first, 30)
+        (self.root(first) / rel).write_bytes(saved)
+        wait_for(
+            lambda: read_bytes(self.root(second) / rel) == saved and crash.syncs(self.engine) != before,
+            crash.UP,
+            f"{rel} synced to the {second} side and its sync cycle ended",
+        )
+        answer = self.data_for(second, 30)
+        (self.root(second) / rel).write_bytes(answer)
+        self.tree.set_file(rel, answer)
+        self.crashed(kind, "after_synced_edit")

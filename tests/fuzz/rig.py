@@ -1,0 +1,121 @@
+"""The fuzzer's rig: one running engine the examples share, and what it has done so far.
+
+The host folder belongs to a user and the engine gives the app side another
+owner (:mod:`tests.fuzz.owners`) when the fuzzer runs as root.  Between
+examples both trees are emptied through the sync itself; a rig that cannot be
+emptied is replaced.  :func:`converged` is the first half of every quiescent
+point: nothing pending and equal trees.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.conflicts import STORE
+from tests.fuzz import owners
+from tests.helpers import Engine, make_engine, snapshot, wait_for
+
+CONVERGE = 60.0  # seconds the trees may take to become equal at a quiescent point (a restart included)
+FLUSH = 60.0  # seconds `native-sync flush` may take
+
+
+@dataclass
+class Stats:
+    """What the fuzzer did and found across examples (tests/test_fuzz.py reports it)."""
+
+    steps: int = 0
+    examples: int = 0
+    settles: int = 0
+    conflicts: int = 0
+    drift_repaired: int = 0
+    kills: dict[str, int] = field(default_factory=dict)  # "unison:now", "engine:mid_transfer", ...
+    races: int = 0  # edits that raced a delete on the other side
+    owner_waits: int = 0  # quiescent points where an owner was still wrong at first look
+    notes: list[str] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)  # the first report of each
+
+
+STATS = Stats()
+
+
+class Rig:
+    """One running engine the examples share; ``env`` extra engine environment."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = {**owners.engine_env(), **(env or {})}
+        self.base = Path(tempfile.mkdtemp(prefix="ns-fuzz-"))
+        self.engine: Engine | None = None
+        self.generation = 0
+
+    def fresh(self) -> Engine:
+        """A watching engine on two empty folders."""
+        if self.engine is not None and self.engine.proc is not None and self.engine.proc.poll() is not None:
+            STATS.notes.append(f"rig replaced: the engine had exited {self.engine.proc.returncode}")
+            self.replace()
+        if self.engine is not None:
+            try:
+                self._empty(self.engine)
+                return self.engine
+            except AssertionError as e:
+                STATS.notes.append(f"rig replaced: {str(e).splitlines()[0]}")
+                self.engine.close()
+                self.engine = None
+        self.generation += 1
+        engine = make_engine(self.base / f"e{self.generation}", **self.env)
+        owners.give(engine.host, owners.HOST_OWNER)
+        engine.start().wait_watching()
+        engine.wait_first_watch_cycle()
+        self.engine = engine
+        return engine
+
+    def replace(self) -> None:
+        """Stop this engine; the next example starts a new one (after a failure)."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    def _empty(self, engine: Engine) -> None:
+        for side in (engine.host, engine.app):
+            for entry in list(side.iterdir()):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+        for entry in list(engine.host.iterdir()) + list(engine.app.iterdir()):
+            entry.unlink(missing_ok=True)
+        # Equal (empty) trees are not enough: unison must have recorded the deletions, or the
+        # next example's first create of a name is a conflict with its stale archive.
+        wait_for(lambda: converged(engine), CONVERGE, "both trees empty after an example")
+        done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
+        assert done.returncode == 0, f"flush after an example failed: {done.stderr}"
+        wait_for(lambda: converged(engine), CONVERGE, "both trees empty after the flush")
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def pending(engine: Engine) -> int:
+    try:
+        data = json.loads((engine.runtime / "fsmonitor" / "fsmonitor.json").read_text())
+    except (OSError, ValueError):
+        return -1
+    return int(data.get("pending_changes", 0))
+
+
+def in_store(rel: str) -> bool:
+    return rel == STORE or rel.startswith(STORE + "/")
+
+
+def converged(engine: Engine) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Both snapshots when nothing is pending and the trees (temp files included, the conflict
+    store on the host side left out) are equal."""
+    if pending(engine) != 0:
+        return None
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    app = snapshot(engine.app, keep_temps=True)
+    return (host, app) if host == app and pending(engine) == 0 else None
