@@ -206,11 +206,6 @@ def test_a_save_answering_a_synced_save_survives_a_kill_without_a_conflict(rig: 
     assert status["problems"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 25: the conflict store is made by root; the owners work gives it the host folder's "
-    "owner (then set tests/fuzz/owners.py STORE_CHECKED and drop this mark)",
-)
 def test_the_conflict_store_is_owned_by_the_host_folders_owner(rig: Rig) -> None:
     if not owners.enabled():
         pytest.skip("only root can give owners")

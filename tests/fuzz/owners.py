@@ -6,11 +6,9 @@ the engine gets ``OWNER_UID``/``GROUP_ID`` = APP_OWNER (as a Linux user with
 once (the fuzzer writes as root, then ``lchown``s what it created: writing as
 the user would fail in the folders that the sync leaves root's for a few
 milliseconds, which the owners work removes).  At every quiescent point
-:func:`wrong_owners` must find nothing on either side.  The conflict store
-belongs to the host folder's owner too, but today's engine makes it root's
-(issue 25); until the owners work lands it is left out here
-(STORE_CHECKED) and ``tests/test_fuzz.py`` holds a strict xfail for it.  As
-any other user the fuzzer cannot give owners and checks none.
+:func:`wrong_owners` must find nothing on either side, the conflict store
+included (it belongs to the host folder's owner).  As any other user the
+fuzzer cannot give owners and checks none.
 """
 
 from __future__ import annotations
@@ -18,11 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.conflicts import STORE
-
 HOST_OWNER = (1000, 1000)
 APP_OWNER = (33, 33)
-STORE_CHECKED = False  # True once the conflict store is given the host folder's owner (issue 25)
 
 
 def enabled() -> bool:
@@ -48,8 +43,6 @@ def wrong_owners(root: Path, owner: tuple[int, int]) -> list[str]:
         return []
     wrong = []
     for folder, dirs, files in os.walk(root):
-        if folder == str(root) and not STORE_CHECKED and STORE in dirs:
-            dirs.remove(STORE)
         for name in ["", *dirs, *files]:
             path = os.path.join(folder, name) if name else folder
             if name == "" and folder != str(root):
