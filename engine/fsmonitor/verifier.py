@@ -13,17 +13,8 @@ select loop through a queue and a wake-up pipe; the loop reports it like any
 other change (:class:`engine.fsmonitor.drift.Drift` keeps the books).  The walk also finds unison's
 temp files for :mod:`engine.litter`.
 
-Pacing (``auto``): the pause after a pass aims at ``cpu / BUDGET``, the
-pass's own CPU time spent at :data:`BUDGET` of a core (``cpu``: the mean of the
-last :data:`COST_PASSES` passes), but is cut to what keeps :data:`DRIFT_BOUND`
-for every pass, not on average (issue 18: pauses of 28.6 and 37.3 s at 10k
-files let a change arrive after 29.7 s): a change made just after the walk
-passed it waits the rest of that pass, the pause, the next pass up to it, the
-recheck and a unison cycle.  It never goes below ``cpu / MAX_SHARE`` (the
-engine's 1% of a core) nor :data:`FLOOR` (a small tree is not walked all the
-time).  So the bound holds while a pass costs up to ~0.25 s of CPU (10k files
-on a 2-core machine, 0.1-0.25 s here); a slow mount or a bigger tree costs
-more per pass, and then the CPU budget wins and passes come rarer.
+Pacing: :mod:`engine.fsmonitor.pacing` (``auto``: the verifier's share of
+a core held over any minute, the drift bound kept when that allows).
 """
 
 from __future__ import annotations
@@ -33,7 +24,6 @@ import queue
 import stat
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -41,15 +31,8 @@ import structlog
 
 from engine import casefold
 from engine.compare import CONTENT_LIMIT, differs, same_contents
+from engine.fsmonitor.pacing import RECHECK_DELAY, Pacer, Spent
 from engine.paths import PERMS, is_unison_temp, join, readlink
-
-BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
-FLOOR = 10.0  # auto: seconds between passes at the least
-COST_PASSES = 3  # auto: a pass's cost is the mean CPU time of this many recent passes
-RECHECK_DELAY = 1.0  # a difference must still be there this much later (unison may be writing it)
-MAX_SHARE = 0.01  # auto: never more of a core than this (SPEC 5: at no more than 1% of a core)
-DRIFT_BOUND = 30.0  # auto: seconds within which unannounced drift arrives (SPEC 5, at 10k files)
-SYNC_CYCLE = 1.5  # a unison cycle after the report (stock 2.52.1 sleeps 1 s in watch mode)
 
 log = structlog.get_logger("fsmonitor")
 
@@ -77,6 +60,10 @@ def _sig(st: os.stat_result) -> _Sig:
     return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+def _temp(name: str) -> bool:
+    return name.startswith(".unison.") and is_unison_temp(name)
+
+
 @dataclass
 class Walker:
     """Compares two trees; remembers the stat of equal files to skip their contents next time.
@@ -93,13 +80,18 @@ class Walker:
     respelled: set[tuple[str, str]] = field(default_factory=set)  # (path in a, path in b) (fold)
 
     def walk(self, a: str, b: str, contents: bool = True) -> tuple[set[str], list[str], int]:
-        """(differing paths, temp files, paths checked) between roots ``a`` and ``b``."""
+        """(differing paths, temp files, paths checked) between roots ``a`` and ``b``.
+
+        The loop is the verifier's cost at 10k files beside the stat calls
+        themselves (issue 26): each name is looked up once, its path built once.
+        """
         differing: set[str] = set()
         temps: list[str] = []
         seen: set[int] = set()
         self.clashes = set()
         self.respelled = set()
         checked = 0
+        ignored, compare = self.ignored, self._compare
         stack = [""]
         while stack:
             rel = stack.pop()
@@ -110,23 +102,27 @@ class Walker:
                 continue
             if self.fold:
                 left, right = self._folded(rel, left, right)
-            for name in left.keys() | right.keys():
-                if is_unison_temp(name):
-                    temps += [e.path for e in (left.get(name), right.get(name)) if e is not None]
+            prefix = f"{rel}/" if rel else ""
+            for name, ea in left.items():
+                eb = right.pop(name, None)  # what stays in ``right`` is on the right only
+                if _temp(name):
+                    temps += [ea.path] if eb is None else [ea.path, eb.path]
                     continue
-                child = join(rel, name)
-                if self.ignored(child):
+                child = prefix + name
+                if ignored(child):
                     continue
                 checked += 1
-                ea, eb = left.get(name), right.get(name)
-                if ea is None or eb is None:
-                    differing.add(child)
-                    continue
-                verdict = self._compare(child, ea, eb, contents, seen)
+                verdict = True if eb is None else compare(child, ea, eb, contents, seen)
                 if verdict is None:
                     stack.append(child)
                 elif verdict:
                     differing.add(child)
+            for name, eb in right.items():
+                if _temp(name):
+                    temps.append(eb.path)
+                elif not ignored(prefix + name):
+                    checked += 1
+                    differing.add(prefix + name)
         self.seen = seen
         return differing, temps, checked
 
@@ -214,15 +210,6 @@ def _entries(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:
         return {}  # unreadable: the problems view names it (unison fails it too)
 
 
-def pause_for(interval: float | None, cpu_seconds: float, pass_seconds: float = 0.0) -> float:
-    """Seconds to wait after a pass that cost ``cpu_seconds`` of CPU and took ``pass_seconds``
-    (the longest recent one) of wall time; ``interval`` None: auto."""
-    if interval is not None:
-        return interval
-    ceiling = DRIFT_BOUND - 2 * pass_seconds - RECHECK_DELAY - SYNC_CYCLE
-    return max(FLOOR, min(cpu_seconds / BUDGET, ceiling), cpu_seconds / MAX_SHARE)
-
-
 class VerifierThread(threading.Thread):
     """Walks the replicas in the background; passes go to :meth:`results` (wakes :meth:`fileno`).
 
@@ -265,15 +252,12 @@ class VerifierThread(threading.Thread):
             if self.stop.wait(0.1):
                 return
         baseline = True
-        costs: deque[float] = deque(maxlen=COST_PASSES)
-        walls: deque[float] = deque(maxlen=COST_PASSES)
+        pacer = Pacer(self.interval)
         while not self.stop.is_set():
             result = self.one_pass(contents=not baseline)
-            costs.append(result.cpu_seconds)
-            walls.append(result.seconds)
-            cost = sum(costs) / len(costs)
-            pause = pause_for(self.interval, cost, max(walls))
-            result = replace(result, baseline=baseline, pause=pause)
+            ended = time.monotonic()
+            pacer.passed(Spent(ended, result.seconds, result.cpu_seconds))
+            result = replace(result, baseline=baseline, pause=pacer.pause(ended))
             if self.interval == 0:  # off: this walk looked for temp files only
                 result = replace(result, differing=frozenset(), checked=0)
             self._post(result)
@@ -299,7 +283,7 @@ class VerifierThread(threading.Thread):
             checked,
             seconds - (RECHECK_DELAY if differing else 0.0),
             spent,
-            pause_for(self.interval, spent, seconds),
+            0.0,  # the pacer's, once the pass is counted
             time.time(),
             clashes=frozenset(self.walker.clashes),
             respelled=frozenset(self.walker.respelled),
