@@ -243,11 +243,13 @@ def idle_section(results: dict[str, Any]) -> str:
             if idle is None:
                 continue
             value = idle["percent_of_core"]
+            exited, born = idle.get("exited", 0), idle.get("born", 0)
+            churned = f" ({exited} exited, {born} born)" if exited or born else ""
             rows.append(
                 [
                     name,
                     f"{int(size):,}",
-                    f"{value:.2f}%",
+                    f"{value:.2f}%{churned}",
                     f"{idle['window_seconds']:.0f} s",
                     ratio(value, native),
                     verdict(value < 0.5) if name == NATIVE else "-",
@@ -256,7 +258,10 @@ def idle_section(results: dict[str, Any]) -> str:
     intro = (
         "CPU (user+system) of every process of the engine over a quiet window: native-sync's "
         "entrypoint, supervisord, unison, fsmonitor and watchdog; unison and its helper for the "
-        "others. Target: < 0.5% of one core."
+        "others; each process's own time, sampled every second (a process that ends in the window "
+        "is not counted again, its whole life, through its parent's children time: issue 26, a "
+        "restart of unison made a window 15-35%). Processes that ended or started in the window are "
+        "named beside the figure. Target: < 0.5% of one core."
     )
     header = ["engine", "files", "CPU, % of one core", "window", "vs native-sync", "target"]
     return "\n## Idle CPU\n\n" + intro + "\n\n" + table(header, rows)
