@@ -8,6 +8,7 @@ of an engine's process trees over a window.  Memory: RSS summed over processes.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -153,34 +154,58 @@ class CpuMark:
 
 
 def cpu_mark(processes: Callable[[], list[psutil.Process]]) -> CpuMark:
-    """CPU seconds so far of every process (key: pid and start time), waited-for children included."""
+    """CPU seconds so far of every process (key: pid and start time), its own time only.
+
+    Not its waited-for children's: the engine's processes are all listed
+    (the process trees), and a child that exits is added to its parent's
+    children time whole, the CPU of its whole life.  A unison restarted in
+    an idle window (a watchdog restart, ``supervisorctl restart``) made that
+    window 15-35% of a core (issue 26).  A process that exits between two
+    marks loses what it spent since the first; :func:`idle_cpu` samples
+    often so that stays small, and says when processes came and went.
+    """
     seconds: dict[tuple[int, float], float] = {}
     for proc in processes():
         try:
             with proc.oneshot():
                 t = proc.cpu_times()
                 key = (proc.pid, proc.create_time())
-            seconds[key] = t.user + t.system + t.children_user + t.children_system
+            seconds[key] = t.user + t.system
         except psutil.Error:
             pass
     return CpuMark(time.monotonic(), seconds)
 
 
+def cpu_used(before: CpuMark, after: CpuMark) -> float:
+    """CPU seconds spent between two marks (processes born in between count whole)."""
+    return sum(s - before.seconds.get(key, 0.0) for key, s in after.seconds.items())
+
+
 def cpu_percent(before: CpuMark, after: CpuMark) -> float:
     """Percent of one core used between two marks (processes born in between count whole)."""
-    used = sum(s - before.seconds.get(key, 0.0) for key, s in after.seconds.items())
-    return 100.0 * used / (after.at - before.at)
+    return 100.0 * cpu_used(before, after) / (after.at - before.at)
 
 
-def idle_cpu(processes: Callable[[], list[psutil.Process]], seconds: float) -> dict[str, Any]:
-    """CPU of the process trees over ``seconds`` with nothing changing on disk."""
-    before = cpu_mark(processes)
-    time.sleep(seconds)
-    after = cpu_mark(processes)
+def idle_cpu(
+    processes: Callable[[], list[psutil.Process]], seconds: float, every: float = 1.0
+) -> dict[str, Any]:
+    """CPU of the process trees over ``seconds`` with nothing changing on disk, sampled every ``every`` s.
+
+    ``exited``/``born``: processes that ended or started in the window (a
+    restart of unison shows as both).
+    """
+    marks = [cpu_mark(processes)]
+    while (left := seconds - (marks[-1].at - marks[0].at)) > 0:
+        time.sleep(min(every, left))
+        marks.append(cpu_mark(processes))
+    used = sum(cpu_used(a, b) for a, b in itertools.pairwise(marks))
+    seen = set().union(*(m.seconds for m in marks))
     return {
-        "percent_of_core": cpu_percent(before, after),
-        "window_seconds": after.at - before.at,
-        "processes": len(after.seconds),
+        "percent_of_core": 100.0 * used / (marks[-1].at - marks[0].at),
+        "window_seconds": marks[-1].at - marks[0].at,
+        "processes": len(marks[-1].seconds),
+        "exited": len(seen - set(marks[-1].seconds)),
+        "born": len(seen - set(marks[0].seconds)),
     }
 
 

@@ -19,7 +19,6 @@ cannot) and what is a case-only rename (:func:`renamed`).
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import unicodedata
 from collections.abc import Iterable
@@ -68,7 +67,8 @@ def probe(root: str) -> Folding:
     nothing behind.  A root that cannot be written answers :class:`Folding`
     with ``None`` fields (unknown; treated as sensitive).
     """
-    folder = os.path.join(root, f"{PROBE_PREFIX}{secrets.token_hex(4)}")
+    # os.urandom, not secrets: secrets imports hashlib (OpenSSL), 4 MB of RSS in the fsmonitor
+    folder = os.path.join(root, f"{PROBE_PREFIX}{os.urandom(4).hex()}")
     name = f"a{_ACCENTED}"
     owner = _owner(root)  # the probe is the root's owner's from birth, as everything we write there
     try:

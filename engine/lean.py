@@ -6,8 +6,15 @@ and what it pulls in (ssl, selectors, concurrent.futures, ...) cost RSS in
 every process.  Measured with psutil on a running engine (1k files, idle,
 watchdog on; median of 3): the fsmonitor 18.7 MB with this, 24.7 MB without
 (6.0 MB, a quarter of it, in every unison's helper); ``run`` 26.1 against
-27.7 MB (1.6 MB: it imports much of asyncio's dependencies anyway).  Until
-something touches it, ``asyncio`` is a stand-in module; its first attribute
+27.7 MB (1.6 MB: it imports much of asyncio's dependencies anyway).
+
+``ssl`` is the other: :mod:`http.client` (under :mod:`xmlrpc.client`, which
+``run`` uses to talk to supervisord over a unix socket) imports it for its
+``HTTPSConnection``, which nothing here makes; OpenSSL's libraries cost
+``run`` 4.1 MB of RSS (issue 26, imports alone: 25.5 -> 21.4 MB).  For the
+same reason no module of a long-running process imports :mod:`hashlib`
+(nor :mod:`secrets`, which does): 3.6 MB in the fsmonitor.  Until something
+touches it, a module of :data:`LAZY` is a stand-in; its first attribute
 access imports the real one and forwards to it, so nothing breaks if a
 library does use it.  Imported by ``engine/__init__.py``, before anything
 imports structlog.
@@ -24,7 +31,7 @@ import importlib
 import sys
 import types
 
-LAZY = ("asyncio",)
+LAZY = ("asyncio", "ssl")
 
 
 class _Deferred(types.ModuleType):

@@ -90,6 +90,52 @@ def test_the_tree_equals_what_unison_makes(tmp_path: Path) -> None:
     (src / "readonly").chmod(0o755)
 
 
+GB = 1 << 30
+
+
+def sparse_file(path: Path, pieces: dict[int, bytes]) -> None:
+    """A 1 GB file with nothing allocated but ``pieces`` (offset: bytes); skips where holes are not kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(GB)
+        for offset, data in pieces.items():
+            f.seek(offset)
+            f.write(data)
+    if os.stat(path).st_blocks * 512 >= GB:
+        pytest.skip(f"{path.parent} keeps no holes")
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            chunk = fa.read(16 << 20)
+            if chunk != fb.read(16 << 20):
+                return False
+            if not chunk:
+                return True
+
+
+def test_a_sparse_file_stays_sparse(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    sparse_file(src / "nothing.img", {})
+    dst = fast_copy(tmp_path, src, [])
+    copied = os.stat(dst / "nothing.img")
+    assert (copied.st_size, copied.st_blocks) == (GB, 0)
+
+
+def test_a_sparse_file_keeps_its_data_and_its_holes(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    big = os.urandom(9 << 20)  # more than one chunk (filecopy.BIG), in the middle of the file
+    sparse_file(src / "disk.img", {0: b"head", GB // 2: big, GB - 4096: b"tail" * 1024})
+    sparse_file(src / "open-end.img", {4096: b"data, then a hole to the end"})
+    dst = fast_copy(tmp_path, src, [])
+    for name in ("disk.img", "open-end.img"):
+        made, copied = os.stat(src / name), os.stat(dst / name)
+        assert copied.st_size == GB
+        assert copied.st_blocks <= made.st_blocks + 64  # the data, no more (a block or two of slack)
+        assert same_bytes(src / name, dst / name)
+
+
 def test_owner_is_given_to_every_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "src"
     write(src / "a/b/c.txt", "c")

@@ -15,19 +15,10 @@ select loop through a queue and a wake-up pipe; the loop reports it like any
 other change (:class:`engine.fsmonitor.drift.Drift` keeps the books).  The walk also finds unison's
 temp files for :mod:`engine.litter`.
 
-Pacing (``auto``): the pause after a pass aims at ``cpu / BUDGET``, the
-pass's own CPU time spent at :data:`BUDGET` of a core (``cpu``: the mean of the
-last :data:`COST_PASSES` passes, the first walk left out: it compares both
-trees in full), but is cut to what keeps :data:`DRIFT_BOUND` for every pass,
-not on average (issue 18: pauses of 28.6 and 37.3 s at 10k
-files let a change arrive after 29.7 s): a change made just after the walk
-passed it waits the rest of that pass, the pause, the next pass up to it, the
-recheck and a unison cycle.  It never goes below ``cpu / MAX_SHARE`` (the
-engine's 1% of a core) nor :data:`FLOOR` (a small tree is not walked all the
-time).  The bound grows with the tree (:func:`drift_bound`: 30 s at 10k
-files, 120 s at 400k); it holds while a pass costs up to ~0.25 s of CPU at
-10k and ~1.1 s at 400k; a slow mount costs more per pass, and then the CPU
-budget wins and passes come rarer.
+Pacing: :mod:`engine.fsmonitor.pacing` (``auto``: the verifier's share of
+a core held over any minute, the drift bound of the tree's size kept when
+that allows; the first walk, which compares both trees in full, does not set
+the pace).
 """
 
 from __future__ import annotations
@@ -36,26 +27,16 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import structlog
 
+from engine.fsmonitor.pacing import RECHECK_DELAY, Pacer, Spent
 from engine.fsmonitor.walker import Walker, differ
 from engine.paths import PERMS
 
-__all__ = ["Pass", "VerifierThread", "Walker", "drift_bound", "pause_for"]
-
-BUDGET = 0.006  # auto: the verifier's CPU share of one core (the whole engine's budget is 1%)
-FLOOR = 10.0  # auto: seconds between passes at the least
-COST_PASSES = 3  # auto: a pass's cost is the mean CPU time of this many recent passes
-RECHECK_DELAY = 1.0  # a difference must still be there this much later (unison may be writing it)
-MAX_SHARE = 0.01  # auto: never more of a core than this (SPEC 5: at no more than 1% of a core)
-DRIFT_BOUND = 30.0  # auto: seconds within which unannounced drift arrives (SPEC 5, at 10k files)
-BIG_BOUND = 120.0  # ... and at 400k files (issue 24); in between it grows with the paths checked
-SMALL_TREE, BIG_TREE = 10_000, 400_000
-SYNC_CYCLE = 1.5  # a unison cycle after the report (stock 2.52.1 sleeps 1 s in watch mode)
+__all__ = ["Pass", "VerifierThread", "Walker"]
 
 log = structlog.get_logger("fsmonitor")
 
@@ -74,21 +55,6 @@ class Pass:
     baseline: bool = False  # the first pass: no contents compared
     clashes: frozenset[tuple[str, ...]] = frozenset()  # names a folding host cannot hold apart
     respelled: frozenset[tuple[str, str]] = frozenset()  # one name spelled otherwise on each side
-
-
-def drift_bound(paths: int) -> float:
-    """Seconds within which drift arrives in a tree of ``paths``: 30 s up to 10k, 120 s at 400k."""
-    grown = (paths - SMALL_TREE) / (BIG_TREE - SMALL_TREE) * (BIG_BOUND - DRIFT_BOUND)
-    return min(BIG_BOUND, DRIFT_BOUND + max(0.0, grown))
-
-
-def pause_for(interval: float | None, cpu_seconds: float, pass_seconds: float = 0.0, paths: int = 0) -> float:
-    """Seconds to wait after a pass that cost ``cpu_seconds`` of CPU and took ``pass_seconds``
-    (the longest recent one) of wall time over ``paths``; ``interval`` None: auto."""
-    if interval is not None:
-        return interval
-    ceiling = drift_bound(paths) - 2 * pass_seconds - RECHECK_DELAY - SYNC_CYCLE
-    return max(FLOOR, min(cpu_seconds / BUDGET, ceiling), cpu_seconds / MAX_SHARE)
 
 
 class VerifierThread(threading.Thread):
@@ -145,16 +111,13 @@ class VerifierThread(threading.Thread):
             if self.stop.wait(0.1):
                 return
         baseline = True
-        costs: deque[float] = deque(maxlen=COST_PASSES)
-        walls: deque[float] = deque(maxlen=COST_PASSES)
+        pacer = Pacer(self.interval)
         while not self.stop.is_set():
             result = self.one_pass(contents=not baseline)
+            ended = time.monotonic()
             if not baseline:  # the first walk compares both trees in full: not what a pass costs
-                costs.append(result.cpu_seconds)
-                walls.append(result.seconds)
-            cost = sum(costs) / len(costs) if costs else 0.0  # none yet: the next pass soon, to learn it
-            pause = pause_for(self.interval, cost, max(walls, default=0.0), result.checked)
-            result = replace(result, baseline=baseline, pause=pause)
+                pacer.passed(Spent(ended, result.seconds, result.cpu_seconds, result.checked))
+            result = replace(result, baseline=baseline, pause=pacer.pause(ended))
             if self.interval == 0:  # off: this walk looked for temp files only
                 result = replace(result, differing=frozenset(), checked=0)
             self._post(result)
@@ -180,7 +143,7 @@ class VerifierThread(threading.Thread):
             checked,
             seconds - (RECHECK_DELAY if differing else 0.0),
             spent,
-            pause_for(self.interval, spent, seconds, checked),
+            0.0,  # the pacer's, once the pass is counted
             time.time(),
             clashes=frozenset(self.walker.clashes),
             respelled=frozenset(self.walker.respelled),

@@ -5,8 +5,11 @@ host's permission bits (under unison's default ``-perms 0o1777`` mask), its
 modification time and the configured owner (from its first moment:
 :func:`engine.ownership.created`).  Contents go through the kernel
 (``copy_file_range``, else ``sendfile``, else read/write: the first call the
-kernel refuses is not tried again).  Also the small path helpers the copy
-shares (:func:`remove`).
+kernel refuses is not tried again).  A sparse file stays sparse: only its
+data (``SEEK_DATA``/``SEEK_HOLE``) is copied, the holes are left unwritten
+(``copy_file_range`` itself writes zeros for them on ext4: 1 GB of nothing
+became 1 GB allocated).  Also the small path helpers the copy shares
+(:func:`remove`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shutil
 import stat
 import struct
 import threading
+from collections.abc import Iterator
 
 from engine import ownership
 from engine.paths import PERMS
@@ -70,7 +74,7 @@ class Writer:
             fd_out = ownership.created(dst, self.owner, lambda: os.open(dst, flags, 0o600))
             try:
                 if st.st_size:
-                    self.contents(fd_in, fd_out, st.st_size, dst)
+                    self.contents(fd_in, fd_out, st.st_size, dst, _holey(st))
                 os.fchmod(fd_out, st.st_mode & PERMS)
                 os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
                 return os.fstat(fd_out)
@@ -79,17 +83,27 @@ class Writer:
         finally:
             os.close(fd_in)
 
-    def contents(self, fd_in: int, fd_out: int, size: int, dst: str) -> None:
-        """Copy ``size`` bytes; a stop between chunks removes ``dst`` (if named), raising :class:`Stopped`."""
-        done = 0
-        while done < size:
-            if done and self.stop.is_set() and dst:  # only big files get here twice
-                os.unlink(dst)
-                raise Stopped(dst)
-            n = self._pump(fd_in, fd_out, min(size - done, BIG))
-            if n == 0:
-                return  # the host file shrank meanwhile: the catch-up pass sees it
-            done += n
+    def contents(self, fd_in: int, fd_out: int, size: int, dst: str, holey: bool = False) -> None:
+        """Copy ``size`` bytes (only the data of a ``holey`` file, the holes kept); a stop between
+        chunks removes ``dst`` (if named), raising :class:`Stopped`."""
+        chunks = 0
+        end = 0
+        for start, end in data_extents(fd_in, size) if holey else [(0, size)]:
+            if holey:  # data_extents moved fd_in's offset
+                os.lseek(fd_in, start, os.SEEK_SET)
+                os.lseek(fd_out, start, os.SEEK_SET)
+            done = start
+            while done < end:
+                if chunks and self.stop.is_set() and dst:  # only big files get here twice
+                    os.unlink(dst)
+                    raise Stopped(dst)
+                n = self._pump(fd_in, fd_out, min(end - done, BIG))
+                if n == 0:
+                    return  # the host file shrank meanwhile: the catch-up pass sees it
+                done += n
+                chunks += 1
+        if end < size:
+            os.ftruncate(fd_out, size)  # a hole at the end: the size without the writing
 
     def write_back(
         self, src: str, dst: str, st: os.stat_result, here: os.stat_result
@@ -116,7 +130,7 @@ class Writer:
                     return None
                 os.ftruncate(fd_out, 0)
                 if here.st_size:
-                    self.contents(fd_in, fd_out, here.st_size, "")
+                    self.contents(fd_in, fd_out, here.st_size, "", _holey(here))
                 os.fchmod(fd_out, here.st_mode & PERMS)
                 os.utime(fd_out, ns=(here.st_atime_ns, here.st_mtime_ns))
                 return (sig(os.fstat(fd_out)), sig(os.fstat(fd_in)))
@@ -142,6 +156,32 @@ class Writer:
                 raise
         self._pump = _read_write
         return _read_write(fd_in, fd_out, count)
+
+
+def _holey(st: os.stat_result) -> bool:
+    """Can the file have holes (fewer blocks allocated than its size needs)?"""
+    return st.st_blocks * 512 < st.st_size
+
+
+def data_extents(fd: int, size: int) -> Iterator[tuple[int, int]]:
+    """The (start, end) byte ranges of ``fd``'s first ``size`` bytes that hold data.
+
+    The whole file where the filesystem cannot tell (no ``SEEK_DATA``); a
+    filesystem without holes answers one range too.
+    """
+    at = 0
+    while at < size:
+        try:
+            start = os.lseek(fd, at, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno != errno.ENXIO:  # ENXIO: nothing but a hole from here to the end
+                yield at, size
+            return
+        if start >= size:
+            return
+        end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+        yield start, end
+        at = end
 
 
 def _read_write(fd_in: int, fd_out: int, count: int) -> int:
