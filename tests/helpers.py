@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,3 +95,37 @@ def tree_diff(a: Path, b: Path, keep_temps: bool = False) -> str:
 def unison_temps(*roots: Path) -> list[Path]:
     """unison's temp files (:func:`engine.paths.is_unison_temp`) anywhere under ``roots``."""
     return [p for root in roots for p in root.rglob(".unison.*") if is_unison_temp(p.name)]
+
+
+def entrypoint_env(tmp_path: Path, host: Path, app: Path, runtime: Path, **extra: str) -> dict[str, str]:
+    """The environment of ``python3 entrypoint.py`` in host mode on ``host`` and ``app``, no watchdog.
+
+    unison's state is ``tmp_path/unison``; ``extra`` adds or overrides variables.
+    """
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "HOST_VOLUME": str(host),
+        "APP_VOLUME": str(app),
+        "SYNC_RUNTIME_DIR": str(runtime),
+        "UNISON": str(tmp_path / "unison"),
+        "MONIT_ENABLE": "false",
+        **extra,
+    }
+
+
+def run_entrypoint(
+    command: str, env: dict[str, str], runtime: Path, timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
+    """One entrypoint command run to its end; whatever it left running in ``runtime`` is killed."""
+    try:
+        return subprocess.run(
+            [sys.executable, str(ENTRYPOINT), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+        )
+    finally:
+        kill_leftovers(runtime)  # only if a bad value was wrongly accepted

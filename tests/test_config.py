@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine import config
 from engine.config import BUILTIN_IGNORES, ConfigError, load
-from tests.helpers import ENTRYPOINT, REPO, kill_leftovers, snapshot
+from tests.helpers import entrypoint_env, run_entrypoint, snapshot
 
 DOCKER_SYNC_ARGS = "-ignore='Name .git' -prefer /host_sync -numericids -auto -batch"
 
@@ -493,20 +491,6 @@ BAD_VALUES = [
 ]
 
 
-def run_entrypoint(command: str, env: dict[str, str], runtime: Path) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            [sys.executable, str(ENTRYPOINT), command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            cwd=REPO,
-        )
-    finally:
-        kill_leftovers(runtime)  # only if a bad value was wrongly accepted
-
-
 @pytest.mark.parametrize("command", ["run", "precopy"])
 @pytest.mark.parametrize(("variable", "value"), BAD_VALUES, ids=[v for v, _ in BAD_VALUES])
 def test_bad_variable_exits_2_with_one_line_and_touches_nothing(
@@ -520,16 +504,7 @@ def test_bad_variable_exits_2_with_one_line_and_touches_nothing(
     (host / "sub" / "x").write_text("x")
     runtime, unison = tmp_path / "rt", tmp_path / "unison"
     value = value.format(tmp=tmp_path)
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "HOST_VOLUME": str(host),
-        "APP_VOLUME": str(app),
-        "SYNC_RUNTIME_DIR": str(runtime),
-        "UNISON": str(unison),
-        "MONIT_ENABLE": "false",
-        variable: value,
-    }
+    env = entrypoint_env(tmp_path, host, app, runtime, **{variable: value})
     before = snapshot(host)
 
     done = run_entrypoint(command, env, runtime)
@@ -556,16 +531,8 @@ def test_a_flag_unison_does_not_know_is_named_before_anything_is_copied(tmp_path
         write_file.parent.mkdir(parents=True, exist_ok=True)
         write_file.write_text(f"{i}\n")
     runtime = tmp_path / "rt"
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "HOST_VOLUME": str(host),
-        "APP_VOLUME": str(app),
-        "SYNC_RUNTIME_DIR": str(runtime),
-        "UNISON": str(tmp_path / "unison"),
-        "MONIT_ENABLE": "false",
-        "UNISON_ARGS": "-ignore='Name x' -prefer " + str(host) + " -numericids -bogus -auto -batch",
-    }
+    args = "-ignore='Name x' -prefer " + str(host) + " -numericids -bogus -auto -batch"
+    env = entrypoint_env(tmp_path, host, app, runtime, UNISON_ARGS=args)
     done = run_entrypoint("run", env, runtime)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()

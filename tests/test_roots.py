@@ -15,7 +15,7 @@ import pytest
 
 from engine import config, roots
 from engine.config import ConfigError
-from tests.helpers import ENTRYPOINT, REPO, kill_leftovers, snapshot
+from tests.helpers import REPO, entrypoint_env, run_entrypoint, snapshot
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mount --bind needs root")
 
@@ -122,26 +122,7 @@ def test_run_on_one_folder_at_both_roots_exits_2_and_leaves_it_alone(
     app = mount_bind(bind, same, tmp_path / "app_sync")
     before, owned = snapshot(same), owners(same)
     runtime = tmp_path / "rt"
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "HOST_VOLUME": str(host),
-        "APP_VOLUME": str(app),
-        "SYNC_RUNTIME_DIR": str(runtime),
-        "UNISON": str(tmp_path / "unison"),
-        "MONIT_ENABLE": "false",
-    }
-    try:
-        done = subprocess.run(
-            [sys.executable, str(ENTRYPOINT), command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            cwd=REPO,
-        )
-    finally:
-        kill_leftovers(runtime)
+    done = run_entrypoint(command, entrypoint_env(tmp_path, host, app, runtime), runtime, timeout=30)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()
     assert "HOST_VOLUME" in line and "APP_VOLUME" in line and "one folder" in line
