@@ -129,3 +129,20 @@ def run_entrypoint(
         )
     finally:
         kill_leftovers(runtime)  # only if a bad value was wrongly accepted
+
+
+def user_tree(folder: Path) -> None:
+    """A user's folder, owned by 1000 (what `-v ~/src:/host_sync` shares)."""
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "main.py").write_text("print('mine')\n")
+    for path in (folder, folder / "src", folder / "src" / "main.py"):
+        os.chown(path, 1000, 1000)
+
+
+def owners_of(folder: Path) -> dict[str, tuple[int, int]]:
+    """uid and gid of ``folder`` (as ".") and of everything below it, by relative path."""
+    found = {".": (folder.stat().st_uid, folder.stat().st_gid)}
+    for path in folder.rglob("*"):
+        st = path.lstat()
+        found[str(path.relative_to(folder))] = (st.st_uid, st.st_gid)
+    return found

@@ -15,7 +15,7 @@ import pytest
 
 from engine import config, roots
 from engine.config import ConfigError
-from tests.helpers import REPO, entrypoint_env, run_entrypoint, snapshot
+from tests.helpers import REPO, entrypoint_env, owners_of, run_entrypoint, snapshot, user_tree
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mount --bind needs root")
 
@@ -34,22 +34,6 @@ def mount_bind(made: list[Path], source: Path, point: Path) -> Path:
     subprocess.run(["mount", "--bind", str(source), str(point)], check=True, timeout=20)
     made.append(point)
     return point
-
-
-def user_tree(folder: Path) -> None:
-    """A user's folder, owned by 1000 (what `-v ~/src:/host_sync` shares)."""
-    (folder / "src").mkdir(parents=True)
-    (folder / "src" / "main.py").write_text("print('mine')\n")
-    for path in (folder, folder / "src", folder / "src" / "main.py"):
-        os.chown(path, 1000, 1000)
-
-
-def owners(folder: Path) -> dict[str, tuple[int, int]]:
-    found = {".": (folder.stat().st_uid, folder.stat().st_gid)}
-    for path in folder.rglob("*"):
-        st = path.lstat()
-        found[str(path.relative_to(folder))] = (st.st_uid, st.st_gid)
-    return found
 
 
 def check(host: Path, app: Path) -> None:
@@ -120,14 +104,14 @@ def test_run_on_one_folder_at_both_roots_exits_2_and_leaves_it_alone(
     user_tree(same)
     host = mount_bind(bind, same, tmp_path / "host_sync")
     app = mount_bind(bind, same, tmp_path / "app_sync")
-    before, owned = snapshot(same), owners(same)
+    before, owned = snapshot(same), owners_of(same)
     runtime = tmp_path / "rt"
     done = run_entrypoint(command, entrypoint_env(tmp_path, host, app, runtime), runtime, timeout=30)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()
     assert "HOST_VOLUME" in line and "APP_VOLUME" in line and "one folder" in line
     assert snapshot(same) == before
-    assert owners(same) == owned
+    assert owners_of(same) == owned
     assert not runtime.exists()
     assert not (tmp_path / "unison").exists()
 

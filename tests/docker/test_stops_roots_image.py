@@ -3,7 +3,6 @@ and ``--read-only``."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.docker.test_health_image import status
-from tests.helpers import snapshot
+from tests.helpers import owners_of, snapshot, user_tree
 
 if TYPE_CHECKING:
     from tests.docker.conftest import Docker
@@ -22,22 +21,11 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 PREFIX = "stops-roots"
 
 
-def owners(folder: Path) -> dict[str, tuple[int, int]]:
-    found = {".": (folder.stat().st_uid, folder.stat().st_gid)}
-    for path in folder.rglob("*"):
-        st = path.lstat()
-        found[str(path.relative_to(folder))] = (st.st_uid, st.st_gid)
-    return found
-
-
 def test_one_folder_mounted_at_both_roots_is_refused_and_left_alone(docker: Docker, tmp_path: Path) -> None:
     """Issue 25: accepted, healthy, and the user's folder chowned to root, recursively."""
     same = tmp_path / "same"
-    (same / "src").mkdir(parents=True)
-    (same / "src" / "main.py").write_text("print('mine')\n")
-    for path in (same, same / "src", same / "src" / "main.py"):
-        os.chown(path, 1000, 1000)
-    before, owned = snapshot(same), owners(same)
+    user_tree(same)
+    before, owned = snapshot(same), owners_of(same)
     name = docker.container(PREFIX)
     done = docker(
         "run", "--name", name, "--network", "none",
@@ -49,7 +37,7 @@ def test_one_folder_mounted_at_both_roots_is_refused_and_left_alone(docker: Dock
     assert "HOST_VOLUME" in line and "APP_VOLUME" in line and "one folder" in line
     assert "/host_sync" in line and "/app_sync" in line
     assert snapshot(same) == before
-    assert owners(same) == owned
+    assert owners_of(same) == owned
 
 
 def test_one_named_volume_at_both_roots_is_refused(docker: Docker) -> None:
