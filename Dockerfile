@@ -79,7 +79,7 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/
     NATIVE_SYNC_IMAGE=1
 # /unison and /run/native-sync are open to any uid (sticky, like /tmp), so that
 # `docker run --user UID:GID` can keep its state there; NATIVE_SYNC_IMAGE makes
-# a root that is not a mount (a forgotten -v) a warning (engine/startup/preflight.py).
+# a root that is not a mount (a forgotten -v) a warning (engine/fs/access.py).
 # No VOLUME for /unison: `docker-sync clean` removes the container without -v, so
 # an anonymous volume leaked on every clean. unison's archives live in the
 # container's own layer instead, which docker-sync's stop/start keeps (warm

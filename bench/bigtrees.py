@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 
 from bench import engines, trees
-from engine import jsonfile, statefiles
+from engine.state import jsonfile, shared
 
 TIMEOUT = 1800.0
 PLACES = {"disk": None, "tmpfs": "/dev/shm"}  # None: BENCH_TMP or /tmp
@@ -78,7 +78,7 @@ def unison_rss(engine: engines.NativeSync) -> int:
 
 def rss_after_first_cycle(engine: engines.NativeSync) -> int | None:
     """unison's RSS once watch mode's first pass is done (the fsmonitor saw it), in kB."""
-    monitor = engine.engine.runtime / statefiles.FSMONITOR_FILE
+    monitor = engine.engine.runtime / shared.FSMONITOR_FILE
     deadline = time.monotonic() + TIMEOUT
     while not jsonfile.read_json(monitor).get("first_sync_at"):
         if time.monotonic() > deadline or not engine.alive():
@@ -93,8 +93,8 @@ def native(base: Path, tree: Path) -> dict[str, Any]:
     try:
         trees.copy(tree, engine.host)
         os.sync()
-        healthy = engine.engine.runtime / statefiles.HEALTHY_FILE
-        state_file = engine.engine.runtime / statefiles.STATE_FILE
+        healthy = engine.engine.runtime / shared.HEALTHY_FILE
+        state_file = engine.engine.runtime / shared.STATE_FILE
         started = time.monotonic()
         engine.start()
         deadline = started + TIMEOUT

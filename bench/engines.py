@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from bench import trees
-from engine import jsonfile, statefiles
+from engine.state import jsonfile, shared
 from harness.engine import Engine as TestEngine
 from harness.engine import kill_leftovers, make_engine
 
@@ -94,7 +94,7 @@ class NativeSync(Base):
         self.engine.start()
 
     def wait_ready(self, timeout: float) -> float:
-        state_file = self.engine.runtime / statefiles.STATE_FILE
+        state_file = self.engine.runtime / shared.STATE_FILE
         deadline = time.monotonic() + timeout
         while True:
             if jsonfile.read_json(state_file).get("state") == "watching":

@@ -1,7 +1,7 @@
 """How long a path the sync wrote keeps the wrong owner: ``python -m bench.owners`` (as root).
 
 unison runs as root and writes root-owned files; the fsmonitor gives each one
-its owner once its event settles (engine/owners.py). This starts the engine
+its owner once its event settles (engine/fs/owners.py). This starts the engine
 in host mode with ``OWNER_UID=GROUP_ID=33`` on a host folder of 1000's, makes
 bursts of changes on one side and polls the other side's tree as fast as it
 can: for every path, the time from the first pass that sees it under its

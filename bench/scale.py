@@ -39,7 +39,7 @@ from typing import Any
 
 from bench import engines, provenance, report, saves, scale_measure, scale_plan, trees
 from bench.scale_plan import Plan
-from engine import jsonfile, statefiles
+from engine.state import jsonfile, shared
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results.json"
@@ -54,8 +54,8 @@ def log(message: str) -> None:
 
 def usable_then_watching(engine: engines.NativeSync) -> tuple[float, float]:
     """Start native-sync; seconds until it is usable (healthy), then until it is watching."""
-    healthy = engine.engine.runtime / statefiles.HEALTHY_FILE
-    state = engine.engine.runtime / statefiles.STATE_FILE
+    healthy = engine.engine.runtime / shared.HEALTHY_FILE
+    state = engine.engine.runtime / shared.STATE_FILE
     started = time.monotonic()
     engine.start()
     deadline = started + READY_TIMEOUT

@@ -4,7 +4,7 @@
 ``healthy`` marker that ``run`` keeps for the image's HEALTHCHECK
 (:class:`Marker`) both ask :func:`is_healthy`, so they cannot disagree.
 Read-only and light (a HEALTHCHECK may run it every few seconds): it reads
-the files of :mod:`engine.statefiles` and checks that the processes they name
+the files of :mod:`engine.state.shared` and checks that the processes they name
 are alive.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import structlog
 
-from engine import conflicts, progress, reasons
-from engine.casefold import clash_message
-from engine.statefiles import (
+from engine.fs.casefold import clash_message
+from engine.state import progress
+from engine.state.shared import (
     FSMONITOR_FILE,
     HEALTHY_FILE,
     FsmonitorStatus,
@@ -30,6 +30,7 @@ from engine.statefiles import (
     State,
     UnisonStatus,
 )
+from engine.unison import conflicts, reasons
 
 QUICK_EXITS_FAILED = 3  # this many failed starts in a row: `failed`
 RECENT_CONFLICTS = 10  # kept copies listed in ``conflicts.recent`` (mutagen lists ten)
@@ -53,7 +54,7 @@ def _alive(pid: object) -> bool:
 def collect(runtime_dir: Path, unison_dir: Path | None = None, run: RunState | None = None) -> dict[str, Any]:
     """The status object ``status --json`` prints, from the files in ``runtime_dir``.
 
-    With ``unison_dir``, the conflicts kept across restarts (:mod:`engine.conflicts`)
+    With ``unison_dir``, the conflicts kept across restarts (:mod:`engine.unison.conflicts`)
     are in it too: ``conflicts.list`` and in ``count``/``recent``.  ``run``: the
     state ``run`` holds in memory (the marker's caller), instead of reading
     ``state.json`` back.
@@ -167,10 +168,10 @@ def standing_failure(status: dict[str, Any]) -> str | None:
     """What fails ``health`` for as long as it stands, or None: the one rule (issue 26).
 
     - a path that has not synced for a reason that needs the user
-      (:func:`engine.reasons.needs_user`: no space, read-only, permission, a
+      (:func:`engine.unison.reasons.needs_user`: no space, read-only, permission, a
       name the host cannot hold), or a root unison cannot scan (path ``.``).
       The reason sticks to the path until it syncs or is gone, whatever unison
-      printed about it since (:mod:`engine.tracker`), so health does not follow
+      printed about it since (:mod:`engine.unison.standing`), so health does not follow
       unison's last message (a full volume's next try often ends "modified
       during synchronization") nor the root probe (a full volume passes it each
       time unison has removed its aborted temp file);

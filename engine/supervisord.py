@@ -19,8 +19,8 @@ import xmlrpc.client
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from engine import unisonlog
 from engine.config import Config
+from engine.unison import transcript
 
 CODE_DIR = Path(__file__).resolve().parent.parent
 # How long supervisord waits for a program after SIGTERM before SIGKILL; both
@@ -43,7 +43,7 @@ killasgroup=true
 redirect_stderr=true
 {logfile}
 """
-# unison's output goes to a bounded file that `run` follows and forwards (engine/unisonlog.py).
+# unison's output goes to a bounded file that `run` follows and forwards (engine/unison/transcript.py).
 _TO_FILE = "stdout_logfile={path}\nstdout_logfile_maxbytes={max_bytes}\nstdout_logfile_backups=1"
 
 
@@ -78,7 +78,7 @@ serverurl=unix://{cfg.supervisor_socket}
         code_dir=CODE_DIR,
         autostart="true",
         stopwaitsecs=UNISON_STOPWAITSECS,
-        logfile=_TO_FILE.format(path=runtime / unisonlog.FILE, max_bytes=unisonlog.MAX_BYTES),
+        logfile=_TO_FILE.format(path=runtime / transcript.FILE, max_bytes=transcript.MAX_BYTES),
     )
     return text
 

@@ -17,8 +17,9 @@ from typing import Protocol
 
 import structlog
 
-from engine import program, statefiles
+from engine import program
 from engine.config import Config
+from engine.state import shared
 from engine.supervisord import Client, SupervisorError
 from monit.sampler import TreeCpu, sample
 from monit.watchdog import Sample, Watchdog
@@ -79,7 +80,7 @@ def watch(
             pending_for=observed.pending_for,
             pid=pid,
         )
-        statefiles.RestartReason(verdict.reason).save(runtime_dir)
+        shared.RestartReason(verdict.reason).save(runtime_dir)
         try:
             client.restart("unison")
         except SupervisorError as e:

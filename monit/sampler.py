@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 
-from engine import statefiles
+from engine.state import shared
 from monit.watchdog import Sample
 
 
@@ -43,7 +43,7 @@ class TreeCpu:
 
 def pending_for(runtime_dir: Path, now: float) -> float | None:
     """Seconds the fsmonitor's reported changes have waited for a completed sync."""
-    since = statefiles.FsmonitorStatus.load(runtime_dir / statefiles.FSMONITOR_FILE).pending_since
+    since = shared.FsmonitorStatus.load(runtime_dir / shared.FSMONITOR_FILE).pending_since
     if since is None:
         return None
     return max(0.0, now - since)

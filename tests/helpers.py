@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.paths import is_unison_temp
+from engine.fs.paths import is_unison_temp
 from harness.engine import ENTRYPOINT, REPO, Engine, kill_leftovers, make_engine, wait_for
 
 __all__ = [
@@ -75,7 +75,7 @@ def snapshot(
 
 
 def not_synced(rel: str) -> bool:
-    """The conflict store (engine/conflicts.py): on the host only, by design."""
+    """The conflict store (engine/unison/conflicts.py): on the host only, by design."""
     return rel == ".native-sync" or rel.startswith(".native-sync/")
 
 
@@ -93,7 +93,7 @@ def tree_diff(a: Path, b: Path, keep_temps: bool = False) -> str:
 
 
 def unison_temps(*roots: Path) -> list[Path]:
-    """unison's temp files (:func:`engine.paths.is_unison_temp`) anywhere under ``roots``."""
+    """unison's temp files (:func:`engine.fs.paths.is_unison_temp`) anywhere under ``roots``."""
     return [p for root in roots for p in root.rglob(".unison.*") if is_unison_temp(p.name)]
 
 

@@ -18,7 +18,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import entrypoint
-from engine.startup import coldstart, oneshot
+from engine.startup import coldstart
+from monit import oneshot
 
 DEADLINE = 60.0
 

@@ -1,4 +1,4 @@
-"""Case and normalization (engine/casefold.py, fsmonitor/caseguard.py) without a folding filesystem.
+"""Case and normalization (engine/fs/casefold.py, fsmonitor/caseguard.py) without a folding filesystem.
 
 No Linux filesystem here folds Unicode normalization, so such a root is
 simulated (its lookups fold the NFC/NFD forms) or stands in as the guard sees it.
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import casefold, statefiles
+from engine.fs import casefold
 from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.verifier import Walker
-from engine.unison import folding_args
+from engine.state import shared
+from engine.unison.launch import folding_args
 
 NFC = unicodedata.normalize("NFC", "café.txt")
 NFD = unicodedata.normalize("NFD", "café.txt")
@@ -51,18 +52,18 @@ def test_an_unwritable_root_is_unknown(tmp_path: Path) -> None:
 
 
 def test_unison_gets_ignorecase_and_perms_from_the_probe() -> None:
-    folding = statefiles.Roots(host=casefold.Folding(True, False, False), app=casefold.SENSITIVE)
+    folding = shared.Roots(host=casefold.Folding(True, False, False), app=casefold.SENSITIVE)
     assert folding_args(folding, []) == ["-ignorecase", "true", "-perms", "0"]
     assert folding_args(folding, ["-ignorecase", "false", "-perms=0o777"]) == []
-    assert folding_args(statefiles.Roots(host=casefold.SENSITIVE, app=casefold.SENSITIVE), []) == []
-    assert folding_args(statefiles.Roots(), []) == []  # not probed: as before
+    assert folding_args(shared.Roots(host=casefold.SENSITIVE, app=casefold.SENSITIVE), []) == []
+    assert folding_args(shared.Roots(), []) == []  # not probed: as before
 
 
 def test_roots_json_round_trips(tmp_path: Path) -> None:
-    roots = statefiles.Roots(host=casefold.Folding(True, True, True), app=casefold.SENSITIVE)
+    roots = shared.Roots(host=casefold.Folding(True, True, True), app=casefold.SENSITIVE)
     roots.save(tmp_path)
-    assert statefiles.Roots.load(tmp_path) == roots
-    assert statefiles.Roots.load(tmp_path / "nowhere") == statefiles.Roots()
+    assert shared.Roots.load(tmp_path) == roots
+    assert shared.Roots.load(tmp_path / "nowhere") == shared.Roots()
 
 
 def test_the_probe_finds_a_normalization_insensitive_root(

@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 import entrypoint
-from engine import conflicts, exits, statefiles
+from engine import exits
 from engine.cli import view
+from engine.state import shared
+from engine.unison import conflicts
 from tests.helpers import REPO, wait_for
 
 DATA = REPO / "tests" / "data" / "status"
@@ -168,17 +170,17 @@ def test_conflicts_with_none_and_keep_of_an_unknown_path(
 def record(runtime: Path, unison_dir: Path, name: str) -> None:
     """The state files of a running engine whose status is the recorded one (this process runs)."""
     status = recorded(name)
-    state = statefiles.State(status["state"]) if status["state"] != "degraded" else statefiles.State.WATCHING
-    statefiles.RunState(
+    state = shared.State(status["state"]) if status["state"] != "degraded" else shared.State.WATCHING
+    shared.RunState(
         state=state, pid=os.getpid(), initial_sync_done=True, warnings=tuple(status["warnings"])
     ).save(runtime)
-    statefiles.UnisonStatus(pid=os.getpid(), starts=1).save(runtime)
-    (runtime / statefiles.FSMONITOR_DIR).mkdir(exist_ok=True)
-    statefiles.FsmonitorStatus(
+    shared.UnisonStatus(pid=os.getpid(), starts=1).save(runtime)
+    (runtime / shared.FSMONITOR_DIR).mkdir(exist_ok=True)
+    shared.FsmonitorStatus(
         pid=os.getpid(), unison_pid=os.getpid(), last_sync_at=str(status["last_sync_at"])
-    ).save(runtime / statefiles.FSMONITOR_FILE)
-    problems = [statefiles.Problem(**p) for p in status["problems"]]
-    statefiles.Problems(tuple(problems)).save(runtime)
+    ).save(runtime / shared.FSMONITOR_FILE)
+    problems = [shared.Problem(**p) for p in status["problems"]]
+    shared.Problems(tuple(problems)).save(runtime)
     listed = status["conflicts"]["list"]
     entries = []
     for c in listed:

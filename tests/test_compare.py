@@ -1,4 +1,4 @@
-"""engine/compare.py: does a path still differ between the two replicas?"""
+"""engine/fs/compare.py: does a path still differ between the two replicas?"""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import compare
-from engine.compare import differs
+from engine.fs import compare
+from engine.fs.compare import differs
 
 
 @pytest.fixture

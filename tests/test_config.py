@@ -86,20 +86,20 @@ def test_every_variable_converted() -> None:
 
 
 def test_watch_mode_unison_pauses_20_ms_after_a_sync_unless_told() -> None:
-    from engine import unison
+    from engine.unison import launch
 
-    assert unison.environment(load({}))["UNISON_WATCH_INTERVAL"] == "0.02"
-    assert unison.environment(load({"UNISON_WATCH_INTERVAL": "0.5"}))["UNISON_WATCH_INTERVAL"] == "0.5"
-    assert unison.environment(load({"UNISON_WATCH_INTERVAL": "0"}))["UNISON_WATCH_INTERVAL"] == "0"
+    assert launch.environment(load({}))["UNISON_WATCH_INTERVAL"] == "0.02"
+    assert launch.environment(load({"UNISON_WATCH_INTERVAL": "0.5"}))["UNISON_WATCH_INTERVAL"] == "0.5"
+    assert launch.environment(load({"UNISON_WATCH_INTERVAL": "0"}))["UNISON_WATCH_INTERVAL"] == "0"
 
 
 def test_unison_journals_its_archives_and_skips_the_fingerprint_cache_unless_told() -> None:
-    from engine import unison
+    from engine.unison import launch
 
-    env = unison.environment(load({}))
+    env = launch.environment(load({}))
     assert (env["UNISON_ARCHIVE_JOURNAL"], env["UNISON_FPCACHE"]) == ("30", "full-scans")
-    assert unison.environment(load({"UNISON_ARCHIVE_JOURNAL": "5"}))["UNISON_ARCHIVE_JOURNAL"] == "5"
-    assert "UNISON_ARCHIVE_JOURNAL" not in unison.environment(load({"UNISON_ARCHIVE_JOURNAL": "off"}))
+    assert launch.environment(load({"UNISON_ARCHIVE_JOURNAL": "5"}))["UNISON_ARCHIVE_JOURNAL"] == "5"
+    assert "UNISON_ARCHIVE_JOURNAL" not in launch.environment(load({"UNISON_ARCHIVE_JOURNAL": "off"}))
 
 
 def test_a_retired_variable_is_named_not_refused() -> None:

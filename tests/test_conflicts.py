@@ -1,4 +1,4 @@
-"""engine/conflicts.py with real unison: the losing copy leaves the tree for the store (hidden from
+"""engine/unison/conflicts.py with real unison: the losing copy leaves the tree for the store (hidden from
 git), the list survives a restart, `conflicts keep` settles one; unison's output as events;
 cold-start progress with a fake clock; a quiet verifier at idle."""
 
@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine import conflicts, problems
 from engine.config import Config, load
 from engine.fsmonitor import drift
 from engine.fsmonitor.verifier import Pass
-from engine.startup import coldstart, oneshot
+from engine.startup import coldstart
 from engine.supervise.watching import Watching
+from engine.unison import conflicts, reports
+from monit import oneshot
 from tests.births import Births, reachable_folder
 from tests.helpers import read, write
 
@@ -105,7 +106,7 @@ def test_a_copy_no_output_line_named_is_found_in_a_folder_unison_wrote_into(cfg:
     write(cfg.unison_dest / "src" / "a (conflict_on_2026-12-02).txt", "app's version")
     write(cfg.unison_dest / "src" / "b.txt", "no conflict")
     watching = Watching(cfg, clock=lambda: 100.0)
-    watching.take([problems.Transfer("src/a.txt", "updated", source="host", target="app")])
+    watching.take([reports.Transfer("src/a.txt", "updated", source="host", target="app")])
     assert conflicts.Record.load(cfg.unison_dir).entries == ()  # no conflict line: nothing kept yet
     watching.check()
     [entry] = watching.keeper.record.entries
@@ -168,7 +169,7 @@ def test_original_names() -> None:
 
 
 def test_watch_mode_output_becomes_transfers_and_conflicts() -> None:
-    reader = problems.Reader(("/host_sync", "/app_sync"))
+    reader = reports.Reader(("/host_sync", "/app_sync"))
     text = (
         "changed  ====> changed    f.txt  \n"
         "         <---- new dir    d  \n"
@@ -182,16 +183,16 @@ def test_watch_mode_output_becomes_transfers_and_conflicts() -> None:
         "Synchronization incomplete at 21:29:38  (3 items transferred, 0 skipped, 1 failed)\n"
     )
     events = reader.feed_all(text)
-    transfers = [e for e in events if isinstance(e, problems.Transfer)]
+    transfers = [e for e in events if isinstance(e, reports.Transfer)]
     assert transfers == [
-        problems.Transfer("f.txt", "updated", "host", "app"),
-        problems.Transfer("d", "copied", "app", "host"),
-        problems.Transfer("old.txt", "deleted", "host", "app"),
+        reports.Transfer("f.txt", "updated", "host", "app"),
+        reports.Transfer("d", "copied", "app", "host"),
+        reports.Transfer("old.txt", "deleted", "host", "app"),
     ]
-    assert [e for e in events if isinstance(e, problems.Conflict)] == [
-        problems.Conflict("f.txt", "host", "app")
+    assert [e for e in events if isinstance(e, reports.Conflict)] == [
+        reports.Conflict("f.txt", "host", "app")
     ]
-    assert [e.path for e in events if isinstance(e, problems.Report)] == ["big.bin"]
+    assert [e.path for e in events if isinstance(e, reports.Report)] == ["big.bin"]
 
 
 def test_the_log_has_one_line_per_transfer_and_unison_text_only_at_debug(

@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.fsmonitor.cycles import Cycles, Publisher
-from engine.statefiles import Clash, FsmonitorStatus
+from engine.state.shared import Clash, FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 
 KEYS = [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine.compare import differs
+from engine.fs.compare import differs
 from engine.fsmonitor import differ
 from engine.fsmonitor.differ import RECHECK_QUIET, RECHECK_TRIES, StillDiffers, TooManyToRecheck
 

@@ -103,7 +103,7 @@ def test_conflict_keeps_both_versions_and_is_counted(engine: Engine) -> None:
     wait_for(lambda: engine.status()["conflicts"]["count"] >= 1, 30, "conflict counted")
     assert read(engine.host / "shared.txt") == "host version"
     wait_for(lambda: read(engine.app / "shared.txt") == "host version", SYNC, "host wins")
-    # the losing version is kept in the conflict store on the host (engine/conflicts.py),
+    # the losing version is kept in the conflict store on the host (engine/unison/conflicts.py),
     # not next to the file: neither tree gets unison's "(conflict_on_...)" copy
     assert not [p for p in (*engine.app.iterdir(), *engine.host.iterdir()) if "conflict" in p.name]
     [listed] = engine.status()["conflicts"]["list"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.ignore import IgnoreMatcher
+from engine.config.ignore import IgnoreMatcher
 from engine.startup.carry import path_pattern
 from engine.startup.fastcopy import Copier, Stopped
 from tests.births import Births, reachable_folder

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine.compare import differs
+from engine.fs.compare import differs
 from engine.fsmonitor import settle
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.monitor import Monitor
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.settle import SETTLE
-from engine.statefiles import FsmonitorStatus
+from engine.state.shared import FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 from tests.helpers import REPO, wait_for
 

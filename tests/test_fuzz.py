@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from engine.conflicts import STORE
+from engine.unison.conflicts import STORE
 from tests.fuzz import crash, machine, owners
 from tests.fuzz.machine import SyncMachine
 from tests.fuzz.rig import FLUSH, STATS, Rig, converged

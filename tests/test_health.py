@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import unisonlog
 from engine.supervise.watching import CHECK_EVERY
+from engine.unison import transcript
 from tests.helpers import Engine, unison_temps, wait_for
 
 pytestmark = pytest.mark.engine
@@ -58,7 +58,7 @@ def test_a_full_app_volume_is_a_named_problem_and_degraded(
     assert len(logged) == 1, engine.logs()
     # unison's raw output is in the bounded file; our log has the event, the raw text only at debug
     assert "Failed [big.bin]" not in engine.logs()
-    assert "Failed [big.bin]" in (engine.runtime / unisonlog.FILE).read_text()
+    assert "Failed [big.bin]" in (engine.runtime / transcript.FILE).read_text()
     (engine.host / "big.bin").unlink()
     wait_for(
         lambda: "big.bin" not in problems_by_path(engine), 30, "the problem cleared once big.bin is gone"

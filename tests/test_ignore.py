@@ -1,4 +1,4 @@
-"""engine/ignore.py against unison 2.52's own ignore semantics (src/pred.ml, src/ubase/rx.ml).
+"""engine/config/ignore.py against unison 2.52's own ignore semantics (src/pred.ml, src/ubase/rx.ml).
 
 Every row of :data:`CASES` is checked twice: against our matcher, and against the
 real ``unison`` binary (a one-shot sync of a tree holding just that path, with
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.ignore import IgnoreMatcher, pattern_regex
+from engine.config.ignore import IgnoreMatcher, pattern_regex
 
 # (pattern, replica-relative path of a file, does unison ignore it?)
 CASES: list[tuple[str, str, bool]] = [

@@ -10,8 +10,8 @@ import pytest
 from inotify_simple import Event
 from inotify_simple import flags as F
 
+from engine.config.ignore import IgnoreMatcher
 from engine.fsmonitor.inotify import Watcher, WatchesExhausted
-from engine.ignore import IgnoreMatcher
 from tests.fakes import FakeINotify
 from tests.helpers import wait_for
 

@@ -1,4 +1,4 @@
-"""Owners per side: engine/owners.py (the rule) and engine/ownership.py (chowns that never follow links)."""
+"""Owners per side: engine/fs/owners.py (the rule) and engine/fs/chown.py (chowns that never follow links)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import ownership
 from engine.config import load
+from engine.fs import chown
+from engine.fs.owners import Owners, written_paths
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.monitor import Monitor
-from engine.owners import Owners, written_paths
 from tests.helpers import Engine, same_trees, wait_for
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
@@ -128,8 +128,8 @@ def test_a_link_is_chowned_as_a_link_and_never_followed(tmp_path: Path) -> None:
     assert owner(app / "sub/etc") == APP
     assert owner(outside) == (0, 0)
     assert owner(outside / "passwd") == (0, 0)
-    assert ownership.fix(app, "etc/passwd", lambda st: APP) == 0  # through a link: nothing
-    assert ownership.chown_tree(app, *APP) >= 3
+    assert chown.fix(app, "etc/passwd", lambda st: APP) == 0  # through a link: nothing
+    assert chown.chown_tree(app, *APP) >= 3
     assert owner(outside / "passwd") == (0, 0)
 
 

@@ -1,10 +1,10 @@
-"""engine/paths.py: unison's temp-file names, one definition for every module that needs it."""
+"""engine/fs/paths.py: unison's temp-file names, one definition for every module that needs it."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.paths import is_unison_temp
+from engine.fs.paths import is_unison_temp
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""engine/problems.py: reading real unison output (tests/data/unison/) and keeping the problems."""
+"""engine/unison/reports.py: reading real unison output (tests/data/unison/) and keeping the problems."""
 
 from __future__ import annotations
 
@@ -7,25 +7,26 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine import problems, statefiles
-from engine.problems import Reader, Report, Synced
-from engine.tracker import HOLD, TRANSIENT_BOUND, Tracker
+from engine.state import shared
+from engine.unison import reports
+from engine.unison.reports import Reader, Report, Synced
+from engine.unison.standing import HOLD, TRANSIENT_BOUND, Tracker
 
 DATA = Path(__file__).parent / "data" / "unison"
 WATCH_ROOTS = ("/host_sync", "/app_sync")
 
 
-def oneshot(name: str, n: int) -> list[problems.Event]:
+def oneshot(name: str, n: int) -> list[reports.Event]:
     roots = (f"/tmp/hcap/s{n}/a", f"/tmp/hcap/s{n}/b")
-    return problems.merge(Reader(roots).feed_all((DATA / f"{name}.log").read_text()))
+    return reports.merge(Reader(roots).feed_all((DATA / f"{name}.log").read_text()))
 
 
-def reports(events: list[problems.Event]) -> dict[str, tuple[str, str]]:
+def by_path(events: list[reports.Event]) -> dict[str, tuple[str, str]]:
     return {e.path: (e.side, e.reason) for e in events if isinstance(e, Report)}
 
 
 def test_a_full_app_volume_names_each_failed_file_on_the_app_side() -> None:
-    found = reports(oneshot("oneshot-full", 4))
+    found = by_path(oneshot("oneshot-full", 4))
     assert found == {
         "big.bin": ("app", "Error in readWriteBounded: No space left on device"),
         "ok.txt": ("app", "Error in copying locally: No space left on device"),
@@ -34,7 +35,7 @@ def test_a_full_app_volume_names_each_failed_file_on_the_app_side() -> None:
 
 def test_unreadable_file_and_folder_are_skipped_on_the_host_side() -> None:
     events = oneshot("oneshot-unreadable", 1)
-    assert reports(events) == {
+    assert by_path(events) == {
         "closed": ("host", "Error in scanning directory: Permission denied [opendir(/tmp/hcap/s1/a/closed)]"),
         "unreadable.txt": (
             "host",
@@ -46,13 +47,13 @@ def test_unreadable_file_and_folder_are_skipped_on_the_host_side() -> None:
 
 
 def test_an_unreadable_root_is_the_root_problem() -> None:
-    assert reports(oneshot("oneshot-unreadable-root", 2)) == {
+    assert by_path(oneshot("oneshot-unreadable-root", 2)) == {
         ".": ("host", "Error in scanning directory: Permission denied [opendir(/tmp/hcap/s2/a)]")
     }
 
 
 def test_an_unwritable_app_root_is_an_app_problem() -> None:
-    found = reports(oneshot("oneshot-unwritable-app", 3))
+    found = by_path(oneshot("oneshot-unwritable-app", 3))
     assert list(found) == ["f.txt"]
     assert found["f.txt"][0] == "app"
     assert found["f.txt"][1].startswith("Error in copying locally: Permission denied [open(/tmp/hcap/s3/b/")
@@ -60,10 +61,10 @@ def test_an_unwritable_app_root_is_an_app_problem() -> None:
 
 def test_watch_mode_terse_output_line_by_line() -> None:
     reader = Reader(WATCH_ROOTS)
-    events: list[problems.Event] = []
+    events: list[reports.Event] = []
     for line in (DATA / "watch-terse.log").read_text().splitlines(keepends=True):
         events += reader.feed(line)  # as `run` feeds what it follows, newline and all
-    found = reports(problems.merge(events))
+    found = by_path(reports.merge(events))
     assert found["unreadable.txt"][0] == "host"
     assert found["big.bin"] == ("app", "Error in readWriteBounded: No space left on device")
     assert found["."] == ("host", "Error in scanning directory: Permission denied [opendir(/host_sync)]")
@@ -93,8 +94,8 @@ def test_a_reason_continued_on_a_line_not_yet_written_is_kept_open() -> None:
 
 
 def test_side_needs_the_root_as_a_whole_name() -> None:
-    assert problems.side_of("denied [opendir(/host_sync2/x)]", WATCH_ROOTS) == "both"
-    assert problems.side_of("denied [opendir(/host_sync)]", WATCH_ROOTS) == "host"
+    assert reports.side_of("denied [opendir(/host_sync2/x)]", WATCH_ROOTS) == "both"
+    assert reports.side_of("denied [opendir(/host_sync)]", WATCH_ROOTS) == "host"
 
 
 def nothing_special(rel: str) -> bool:
@@ -119,17 +120,17 @@ def test_tracker_logs_a_problem_once_and_clears_it_when_it_no_longer_stands(tmp_
         tracker.take([report])  # unison says it again next cycle: no second event
     assert [e["event"] for e in logs] == ["problem"]
     assert logs[0]["path"] == "big.bin" and logs[0]["reason"] == report.reason and logs[0]["side"] == "app"
-    saved = statefiles.Problems.load(tmp_path).items
+    saved = shared.Problems.load(tmp_path).items
     assert [(p.path, p.side, p.reason) for p in saved] == [("big.bin", "app", report.reason)]
     assert saved[0].since.endswith("Z")
     clock.now += HOLD + 1
     tracker.recheck()
-    assert len(statefiles.Problems.load(tmp_path).items) == 1  # still differs
+    assert len(shared.Problems.load(tmp_path).items) == 1  # still differs
     standing.clear()
     with capture_logs() as logs:
         tracker.recheck()
     assert [e["event"] for e in logs] == ["problem.cleared"]
-    assert statefiles.Problems.load(tmp_path).items == ()
+    assert shared.Problems.load(tmp_path).items == ()
 
 
 def test_a_fresh_report_is_not_cleared_before_the_hold(tmp_path: Path) -> None:
@@ -147,7 +148,7 @@ def test_a_transfer_clears_the_problem(tmp_path: Path) -> None:
     tracker = Tracker(tmp_path, lambda p: True, nothing_special)
     tracker.take([Report("x", "host", "r")])
     tracker.take([Synced("x")])
-    assert statefiles.Problems.load(tmp_path).items == ()
+    assert shared.Problems.load(tmp_path).items == ()
 
 
 # --- issue 18: reasons whole, retries that succeed are no problems -------------------------
@@ -165,13 +166,13 @@ MODIFIED_REASON = (
 
 def test_a_reason_over_two_lines_is_kept_whole() -> None:
     """issue 18: the reason was cut at unison's line break."""
-    found = reports(problems.merge(Reader(WATCH_ROOTS).feed_all("\n".join(MODIFIED))))
+    found = by_path(reports.merge(Reader(WATCH_ROOTS).feed_all("\n".join(MODIFIED))))
     assert found == {"src/lwt/lwt.ml": ("host", MODIFIED_REASON)}
     destination = Reader(WATCH_ROOTS).feed_all(
         "Failed [a.txt]: Destination updated during synchronization\n"
         "The file /app_sync/a.txt has been created\n"
     )
-    assert reports(destination) == {
+    assert by_path(destination) == {
         "a.txt": (
             "app",
             "Destination updated during synchronization The file /app_sync/a.txt has been created",
@@ -197,7 +198,7 @@ def test_a_retry_that_succeeds_is_no_problem(tmp_path: Path) -> None:
         tracker.recheck()
     assert [e["event"] for e in logs if e["log_level"] != "debug"] == []
     assert tracker.problems == {}
-    assert statefiles.Problems.load(tmp_path).items == ()
+    assert shared.Problems.load(tmp_path).items == ()
 
 
 def test_a_retry_that_stops_differing_without_a_transfer_is_no_problem(tmp_path: Path) -> None:
@@ -224,7 +225,7 @@ def test_a_retry_that_keeps_failing_past_the_bound_is_a_problem(tmp_path: Path) 
     assert [(e["event"], e["path"], e["reason"]) for e in logs] == [
         ("problem", "src/lwt/lwt.ml", MODIFIED_REASON)
     ]
-    [saved] = statefiles.Problems.load(tmp_path).items
+    [saved] = shared.Problems.load(tmp_path).items
     assert saved.reason == MODIFIED_REASON
 
 

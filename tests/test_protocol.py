@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.fs.paths import join
 from engine.fsmonitor.protocol import Protocol, ProtocolError, collapse, quote, unquote
-from engine.paths import join
 from tests.fakes import FakeBackend
 
 # unison 2.52 src/fswatch.ml, disallowed_char: these bytes are sent as they are.

@@ -1,6 +1,6 @@
 """End-to-end (issue 26): what is no problem stays quiet.  A git checkout storm and an
 ``rm -rf`` of a folder being synced are retried quietly (unison's "No such file or
-directory", "modified during synchronization": transient, engine/reasons.py); a FIFO and a
+directory", "modified during synchronization": transient, engine/unison/reasons.py); a FIFO and a
 socket are skipped by rule, listed in ``status``, never ``degraded``, never drift."""
 
 from __future__ import annotations

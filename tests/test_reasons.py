@@ -1,4 +1,4 @@
-"""engine/reasons.py and the tracker's use of it (issue 26): every reason unison gave in real
+"""engine/unison/reasons.py and the tracker's use of it (issue 26): every reason unison gave in real
 runs (tests/data/unison-2.54/) falls in its family; a reason that needs the user sticks."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine import reasons, statefiles
-from engine.problems import Reader, Report, Synced, merge
-from engine.tracker import HOLD, TRANSIENT_BOUND, Tracker
+from engine.state import shared
+from engine.unison import reasons
+from engine.unison.reports import Reader, Report, Synced, merge
+from engine.unison.standing import HOLD, TRANSIENT_BOUND, Tracker
 
 DATA = Path(__file__).parent / "data" / "unison-2.54"
 CHURN_ROOTS = ("/tmp/hcap/churn/a", "/tmp/hcap/churn/b")
@@ -27,7 +28,7 @@ class Clock:
 
 
 def recorded(name: str, roots: tuple[str, str]) -> list[Report]:
-    """Every path unison reported in the recording, once (as engine/startup/oneshot.py reads it)."""
+    """Every path unison reported in the recording, once (as monit/oneshot.py reads it)."""
     return [e for e in merge(Reader(roots).feed_all((DATA / name).read_text())) if isinstance(e, Report)]
 
 
@@ -80,10 +81,10 @@ def test_a_full_volume_stays_the_reason_whatever_unison_says_next(tmp_path: Path
         books.take([Report("big.bin", "host", MODIFIED)])
         books.take([Report("big.bin", "both", "failed (unison gave no reason)")])
         books.recheck()
-    [saved] = statefiles.Problems.load(tmp_path).items
+    [saved] = shared.Problems.load(tmp_path).items
     assert (saved.path, saved.side, saved.reason) == ("big.bin", "app", FULL)
     books.take([Synced("big.bin")])  # the user freed space
-    assert statefiles.Problems.load(tmp_path).items == ()
+    assert shared.Problems.load(tmp_path).items == ()
 
 
 def test_a_reason_that_needs_the_user_replaces_a_transient_one_at_once(tmp_path: Path) -> None:
@@ -121,12 +122,12 @@ def test_a_special_file_is_listed_once_as_skipped_and_never_a_problem(tmp_path: 
             clock.now += TRANSIENT_BOUND
             books.recheck()
     assert [(e["event"], e["log_level"]) for e in logs] == [("skipped", "info")]
-    saved = statefiles.Problems.load(tmp_path)
+    saved = shared.Problems.load(tmp_path)
     assert saved.items == ()
     assert [(p.path, p.side) for p in saved.skipped] == [("db.sock", "host")]
     special.clear()  # the socket is gone
     books.recheck()
-    assert statefiles.Problems.load(tmp_path).skipped == ()
+    assert shared.Problems.load(tmp_path).skipped == ()
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """engine/health.py: degraded, problems, warnings, conflicts and health over the shared files;
-engine/unisonlog.py: following the bounded unison log; a requested restart is no crash."""
+engine/unison/transcript.py: following the bounded unison log; a requested restart is no crash."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from engine import health, jsonfile, statefiles, unisonlog
-from engine.casefold import clash_message
+from engine import health
 from engine.config import load
+from engine.fs.casefold import clash_message
+from engine.state import jsonfile, shared
 from engine.supervise.unison_program import record_start
+from engine.unison import transcript
 
 
 def watching(runtime: Path, **fields: object) -> None:
     """`run` (this process) watches; unison (this process too) runs with its fsmonitor."""
-    statefiles.RunState(state=statefiles.State.WATCHING, pid=os.getpid(), **fields).save(runtime)  # type: ignore[arg-type]
-    statefiles.UnisonStatus(pid=os.getpid(), starts=1).save(runtime)
-    (runtime / statefiles.FSMONITOR_DIR).mkdir(exist_ok=True)
-    statefiles.FsmonitorStatus(
+    shared.RunState(state=shared.State.WATCHING, pid=os.getpid(), **fields).save(runtime)  # type: ignore[arg-type]
+    shared.UnisonStatus(pid=os.getpid(), starts=1).save(runtime)
+    (runtime / shared.FSMONITOR_DIR).mkdir(exist_ok=True)
+    shared.FsmonitorStatus(
         pid=os.getpid(), unison_pid=os.getpid(), conflicts=3, recent_conflicts=("b (conflict_on_2026-11-25)",)
-    ).save(runtime / statefiles.FSMONITOR_FILE)
+    ).save(runtime / shared.FSMONITOR_FILE)
 
 
 def test_watching_without_problems_is_healthy(tmp_path: Path) -> None:
@@ -38,8 +40,8 @@ def test_a_problem_makes_it_degraded_but_still_healthy(tmp_path: Path) -> None:
     """A reason that names no cause the user must fix: degraded, health passes."""
     watching(tmp_path, warnings=("/host_sync is not a mount: add -v /path/to/project:/host_sync",))
     reason = "failed (unison gave no reason)"
-    problem = statefiles.Problem("odd.txt", "host", reason, "T")
-    statefiles.Problems((problem,)).save(tmp_path)
+    problem = shared.Problem("odd.txt", "host", reason, "T")
+    shared.Problems((problem,)).save(tmp_path)
     current = health.collect(tmp_path)
     assert current["state"] == "degraded"
     assert current["problems"] == [{"path": "odd.txt", "side": "host", "reason": reason, "since": "T"}]
@@ -64,7 +66,7 @@ def test_a_problem_makes_it_degraded_but_still_healthy(tmp_path: Path) -> None:
 def test_a_reason_that_needs_the_user_fails_health_while_it_stands(tmp_path: Path, reason: str) -> None:
     """issue 26: no space, read-only, permission, a name the host cannot hold."""
     watching(tmp_path)
-    statefiles.Problems((statefiles.Problem("x", "app", reason, "T"),)).save(tmp_path)
+    shared.Problems((shared.Problem("x", "app", reason, "T"),)).save(tmp_path)
     current = health.collect(tmp_path)
     assert current["state"] == "degraded"
     assert not health.healthy(current)
@@ -73,8 +75,8 @@ def test_a_reason_that_needs_the_user_fails_health_while_it_stands(tmp_path: Pat
 
 def test_skipped_special_files_are_listed_and_no_problem(tmp_path: Path) -> None:
     watching(tmp_path)
-    sock = statefiles.Problem("db.sock", "host", "a special file", "T")
-    statefiles.Problems((), (sock,)).save(tmp_path)
+    sock = shared.Problem("db.sock", "host", "a special file", "T")
+    shared.Problems((), (sock,)).save(tmp_path)
     current = health.collect(tmp_path)
     assert current["state"] == "watching" and current["problems"] == []
     assert current["skipped"] == [
@@ -86,8 +88,8 @@ def test_skipped_special_files_are_listed_and_no_problem(tmp_path: Path) -> None
 def test_a_full_volume_fails_health_while_its_problem_stands(tmp_path: Path) -> None:
     """issue 18: the root probe passes between unison's tries; the problem does not."""
     watching(tmp_path)
-    problem = statefiles.Problem("big.bin", "app", "Error in readWriteBounded: No space left on device", "T")
-    statefiles.Problems((problem,)).save(tmp_path)
+    problem = shared.Problem("big.bin", "app", "Error in readWriteBounded: No space left on device", "T")
+    shared.Problems((problem,)).save(tmp_path)
     current = health.collect(tmp_path)
     assert current["state"] == "degraded" and current["roots_error"] is None
     assert not health.healthy(current)
@@ -111,15 +113,15 @@ def test_an_unusable_root_fails_health(tmp_path: Path) -> None:
 
 
 def test_the_follower_reads_whole_lines_across_a_rotation(tmp_path: Path) -> None:
-    path = tmp_path / unisonlog.FILE
-    follower = unisonlog.Follower(path)
+    path = tmp_path / transcript.FILE
+    follower = transcript.Follower(path)
     assert follower.lines() == []
     path.write_bytes(b"one\ntw")
     assert follower.lines() == [b"one\n"]
     with open(path, "ab") as f:
         f.write(b"o\n")
     assert follower.lines() == [b"two\n"]
-    path.rename(tmp_path / (unisonlog.FILE + ".1"))  # what supervisord does at MAX_BYTES
+    path.rename(tmp_path / (transcript.FILE + ".1"))  # what supervisord does at MAX_BYTES
     path.write_bytes(b"three\nlast")
     assert follower.lines() == [b"three\n"]
     assert follower.rest() == [b"last\n"]
@@ -128,10 +130,10 @@ def test_the_follower_reads_whole_lines_across_a_rotation(tmp_path: Path) -> Non
 
 def test_a_requested_restart_is_logged_at_info(tmp_path: Path) -> None:
     cfg = load({"SYNC_RUNTIME_DIR": str(tmp_path)})
-    (tmp_path / statefiles.FSMONITOR_DIR).mkdir()
+    (tmp_path / shared.FSMONITOR_DIR).mkdir()
     first = record_start(cfg)
-    jsonfile.write_json(tmp_path / statefiles.FSMONITOR_FILE, {"unison_pid": first.pid})
-    statefiles.RestartReason("requested").save(tmp_path)  # what the image's supervisorctl writes
+    jsonfile.write_json(tmp_path / shared.FSMONITOR_FILE, {"unison_pid": first.pid})
+    shared.RestartReason("requested").save(tmp_path)  # what the image's supervisorctl writes
     with capture_logs() as logs:
         second = record_start(cfg)
     assert second.last_restart_reason == "requested"

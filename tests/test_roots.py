@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import config, roots
-from engine.config import ConfigError
+from engine import config
+from engine.config import ConfigError, roots
 from tests.helpers import REPO, entrypoint_env, owners_of, run_entrypoint, snapshot, user_tree
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mount --bind needs root")
@@ -137,7 +137,7 @@ def test_a_root_the_user_may_not_pass_through_is_still_compared() -> None:
 
 def _compare_as_user(host: Path, app: Path) -> None:
     probe = (
-        "import sys; from pathlib import Path; from engine import roots; "
+        "import sys; from pathlib import Path; from engine.config import roots; "
         "print(roots.by_identity(Path(sys.argv[1]), Path(sys.argv[2])))"
     )
     done = subprocess.run(

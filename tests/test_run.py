@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from engine import exits, health, statefiles, supervisord, unison
+from engine import exits, health, supervisord
 from engine.config import Config, load
+from engine.state import shared
 from engine.supervise import readiness, run, stop
+from engine.unison import launch
 from monit.loop import JOIN_TIMEOUT
 from tests.fakes import FakeClock, FakeSupervisorClient, FakeSupervisord, FakeWatchdog, TickingStop
 
@@ -63,7 +65,7 @@ def test_stop_order_watchdog_unison_flush_supervisord(tmp_path: Path) -> None:
         ("signal", "SIGTERM"),
         ("wait", "supervisord"),
     ]
-    assert statefiles.RunState.load(runner.cfg.runtime_dir).state is statefiles.State.STOPPING
+    assert shared.RunState.load(runner.cfg.runtime_dir).state is shared.State.STOPPING
 
 
 def test_without_the_watchdog_only_unison_is_stopped(tmp_path: Path) -> None:
@@ -84,13 +86,13 @@ def test_a_failed_flush_still_stops_supervisord_and_says_failed(tmp_path: Path) 
 
     def failing(cfg: Config, purpose: str, timeout: float | None = None, events: Any = None) -> int:
         calls.append(("sync", purpose))
-        raise unison.SyncFailed("stop.flush: unison exited 3")
+        raise launch.SyncFailed("stop.flush: unison exited 3")
 
     runner.stopper.sync = failing
     assert runner._finish(flush=True) == exits.FAILED
     assert calls[-2:] == [("signal", "SIGTERM"), ("wait", "supervisord")]
-    saved = statefiles.RunState.load(runner.cfg.runtime_dir)
-    assert saved.state is statefiles.State.FAILED
+    saved = shared.RunState.load(runner.cfg.runtime_dir)
+    assert saved.state is shared.State.FAILED
     assert saved.error == "the flush at stop failed"
 
 
@@ -124,7 +126,7 @@ def test_the_worst_case_stop_fits_the_budget(tmp_path: Path, start: float) -> No
         assert timeout is not None
         timeouts["flush"] = timeout
         clock.now += timeout
-        raise unison.SyncFailed(f"{purpose}: unison did not run: timed out")
+        raise launch.SyncFailed(f"{purpose}: unison did not run: timed out")
 
     def slow_wait(timeout: float | None) -> None:
         if timeout is not None:  # the wait after SIGKILL is not bounded: the kernel ends it at once
@@ -156,8 +158,8 @@ def supervised(
         watchdog=FakeWatchdog().start,
     )
     runtime = runner.cfg.runtime_dir
-    statefiles.UnisonStatus(pid=pid).save(runtime)
-    (runtime / statefiles.FSMONITOR_DIR).mkdir()
+    shared.UnisonStatus(pid=pid).save(runtime)
+    (runtime / shared.FSMONITOR_DIR).mkdir()
     stop_after = TickingStop(waits, clock)
     runner.stop = stop_after  # type: ignore[assignment]
     runner.supervisor = process = FakeSupervisord()
@@ -167,8 +169,8 @@ def supervised(
 
 def fsmonitor_runs(runner: run.Runner) -> None:
     pid = os.getpid()
-    status = statefiles.FsmonitorStatus(pid=pid, unison_pid=pid)
-    status.save(runner.cfg.runtime_dir / statefiles.FSMONITOR_FILE)
+    status = shared.FsmonitorStatus(pid=pid, unison_pid=pid)
+    status.save(runner.cfg.runtime_dir / shared.FSMONITOR_FILE)
 
 
 def test_supervise_says_watching_once_unison_runs_then_polls_slower_while_healthy(tmp_path: Path) -> None:
@@ -181,15 +183,15 @@ def test_supervise_says_watching_once_unison_runs_then_polls_slower_while_health
     assert watching["seconds_to_ready"] == pytest.approx(run.POLL)  # one poll: the clock is the Runner's
     assert {"event": "health", "healthy": True, "log_level": "info"} in logs
     assert stop_after.intervals == [run.POLL, run.WATCH_POLL, run.WATCH_POLL, run.WATCH_POLL, run.WATCH_POLL]
-    assert not (runner.cfg.runtime_dir / statefiles.HEALTHY_FILE).exists()  # the stop took it away
-    assert statefiles.RunState.load(runner.cfg.runtime_dir).state is statefiles.State.STOPPING
+    assert not (runner.cfg.runtime_dir / shared.HEALTHY_FILE).exists()  # the stop took it away
+    assert shared.RunState.load(runner.cfg.runtime_dir).state is shared.State.STOPPING
 
 
 def test_supervise_keeps_the_marker_exactly_while_healthy(tmp_path: Path) -> None:
     clock = FakeClock(0.0)
     runner, _, _ = supervised(tmp_path, clock, waits=2)
     fsmonitor_runs(runner)
-    marker = runner.cfg.runtime_dir / statefiles.HEALTHY_FILE
+    marker = runner.cfg.runtime_dir / shared.HEALTHY_FILE
     seen: list[bool] = []
     finish = runner._finish
 
@@ -230,5 +232,5 @@ def test_a_supervisord_that_exits_fails_the_run(tmp_path: Path) -> None:
     with capture_logs() as logs:
         assert runner._supervise() == exits.FAILED
     assert {"event": "supervisord.exited", "status": 1, "log_level": "error"} in logs
-    saved = statefiles.RunState.load(runner.cfg.runtime_dir)
-    assert (saved.state, saved.error) == (statefiles.State.FAILED, "supervisord exited")
+    saved = shared.RunState.load(runner.cfg.runtime_dir)
+    assert (saved.state, saved.error) == (shared.State.FAILED, "supervisord exited")

@@ -23,7 +23,7 @@ from tests.unison_runs import BOTH, ONESHOT, Watch, oneshot, replicas
 
 pytestmark = pytest.mark.engine
 
-# What the engine sets (engine/unison.py): the journal with a long quiet
+# What the engine sets (engine/unison/launch.py): the journal with a long quiet
 # time, so that nothing in a test compacts it but a full scan or the stop.
 SCALE_ENV = {"UNISON_FPCACHE": "full-scans", "UNISON_ARCHIVE_JOURNAL": "600", "UNISON_WATCH_INTERVAL": "0.02"}
 

@@ -1,6 +1,6 @@
 """The drift verifier: walk, books; unison's temp files (pacing: tests/test_pacing.py).
 
-engine/fsmonitor/verifier.py, drift.py; engine/litter.py.
+engine/fsmonitor/verifier.py, drift.py; engine/unison/litter.py.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from engine import litter
-from engine.compare import differs
 from engine.config import ConfigError, load
+from engine.config.ignore import IgnoreMatcher
+from engine.fs.compare import differs
 from engine.fsmonitor import walker as walker_module
 from engine.fsmonitor.drift import UNREPAIRED_PASSES, Drift
 from engine.fsmonitor.inotify import Watcher
@@ -23,7 +23,7 @@ from engine.fsmonitor.monitor import Monitor
 from engine.fsmonitor.pacing import BIG_BOUND, DRIFT_BOUND, FLOOR, drift_bound
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.verifier import Pass, VerifierThread, Walker
-from engine.ignore import IgnoreMatcher
+from engine.unison import litter
 from tests.helpers import wait_for
 
 TEMP = ".unison.a.txt.0123456789abcdef.unison.tmp"
@@ -112,7 +112,7 @@ def test_a_folder_unchanged_on_the_host_and_equal_last_time_is_not_listed_on_the
 def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = trees
     monkeypatch.setattr("engine.fsmonitor.walker.CONTENT_LIMIT", 8)
-    monkeypatch.setattr("engine.compare.CONTENT_LIMIT", 8)
+    monkeypatch.setattr("engine.fs.compare.CONTENT_LIMIT", 8)
     walker = Walker(lambda rel: False)
     walk(walker, a, b, contents=False)
     for root in (a, b):
@@ -302,7 +302,7 @@ def test_a_one_shot_that_changed_nothing_does_not_walk_the_trees_for_litter(
 ) -> None:
     """issue 24: the names-only walk of both trees after every one-shot cost a warm start ~1 s
     at 400k files; a run that transferred nothing wrote no temp file."""
-    from engine.startup import oneshot
+    from monit import oneshot
 
     host, app, state = tmp_path / "host", tmp_path / "app", tmp_path / "unison"
     for folder in (host, app, state):
@@ -324,7 +324,7 @@ def test_a_one_shot_that_changed_nothing_does_not_walk_the_trees_for_litter(
 
 
 def test_a_one_shot_run_leaves_no_temp_file(tmp_path: Path) -> None:
-    from engine.startup import oneshot
+    from monit import oneshot
 
     host, app, state = tmp_path / "host", tmp_path / "app", tmp_path / "unison"
     for folder in (host, app, state):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import jsonfile, statefiles
 from engine.config import load
+from engine.state import jsonfile, shared
 from engine.supervise.unison_program import record_start
 from monit.loop import watch
 from monit.sampler import TreeCpu, pending_for
@@ -203,7 +203,7 @@ def test_tree_cpu_starts_over_for_another_pid(busy_tree: subprocess.Popen[bytes]
 
 def test_pending_for(tmp_path: Path) -> None:
     assert pending_for(tmp_path, 100.0) is None
-    file = tmp_path / statefiles.FSMONITOR_FILE
+    file = tmp_path / shared.FSMONITOR_FILE
     file.parent.mkdir(parents=True)
     file.write_text(json.dumps({"pending_since": None}))
     assert pending_for(tmp_path, 100.0) is None
@@ -222,7 +222,7 @@ def ticking(start: float = 0.0, step: float = 5.0) -> Callable[[], float]:
 
 def test_the_loop_records_the_reason_before_it_restarts_unison(tmp_path: Path) -> None:
     seen: list[tuple[str, str, dict[str, object]]] = []
-    reason_file = tmp_path / statefiles.RESTART_REASON_FILE
+    reason_file = tmp_path / shared.RESTART_REASON_FILE
     client = FakeSupervisorClient(before=lambda m, n: seen.append((m, n, jsonfile.read_json(reason_file))))
     client.running("unison", 4242)
     dog = Watchdog(threshold=50, cycles=2, stall_after=60, base_grace=10)
@@ -246,20 +246,20 @@ def test_the_loop_restarts_nothing_while_supervisord_does_not_answer(tmp_path: P
     dog = Watchdog(threshold=50, cycles=1)
     watch(dog, client, lambda pid: BUSY, tmp_path, 5.0, StopAfter(3), clock=ticking())
     assert client.calls == []
-    assert not (tmp_path / statefiles.RESTART_REASON_FILE).exists()
+    assert not (tmp_path / shared.RESTART_REASON_FILE).exists()
 
 
 def test_the_next_unison_start_reports_the_reason_once(tmp_path: Path) -> None:
     cfg = load({"SYNC_RUNTIME_DIR": str(tmp_path)})
-    (tmp_path / statefiles.FSMONITOR_DIR).mkdir()
+    (tmp_path / shared.FSMONITOR_DIR).mkdir()
     first = record_start(cfg)
     assert (first.starts, first.restarts, first.last_restart_reason) == (1, 0, None)
     # that unison's fsmonitor ran: the next start is a restart, not a failed start
-    jsonfile.write_json(tmp_path / statefiles.FSMONITOR_FILE, {"unison_pid": first.pid})
-    statefiles.RestartReason("stall").save(tmp_path)
+    jsonfile.write_json(tmp_path / shared.FSMONITOR_FILE, {"unison_pid": first.pid})
+    shared.RestartReason("stall").save(tmp_path)
     second = record_start(cfg)
     assert (second.starts, second.restarts, second.last_restart_reason) == (2, 1, "stall")
     assert second.quick_exits == 0
-    assert statefiles.UnisonStatus.load(tmp_path) == second
+    assert shared.UnisonStatus.load(tmp_path) == second
     third = record_start(cfg)  # nobody said why: unison exited
     assert (third.restarts, third.last_restart_reason) == (2, "exit")

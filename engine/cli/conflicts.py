@@ -1,6 +1,6 @@
 """``native-sync conflicts``: the list, and ``conflicts keep host|app PATH`` to settle one.
 
-The list is :mod:`engine.conflicts`' record (in UNISON, so it survives
+The list is :mod:`engine.unison.conflicts`' record (in UNISON, so it survives
 restarts).  ``keep`` makes one side's version stand: the winner's (the kept
 copy is dropped) or the loser's (written over the file on its side, in place,
 and unison carries it across like any edit).
@@ -13,9 +13,10 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from engine import conflicts, exits
+from engine import exits
 from engine.cli import view
 from engine.config import Config
+from engine.unison import conflicts
 
 
 def list_(cfg: Config, as_json: bool) -> int:

@@ -7,16 +7,17 @@ import signal
 import sys
 import time
 
-from engine import exits, statefiles
+from engine import exits
 from engine.config import Config
+from engine.state import shared
 
 POLL = 0.02
 
 
 def flush(cfg: Config, timeout: float) -> int:
     """Signal the fsmonitor (SIGUSR1) and wait until a full sync has completed."""
-    path = cfg.runtime_dir / statefiles.FSMONITOR_FILE
-    before = statefiles.FsmonitorStatus.load(path)
+    path = cfg.runtime_dir / shared.FSMONITOR_FILE
+    before = shared.FsmonitorStatus.load(path)
     pid = before.pid
     if pid is None:
         print(
@@ -37,7 +38,7 @@ def flush(cfg: Config, timeout: float) -> int:
         return exits.NOT_RUNNING
     deadline = started + timeout
     while time.monotonic() < deadline:
-        now = statefiles.FsmonitorStatus.load(path)
+        now = shared.FsmonitorStatus.load(path)
         if now.pid == pid and now.flushes > before.flushes:
             print(
                 f"native-sync: flushed: {_what(before.pending_changes)} both ways "

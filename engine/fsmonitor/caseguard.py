@@ -1,6 +1,6 @@
 """The case guard: against a host that folds names, renames cross as renames and clashes stay put.
 
-unison runs with ``-ignorecase true`` against such a host (engine/unison.py),
+unison runs with ``-ignorecase true`` against such a host (engine/unison/launch.py),
 so names that differ only in case or normalization are one name to it: it
 never writes one over the other, but it never carries a case-only rename
 either (it updates its archive and leaves the other side's spelling).  This
@@ -14,7 +14,7 @@ guard sits between the settled changes and the 'still differs' filter:
   (:meth:`CaseGuard.deferred`).  The folder then goes to unison
   (:meth:`CaseGuard.folders_to_rescan`), so its archive learns the spelling.
 - **clashes**: two or more app-side names in one folder that the host folds
-  together (:func:`engine.casefold.clashes`) are never handed to unison; they
+  together (:func:`engine.fs.casefold.clashes`) are never handed to unison; they
   are kept in :attr:`CaseGuard.clashes` (``status.problems`` names every
   path) until one of them is renamed or removed.
 - a name that neither side holds exactly (the old name after a rename; the
@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from engine import casefold, jsonfile
-from engine.paths import Key
+from engine.fs import casefold
+from engine.fs.paths import Key
+from engine.state import jsonfile
 
 log = structlog.get_logger("fsmonitor")
 

@@ -11,10 +11,10 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.fs.paths import Key
 from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.verifier import Pass
-from engine.paths import Key
-from engine.statefiles import Clash, FsmonitorStatus
+from engine.state.shared import Clash, FsmonitorStatus
 
 
 def _nothing() -> None:

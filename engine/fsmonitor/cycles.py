@@ -15,8 +15,8 @@ from pathlib import Path
 
 import structlog
 
-from engine import jsonfile
-from engine.statefiles import FsmonitorStatus
+from engine.state import jsonfile
+from engine.state.shared import FsmonitorStatus
 
 # unison's Path.addToFinalName: "name (conflict #2_on_2026-11-25).ext"
 CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from engine.paths import Key, special
+from engine.fs.paths import Key, special
 
 RECHECK_QUIET = 1.5  # calm after which recently touched paths are compared again
 RECHECK_LIMIT = 20_000  # more recent paths than this: a full rescan instead
@@ -52,7 +52,7 @@ class StillDiffers:
         """The paths (relative) of ``paths`` that differ from the other replica.
 
         A special file (FIFO, socket, device) that changed differs from nothing
-        (:func:`engine.compare.differs`) but is reported once, so that unison
+        (:func:`engine.fs.compare.differs`) but is reported once, so that unison
         says it skips it and ``status`` lists it; rechecks leave it alone.
         """
         self.recent |= paths

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from engine import jsonfile, statefiles
 from engine.fsmonitor.verifier import Pass
+from engine.state import jsonfile, shared
 
 UNREPAIRED_PASSES = 3  # a path still different after this many reports is given up (and shown)
 SUMMARY_EVERY = 300.0  # seconds: at idle, one ``verify.summary`` at info at most this often
@@ -91,7 +91,7 @@ class Drift:
             log.info("drift.found", paths=len(found), sample=sorted(found)[:5])
         return found
 
-    def stamp(self, snapshot: statefiles.FsmonitorStatus) -> statefiles.FsmonitorStatus:
+    def stamp(self, snapshot: shared.FsmonitorStatus) -> shared.FsmonitorStatus:
         """``snapshot`` with the verifier's last pass and what it could not repair."""
         last = self.last
         if last is None:

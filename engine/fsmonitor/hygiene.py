@@ -1,7 +1,7 @@
 """Between sync cycles: the verifier's differences and unison's abandoned temp files.
 
 What the drift verifier found (:mod:`.drift`) and the temp files unison left
-behind (:mod:`engine.litter`) wait here until the fsmonitor is calm (nothing
+behind (:mod:`engine.unison.litter`) wait here until the fsmonitor is calm (nothing
 settling, no sync running, nothing pending), then go to unison or away.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from engine import litter
 from engine.fsmonitor.drift import Drift
 from engine.fsmonitor.verifier import Pass
-from engine.statefiles import FsmonitorStatus
+from engine.state.shared import FsmonitorStatus
+from engine.unison import litter
 
 LITTER_RETRY = 5.0  # a temp file still held open is looked at again this much later
 

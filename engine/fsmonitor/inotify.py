@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from inotify_simple import INotify
 from inotify_simple import flags as F
 
-from engine.paths import is_unison_temp, join
+from engine.fs.paths import is_unison_temp, join
 
 MASK = (
     F.CREATE
@@ -49,7 +49,7 @@ class Batch:
 
     ``writing``: files last seen being written (modified, not yet closed);
     ``written``: files last seen closed after writing, deleted or moved away;
-    ``temps``: unison temp files written (absolute paths), for :mod:`engine.litter`.
+    ``temps``: unison temp files written (absolute paths), for :mod:`engine.unison.litter`.
     """
 
     changed: set[tuple[str, str]]

@@ -2,7 +2,7 @@
 
 Wires the :class:`~engine.fsmonitor.monitor.Monitor` to the watcher
 (:mod:`.inotify`), the drift verifier's thread (:mod:`.verifier`) and the
-ownership hook (:mod:`engine.owners`, when root), then runs the select loop
+ownership hook (:mod:`engine.fs.owners`, when root), then runs the select loop
 (:mod:`.select_loop`) until unison closes our stdin.
 """
 
@@ -14,7 +14,9 @@ import time
 
 import structlog
 
-from engine import program, statefiles
+from engine import program
+from engine.fs.owners import Owners
+from engine.fs.paths import PERMS
 from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.casescreen import CaseScreen
 from engine.fsmonitor.inotify import Watcher
@@ -22,8 +24,7 @@ from engine.fsmonitor.monitor import Monitor
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.select_loop import serve, write_lines
 from engine.fsmonitor.verifier import VerifierThread
-from engine.owners import Owners
-from engine.paths import PERMS
+from engine.state import shared
 
 log = structlog.get_logger("fsmonitor")
 
@@ -31,14 +32,14 @@ log = structlog.get_logger("fsmonitor")
 def main() -> int:
     """Entry point of the ``unison-fsmonitor`` executable."""
     cfg = program.start("fsmonitor", say=lambda message: write_lines(1, [f"ERROR {quote(message)}"]))
-    from engine.compare import differs
+    from engine.fs.compare import differs
 
     ignored = cfg.ignore.ignored  # validated by the config: unison and this filter agree
-    roots = statefiles.Roots.load(cfg.runtime_dir)  # probed at start (engine/startup/probe.py)
+    roots = shared.Roots.load(cfg.runtime_dir)  # probed at start (engine/startup/probe.py)
     perms = 0 if roots.host.permissions is False else PERMS
     if perms != PERMS:
         differs = functools.partial(differs, perms=0)
-    status_dir = cfg.runtime_dir / statefiles.FSMONITOR_DIR
+    status_dir = cfg.runtime_dir / shared.FSMONITOR_DIR
     owners = Owners.for_config(cfg)
     watcher = Watcher(ignored)
     verifier = VerifierThread(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import structlog
 
-from engine import statefiles
+from engine.fs.paths import Key
 from engine.fsmonitor.casescreen import CaseScreen
 from engine.fsmonitor.commands import Commands
 from engine.fsmonitor.cycles import Cycles, Publisher
@@ -35,7 +35,7 @@ from engine.fsmonitor.protocol import Protocol
 from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
 from engine.fsmonitor.settle import Settler
 from engine.fsmonitor.verifier import VerifierThread
-from engine.paths import Key
+from engine.state import shared
 
 log = structlog.get_logger("fsmonitor")
 
@@ -46,7 +46,7 @@ def present(roots: Mapping[str, str], rel: str) -> bool:
 
 
 class SettledListener(typing.Protocol):
-    """Told what settled (:class:`engine.owners.Owners` gives the app's files their owner)."""
+    """Told what settled (:class:`engine.fs.owners.Owners` gives the app's files their owner)."""
 
     def settled(self, roots: Mapping[str, str], batch: AbstractSet[Key]) -> int: ...
 
@@ -83,13 +83,13 @@ class Monitor:
     def __post_init__(self) -> None:
         self.still_differs = StillDiffers(self.watcher.roots, self.differs)
         self.rescans = Rescans(self.rescan_interval)
-        previous = statefiles.FsmonitorStatus.load(self.status_file) if self.status_file else None
-        self.cycles = Cycles.resume(previous or statefiles.FsmonitorStatus(), self.wall)
+        previous = shared.FsmonitorStatus.load(self.status_file) if self.status_file else None
+        self.cycles = Cycles.resume(previous or shared.FsmonitorStatus(), self.wall)
         publisher = Publisher(self.status_file)
-        shared = (self.watcher, self.settler)
-        self.outbox = Outbox(*shared, self.still_differs, self.cycles, self.hygiene, publisher, self.case)
+        inputs = (self.watcher, self.settler)
+        self.outbox = Outbox(*inputs, self.still_differs, self.cycles, self.hygiene, publisher, self.case)
         self.case.changed = self.outbox.changed
-        rooms = (*shared, self.rescans, self.full_sync, self.cycles, self.verifier)
+        rooms = (*inputs, self.rescans, self.full_sync, self.cycles, self.verifier)
         self.commands = Commands(*rooms, self._pending, self.outbox.changed)
         self.protocol = self.outbox.protocol = Protocol(self.commands)
 

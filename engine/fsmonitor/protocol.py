@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
-from engine.paths import join
+from engine.fs.paths import join
 
 VERSION = "1"
 

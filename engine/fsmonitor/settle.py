@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.paths import Key
+from engine.fs.paths import Key
 
 SETTLE = 0.005  # quiet time before a batch of events is looked at
 MAX_BATCH = 0.5  # a steady stream (a branch switch) is still reported this often

@@ -4,7 +4,7 @@ A mount that never announces a change (bindfs, OSXFS on a bad day, WSL2's
 ``/mnt/c``) leaves the watcher blind; this is the safety net.  A background
 thread (:class:`VerifierThread`) walks both replicas side by side
 (:mod:`engine.fsmonitor.walker`: ignores as the watcher applies them, links
-not followed) and compares type, permission bits (:data:`engine.paths.PERMS`),
+not followed) and compares type, permission bits (:data:`engine.fs.paths.PERMS`),
 size and link target; contents only for files whose stat (size, mtime, ctime,
 inode) changed on either side since the previous pass; a folder unchanged on
 the host since a pass that found it equal is not compared again.  The first
@@ -13,7 +13,7 @@ itself.  What differs is compared again after
 :data:`RECHECK_DELAY` (unison may be writing it right now) and posted to the
 select loop through a queue and a wake-up pipe; the loop reports it like any
 other change (:class:`engine.fsmonitor.drift.Drift` keeps the books).  The walk also finds unison's
-temp files for :mod:`engine.litter`.
+temp files for :mod:`engine.unison.litter`.
 
 Pacing: :mod:`engine.fsmonitor.pacing` (``auto``: the verifier's share of
 a core held over any minute, the drift bound of the tree's size kept when
@@ -32,9 +32,9 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from engine.fs.paths import PERMS
 from engine.fsmonitor.pacing import RECHECK_DELAY, Pacer, Spent
 from engine.fsmonitor.walker import Walker, differ
-from engine.paths import PERMS
 
 __all__ = ["Pass", "VerifierThread", "Walker"]
 

@@ -17,9 +17,9 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine import casefold
-from engine.compare import CONTENT_LIMIT, differs, same_contents
-from engine.paths import PERMS, is_unison_temp, join, readlink, special_entry
+from engine.fs import casefold
+from engine.fs.compare import CONTENT_LIMIT, differs, same_contents
+from engine.fs.paths import PERMS, is_unison_temp, join, readlink, special_entry
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class Walker:
             found.checked += 1
             ea, eb = left.get(name), right.get(name)
             if special_entry(ea) or special_entry(eb):
-                continue  # skipped by rule, never drift (engine.compare.differs)
+                continue  # skipped by rule, never drift (engine.fs.compare.differs)
             if ea is None or eb is None:
                 found.differing.add(child)
                 continue
@@ -215,7 +215,7 @@ class Walker:
 
 
 def differ(a: str, b: str, perms: int = PERMS) -> bool:
-    """:func:`engine.compare.differs`, with big files' contents compared too.
+    """:func:`engine.fs.compare.differs`, with big files' contents compared too.
 
     The fsmonitor's filter calls files above ``CONTENT_LIMIT`` different to
     stay fast; the verifier compares them only when their stat changed, and

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import structlog
 
-from engine import problems, unison
 from engine.config import Config
 from engine.deadline import Deadline
-from engine.startup import oneshot
 from engine.startup.recorder import APP, HOST, Changes
+from engine.unison import launch, reports
+from monit import oneshot
 
 log = structlog.get_logger("native-sync")
 
@@ -52,7 +52,7 @@ def path_pattern(rel: str) -> str:
 def at_stop(
     cfg: Config,
     changes: Changes,
-    events: Callable[[list[problems.Event]], None] | None = None,
+    events: Callable[[list[reports.Event]], None] | None = None,
     timeout: float = TIMEOUT,
 ) -> bool:
     """Carry ``changes`` across; True when everything recorded crossed (and nothing was lost)."""
@@ -86,14 +86,14 @@ def at_stop(
 
 
 def _one_shot(
-    cfg: Config, extra: list[str], timeout: float, events: Callable[[list[problems.Event]], None] | None
+    cfg: Config, extra: list[str], timeout: float, events: Callable[[list[reports.Event]], None] | None
 ) -> bool:
     """One unison over some paths, with a throwaway archive folder; False when it failed."""
     scratch = Path(tempfile.mkdtemp(prefix=".carry-", dir=cfg.unison_dir))
     try:
         dry = dataclasses.replace(cfg, unison_dir=scratch)
         oneshot.sync_once(dry, "stop.carry", timeout=timeout, events=events, extra_args=extra)
-    except unison.SyncFailed as e:
+    except launch.SyncFailed as e:
         log.error("stop.carry_failed", error=str(e))
         return False
     finally:

@@ -39,12 +39,16 @@ from enum import StrEnum
 
 import structlog
 
-from engine import lean, ownership, problems, progress, unison
+from engine import lean
 from engine.config import Config
-from engine.paths import is_unison_temp
-from engine.startup import carry, fastcopy, oneshot
+from engine.fs import chown
+from engine.fs.paths import is_unison_temp
+from engine.startup import carry, fastcopy
 from engine.startup.carry import path_pattern
 from engine.startup.recorder import APP, HOST, Recorder
+from engine.state import progress
+from engine.unison import launch, reports
+from monit import oneshot
 
 MARK = "native-sync.coldstart"  # in UNISON
 
@@ -80,7 +84,7 @@ def wanted(cfg: Config) -> bool:
     """Should this start be a cold start (fresh, or resuming one)?"""
     if pending(cfg) is not None:
         return True
-    if unison.has_archive(cfg):
+    if launch.has_archive(cfg):
         return False
     matcher = cfg.ignore
     with os.scandir(cfg.unison_dest) as entries:
@@ -103,7 +107,7 @@ def owner_for(cfg: Config) -> tuple[int, int] | None:
     if wanted_ids == (os.geteuid(), os.getegid()):
         return None
     if os.geteuid() != 0:
-        log.warning("ownership.skipped", **ownership.skipped_fields(cfg.owner_uid, cfg.group_id))
+        log.warning("ownership.skipped", **chown.skipped_fields(cfg.owner_uid, cfg.group_id))
         return None
     return wanted_ids
 
@@ -112,7 +116,7 @@ def run(
     cfg: Config,
     stop: threading.Event,
     usable: Callable[[], None],
-    events: Callable[[list[problems.Event]], None] | None = None,
+    events: Callable[[list[reports.Event]], None] | None = None,
 ) -> int:
     """Copy, call ``usable()`` (the volume is complete), index; returns the files copied.
 
@@ -219,7 +223,7 @@ def index(
     cfg: Config,
     stop: threading.Event,
     app_wins: list[str],
-    events: Callable[[list[problems.Event]], None] | None = None,
+    events: Callable[[list[reports.Event]], None] | None = None,
 ) -> None:
     """unison's one-shot over the two trees (building its archive): stoppable, and
     watched like every one-shot (:func:`oneshot.sync_once`: the watchdog's rules,
@@ -231,5 +235,5 @@ def index(
         oneshot.sync_once(cfg, "coldstart.index", events=events, extra_args=extra, stop=stop)
     except oneshot.Interrupted as e:
         raise fastcopy.Stopped("indexing") from e
-    except unison.SyncFailed as e:
+    except launch.SyncFailed as e:
         raise ColdStartFailed(str(e)) from e

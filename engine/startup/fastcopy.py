@@ -3,7 +3,7 @@
 What unison syncs is what is copied: the type (folders, files, symbolic links,
 never followed), the permission bits under unison's default ``-perms 0o1777``
 mask, and file contents; special files are skipped (unison skips them too).
-Ignores are unison's own (:class:`engine.ignore.IgnoreMatcher`), and unison's
+Ignores are unison's own (:class:`engine.config.ignore.IgnoreMatcher`), and unison's
 temporary files are never copied.  File modification times are copied as well
 (unison does not sync them by default, but a copy that keeps them is ``cp -a``
 and lets a resumed copy recognise what is already done).  Contents go through
@@ -34,9 +34,9 @@ from typing import NamedTuple
 
 import structlog
 
+from engine.config.ignore import IgnoreMatcher
 from engine.deadline import Deadline
-from engine.ignore import IgnoreMatcher
-from engine.paths import PERMS, is_unison_temp, lstat
+from engine.fs.paths import PERMS, is_unison_temp, lstat
 from engine.startup.filecopy import Sig, Stopped, Writer, remove, sig
 
 __all__ = ["Copier", "Outcome", "Sig", "Stopped", "carry_back", "sig"]

@@ -3,7 +3,7 @@
 A :class:`Writer` creates a file or symbolic link on the app side with the
 host's permission bits (under unison's default ``-perms 0o1777`` mask), its
 modification time and the configured owner (from its first moment:
-:func:`engine.ownership.created`).  Contents go through the kernel
+:func:`engine.fs.chown.created`).  Contents go through the kernel
 (``copy_file_range``, else ``sendfile``, else read/write: the first call the
 kernel refuses is not tried again).  A sparse file stays sparse: only its
 data (``SEEK_DATA``/``SEEK_HOLE``) is copied, the holes are left unwritten
@@ -22,8 +22,8 @@ import struct
 import threading
 from collections.abc import Iterator
 
-from engine import ownership
-from engine.paths import PERMS
+from engine.fs import chown
+from engine.fs.paths import PERMS
 
 BIG = 8 << 20  # files above this are copied in chunks, checking for a stop between them
 NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
@@ -61,17 +61,17 @@ class Writer:
 
     def link(self, src: str, dst: str) -> os.stat_result:
         target = os.readlink(src)
-        ownership.created(dst, self.owner, lambda: os.symlink(target, dst))
+        chown.created(dst, self.owner, lambda: os.symlink(target, dst))
         return os.lstat(dst)
 
     def folder(self, dst: str) -> None:
-        ownership.created(dst, self.owner, lambda: os.mkdir(dst, 0o700))
+        chown.created(dst, self.owner, lambda: os.mkdir(dst, 0o700))
 
     def file(self, src: str, dst: str, st: os.stat_result) -> os.stat_result:
         fd_in = os.open(src, os.O_RDONLY | NOFOLLOW)
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW
-            fd_out = ownership.created(dst, self.owner, lambda: os.open(dst, flags, 0o600))
+            fd_out = chown.created(dst, self.owner, lambda: os.open(dst, flags, 0o600))
             try:
                 if st.st_size:
                     self.contents(fd_in, fd_out, st.st_size, dst, _holey(st))

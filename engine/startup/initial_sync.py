@@ -13,24 +13,27 @@ from pathlib import Path
 
 import structlog
 
-from engine import exits, ownership, problems, reasons, unison
+from engine import exits
 from engine.config import Config
-from engine.startup import coldstart, fastcopy, oneshot, preflight, probe, runtime, safety
+from engine.fs import access, chown
+from engine.startup import coldstart, fastcopy, probe, runtime, safety
+from engine.unison import launch, reasons, reports
+from monit import oneshot
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
 
 # What stops a start (one line logged, exits.STARTUP_FAILURE): `run` and `precopy` alike.
 START_FAILURES = (
     safety.MassDeletionRefused,
-    unison.SyncFailed,
-    preflight.Misconfigured,
+    launch.SyncFailed,
+    access.Misconfigured,
     coldstart.ColdStartFailed,
 )
 
 log = structlog.get_logger("native-sync")
 
 
-def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[problems.Event]:
+def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[reports.Event]:
     """The one-shot initial sync, then ownership of APP_VOLUME.
 
     The ownership walk runs when the owner is not known to be right already:
@@ -40,15 +43,15 @@ def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[probl
     :class:`oneshot.Interrupted` when ``stop`` is set meanwhile (unison is
     killed: the flush at stop runs the same pass, with the changes made since).
     """
-    reported: list[problems.Event] = []
+    reported: list[reports.Event] = []
     started = time.monotonic()
-    cold = not unison.has_archive(cfg)
+    cold = not launch.has_archive(cfg)
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
     items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
     owner_file = cfg.unison_dir / OWNER_MARK
     files = 0
     if cold or _read(owner_file) != _owner_mark(cfg):
-        files = ownership.chown_tree(cfg.unison_dest, *cfg.owner)
+        files = chown.chown_tree(cfg.unison_dest, *cfg.owner)
         record_owner(cfg)
     log.info(
         "initial_sync.done",
@@ -67,14 +70,14 @@ def record_owner(cfg: Config) -> None:
         log.warning("initial_sync.owner_not_recorded", error=str(e))
 
 
-def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> list[problems.Event]:
+def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> list[reports.Event]:
     """Issue 13: a fast copy makes the volume usable, then unison indexes (engine/startup/coldstart.py).
 
     The copy gives every entry its owner, so no ownership walk follows.
     Returns what unison's indexing run reported about single paths (a file
     neither the copy nor unison could read, say).
     """
-    reported: list[problems.Event] = []
+    reported: list[reports.Event] = []
     started = time.monotonic()
     log.info(
         "initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=True, fast_copy=True
@@ -97,7 +100,7 @@ def bring_up(
     usable: Callable[[], None],
     checked: Callable[[], None] = lambda: None,
     synced: Callable[[], None] = lambda: None,
-) -> list[problems.Event]:
+) -> list[reports.Event]:
     """The start-up sequence of ``run`` and ``precopy``, after :func:`runtime.prepare`.
 
     Preflight and the mass-deletion guard, then (``checked``) the initial sync:
@@ -108,9 +111,9 @@ def bring_up(
     first: engine/startup/carry.py), or :class:`oneshot.Interrupted` when it
     is set during unison's one-shot.
     """
-    preflight.check(cfg)
+    access.check(cfg)
     safety.check(cfg)
-    probe.probe_roots(cfg)  # case and normalization (engine/casefold.py): unison's arguments follow
+    probe.probe_roots(cfg)  # case and normalization (engine/fs/casefold.py): unison's arguments follow
     checked()
     if coldstart.wanted(cfg):
         return cold_start(cfg, stop, usable)
@@ -133,7 +136,7 @@ def _read(path: Path) -> str | None:
 
 def precopy(cfg: Config) -> int:
     """docker-sync's ``precopy_appsync``: the initial sync alone. Returns the exit status."""
-    for warning in preflight.mount_warnings(cfg):
+    for warning in access.mount_warnings(cfg):
         log.warning("mount.missing", warning=warning)
     try:
         runtime.prepare(cfg)
@@ -141,7 +144,7 @@ def precopy(cfg: Config) -> int:
     except (*START_FAILURES, fastcopy.Stopped) as e:
         log.error("precopy.failed", error=str(e))
         return exits.STARTUP_FAILURE
-    failed = [e for e in reported if isinstance(e, problems.Report) and not reasons.special(e.reason)]
+    failed = [e for e in reported if isinstance(e, reports.Report) and not reasons.special(e.reason)]
     for report in failed:
         log.error("problem", path=report.path, side=report.side, reason=report.reason)
     if failed:

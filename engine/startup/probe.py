@@ -1,7 +1,7 @@
-"""At start: what each root's folder folds and keeps (engine/casefold.py), logged and saved.
+"""At start: what each root's folder folds and keeps (engine/fs/casefold.py), logged and saved.
 
 Saved as ``roots.json`` before the first unison runs: unison's command lines
-(:func:`engine.unison.folding_args`), the fsmonitor's case guard and
+(:func:`engine.unison.launch.folding_args`), the fsmonitor's case guard and
 ``status`` read it from there.
 """
 
@@ -11,15 +11,16 @@ import dataclasses
 
 import structlog
 
-from engine import casefold, statefiles
 from engine.config import Config
+from engine.fs import casefold
+from engine.state import shared
 
 log = structlog.get_logger("native-sync")
 
 
-def probe_roots(cfg: Config) -> statefiles.Roots:
+def probe_roots(cfg: Config) -> shared.Roots:
     """Probe ``HOST_VOLUME`` and ``APP_VOLUME``; log the result and save ``roots.json``."""
-    roots = statefiles.Roots(
+    roots = shared.Roots(
         host=casefold.probe(str(cfg.unison_src)),
         app=casefold.probe(str(cfg.unison_dest)),
     )

@@ -23,7 +23,7 @@ import structlog
 from inotify_simple import INotify
 from inotify_simple import flags as F
 
-from engine.paths import is_unison_temp
+from engine.fs.paths import is_unison_temp
 
 log = structlog.get_logger("coldstart")
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import structlog
 
-from engine import ownership, statefiles, supervisord, unison, unisonlog
+from engine import supervisord
 from engine.config import Config
-from engine.startup import preflight
+from engine.fs import access, chown
+from engine.state import shared
+from engine.unison import launch, transcript
 
 log = structlog.get_logger("native-sync")
 
@@ -26,7 +28,7 @@ def prepare(cfg: Config) -> None:
     try:
         _prepare(cfg)
     except OSError as e:
-        raise preflight.Misconfigured(_unwritable(cfg, e)) from e
+        raise access.Misconfigured(_unwritable(cfg, e)) from e
     if cfg.in_image:
         _link_public_log(cfg)
 
@@ -55,16 +57,16 @@ def _unwritable(cfg: Config, e: OSError) -> str:
 
 def _link_public_log(cfg: Config) -> None:
     """``/tmp/unison.log`` (docker-sync's log view tails it): a symlink to the bounded file."""
-    target = cfg.runtime_dir / unisonlog.FILE
+    target = cfg.runtime_dir / transcript.FILE
     try:
-        unisonlog.PUBLIC.unlink(missing_ok=True)
-        unisonlog.PUBLIC.symlink_to(target)
+        transcript.PUBLIC.unlink(missing_ok=True)
+        transcript.PUBLIC.symlink_to(target)
     except OSError as e:
-        log.warning("unison_log.unlinked", path=str(unisonlog.PUBLIC), target=str(target), error=str(e))
+        log.warning("unison_log.unlinked", path=str(transcript.PUBLIC), target=str(target), error=str(e))
 
 
 def _prepare(cfg: Config) -> None:
-    for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / statefiles.FSMONITOR_DIR):
+    for folder in (cfg.runtime_dir, cfg.runtime_dir / "bin", cfg.runtime_dir / shared.FSMONITOR_DIR):
         folder.mkdir(parents=True, exist_ok=True)
     if cfg.runtime_dir.stat().st_uid == os.geteuid():  # the image's is 1777 for `--user` runs
         os.chmod(cfg.runtime_dir, 0o755)
@@ -78,20 +80,20 @@ def _prepare(cfg: Config) -> None:
         encoding="utf-8",
     )
     wrapper.chmod(0o755)
-    used = unison.fsmonitor_dir(cfg)
+    used = launch.fsmonitor_dir(cfg)
     if used != wrapper.parent:
         log.info("fsmonitor.from_path", reason=f"{cfg.runtime_dir} is mounted noexec", using=str(used))
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
-    if ownership.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
+    if chown.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
         os.lchown(cfg.unison_dest, *cfg.owner)
     for stale in (
-        statefiles.FSMONITOR_FILE,
-        statefiles.UNISON_FILE,
-        statefiles.RESTART_REASON_FILE,
-        statefiles.HEALTHY_FILE,
-        statefiles.PROBLEMS_FILE,
-        unisonlog.FILE,
-        unisonlog.FILE + ".1",
+        shared.FSMONITOR_FILE,
+        shared.UNISON_FILE,
+        shared.RESTART_REASON_FILE,
+        shared.HEALTHY_FILE,
+        shared.PROBLEMS_FILE,
+        transcript.FILE,
+        transcript.FILE + ".1",
     ):
         (cfg.runtime_dir / stale).unlink(missing_ok=True)
 

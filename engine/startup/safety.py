@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from engine.config import Config
-from engine.unison import has_archive
+from engine.unison.launch import has_archive
 
 
 class MassDeletionRefused(Exception):

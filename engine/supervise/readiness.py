@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine import health, statefiles, supervisord
+from engine import health, supervisord
 from engine.config import Config
+from engine.state import shared
 
 FSMONITOR_WAIT = 10.0  # after indexing: seconds ``watching`` may wait for unison's fsmonitor
 
@@ -30,7 +31,7 @@ class Readiness:
             info = self.client.info("unison")
         except supervisord.SupervisorError:
             return False  # not listening yet
-        recorded = statefiles.UnisonStatus.load(self.cfg.runtime_dir).pid
+        recorded = shared.UnisonStatus.load(self.cfg.runtime_dir).pid
         return info.get("statename") == "RUNNING" and recorded == info.get("pid")
 
     def changes_flow(self) -> bool:

@@ -25,14 +25,18 @@ from typing import Any
 
 import structlog
 
-from engine import exits, health, statefiles, supervisord, unison
+from engine import exits, health, supervisord
 from engine.config import RETIRED, Config
-from engine.jsonfile import now_iso
-from engine.startup import fastcopy, oneshot, preflight, runtime
+from engine.fs import access
+from engine.startup import fastcopy, runtime
 from engine.startup.initial_sync import START_FAILURES, bring_up
+from engine.state import shared
+from engine.state.jsonfile import now_iso
 from engine.supervise.readiness import Readiness
 from engine.supervise.stop import SUPERVISORD_WAIT, StopSequence, WatchdogHandle
 from engine.supervise.watching import Watching
+from engine.unison import launch
+from monit import oneshot
 from monit.loop import WatchdogThread
 
 POLL = 0.05  # until healthy
@@ -62,7 +66,7 @@ class Runner:
         self.supervisor: supervisord.SupervisordProcess | None = None
         self.client: supervisord.SupervisorClient = client or supervisord.Client(cfg.supervisor_socket)
         self.clock = clock
-        self.state = statefiles.RunState(pid=os.getpid())
+        self.state = shared.RunState(pid=os.getpid())
         self.observer = Watching(cfg, clock)
         self.marker = health.Marker(cfg.runtime_dir)
         self.stopper = StopSequence(cfg, self.client, self.observer, sync, clock)
@@ -75,7 +79,7 @@ class Runner:
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
 
-    def set_state(self, state: statefiles.State, **fields: Any) -> None:
+    def set_state(self, state: shared.State, **fields: Any) -> None:
         """``state.json`` says ``state`` (and ``fields``), from now on."""
         self.state = dataclasses.replace(self.state, state=state, **fields)
         self.state.save(self.cfg.runtime_dir)
@@ -96,7 +100,7 @@ class Runner:
         except BaseException:
             # supervisord runs in its own session: never leave it (and unison) behind
             log.exception("run.crashed")
-            self.set_state(statefiles.State.FAILED, error="native-sync crashed: see the logs")
+            self.set_state(shared.State.FAILED, error="native-sync crashed: see the logs")
             self.stopper.stop_supervisord(self.supervisor, SUPERVISORD_WAIT)
             raise
 
@@ -105,10 +109,10 @@ class Runner:
         cfg = self.cfg
         try:
             runtime.prepare(cfg)
-        except preflight.Misconfigured as e:
+        except access.Misconfigured as e:
             log.error("start.failed", error=str(e))
             return exits.STARTUP_FAILURE
-        warnings = tuple(preflight.mount_warnings(cfg))
+        warnings = tuple(access.mount_warnings(cfg))
         self.state = dataclasses.replace(self.state, warnings=warnings)
         self.state.save(cfg.runtime_dir)
         uid, gid = cfg.owner
@@ -127,7 +131,7 @@ class Runner:
             return self._finish(flush=True)
         except START_FAILURES as e:
             log.error("start.failed", error=str(e))
-            self.set_state(statefiles.State.FAILED, error=str(e))
+            self.set_state(shared.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
         if self.stop.is_set():  # the initial sync is done: the flush carries what changed since
             return self._finish(flush=True)
@@ -135,16 +139,16 @@ class Runner:
 
     def _checked(self) -> None:
         """Preflight passed: the initial sync begins."""
-        self.set_state(statefiles.State.INITIAL_SYNC)
-        unison.clear_stale_locks(self.cfg)
+        self.set_state(shared.State.INITIAL_SYNC)
+        launch.clear_stale_locks(self.cfg)
 
     def _synced(self) -> None:
-        self.set_state(statefiles.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=now_iso())
+        self.set_state(shared.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=now_iso())
 
     def _usable(self) -> None:
         """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
         self.readiness.indexing = True
-        self.set_state(statefiles.State.INDEXING, initial_sync_done=True, initial_sync_at=now_iso())
+        self.set_state(shared.State.INDEXING, initial_sync_done=True, initial_sync_at=now_iso())
         self.marker.update(self.state)
 
     def _supervise(self) -> int:
@@ -154,11 +158,11 @@ class Runner:
             self.observer.follow()
             if self.supervisor.poll() is not None:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
-                self.set_state(statefiles.State.FAILED, error="supervisord exited")
+                self.set_state(shared.State.FAILED, error="supervisord exited")
                 return exits.FAILED
             if not watching and self.readiness.watching():
                 watching = True
-                self.set_state(statefiles.State.WATCHING)
+                self.set_state(shared.State.WATCHING)
                 log.info("watching", seconds_to_ready=round(self.clock() - self.started, 3))
             if watching:
                 self._check()
@@ -178,9 +182,9 @@ class Runner:
 
     def _finish(self, flush: bool) -> int:
         """SIGTERM: ``stopping``, unhealthy, the stop sequence; ``failed`` if its flush failed."""
-        self.set_state(statefiles.State.STOPPING)
+        self.set_state(shared.State.STOPPING)
         self.marker.clear()
         code = self.stopper.run(self.supervisor, self.watchdog, flush)
         if code:
-            self.set_state(statefiles.State.FAILED, error="the flush at stop failed")
+            self.set_state(shared.State.FAILED, error="the flush at stop failed")
         return code

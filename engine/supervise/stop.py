@@ -17,10 +17,11 @@ from typing import Protocol
 
 import structlog
 
-from engine import exits, supervisord, unison
+from engine import exits, supervisord
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.supervise.watching import Watching
+from engine.unison import launch
 
 STOP_BUDGET = 9.0
 FLUSH_TIMEOUT = 6.0
@@ -38,7 +39,7 @@ class WatchdogHandle(Protocol):
 
 @dataclass
 class StopSequence:
-    """Stops what ``run`` started; ``sync`` runs the flush (:func:`engine.startup.oneshot.sync_once`)."""
+    """Stops what ``run`` started; ``sync`` runs the flush (:func:`monit.oneshot.sync_once`)."""
 
     cfg: Config
     client: supervisord.SupervisorClient
@@ -72,10 +73,10 @@ class StopSequence:
 
     def flush(self, timeout: float) -> int:
         """One more unison pass, so nothing changed before the stop is left behind."""
-        unison.clear_stale_locks(self.cfg)
+        launch.clear_stale_locks(self.cfg)
         try:
             self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.observer.take)
-        except unison.SyncFailed as e:
+        except launch.SyncFailed as e:
             log.error("stop.flush_failed", error=str(e), timeout=round(timeout, 3))
             return exits.FAILED
         return exits.OK

@@ -5,7 +5,7 @@ killed unison left behind (docker-sync #452, only when no unison of these
 roots runs), records the start and why it happened in ``unison.json`` and
 execs unison, so supervisord supervises unison itself.  unison runs as the
 container's user: as root it reads and writes both roots whatever their
-modes, and creates what it writes as its owner (patch 0005, engine/owners.py).
+modes, and creates what it writes as its owner (patch 0005, engine/fs/owners.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import time
 import structlog
 
 from engine import config as config_mod
-from engine import jsonfile, program, statefiles, unison
+from engine import program
+from engine.state import jsonfile, shared
+from engine.unison import launch
 
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
 MAX_DELAY = 30.0
@@ -27,7 +29,7 @@ REQUESTED = "requested"  # the reason the image's supervisorctl records before i
 log = structlog.get_logger("unison-program")
 
 
-def record_start(cfg: config_mod.Config) -> statefiles.UnisonStatus:
+def record_start(cfg: config_mod.Config) -> shared.UnisonStatus:
     """Count this start; every start after the first is a restart with a reason.
 
     A unison that exited within QUICK_EXIT seconds without ever starting its
@@ -36,10 +38,10 @@ def record_start(cfg: config_mod.Config) -> statefiles.UnisonStatus:
     to MAX_DELAY, so a broken setup does not spin; ``status`` reports
     ``failed`` from the third on.
     """
-    last = statefiles.UnisonStatus.load(cfg.runtime_dir)
+    last = shared.UnisonStatus.load(cfg.runtime_dir)
     record = dataclasses.replace(last, starts=last.starts + 1, quick_exits=0)
     if last.pid is not None:
-        monitor = jsonfile.read_json(cfg.runtime_dir / statefiles.FSMONITOR_FILE)
+        monitor = jsonfile.read_json(cfg.runtime_dir / shared.FSMONITOR_FILE)
         never_watched = monitor.get("unison_pid") != last.pid
         if never_watched and time.time() - last.started_at < QUICK_EXIT:
             record = dataclasses.replace(record, quick_exits=last.quick_exits + 1)
@@ -51,7 +53,7 @@ def record_start(cfg: config_mod.Config) -> statefiles.UnisonStatus:
         time.sleep(delay)
     record = dataclasses.replace(record, pid=os.getpid(), started_at=time.time())
     if record.starts > 1:
-        told = statefiles.RestartReason.take(cfg.runtime_dir)
+        told = shared.RestartReason.take(cfg.runtime_dir)
         reason = told.reason if told else "exit"
         record = dataclasses.replace(
             record,
@@ -69,10 +71,10 @@ def record_start(cfg: config_mod.Config) -> statefiles.UnisonStatus:
 
 def main() -> int:
     cfg = program.start("launch")
-    unison.clear_stale_locks(cfg)
+    launch.clear_stale_locks(cfg)
     record_start(cfg)
-    env = unison.environment(cfg)
-    command = unison.watch_command(cfg)
+    env = launch.environment(cfg)
+    command = launch.watch_command(cfg)
     log.info("unison.exec", command=command, uid=os.geteuid(), gid=os.getegid())
     os.execvpe(command[0], command, env)
 

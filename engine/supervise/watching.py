@@ -2,13 +2,13 @@
 
 One collaborator of :class:`engine.supervise.run.Runner`, so the Runner stays the life
 of the process: :meth:`Watching.follow` reads unison's new output
-(:mod:`engine.unisonlog`) into events (:mod:`engine.problems`): each transfer
+(:mod:`engine.unison.transcript`) into events (:mod:`engine.unison.reports`): each transfer
 is one log line (``sync.copied path=... from=host``), each problem and each
-conflict too (the losing copy is kept by :mod:`engine.conflicts`); the log
+conflict too (the losing copy is kept by :mod:`engine.unison.conflicts`); the log
 lines of our own processes in that file (the fsmonitor's, the unison
 program's) go on to our stdout unchanged, unison's raw text only at
 LOG_LEVEL=debug.  :meth:`Watching.check` asks, at most every CHECK_EVERY
-seconds, whether unison can still use both roots (:mod:`engine.startup.preflight`),
+seconds, whether unison can still use both roots (:mod:`engine.fs.access`),
 which problems still stand, and whether unison left a conflict copy its output
 did not name in a folder it wrote into (then kept like any other).
 """
@@ -23,9 +23,10 @@ from collections.abc import Callable
 
 import structlog
 
-from engine import compare, conflicts, paths, problems, statefiles, tracker, unisonlog
 from engine.config import Config
-from engine.startup import preflight
+from engine.fs import access, compare, paths
+from engine.state import shared
+from engine.unison import conflicts, reports, standing, transcript
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
 SWEEP_FOR = 60.0  # seconds a folder unison wrote into is looked at for conflict copies
@@ -51,24 +52,24 @@ class Watching:
     def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.tracker = tracker.Tracker(cfg.runtime_dir, self._still_a_problem, self._special, clock)
-        self.reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
-        self.follower = unisonlog.Follower(cfg.runtime_dir / unisonlog.FILE)
+        self.tracker = standing.Tracker(cfg.runtime_dir, self._still_a_problem, self._special, clock)
+        self.reader = reports.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
+        self.follower = transcript.Follower(cfg.runtime_dir / transcript.FILE)
         self.checked_at: float | None = None
         self.keeper = conflicts.Keeper(cfg)
         self.written: dict[tuple[str, str], float] = {}  # (side, folder) unison wrote into -> when
         self.root_mode_said = False
         self.debug = cfg.log_level == "debug"
 
-    def take(self, events: list[problems.Event], log_transfers: bool = False) -> None:
+    def take(self, events: list[reports.Event], log_transfers: bool = False) -> None:
         """What a one-shot unison reported (the initial sync, the flush): problems, conflicts."""
         if log_transfers:
             self._log_transfers(events)
         self.tracker.take(self._wanted(events))
-        self.keeper.take(e for e in events if isinstance(e, problems.Conflict))
+        self.keeper.take(e for e in events if isinstance(e, reports.Conflict))
         now = self.clock()
         for e in events:
-            if isinstance(e, problems.Transfer):
+            if isinstance(e, reports.Transfer):
                 self.written[e.target, os.path.dirname(e.path)] = now
 
     def follow(self, rest: bool = False) -> None:
@@ -80,7 +81,7 @@ class Watching:
         if not lines:
             return
         out = sys.stdout.buffer
-        events: list[problems.Event] = []
+        events: list[reports.Event] = []
         for line in lines:
             if _OURS.match(line):
                 out.write(line)
@@ -95,8 +96,8 @@ class Watching:
         self.take(events, log_transfers=True)
 
     @staticmethod
-    def _log_transfers(events: list[problems.Event]) -> None:
-        transfers = [e for e in events if isinstance(e, problems.Transfer)]
+    def _log_transfers(events: list[reports.Event]) -> None:
+        transfers = [e for e in events if isinstance(e, reports.Transfer)]
         for t in transfers[:MAX_TRANSFERS_LOGGED]:
             log.info(_VERBS.get(t.action, "sync.copied"), path=t.path, **{"from": t.source, "to": t.target})
         if len(transfers) > MAX_TRANSFERS_LOGGED:
@@ -108,7 +109,7 @@ class Watching:
         if self.checked_at is not None and now - self.checked_at < CHECK_EVERY:
             return False, None
         self.checked_at = now
-        error = preflight.root_error(self.cfg)
+        error = access.root_error(self.cfg)
         self.tracker.recheck()
         self.written = {place: at for place, at in self.written.items() if now - at <= SWEEP_FOR}
         self.keeper.sweep(self.written)  # copies unison made but did not name in its output
@@ -118,7 +119,7 @@ class Watching:
     def close(self) -> None:
         self.follower.close()
 
-    def _wanted(self, events: list[problems.Event]) -> list[problems.Event]:
+    def _wanted(self, events: list[reports.Event]) -> list[reports.Event]:
         """All but the one failure that is no problem: ``--user`` on a fresh named volume.
 
         Docker gives an empty volume the image's ``/app_sync`` (root, 1777: anyone may
@@ -128,7 +129,7 @@ class Watching:
         """
         wanted = []
         for event in events:
-            if isinstance(event, problems.Report) and self._foreign_app_root_mode(event):
+            if isinstance(event, reports.Report) and self._foreign_app_root_mode(event):
                 if not self.root_mode_said:
                     self.root_mode_said = True
                     st = os.stat(self.cfg.unison_dest)
@@ -143,8 +144,8 @@ class Watching:
             wanted.append(event)
         return wanted
 
-    def _foreign_app_root_mode(self, report: problems.Report) -> bool:
-        if report.path != problems.ROOT or not report.reason.startswith("Error in setting permissions"):
+    def _foreign_app_root_mode(self, report: reports.Report) -> bool:
+        if report.path != reports.ROOT or not report.reason.startswith("Error in setting permissions"):
             return False
         try:
             st = os.stat(self.cfg.unison_dest)
@@ -152,14 +153,14 @@ class Watching:
             return False
         return st.st_uid != os.geteuid() and os.access(self.cfg.unison_dest, os.W_OK | os.X_OK)
 
-    def _still_a_problem(self, problem: statefiles.Problem) -> bool:
+    def _still_a_problem(self, problem: shared.Problem) -> bool:
         """A root's problem stands while the root is unusable; a path's while it differs,
         or while unison cannot read it on either side (a folder only root can list looks
         the same as its empty copy: issue 18)."""
-        if problem.path == problems.ROOT:
-            return preflight.root_error(self.cfg) is not None
+        if problem.path == reports.ROOT:
+            return access.root_error(self.cfg) is not None
         host, app = (os.path.join(root, problem.path) for root in self.cfg.roots)
-        perms = 0 if statefiles.Roots.load(self.cfg.runtime_dir).host.permissions is False else paths.PERMS
+        perms = 0 if shared.Roots.load(self.cfg.runtime_dir).host.permissions is False else paths.PERMS
         return compare.differs(host, app, perms) or unreadable(host) or unreadable(app)
 
     def _special(self, rel: str) -> bool:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psutil
 
-from engine import statefiles
-from engine.paths import is_unison_temp
+from engine.fs.paths import is_unison_temp
 from engine.startup.safety import is_empty
+from engine.state import shared
 from tests.helpers import Engine, wait_for
 
 KINDS = ("unison", "engine")
@@ -31,13 +31,13 @@ def _gone(proc: psutil.Process) -> bool:
         return True
 
 
-def _monitor(engine: Engine) -> statefiles.FsmonitorStatus:
-    return statefiles.FsmonitorStatus.load(engine.runtime / statefiles.FSMONITOR_FILE)
+def _monitor(engine: Engine) -> shared.FsmonitorStatus:
+    return shared.FsmonitorStatus.load(engine.runtime / shared.FSMONITOR_FILE)
 
 
 def watching_unison(engine: Engine) -> int | None:
     """The pid of watch-mode unison once its fsmonitor runs (it has started properly), else None."""
-    pid = statefiles.UnisonStatus.load(engine.runtime).pid
+    pid = shared.UnisonStatus.load(engine.runtime).pid
     if pid is None or _monitor(engine).unison_pid != pid:
         return None
     try:

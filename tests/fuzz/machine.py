@@ -29,7 +29,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from engine.conflicts import Entry
+from engine.unison.conflicts import Entry
 from tests.fuzz import crash, observe, owners, races
 from tests.fuzz.kills import KillRules
 from tests.fuzz.model import SIDES, Concurrent, Tree, Window, check, top

@@ -132,7 +132,7 @@ def check(
     """What is wrong with two converged trees against the model: a list of violations.
 
     ``kept``: the conflict copies the engine kept since the last check, as (original path,
-    contents): in its conflict store, out of both trees (engine/conflicts.py).
+    contents): in its conflict store, out of both trees (engine/unison/conflicts.py).
     """
     wrong: list[str] = []
     if host != app:

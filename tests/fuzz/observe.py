@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.conflicts import Entry, Record
+from engine.unison.conflicts import Entry, Record
 from tests.fuzz import owners
 from tests.fuzz.rig import in_store, pending
 from tests.helpers import Engine, snapshot

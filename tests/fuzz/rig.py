@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.conflicts import STORE
+from engine.unison.conflicts import STORE
 from tests.fuzz import owners
 from tests.helpers import Engine, make_engine, snapshot, wait_for
 

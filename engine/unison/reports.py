@@ -22,13 +22,13 @@ unison 2.52.1 reports a path it could not sync in three forms (samples in
   ``Synchronization complete`` (or ``incomplete``) ends the cycle;
 - an arrow line of ``-terse`` (``changed  ====> changed    PATH``) with a
   double arrow is a conflict that ``-prefer`` settled: the side written to
-  lost, and ``-copyonconflict`` kept its version (:mod:`engine.conflicts`).
+  lost, and ``-copyonconflict`` kept its version (:mod:`engine.unison.conflicts`).
 
 Besides problems, the reader turns that text into :class:`Transfer` and
 :class:`Conflict` events, so the logs say ``sync.copied path=... from=host``
 instead of unison's raw lines (which go to the debug level only).
 
-:class:`Reader` is the pure line parser; :class:`engine.tracker.Tracker` keeps
+:class:`Reader` is the pure line parser; :class:`engine.unison.standing.Tracker` keeps
 the current problems (``problems.json``), logs each new one once and clears the
 ones that synced or are gone.
 """
@@ -43,7 +43,9 @@ import structlog
 
 ROOT = "."  # the path of a problem with a root itself (unison prints it empty)
 MAX_LINES = 6  # a reason longer than this many lines is cut there
-MAX_PROBLEMS = 1000  # paths remembered per batch of output; problems kept in status (engine/tracker.py)
+MAX_PROBLEMS = (
+    1000  # paths remembered per batch of output; problems kept in status (engine/unison/standing.py)
+)
 GENERIC = "failed (unison gave no reason)"
 _TWO_LINES = re.compile(
     r"^(The source file .*|Current source file .*|Destination updated during synchronization)$"

@@ -1,6 +1,6 @@
 """What unison's reason for not syncing a path means: the one place the families are named.
 
-unison says why it failed or skipped a path in words (:mod:`engine.problems`
+unison says why it failed or skipped a path in words (:mod:`engine.unison.reports`
 reads them); what the engine does about it depends only on which family the
 words belong to (samples in ``tests/data/unison-2.54/``):
 
@@ -15,7 +15,7 @@ words belong to (samples in ``tests/data/unison-2.54/``):
   checkout``, an ``rm -rf`` while unison copied), it **changed** during the
   transfer, or the transfer was **stopped** by us (a restart, the stop).
   Retried quietly (a debug line) and a problem only if the path still differs
-  after :data:`engine.tracker.TRANSIENT_BOUND`;
+  after :data:`engine.unison.standing.TRANSIENT_BOUND`;
 - **special** (:data:`SPECIAL`): a FIFO, a socket, a device: unison cannot
   sync such a file by its nature.  Skipped by rule, listed as ``skipped`` in
   ``status``, never a problem;

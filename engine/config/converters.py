@@ -10,7 +10,7 @@ import os
 import re
 import shlex
 
-from engine.ignore import pattern_regex
+from engine.config.ignore import pattern_regex
 
 PREFER_WORDS = ("host", "app", "newer")
 IGNORE_KINDS = ("Name", "Path", "BelowPath", "Regex")

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from engine.config import Config
-from engine.unison import once_command, one_shot_environment
+from engine.unison.launch import once_command, one_shot_environment
 
 TIMEOUT = 5.0  # two empty folders take ~20 ms; with a -repeat in UNISON_ARGS it would never end
 

@@ -2,7 +2,7 @@
 
 :func:`sync_once` runs unison once over both roots, restarts it when it burns
 CPU without reading or writing anything (docker-sync #497), reads its summary line and hands what it failed,
-skipped or transferred to :mod:`engine.problems`.
+skipped or transferred to :mod:`engine.unison.reports`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,16 @@ from collections.abc import Callable, Sequence
 import psutil
 import structlog
 
-from engine import owners, problems, reasons
 from engine.config import Config
-from engine.unison import SyncFailed, clear_stale_locks, once_command, one_shot_environment, sweep_litter
+from engine.fs import owners
+from engine.unison import reasons, reports
+from engine.unison.launch import (
+    SyncFailed,
+    clear_stale_locks,
+    once_command,
+    one_shot_environment,
+    sweep_litter,
+)
 from monit.sampler import TreeCpu
 from monit.watchdog import Sample, Watchdog
 
@@ -41,7 +48,7 @@ def sync_once(
     cfg: Config,
     purpose: str,
     timeout: float | None = None,
-    events: Callable[[list[problems.Event]], None] | None = None,
+    events: Callable[[list[reports.Event]], None] | None = None,
     extra_args: Sequence[str] = (),
     stop: threading.Event | None = None,
 ) -> int:
@@ -49,7 +56,7 @@ def sync_once(
 
     Logs ``<purpose>.done``; raises :class:`SyncFailed` when unison fails,
     cannot run, or takes longer than ``timeout`` seconds.  What unison failed,
-    skipped or transferred goes to ``events`` (:mod:`engine.problems`).  With
+    skipped or transferred goes to ``events`` (:mod:`engine.unison.reports`).  With
     the watchdog on, a unison that burns CPU is restarted by its rules
     (docker-sync #497).  ``extra_args`` go after the usual ones; a set
     ``stop`` kills unison and raises :class:`Interrupted`.
@@ -68,8 +75,8 @@ def sync_once(
         dog.restarted(time.monotonic())
     text = output.decode("utf-8", "replace")
     owners.after_one_shot(cfg, output.decode("utf-8", "surrogateescape"))  # the app side: OWNER_UID:GROUP_ID
-    reader = problems.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
-    reported = problems.merge(reader.feed_all(text))
+    reader = reports.Reader((str(cfg.unison_src), str(cfg.unison_dest)))
+    reported = reports.merge(reader.feed_all(text))
     if events is not None:
         events(reported)
     match = _TRANSFERRED.search(output)
@@ -83,7 +90,7 @@ def sync_once(
         tail = text.strip().splitlines()[-5:]
         raise SyncFailed(f"{purpose}: unison exited {returncode}: {' | '.join(tail)}")
     failed = sorted(
-        {e.path for e in reported if isinstance(e, problems.Report) and not reasons.special(e.reason)}
+        {e.path for e in reported if isinstance(e, reports.Report) and not reasons.special(e.reason)}
     )
     (log.warning if failed else log.info)(
         f"{purpose}.done",

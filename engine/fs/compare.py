@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import stat
 
-from engine.paths import PERMS, lstat, readlink, special_mode
+from engine.fs.paths import PERMS, lstat, readlink, special_mode
 
 CONTENT_LIMIT = 8 * 1024 * 1024
 BLOCK = 256 * 1024

@@ -36,10 +36,12 @@ from pathlib import Path
 
 import structlog
 
-from engine import config, jsonfile, ownership
+from engine import config
 from engine.config import Config
-from engine.jsonfile import read_json, write_json
-from engine.problems import Conflict
+from engine.fs import chown
+from engine.state import jsonfile
+from engine.state.jsonfile import read_json, write_json
+from engine.unison.reports import Conflict
 
 STORE = config.CONFLICT_STORE  # in HOST_VOLUME; ignored by unison, hidden from git
 STORE_CONFLICTS = "conflicts"
@@ -109,12 +111,12 @@ def original_name(name: str) -> str | None:
     return stripped if stripped != name else None
 
 
-def store_owner(cfg: Config) -> ownership.Owner | None:
+def store_owner(cfg: Config) -> chown.Owner | None:
     """Who owns the store and what is kept in it: HOST_VOLUME's root's owner (None: as we are)."""
-    if not ownership.privileged():
+    if not chown.privileged():
         return None
     try:
-        return ownership.owner_of(cfg.unison_src.lstat())
+        return chown.owner_of(cfg.unison_src.lstat())
     except OSError:
         return None
 
@@ -128,10 +130,10 @@ def store_root(cfg: Config) -> Path:
     owner = store_owner(cfg)
     try:
         if not store.is_dir():
-            ownership.created(store, owner, lambda: store.mkdir())
+            chown.created(store, owner, lambda: store.mkdir())
         gitignore = store / ".gitignore"
         if not gitignore.exists():
-            fd = ownership.created(gitignore, owner, lambda: os.open(gitignore, NEW_FILE, 0o644))
+            fd = chown.created(gitignore, owner, lambda: os.open(gitignore, NEW_FILE, 0o644))
             with open(fd, "w", encoding="utf-8") as out:
                 out.write(GITIGNORE)
         return store / STORE_CONFLICTS
@@ -139,13 +141,13 @@ def store_root(cfg: Config) -> Path:
         return cfg.unison_dir / STORE_CONFLICTS
 
 
-def _folders(path: Path, owner: ownership.Owner | None) -> None:
+def _folders(path: Path, owner: chown.Owner | None) -> None:
     """``path`` and the folders above it that are missing, each created as ``owner``."""
     if path.is_dir():
         return
     _folders(path.parent, owner)
     try:
-        ownership.created(path, owner, lambda: path.mkdir())
+        chown.created(path, owner, lambda: path.mkdir())
     except FileExistsError:
         pass
 
@@ -234,7 +236,7 @@ class Keeper:
         try:
             owner = store_owner(self.cfg)
             _folders(target.parent, owner)
-            ownership.copy_as(copy, target, owner)  # the host owner's from birth, whichever side lost
+            chown.copy_as(copy, target, owner)  # the host owner's from birth, whichever side lost
             _remove_copy(copy)
         except OSError as e:
             log.warning("conflict.not_moved", copy=str(copy), store=str(target), error=str(e))
@@ -277,7 +279,7 @@ def resolve(cfg: Config, path: str, side: str) -> tuple[Entry, str]:
         return entry, f"kept the {side} version of {entry.path} (it already stands); removed {kept}"
     target = (cfg.unison_src if side == "host" else cfg.unison_dest) / entry.path
     # a new path belongs to its side's owner from birth; a replaced file keeps its owner
-    owner = store_owner(cfg) if side == "host" else cfg.owner if ownership.privileged() else None
+    owner = store_owner(cfg) if side == "host" else cfg.owner if chown.privileged() else None
     if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
     if _plain_file(target) and _plain_file(kept):
@@ -285,7 +287,7 @@ def resolve(cfg: Config, path: str, side: str) -> tuple[Entry, str]:
     else:
         target.unlink(missing_ok=True)
         _folders(target.parent, owner)
-        ownership.copy_as(kept, target, owner)
+        chown.copy_as(kept, target, owner)
     _remove(kept)
     return entry, f"restored the {side} version of {entry.path} from {kept}; it syncs like any edit"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import structlog
 
-from engine.paths import is_unison_temp, join
+from engine.fs.paths import is_unison_temp, join
 
 log = structlog.get_logger("native-sync")
 

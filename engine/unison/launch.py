@@ -2,7 +2,7 @@
 
 The watch-mode command is exec'd by :mod:`engine.supervise.unison_program`; one-shot
 runs (the initial sync, ``precopy``, the flush at stop) are
-:mod:`engine.startup.oneshot`'s.
+:mod:`monit.oneshot`'s.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 import psutil
 import structlog
 
-from engine import owners, statefiles
 from engine.config import BUILTIN_IGNORES, Config
+from engine.fs import owners
+from engine.state import shared
 
 log = structlog.get_logger("native-sync")
 
@@ -37,7 +38,7 @@ def sync_args(cfg: Config) -> list[str]:
         args += ["-prefer", cfg.prefer_root]
     for pattern in (*cfg.excludes, *BUILTIN_IGNORES):
         args += ["-ignore", pattern]
-    args += folding_args(statefiles.Roots.load(cfg.runtime_dir), cfg.unison_args)
+    args += folding_args(shared.Roots.load(cfg.runtime_dir), cfg.unison_args)
     args += cfg.unison_args
     return args
 
@@ -46,8 +47,8 @@ def _given(args: Sequence[str], name: str) -> bool:
     return any(a == name or a.startswith(name + "=") for a in args)
 
 
-def folding_args(roots: statefiles.Roots, given: Sequence[str]) -> list[str]:
-    """What the roots' probe (engine/casefold.py) asks of unison; never what UNISON_ARGS sets.
+def folding_args(roots: shared.Roots, given: Sequence[str]) -> list[str]:
+    """What the roots' probe (engine/fs/casefold.py) asks of unison; never what UNISON_ARGS sets.
 
     A root that folds case or normalization: ``-ignorecase true`` (unison
     decides by the OS otherwise: Linux, sensitive), so names that root cannot
@@ -176,6 +177,6 @@ def clear_stale_locks(cfg: Config) -> list[str]:
 
 def sweep_litter(cfg: Config) -> None:
     """After a one-shot run: unison's abandoned temp files go (one names-only walk of each root)."""
-    from engine import litter
+    from engine.unison import litter
 
     litter.sweep(cfg.roots, cfg.ignore.ignored)

@@ -6,7 +6,7 @@ the program's own log lines) to ``SYNC_RUNTIME_DIR/unison.log``, at most
 tails ``/tmp/unison.log``; in the image ``run`` makes that a symlink to this
 file).  ``run`` follows it with :class:`Follower`: every line goes on to
 ``run``'s own stdout unchanged (so ``docker logs`` shows it as before) and
-to the problems reader (:mod:`engine.problems`).  No extra process.
+to the problems reader (:mod:`engine.unison.reports`).  No extra process.
 """
 
 from __future__ import annotations

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from engine import ownership
 from engine.config import Config
-from engine.ownership import Owner
-from engine.paths import Key, lstat
+from engine.fs import chown
+from engine.fs.chown import Owner
+from engine.fs.paths import Key, lstat
 
 log = structlog.get_logger("owners")
 
@@ -46,7 +46,7 @@ def unison_owners(cfg: Config) -> str | None:
     behaviour) when we may not give files away (not root) or a root cannot
     be named on one line.
     """
-    if not ownership.privileged():
+    if not chown.privileged():
         return None
     host = lstat(str(cfg.unison_src), unreadable=True)
     roots = [os.path.realpath(cfg.unison_src), os.path.realpath(cfg.unison_dest)]
@@ -68,7 +68,7 @@ class Owners:
     @classmethod
     def for_config(cls, cfg: Config) -> Owners | None:
         """The hook, when we may change owners (root); None otherwise."""
-        if not ownership.privileged():
+        if not chown.privileged():
             return None
         return cls(str(cfg.unison_src), str(cfg.unison_dest), cfg.owner)
 
@@ -86,7 +86,7 @@ class Owners:
 
     def events_lost(self) -> int:
         """The inotify queue overflowed: what the app wrote may have gone unseen; walk APP_VOLUME."""
-        changed = ownership.fix(self.app_root, "", self._app_wanted, tree=True)
+        changed = chown.fix(self.app_root, "", self._app_wanted, tree=True)
         log.info("owners.walked", reason="overflow", changed=changed)
         return changed
 
@@ -101,9 +101,9 @@ class Owners:
 
     def _app(self, rel: str) -> int:
         st = lstat(os.path.join(self.app_root, rel), unreadable=True)
-        if st is None or ownership.owner_of(st) == self.owner:
+        if st is None or chown.owner_of(st) == self.owner:
             return 0
-        return ownership.fix(self.app_root, rel, self._app_wanted, tree=stat.S_ISDIR(st.st_mode))
+        return chown.fix(self.app_root, rel, self._app_wanted, tree=stat.S_ISDIR(st.st_mode))
 
     def _app_wanted(self, st: os.stat_result) -> Owner:
         return self.owner

@@ -1,6 +1,6 @@
 """The JSON files native-sync's processes share: replaced atomically, read forgivingly.
 
-Which files there are, and what each holds, is :mod:`engine.statefiles`.
+Which files there are, and what each holds, is :mod:`engine.state.shared`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ folder and opens each folder below it with ``O_NOFOLLOW``, then changes the
 entry itself (``follow_symlinks=False``): a link in a replica (to ``/etc``,
 say) is given an owner as a link and nothing it points to is touched, even
 if a folder is swapped for a link while we look.  Which owner a path should
-have is :mod:`engine.owners`' business.
+have is :mod:`engine.fs.owners`' business.
 
 What we create ourselves (the cold start's copy, the conflict store) is
 created as its owner from its first moment (:func:`created`: Linux's

@@ -16,14 +16,14 @@ one reader removes it):
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
   conflicts, rescans (its folder belongs to the uid unison runs as);
 - ``problems.json`` (:class:`Problems`): ``run``: the paths unison failed or
-  skipped (:mod:`engine.problems`);
+  skipped (:mod:`engine.unison.reports`);
 - ``roots.json`` (:class:`Roots`): ``run`` and ``precopy`` at start: what each
   root's folder folds (case, normalization) and keeps (permissions)
-  (:mod:`engine.casefold`);
+  (:mod:`engine.fs.casefold`);
 - ``healthy``: present while ``health`` would pass (kept by ``run``).
 
 The ``status``/``health`` view of them is :mod:`engine.health`; how a file is
-replaced and read is :mod:`engine.jsonfile`.
+replaced and read is :mod:`engine.state.jsonfile`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.casefold import UNPROBED, Folding
-from engine.jsonfile import number, pid_field, read_json, real, text, texts, typed, write_json
+from engine.fs.casefold import UNPROBED, Folding
+from engine.state.jsonfile import number, pid_field, read_json, real, text, texts, typed, write_json
 
 STATE_FILE = "state.json"
 UNISON_FILE = "unison.json"
@@ -200,7 +200,7 @@ class FsmonitorStatus:
     verify_pause: float | None = None
     drift_repaired: int = 0
     drift_unrepaired: tuple[str, ...] = ()
-    litter_removed: int = 0  # unison temp files removed (engine/litter.py)
+    litter_removed: int = 0  # unison temp files removed (engine/unison/litter.py)
     # app-side names the host cannot hold apart (engine/fsmonitor/caseguard.py)
     clashes: tuple[Clash, ...] = ()
 
@@ -238,7 +238,7 @@ class FsmonitorStatus:
         write_json(path, asdict(self))
 
 
-# --- problems.json: `run` (engine.tracker.Tracker) --------------------------------
+# --- problems.json: `run` (engine.unison.standing.Tracker) --------------------------------
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from engine import ownership
+from engine.fs import chown
 
 log = structlog.get_logger("native-sync")
 
@@ -72,14 +72,14 @@ def probe(root: str) -> Folding:
     name = f"a{_ACCENTED}"
     owner = _owner(root)  # the probe is the root's owner's from birth, as everything we write there
     try:
-        ownership.created(folder, owner, lambda: os.mkdir(folder, 0o700))
+        chown.created(folder, owner, lambda: os.mkdir(folder, 0o700))
     except OSError as e:
         log.warning("roots.probe_failed", root=root, error=str(e))
         return Folding()
     path = os.path.join(folder, name)
     try:
         os.close(
-            ownership.created(path, owner, lambda: os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            chown.created(path, owner, lambda: os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         )
         case = os.path.lexists(os.path.join(folder, name.upper()))
         form = os.path.lexists(os.path.join(folder, unicodedata.normalize("NFD", name)))
@@ -97,9 +97,9 @@ def probe(root: str) -> Folding:
                 log.warning("roots.probe_left_behind", path=leftover, error=str(e))
 
 
-def _owner(root: str) -> ownership.Owner | None:
+def _owner(root: str) -> chown.Owner | None:
     try:
-        return ownership.owner_of(os.lstat(root)) if ownership.privileged() else None
+        return chown.owner_of(os.lstat(root)) if chown.privileged() else None
     except OSError:
         return None
 

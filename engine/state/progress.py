@@ -20,9 +20,9 @@ from pathlib import Path
 
 import structlog
 
-from engine import jsonfile
-from engine.ignore import IgnoreMatcher
-from engine.jsonfile import read_json, write_json
+from engine.config.ignore import IgnoreMatcher
+from engine.state import jsonfile
+from engine.state.jsonfile import read_json, write_json
 
 EVERY = 2.0  # seconds between progress lines
 FILE = "progress.json"  # in SYNC_RUNTIME_DIR

@@ -1,6 +1,7 @@
 """The one place that reads the environment: every setting as a frozen Config.
 
-Every variable goes through a small converter (:mod:`engine.converters`) that raises ``ValueError`` with
+Every variable goes through a small converter (:mod:`engine.config.converters`)
+that raises ``ValueError`` with
 what it accepts; :func:`load` turns that into :class:`ConfigError`, which names
 the variable, the value and the accepted form, so the edge can print one line
 and exit with status 2.
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine import roots
-from engine.converters import (
+from engine.config import roots
+from engine.config.converters import (
     archive_journal,
     boolean,
     excludes,
@@ -39,7 +40,7 @@ T = TypeVar("T")
 
 
 if TYPE_CHECKING:
-    from engine.ignore import IgnoreMatcher
+    from engine.config.ignore import IgnoreMatcher
 
 
 class ConfigError(Exception):
@@ -115,7 +116,7 @@ class Config:
     @functools.cached_property
     def ignore(self) -> IgnoreMatcher:
         """unison's ignores as a matcher, built once (the fsmonitor, the copy, litter removal)."""
-        from engine.ignore import IgnoreMatcher
+        from engine.config.ignore import IgnoreMatcher
 
         return IgnoreMatcher(self.ignores)
 
@@ -253,7 +254,7 @@ def _prefer_side(env: Mapping[str, str], prefer: str, src: Path, dest: Path) -> 
     raise ConfigError("UNISON_SYNC_PREFER", env["UNISON_SYNC_PREFER"], f"host, app, newer, {src} or {dest}")
 
 
-# Always ignored (engine/conflicts.py): unison's conflict copies, which stay on
+# Always ignored (engine/unison/conflicts.py): unison's conflict copies, which stay on
 # the losing side until ``run`` moves them into the store, and the store itself.
 CONFLICT_STORE = ".native-sync"
 BUILTIN_IGNORES = (
@@ -297,7 +298,7 @@ def _convert(env: Mapping[str, str], name: str, convert: Callable[[str], T], def
 
 
 def _distinct_roots(src: Path, dest: Path, clash: roots.Clash | None) -> None:
-    """Neither root may be, or contain, the other (SPEC 5 Roots, :mod:`engine.roots`): one line
+    """Neither root may be, or contain, the other (SPEC 5 Roots, :mod:`engine.config.roots`): one line
     naming both variables and folders.  The root named first is the one that holds the other."""
     if clash is None:
         return

@@ -8,7 +8,7 @@ cannot be scanned or written (a full volume included) makes ``health`` fail.
 :func:`mount_warnings` names the ``-v`` a root is missing in the image.
 
 unison runs as this process's user (as root it reads and writes both roots,
-creating files as their owners: :mod:`engine.owners`), so access is asked
+creating files as their owners: :mod:`engine.fs.owners`), so access is asked
 with access(2) here: a FUSE host mount or an ACL answers for itself.
 """
 

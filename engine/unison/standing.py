@@ -1,8 +1,8 @@
-"""The problems that stand: unison's reports of :mod:`engine.problems` kept in ``problems.json``.
+"""The problems that stand: unison's reports of :mod:`engine.unison.reports` kept in ``problems.json``.
 
 A path unison failed or skipped is a problem until it syncs or a recheck finds
 it gone or equal.  What unison's reason means is decided by its family
-(:mod:`engine.reasons`): a transient one (the source vanished, changed during
+(:mod:`engine.unison.reasons`): a transient one (the source vanished, changed during
 the transfer, the transfer stopped by us) is retried quietly and becomes a
 problem only when the path still differs :data:`TRANSIENT_BOUND` s after the
 first report; a reason that needs the user sticks to the path until it syncs
@@ -19,12 +19,13 @@ from pathlib import Path
 
 import structlog
 
-from engine import jsonfile, reasons, statefiles
-from engine.problems import GENERIC, MAX_PROBLEMS, Event, Report, Synced
-from engine.statefiles import Problem
+from engine.state import jsonfile, shared
+from engine.state.shared import Problem
+from engine.unison import reasons
+from engine.unison.reports import GENERIC, MAX_PROBLEMS, Event, Report, Synced
 
 HOLD = 2.0  # seconds after unison reported a path before a recheck may clear it
-# a transient report (engine.reasons.TRANSIENT) becomes a problem only when the path still
+# a transient report (engine.unison.reasons.TRANSIENT) becomes a problem only when the path still
 # differs this long after the first one (checked every few seconds by ``recheck``): a retry
 # that succeeds, or a path that is gone, is no problem
 TRANSIENT_BOUND = 10.0
@@ -74,7 +75,7 @@ class Tracker:
             self.save()
 
     def _report(self, event: Report) -> bool:
-        """One report of unison's, by its family (:mod:`engine.reasons`); True if the books changed."""
+        """One report of unison's, by its family (:mod:`engine.unison.reasons`); True if the books changed."""
         if reasons.special(event.reason):
             return self._skip(event)
         self._reported[event.path] = self.clock()
@@ -149,6 +150,6 @@ class Tracker:
 
     def save(self) -> None:
         if self.runtime_dir is not None:
-            statefiles.Problems(tuple(self.problems.values()), tuple(self.skipped.values())).save(
+            shared.Problems(tuple(self.problems.values()), tuple(self.skipped.values())).save(
                 self.runtime_dir
             )

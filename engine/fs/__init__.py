@@ -1,0 +1,8 @@
+"""The file system under both roots: paths and entries, comparing, case and normalization, owners.
+
+Who may use the roots (:mod:`~engine.fs.access`), how two replicas' entries
+compare (:mod:`~engine.fs.compare`), what a folder can hold apart
+(:mod:`~engine.fs.casefold`), who owns what the sync writes
+(:mod:`~engine.fs.owners`) and how an owner is changed without following a
+link (:mod:`~engine.fs.chown`).  Above :mod:`engine.config`, below everything else.
+"""

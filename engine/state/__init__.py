@@ -1,0 +1,7 @@
+"""What native-sync's processes share in ``SYNC_RUNTIME_DIR``: typed files, written atomically.
+
+:mod:`~engine.state.shared` holds one frozen dataclass per file,
+:mod:`~engine.state.jsonfile` how they are read and replaced, and
+:mod:`~engine.state.progress` the cold start's progress.  Above
+:mod:`engine.config` and :mod:`engine.fs`; never imports :mod:`engine.unison`.
+"""
