@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -114,26 +115,49 @@ def test_data_extents_are_the_ranges_that_hold_data(tmp_path: Path) -> None:
         assert list(data_extents(f.fileno(), 4 * MB)) == []  # nothing but a hole so far
 
 
-def test_the_pumps_fall_back_once_and_stay_fallen_back(
+def copy_two(tmp_path: Path, writer: Writer) -> None:
+    for name in ("a", "b"):
+        st = made(tmp_path / f"src-{name}", name.encode() * 5000, 0o644)
+        writer.file(str(tmp_path / f"src-{name}"), str(tmp_path / f"dst-{name}"), st)
+        assert (tmp_path / f"dst-{name}").read_bytes() == name.encode() * 5000
+
+
+def test_a_refused_copy_file_range_is_not_tried_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """copy_file_range refused (EXDEV: another filesystem), then sendfile (EINVAL): read and write."""
+    """EXDEV (another filesystem): sendfile from then on."""
+    tried: list[str] = []
+    real_sendfile = os.sendfile
+
+    def copy_file_range(*args: object) -> int:
+        tried.append("copy_file_range")
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    def sendfile(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        tried.append("sendfile")
+        return real_sendfile(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "copy_file_range", copy_file_range)
+    monkeypatch.setattr(os, "sendfile", sendfile)
+    copy_two(tmp_path, Writer(threading.Event()))
+    assert tried == ["copy_file_range", "sendfile", "sendfile"]
+
+
+def test_a_refused_sendfile_falls_back_to_read_and_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tried: list[str] = []
 
-    def refused(name: str, code: int):  # type: ignore[no-untyped-def]
+    def refused(name: str, code: int) -> Callable[..., int]:
         def pump(*args: object) -> int:
             tried.append(name)
             raise OSError(code, os.strerror(code))
 
         return pump
 
-    monkeypatch.setattr(os, "copy_file_range", refused("copy_file_range", errno.EXDEV))
+    monkeypatch.setattr(os, "copy_file_range", refused("copy_file_range", errno.ENOSYS))
     monkeypatch.setattr(os, "sendfile", refused("sendfile", errno.EINVAL))
-    writer = Writer(threading.Event())
-    for name in ("a", "b"):
-        st = made(tmp_path / f"src-{name}", name.encode() * 5000, 0o644)
-        writer.file(str(tmp_path / f"src-{name}"), str(tmp_path / f"dst-{name}"), st)
-        assert (tmp_path / f"dst-{name}").read_bytes() == name.encode() * 5000
+    copy_two(tmp_path, Writer(threading.Event()))
     assert tried == ["copy_file_range", "sendfile"]  # the second file went straight to read/write
 
 
