@@ -158,3 +158,15 @@ def test_a_limit_that_cannot_be_set_is_a_warning_with_the_hint(tmp_path: Path, w
         ("inotify.limit_unchanged", 524288, "warning")
     ]
     assert "privileged container" in logs[0]["hint"]
+
+
+def test_our_runtime_folder_is_ours_alone_one_made_for_anyone_stays_so(tmp_path: Path) -> None:
+    cfg = folders_config(tmp_path)
+    cfg.runtime_dir.chmod(0o1777)
+    runtime.prepare(cfg)
+    assert stat.S_IMODE(cfg.runtime_dir.stat().st_mode) == 0o755
+    if os.geteuid() == 0:  # the image's, made 1777 by root for `--user` runs
+        cfg.runtime_dir.chmod(0o1777)
+        os.chown(cfg.runtime_dir, 1234, 1234)
+        runtime.prepare(cfg)
+        assert stat.S_IMODE(cfg.runtime_dir.stat().st_mode) == 0o1777
