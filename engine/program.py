@@ -12,7 +12,7 @@ import logging
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -24,8 +24,14 @@ def _to_stderr(message: str) -> None:
     print(f"native-sync: {message}", file=sys.stderr)
 
 
-def load_config(*, volumes: bool = False, say: Callable[[str], None] = _to_stderr) -> config_mod.Config:
-    """The Config, or ``say`` the one-line reason and exit with BAD_CONFIG.
+def load_config(
+    *,
+    volumes: bool = False,
+    say: Callable[[str], None] = _to_stderr,
+    environ: Mapping[str, str] | None = None,
+) -> config_mod.Config:
+    """The Config (from ``environ``, default the process's), or ``say`` the one-line reason and
+    exit with BAD_CONFIG.
 
     ``volumes``: also require both roots to be existing folders, apart, and
     UNISON_ARGS to be arguments unison accepts (a dry run: :mod:`engine.unison.dryrun`).  ``say``
@@ -33,7 +39,7 @@ def load_config(*, volumes: bool = False, say: Callable[[str], None] = _to_stder
     answers unison with it instead).
     """
     try:
-        cfg = config_mod.load()
+        cfg = config_mod.load(environ)
         if volumes:
             config_mod.check_volumes(cfg)
             _check_unison_args(cfg)
@@ -53,10 +59,14 @@ def _check_unison_args(cfg: config_mod.Config) -> None:
 
 
 def start(
-    process: str, *, volumes: bool = False, say: Callable[[str], None] = _to_stderr
+    process: str,
+    *,
+    volumes: bool = False,
+    say: Callable[[str], None] = _to_stderr,
+    environ: Mapping[str, str] | None = None,
 ) -> config_mod.Config:
     """:func:`load_config`, then structlog set up for ``process``."""
-    cfg = load_config(volumes=volumes, say=say)
+    cfg = load_config(volumes=volumes, say=say, environ=environ)
     setup(cfg.log_format, cfg.tz, process=process, level=cfg.log_level)
     return cfg
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.config import Config, load
 from engine.fs.paths import is_unison_temp
 from harness.engine import ENTRYPOINT, REPO, Engine, kill_leftovers, make_engine, wait_for
 
@@ -146,3 +147,22 @@ def owners_of(folder: Path) -> dict[str, tuple[int, int]]:
         st = path.lstat()
         found[str(path.relative_to(folder))] = (st.st_uid, st.st_gid)
     return found
+
+
+def folders_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A host-mode environment on ``tmp_path``/host, app, unison and run (all made), no watchdog."""
+    for name in ("host", "app", "unison", "run"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    return {
+        "HOST_VOLUME": str(tmp_path / "host"),
+        "APP_VOLUME": str(tmp_path / "app"),
+        "UNISON": str(tmp_path / "unison"),
+        "SYNC_RUNTIME_DIR": str(tmp_path / "run"),
+        "MONIT_ENABLE": "false",
+        **extra,
+    }
+
+
+def folders_config(tmp_path: Path, **extra: str) -> Config:
+    """The Config of :func:`folders_env`."""
+    return load(folders_env(tmp_path, **extra))

@@ -17,10 +17,11 @@ import pytest
 
 import entrypoint
 from engine import exits
-from engine.cli import view
+from engine.cli import monitor, view
+from engine.config import Config
 from engine.state import shared
 from engine.unison import conflicts
-from tests.helpers import REPO, wait_for
+from tests.helpers import REPO, folders_config, wait_for
 
 DATA = REPO / "tests" / "data" / "status"
 NOW = datetime(2026, 12, 2, 10, 0, 12, tzinfo=UTC)
@@ -231,3 +232,57 @@ def test_status_in_a_real_terminal(tmp_path: Path, name: str, expected: list[str
         print(plain)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, timeout=30)
+
+
+# --- engine/cli/monitor.py: the view of a state folder, once or live -------------------------
+
+
+def state_folder(tmp_path: Path, name: str) -> Config:
+    """A Config whose runtime and UNISON folders hold the state of the recorded status ``name``."""
+    cfg = folders_config(tmp_path, HOST_VOLUME="/host_sync", APP_VOLUME="/app_sync")
+    record(cfg.runtime_dir, cfg.unison_dir, name)
+    return cfg
+
+
+SHOWN = {
+    "watching": ["native-sync  watching: changes sync both ways", "  pending    nothing"],
+    "degraded": ["degraded: watching, but", "Problems (2): these paths do not sync", "secret.txt  host"],
+    "conflicted": ["1 conflict to look at", "src/app.py  host won", "keep host|app PATH"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHOWN))
+def test_status_shows_the_view_of_the_state_folder(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = state_folder(tmp_path, name)
+    assert monitor.run(cfg, live=False, clock=lambda: NOW) == exits.OK
+    shown = capsys.readouterr().out
+    assert "\033[" not in shown  # not a terminal: no colour
+    lines = shown.splitlines()
+    assert lines[1:3] == ["  host       /host_sync", "  app        /app_sync"]
+    assert "  last sync  2026-12-02 10:00:00 UTC (12 s ago)" in lines  # ages from the clock given
+    for text in SHOWN[name]:
+        assert text in shown, shown
+
+
+def test_monitor_redraws_until_ctrl_c(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = state_folder(tmp_path, "watching")
+    times = iter([NOW, NOW.replace(second=14), NOW.replace(second=16)])
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            raise KeyboardInterrupt
+        (cfg.runtime_dir / shared.STATE_FILE).write_text("{}")  # the engine stopped between views
+
+    assert monitor.run(cfg, live=True, interval=2, clock=lambda: next(times), pause=pause) == exits.OK
+    out = capsys.readouterr().out
+    assert pauses == [2, 2, 2]
+    views = out.split("\nnative-sync  ")[1:]  # not a terminal: views follow each other, no clearing
+    assert "\033[" not in out and len(views) == 3 and out.endswith("Ctrl-C to leave\n\n")
+    assert views[0].startswith("watching: changes sync both ways")
+    assert "10:00:12 UTC, every 2 s; Ctrl-C to leave" in views[0]
+    assert not views[1].startswith("watching") and "10:00:14 UTC, every 2 s" in views[1]
+    assert "10:00:16 UTC" in views[2]

@@ -19,7 +19,8 @@ from engine.config import Config
 from engine.unison import conflicts
 
 
-def list_(cfg: Config, as_json: bool) -> int:
+def list_(cfg: Config, as_json: bool, now: datetime | None = None) -> int:
+    """The list, for a person (ages from ``now``, default the time) or as JSON."""
     entries = conflicts.Record.load(cfg.unison_dir).current().entries
     if as_json:
         print(json.dumps([asdict(e) for e in entries], indent=2))
@@ -27,7 +28,7 @@ def list_(cfg: Config, as_json: bool) -> int:
     if not entries:
         print("No conflicts: nothing to resolve.")
         return exits.OK
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) if now is None else now
     print(f"{view.plural(len(entries), 'conflict')} (newest first):")
     for e in entries:
         moment = view.parse_time(e.at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -94,12 +95,28 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
     return reported
 
 
+@dataclass(frozen=True)
+class Steps:
+    """What :func:`bring_up` runs, in its order; tests give stand-ins (STYLE 9)."""
+
+    check_access: Callable[[Config], None] = access.check
+    check_safety: Callable[[Config], None] = safety.check
+    probe_roots: Callable[[Config], object] = probe.probe_roots
+    cold_wanted: Callable[[Config], bool] = coldstart.wanted
+    cold_start: Callable[[Config, threading.Event, Callable[[], None]], list[reports.Event]] = cold_start
+    one_shot: Callable[[Config, threading.Event | None], list[reports.Event]] = initial_sync
+
+
+STEPS = Steps()
+
+
 def bring_up(
     cfg: Config,
     stop: threading.Event,
     usable: Callable[[], None],
     checked: Callable[[], None] = lambda: None,
     synced: Callable[[], None] = lambda: None,
+    steps: Steps = STEPS,
 ) -> list[reports.Event]:
     """The start-up sequence of ``run`` and ``precopy``, after :func:`runtime.prepare`.
 
@@ -111,13 +128,13 @@ def bring_up(
     first: engine/startup/carry.py), or :class:`oneshot.Interrupted` when it
     is set during unison's one-shot.
     """
-    access.check(cfg)
-    safety.check(cfg)
-    probe.probe_roots(cfg)  # case and normalization (engine/fs/casefold.py): unison's arguments follow
+    steps.check_access(cfg)
+    steps.check_safety(cfg)
+    steps.probe_roots(cfg)  # case and normalization (engine/fs/casefold.py): unison's arguments follow
     checked()
-    if coldstart.wanted(cfg):
-        return cold_start(cfg, stop, usable)
-    reported = initial_sync(cfg, stop)
+    if steps.cold_wanted(cfg):
+        return steps.cold_start(cfg, stop, usable)
+    reported = steps.one_shot(cfg, stop)
     synced()
     return reported
 
@@ -134,13 +151,14 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def precopy(cfg: Config) -> int:
-    """docker-sync's ``precopy_appsync``: the initial sync alone. Returns the exit status."""
+def precopy(cfg: Config, steps: Steps = STEPS) -> int:
+    """docker-sync's ``precopy_appsync``: the initial sync alone (``steps``: :func:`bring_up`'s).
+    Returns the exit status."""
     for warning in access.mount_warnings(cfg):
         log.warning("mount.missing", warning=warning)
     try:
         runtime.prepare(cfg)
-        reported = bring_up(cfg, threading.Event(), lambda: None)
+        reported = bring_up(cfg, threading.Event(), lambda: None, steps=steps)
     except (*START_FAILURES, fastcopy.Stopped) as e:
         log.error("precopy.failed", error=str(e))
         return exits.STARTUP_FAILURE

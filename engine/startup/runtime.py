@@ -17,6 +17,8 @@ from engine.unison import launch, transcript
 
 log = structlog.get_logger("native-sync")
 
+INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
+
 
 def prepare(cfg: Config) -> None:
     """Runtime folders, the fsmonitor executable, UNISON, owned where they must be.
@@ -98,11 +100,10 @@ def _prepare(cfg: Config) -> None:
         (cfg.runtime_dir / stale).unlink(missing_ok=True)
 
 
-def set_inotify_limit(cfg: Config) -> None:
-    """Raise ``fs.inotify.max_user_watches`` to MAX_INOTIFY_WATCHES if allowed."""
+def set_inotify_limit(cfg: Config, knob: Path = INOTIFY_WATCHES) -> None:
+    """Raise ``fs.inotify.max_user_watches`` (the file ``knob``) to MAX_INOTIFY_WATCHES if allowed."""
     if cfg.max_inotify_watches is None:
         return
-    knob = Path("/proc/sys/fs/inotify/max_user_watches")
     try:
         current = int(knob.read_text())
         if current >= cfg.max_inotify_watches:
