@@ -174,7 +174,7 @@ def test_reset_drops_pending_and_tells_the_backend(proto: Protocol, backend: Fak
     assert proto.pending == {"k": {"b"}}
 
 
-def test_the_backend_hears_of_every_wait_and_what_waits_already(proto: Protocol, backend: FakeBackend) -> None:
+def test_the_backend_hears_of_every_wait_with_what_waits(proto: Protocol, backend: FakeBackend) -> None:
     """The pending count goes with the WAIT (the backend asks nothing of the protocol back)."""
     assert proto.handle("WAIT h1") == []
     assert proto.add_changes("h1", {"a", "b/c"}) == ["CHANGES h1"]
