@@ -64,6 +64,7 @@ class FakeINotify:
         self.events = events or []
         self.add_error = add_error
         self.next_wd = 1
+        self.added: list[tuple[str, int]] = []  # (path, mask) of every watch made
         self.removed: list[int] = []
 
     def fileno(self) -> int:
@@ -72,6 +73,7 @@ class FakeINotify:
     def add_watch(self, path: str, mask: int) -> int:
         if self.add_error is not None:
             raise OSError(self.add_error, os.strerror(self.add_error), path)
+        self.added.append((path, mask))
         self.next_wd += 1
         return self.next_wd - 1
 
