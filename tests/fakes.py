@@ -35,7 +35,7 @@ class FakeBackend:
     """Records what the protocol asks of the watcher."""
 
     calls: list[tuple[str, ...]] = field(default_factory=list)
-    waited: list[str] = field(default_factory=list)
+    waited: list[tuple[str, int]] = field(default_factory=list)  # (replica, changes pending)
     taken: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def start(self, replica: str, root: str, path: str) -> None:
@@ -50,8 +50,8 @@ class FakeBackend:
     def reset(self, replica: str) -> None:
         self.calls.append(("reset", replica))
 
-    def waiting(self, replica: str) -> None:
-        self.waited.append(replica)
+    def waiting(self, replica: str, pending: int) -> None:
+        self.waited.append((replica, pending))
 
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         self.taken.append((replica, paths))
@@ -64,6 +64,7 @@ class FakeINotify:
         self.events = events or []
         self.add_error = add_error
         self.next_wd = 1
+        self.added: list[tuple[str, int]] = []  # (path, mask) of every watch made
         self.removed: list[int] = []
 
     def fileno(self) -> int:
@@ -72,6 +73,7 @@ class FakeINotify:
     def add_watch(self, path: str, mask: int) -> int:
         if self.add_error is not None:
             raise OSError(self.add_error, os.strerror(self.add_error), path)
+        self.added.append((path, mask))
         self.next_wd += 1
         return self.next_wd - 1
 

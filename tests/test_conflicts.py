@@ -250,7 +250,7 @@ def test_a_cold_start_logs_progress_at_its_pace_while_copying_and_indexing(
 
 
 def a_pass(at: float, differing: frozenset[str] = frozenset()) -> Pass:
-    return Pass(differing, (), 100, 0.01, 0.01, 10.0, at)
+    return Pass(("/a", "/b"), differing, (), 100, 0.01, 0.01, 10.0, at)
 
 
 def test_an_idle_verifier_says_one_summary_every_few_minutes_at_info() -> None:

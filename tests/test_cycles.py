@@ -166,3 +166,19 @@ def test_an_unwritable_status_is_given_up_with_one_warning(tmp_path: Path) -> No
         publisher.publish(FsmonitorStatus())
     assert [e["event"] for e in logs] == ["status.unwritable"]
     assert publisher.path is None
+
+
+def test_the_publisher_is_behind_from_a_change_until_it_writes(tmp_path: Path) -> None:
+    """Built first, it is what the screen, the commands and the outbox tell (no loop between them)."""
+    path = tmp_path / "fsmonitor.json"
+    publisher = Publisher(path)
+    assert not publisher.behind
+    publisher.changed()
+    publisher.changed()
+    assert publisher.behind and not path.exists()  # said, not written: the loop writes once a round
+    publisher.publish(FsmonitorStatus(syncs=1))
+    assert not publisher.behind and FsmonitorStatus.load(path).syncs == 1
+    nowhere = Publisher(None)  # no status folder: nothing written, and never behind for ever
+    nowhere.changed()
+    nowhere.publish(FsmonitorStatus())
+    assert not nowhere.behind

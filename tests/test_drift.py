@@ -146,7 +146,7 @@ def test_a_path_given_up_is_handed_to_unison_again_now_and_then() -> None:
     drift = Drift()
     reported = []
     for _ in range(UNREPAIRED_PASSES + 2 * UNREPAIRED_RETRY_EVERY):
-        drift.passed(Pass(frozenset({"big.bin"}), (), 1, 0.0, 0.0, 10.0, 0.0))
+        drift.passed(Pass(("/a", "/b"), frozenset({"big.bin"}), (), 1, 0.0, 0.0, 10.0, 0.0))
         reported.append(bool(drift.take(lambda rel: True)))
     assert drift.unrepaired == {"big.bin"}
     assert reported[:UNREPAIRED_PASSES] == [True] * UNREPAIRED_PASSES

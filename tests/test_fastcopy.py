@@ -214,8 +214,10 @@ def test_a_stop_leaves_only_whole_files_and_a_resumed_copy_adopts_the_rest(tmp_p
         write(src / f"d{i % 5}/f{i}", f"content {i}")
     dst.mkdir()
     stop = threading.Event()
+    told: list[tuple[int, int]] = []
 
-    def progress(copied: int) -> None:
+    def progress(copied: int, done_bytes: int) -> None:
+        told.append((copied, done_bytes))
         if copied == 20:
             stop.set()
 
@@ -224,6 +226,7 @@ def test_a_stop_leaves_only_whole_files_and_a_resumed_copy_adopts_the_rest(tmp_p
         copier.run()
     done = [p for p in dst.rglob("*") if p.is_file()]
     assert len(done) == 20
+    assert told[-1] == (20, sum(p.stat().st_size for p in done))  # the counts so far, bytes too
     assert all(p.read_bytes() == (src / p.relative_to(dst)).read_bytes() for p in done)
     write(dst / "d0/leftover", "not on the host")
     (dst / done[0]).write_text("half-written")

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from engine.fs.compare import differs
 from engine.fsmonitor import settle
 from engine.fsmonitor.inotify import Batch, Watcher
-from engine.fsmonitor.monitor import Monitor
+from engine.fsmonitor.monitor import Monitor, build_monitor
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.settle import SETTLE
 from engine.state.shared import FsmonitorStatus
@@ -72,9 +72,9 @@ def start_rig(
     host, app = tmp_path / "host", tmp_path / "app"
     host.mkdir(exist_ok=exist_ok)
     app.mkdir(exist_ok=exist_ok)
-    monitor = Monitor(
-        watcher=Watcher(lambda rel: False),
-        differs=differs,
+    monitor = build_monitor(
+        Watcher(lambda rel: False),
+        differs,
         rescan_interval=rescan_interval,
         status_file=status_file,
         wall=FakeClock(1_800_000_000.0),

@@ -13,7 +13,7 @@ from engine.config import load
 from engine.fs import chown
 from engine.fs.owners import Owners, written_paths
 from engine.fsmonitor.inotify import Batch, Watcher
-from engine.fsmonitor.monitor import Monitor
+from engine.fsmonitor.monitor import build_monitor
 from tests.helpers import Engine, same_trees, wait_for
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
@@ -284,9 +284,7 @@ def test_an_overflow_gives_the_app_side_its_owner(tmp_path: Path) -> None:
     watcher = Watcher(lambda rel: False)
     watcher.add_root("a", str(host))
     watcher.add_root("b", str(app))
-    monitor = Monitor(
-        watcher=watcher, differs=lambda a, b: False, listeners=[Owners(str(host), str(app), APP)]
-    )
+    monitor = build_monitor(watcher, lambda a, b: False, listeners=[Owners(str(host), str(app), APP)])
     monitor.events(Batch(set(), overflow=True), 1.0)
     assert owner(app / "unseen") == APP
 

@@ -174,11 +174,15 @@ def test_reset_drops_pending_and_tells_the_backend(proto: Protocol, backend: Fak
     assert proto.pending == {"k": {"b"}}
 
 
-def test_the_backend_hears_of_every_wait(proto: Protocol, backend: FakeBackend) -> None:
-    proto.add_changes("h1", {"a"})
-    assert proto.handle("WAIT h1") == ["CHANGES h1"]
-    assert proto.handle("WAIT h2") == []
-    assert backend.waited == ["h1", "h2"]
+def test_the_backend_hears_of_every_wait_with_what_waits(proto: Protocol, backend: FakeBackend) -> None:
+    """The pending count goes with the WAIT (the backend asks nothing of the protocol back)."""
+    assert proto.handle("WAIT h1") == []
+    assert proto.add_changes("h1", {"a", "b/c"}) == ["CHANGES h1"]
+    proto.handle("CHANGES h1")
+    assert proto.add_changes("h2", {"a"}) == []
+    assert proto.handle("WAIT h1") == []
+    assert proto.handle("WAIT h2") == ["CHANGES h2"]
+    assert backend.waited == [("h1", 0), ("h1", 1), ("h2", 1)]
 
 
 def test_the_backend_hears_which_changes_were_taken(proto: Protocol, backend: FakeBackend) -> None:

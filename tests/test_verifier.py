@@ -19,7 +19,7 @@ from engine.fs.compare import differs
 from engine.fsmonitor import walker as walker_module
 from engine.fsmonitor.drift import UNREPAIRED_PASSES, Drift
 from engine.fsmonitor.inotify import Watcher
-from engine.fsmonitor.monitor import Monitor
+from engine.fsmonitor.monitor import build_monitor
 from engine.fsmonitor.pacing import BIG_BOUND, DRIFT_BOUND, FLOOR, drift_bound
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.verifier import Pass, VerifierThread, Walker
@@ -142,7 +142,7 @@ def test_a_folder_missing_on_one_side_is_one_difference(trees: tuple[Path, Path]
 
 
 def a_pass(*differing: str, temps: tuple[str, ...] = ()) -> Pass:
-    return Pass(frozenset(differing), temps, 10, 0.1, 0.05, FLOOR, 1_800_000_000.0)
+    return Pass(("/a", "/b"), frozenset(differing), temps, 10, 0.1, 0.05, FLOOR, 1_800_000_000.0)
 
 
 def test_drift_is_reported_until_it_is_given_up_and_shown() -> None:
@@ -195,8 +195,8 @@ def test_the_first_walk_does_not_set_the_pace(
     thread = VerifierThread(lambda rel: False, None)
     one_pass = thread.one_pass
 
-    def costly(contents: bool = True) -> Pass:
-        return dataclasses.replace(one_pass(contents), cpu_seconds=next(costs))
+    def costly(roots: tuple[str, str], contents: bool = True) -> Pass:
+        return dataclasses.replace(one_pass(roots, contents), cpu_seconds=next(costs))
 
     monkeypatch.setattr(thread, "one_pass", costly)
     thread.roots = (str(a), str(b))
@@ -225,7 +225,7 @@ def test_verify_interval_0_walks_once_for_temp_files_only(trees: tuple[Path, Pat
 
 def test_the_monitor_reports_drift_for_both_replicas_when_calm(trees: tuple[Path, Path]) -> None:
     a, b = trees
-    monitor = Monitor(watcher=Watcher(lambda rel: False), differs=differs, verifier=None)
+    monitor = build_monitor(Watcher(lambda rel: False), differs)
     t = 100.0
     for replica, root in (("h1", a), ("h2", b)):
         monitor.command(f"START {replica} {quote(str(root))} ", t)
@@ -282,7 +282,7 @@ def test_a_bad_sync_verify_interval_names_what_is_accepted(value: str) -> None:
 
 def test_a_temp_file_waits_for_the_cycle_to_end_without_waking_the_loop(trees: tuple[Path, Path]) -> None:
     a, b = trees
-    monitor = Monitor(watcher=Watcher(lambda rel: False), differs=differs)
+    monitor = build_monitor(Watcher(lambda rel: False), differs)
     t = 100.0
     for replica, root in (("h1", a), ("h2", b)):
         monitor.command(f"START {replica} {quote(str(root))} ", t)

@@ -17,16 +17,12 @@ from engine.fsmonitor.verifier import Pass
 from engine.state.shared import Clash, FsmonitorStatus
 
 
-def _nothing() -> None:
-    pass
-
-
 @dataclass
 class CaseScreen:
     """The case guard's screen, rename queue, verifier findings and clashes, for the Monitor."""
 
-    guard: CaseGuard | None = None
-    changed: Callable[[], None] = _nothing  # a clash appeared or cleared: fsmonitor.json is behind
+    changed: Callable[[], None]  # a clash appeared or cleared: fsmonitor.json is behind
+    guard: CaseGuard | None = None  # None: the host keeps names apart
 
     def screen(self, keys: set[Key], may_rename: bool) -> set[Key]:
         """The keys to hand on (case-only renames done or deferred, clashes kept back)."""
@@ -47,10 +43,10 @@ class CaseScreen:
         waiting = set() if self.guard is None else self.guard.deferred()
         return self.screen(waiting, True) if waiting else set()
 
-    def verified(self, result: Pass, walked: tuple[str, str] | None) -> None:
-        """A verifier pass's clashes and respelled names (a walk of ``walked``, in that order)."""
-        if self.guard is not None and walked is not None:
-            self.guard.found_by_verifier(set(result.clashes), set(result.respelled), walked)
+    def verified(self, result: Pass) -> None:
+        """A verifier pass's clashes and respelled names."""
+        if self.guard is not None:
+            self.guard.found_by_verifier(set(result.clashes), set(result.respelled), result.walked)
 
     def stamp(self, snapshot: FsmonitorStatus) -> FsmonitorStatus:
         """``snapshot`` with the clashes that stand."""

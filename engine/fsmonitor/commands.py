@@ -29,10 +29,9 @@ class Commands:
     rescans: Rescans
     full_sync: FullSyncRequest
     cycles: Cycles
-    verifier: VerifierThread | None
-    pending: Callable[[], int]  # changes reported and not yet taken by unison
-    changed: Callable[[], None]  # fsmonitor.json is behind
-    now: float = 0.0
+    verifier: VerifierThread | None  # None: no drift verifier (a monitor driven by a test)
+    changed: Callable[[], None]  # fsmonitor.json is behind (the publisher's)
+    now: float = 0.0  # when the command being handled arrived
 
     def start(self, replica: str, root: str, path: str) -> None:
         if replica not in self.watcher.roots:
@@ -54,10 +53,10 @@ class Commands:
     def reset(self, replica: str) -> None:
         self.settler.forget(replica)
 
-    def waiting(self, replica: str) -> None:
+    def waiting(self, replica: str, pending: int) -> None:
         if self.cycles.syncing:
             full_sync = self.full_sync.cycle_ended()
-            self.cycles.cycle_ended(self.now, self.pending(), full_sync)
+            self.cycles.cycle_ended(self.now, pending, full_sync)
             self.changed()
 
     def changes_taken(self, replica: str, paths: list[str]) -> None:

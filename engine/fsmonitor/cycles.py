@@ -135,11 +135,23 @@ class Cycles:
 
 @dataclass
 class Publisher:
-    """Writes ``fsmonitor.json``; gives up (with one warning) if it cannot."""
+    """Writes ``fsmonitor.json`` and knows when it is behind; gives up (with one warning) if it cannot.
 
-    path: Path | None
+    Built first: whatever changes what the file shows (a command from unison,
+    a clash, a report) is given :meth:`changed`; the select loop writes the
+    file once at the end of its round if :attr:`behind`.
+    """
+
+    path: Path | None  # None: no status folder, nothing written
+    behind: bool = False  # something the file shows changed since it was last written
+
+    def changed(self) -> None:
+        """Something ``fsmonitor.json`` shows changed."""
+        self.behind = True
 
     def publish(self, snapshot: FsmonitorStatus) -> None:
+        """Write ``snapshot``: the file is up to date."""
+        self.behind = False
         if self.path is None:
             return
         try:

@@ -15,14 +15,15 @@ import functools
 import os
 import time
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
 from engine.fs.paths import Key
+from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.casescreen import CaseScreen
 from engine.fsmonitor.commands import Commands
 from engine.fsmonitor.cycles import Cycles, Publisher
@@ -34,7 +35,7 @@ from engine.fsmonitor.outbox import Outbox
 from engine.fsmonitor.protocol import Protocol
 from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
 from engine.fsmonitor.settle import Settler
-from engine.fsmonitor.verifier import VerifierThread
+from engine.fsmonitor.verifier import Pass, VerifierThread
 from engine.state import shared
 
 log = structlog.get_logger("fsmonitor")
@@ -57,44 +58,23 @@ class SettledListener(typing.Protocol):
 class Monitor:
     """Hands unison's commands, events and verifier passes through the rooms; answers with the results.
 
-    Times are arguments (monotonic seconds); ``wall`` is the wall clock, for
-    the timestamps in ``fsmonitor.json``.
+    Its rooms are given complete (:func:`build_monitor` builds them in order).
+    Times are arguments (monotonic seconds).
     """
 
     watcher: Watcher
-    differs: Callable[[str, str], bool]
-    rescan_interval: float = 0.0
-    status_file: Path | None = None
-    wall: Callable[[], float] = time.time
-    listeners: list[SettledListener] = field(default_factory=list)  # e.g. owners, when root
-    protocol: Protocol = field(init=False)
-    settler: Settler = field(default_factory=Settler)
-
-    still_differs: StillDiffers = field(init=False)
-    rescans: Rescans = field(init=False)
-    full_sync: FullSyncRequest = field(default_factory=FullSyncRequest)
-    cycles: Cycles = field(init=False)
-    outbox: Outbox = field(init=False)
-    verifier: VerifierThread | None = None  # the drift verifier (SYNC_VERIFY_INTERVAL), if any
-    hygiene: Hygiene = field(default_factory=Hygiene)
-    commands: Commands = field(init=False)  # the protocol's backend
-    case: CaseScreen = field(default_factory=CaseScreen)  # a host that folds names: the case guard
-
-    def __post_init__(self) -> None:
-        self.still_differs = StillDiffers(self.watcher.roots, self.differs)
-        self.rescans = Rescans(self.rescan_interval)
-        previous = shared.FsmonitorStatus.load(self.status_file) if self.status_file else None
-        self.cycles = Cycles.resume(previous or shared.FsmonitorStatus(), self.wall)
-        publisher = Publisher(self.status_file)
-        inputs = (self.watcher, self.settler)
-        self.outbox = Outbox(*inputs, self.still_differs, self.cycles, self.hygiene, publisher, self.case)
-        self.case.changed = self.outbox.changed
-        rooms = (*inputs, self.rescans, self.full_sync, self.cycles, self.verifier)
-        self.commands = Commands(*rooms, self._pending, self.outbox.changed)
-        self.protocol = self.outbox.protocol = Protocol(self.commands)
-
-    def _pending(self) -> int:
-        return self.protocol.pending_count()
+    settler: Settler
+    still_differs: StillDiffers
+    rescans: Rescans
+    full_sync: FullSyncRequest
+    cycles: Cycles
+    hygiene: Hygiene
+    case: CaseScreen  # a host that folds names: the case guard
+    commands: Commands  # the protocol's backend
+    protocol: Protocol
+    outbox: Outbox
+    publisher: Publisher
+    listeners: Sequence[SettledListener] = ()  # e.g. owners, when root
 
     def command(self, line: str, now: float) -> list[str]:
         """Answer one command line from unison, received at ``now``."""
@@ -146,13 +126,12 @@ class Monitor:
             out += self.outbox.between_cycles(now)
         return out
 
-    def verified(self, now: float) -> None:
-        """The verifier finished passes: their differences wait for calm (:meth:`tick`), temp files too."""
-        assert self.verifier is not None
-        for result in self.verifier.results():
+    def verified(self, passes: list[Pass], now: float) -> None:
+        """The verifier's ``passes``: their differences wait for calm (:meth:`tick`), temp files too."""
+        for result in passes:
             self.hygiene.passed(result)
-            self.case.verified(result, self.verifier.roots)
-        self.outbox.changed()
+            self.case.verified(result)
+        self.publisher.changed()
 
     def _calm(self) -> bool:
         return not self.settler.dirty and not self.cycles.syncing and not self.protocol.pending_count()
@@ -199,3 +178,33 @@ class Monitor:
     def publish(self, now: float) -> None:
         """Write ``fsmonitor.json`` as of ``now``."""
         self.outbox.publish(now)
+
+
+def build_monitor(
+    watcher: Watcher,
+    differs: Callable[[str, str], bool],
+    *,
+    rescan_interval: float = 0.0,
+    status_file: Path | None = None,
+    wall: Callable[[], float] = time.time,
+    listeners: Sequence[SettledListener] = (),
+    verifier: VerifierThread | None = None,
+    guard: CaseGuard | None = None,
+) -> Monitor:
+    """A :class:`Monitor` whose rooms are built in order, each given what it uses.
+
+    ``status_file``: ``fsmonitor.json`` (its counts carry over from the last
+    one); ``wall`` the wall clock for its timestamps; ``verifier`` is told the
+    roots once unison named both; ``guard``: a host that folds names.
+    """
+    publisher = Publisher(status_file)  # first: the others tell it what changed
+    previous = shared.FsmonitorStatus.load(status_file) if status_file else None
+    cycles = Cycles.resume(previous or shared.FsmonitorStatus(), wall)
+    settler, still_differs, hygiene = Settler(), StillDiffers(watcher.roots, differs), Hygiene()
+    rescans, full_sync = Rescans(rescan_interval), FullSyncRequest()
+    case = CaseScreen(publisher.changed, guard)
+    commands = Commands(watcher, settler, rescans, full_sync, cycles, verifier, publisher.changed)
+    protocol = Protocol(commands)
+    outbox = Outbox(watcher, settler, still_differs, cycles, hygiene, case, protocol, publisher)
+    rooms = (watcher, settler, still_differs, rescans, full_sync, cycles, hygiene, case, commands, protocol)
+    return Monitor(*rooms, outbox, publisher, listeners)

@@ -2,14 +2,15 @@
 
 :meth:`Outbox.report` hands paths to the protocol for both replicas; between
 cycles the verifier's differences go too, and the temp files unison abandoned
-go away (:meth:`Outbox.between_cycles`); :meth:`Outbox.changed` notes that the
-status file is behind, and the select loop writes it once at the end of its
-round (:meth:`Outbox.publish_changes`), however many things changed in it.
+go away (:meth:`Outbox.between_cycles`).  Whatever changes what the status
+file shows tells the :class:`~engine.fsmonitor.cycles.Publisher`, and the
+select loop writes the file once at the end of its round
+(:meth:`Outbox.publish_changes`), however many things changed in it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.fsmonitor.casescreen import CaseScreen
 from engine.fsmonitor.cycles import Cycles, Publisher
@@ -30,14 +31,12 @@ class Outbox:
     still_differs: StillDiffers
     cycles: Cycles
     hygiene: Hygiene
+    case: CaseScreen  # clashes stay away from unison
+    protocol: Protocol
     publisher: Publisher
-    case: CaseScreen = field(default_factory=CaseScreen)  # clashes stay away from unison
-    protocol: Protocol | None = None  # set once the protocol is built on the backend
-    _changed: bool = False  # fsmonitor.json is behind
 
     def report(self, paths: set[str], now: float, always: bool = False) -> list[str]:
         """Hand ``paths`` to unison for both replicas."""
-        assert self.protocol is not None
         if not paths and not always:
             return []
 
@@ -45,7 +44,7 @@ class Outbox:
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
         self.cycles.reported(now)
-        self._changed = True
+        self.publisher.changed()
         return out
 
     def between_cycles(self, now: float) -> list[str]:
@@ -53,7 +52,7 @@ class Outbox:
         removed = self.hygiene.sweep(now)
         if removed:
             self.cycles.litter_removed(removed)
-            self.changed()
+            self.publisher.changed()
         if len(self.watcher.roots) != 2:
             return []
         replica = next(iter(self.watcher.roots))
@@ -65,19 +64,13 @@ class Outbox:
         self.cycles.drift_reported(len(found))
         return self.report(found, now)
 
-    def changed(self) -> None:
-        """Something ``fsmonitor.json`` shows changed."""
-        self._changed = True
-
     def publish_changes(self, now: float) -> None:
         """Write ``fsmonitor.json`` if anything in it changed since it was last written."""
-        if self._changed:
+        if self.publisher.behind:
             self.publish(now)
 
     def publish(self, now: float) -> None:
         """Write ``fsmonitor.json`` as of ``now``."""
-        assert self.protocol is not None
-        self._changed = False
         pending = self.protocol.pending_count() + len(self.settler.dirty)
         snapshot = self.hygiene.stamp(self.cycles.snapshot(now, pending, self.watcher.watch_count))
         self.publisher.publish(self.case.stamp(snapshot))

@@ -66,8 +66,11 @@ class Backend(TypingProtocol):
     def reset(self, replica: str) -> None:
         """unison will rescan ``replica``: forget what is pending for it."""
 
-    def waiting(self, replica: str) -> None:
-        """unison waits for changes of ``replica`` (``WAIT``): its sync is done."""
+    def waiting(self, replica: str, pending: int) -> None:
+        """unison waits for changes of ``replica`` (``WAIT``): its sync is done.
+
+        ``pending`` paths (over all replicas) already wait to be taken.
+        """
 
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         """unison took ``paths`` of ``replica`` (``CHANGES``): it syncs them now."""
@@ -141,7 +144,7 @@ class Protocol:
 
     def _cmd_wait(self, args: list[str]) -> list[str]:
         (replica,) = _expect(args, 1, "WAIT hash")
-        self.backend.waiting(replica)
+        self.backend.waiting(replica, self.pending_count())
         self.waits.add(replica)
         return self._wake()
 

@@ -19,6 +19,7 @@ import structlog
 
 from engine.fsmonitor.inotify import Batch, WatchesExhausted
 from engine.fsmonitor.protocol import ProtocolError, quote
+from engine.fsmonitor.verifier import Pass
 
 log = structlog.get_logger("fsmonitor")
 
@@ -29,7 +30,7 @@ class Handler(Protocol):
     def deadline(self, now: float) -> float | None: ...
     def command(self, line: str, now: float) -> list[str]: ...
     def events(self, batch: Batch, now: float) -> list[str]: ...
-    def verified(self, now: float) -> None: ...
+    def verified(self, passes: list[Pass], now: float) -> None: ...
     def tick(self, now: float) -> list[str]: ...
     def request_full_sync(self) -> None: ...
     def publish_changes(self, now: float) -> None: ...
@@ -42,14 +43,15 @@ class Events(Protocol):
     def read(self) -> Batch: ...
 
 
-class Readable(Protocol):
-    """The drift verifier's thread: a descriptor readable when passes are done."""
+class Passes(Protocol):
+    """The drift verifier's thread: a descriptor readable when passes are done, and those passes."""
 
     def fileno(self) -> int: ...
+    def results(self) -> list[Pass]: ...
 
 
 def serve(
-    monitor: Handler, watcher: Events, verifier: Readable | None = None, stdin: int = 0, stdout: int = 1
+    monitor: Handler, watcher: Events, verifier: Passes | None = None, stdin: int = 0, stdout: int = 1
 ) -> int:
     """Run until unison closes our stdin. Returns the exit status."""
     wake_r, wake_w = os.pipe()
@@ -80,8 +82,8 @@ def serve(
                 *lines, buffer = buffer.split(b"\n")
                 for raw in lines:
                     out += monitor.command(raw.decode("utf-8", "surrogateescape"), now)
-            if verifier_fd and verifier_fd[0] in readable:
-                monitor.verified(now)
+            if verifier is not None and verifier.fileno() in readable:
+                monitor.verified(verifier.results(), now)
             out += monitor.tick(now)
             monitor.publish_changes(now)
         except WatchesExhausted as e:

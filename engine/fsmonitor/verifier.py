@@ -45,6 +45,7 @@ log = structlog.get_logger("fsmonitor")
 class Pass:
     """What one walk found: paths that differ (still, after the recheck), temp files, costs."""
 
+    walked: tuple[str, str]  # the two roots, in the order walked (the host's first)
     differing: frozenset[str]
     temps: tuple[str, ...]
     checked: int
@@ -107,13 +108,13 @@ class VerifierThread(threading.Thread):
                 return done
 
     def run(self) -> None:
-        while self.roots is None:
+        while (roots := self.roots) is None:  # until unison named both (its START commands)
             if self.stop.wait(0.1):
                 return
         baseline = True
         pacer = Pacer(self.interval)
         while not self.stop.is_set():
-            result = self.one_pass(contents=not baseline)
+            result = self.one_pass(roots, contents=not baseline)
             ended = time.monotonic()
             if not baseline:  # the first walk compares both trees in full: not what a pass costs
                 pacer.passed(Spent(ended, result.seconds, result.cpu_seconds, result.checked))
@@ -126,10 +127,9 @@ class VerifierThread(threading.Thread):
             baseline = False
             self.stop.wait(result.pause)
 
-    def one_pass(self, contents: bool = True) -> Pass:
-        """Walk once (and recheck what differs after RECHECK_DELAY)."""
-        assert self.roots is not None
-        a, b = self.roots
+    def one_pass(self, roots: tuple[str, str], contents: bool = True) -> Pass:
+        """Walk ``roots`` once (and recheck what differs after RECHECK_DELAY)."""
+        a, b = roots
         started, cpu = time.monotonic(), time.thread_time()
         differing, temps, checked = self.walker.walk(a, b, contents and self.interval != 0)
         if differing and not self.stop.wait(RECHECK_DELAY):
@@ -138,6 +138,7 @@ class VerifierThread(threading.Thread):
         spent = time.thread_time() - cpu
         seconds = time.monotonic() - started
         return Pass(
+            roots,
             frozenset(differing),
             tuple(temps),
             checked,

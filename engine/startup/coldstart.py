@@ -132,14 +132,14 @@ def run(
         )
     hook = HOOK
     shown = progress.Progress(cfg.runtime_dir, every=PROGRESS_EVERY)
-    copier = fastcopy.Copier(cfg.unison_src, cfg.unison_dest, cfg.ignore, stop, owner=owner_for(cfg))
 
-    def tick(n: int, c: fastcopy.Copier = copier) -> None:  # (bound now: `copier` is deleted below)
-        shown.tick(n, c.bytes)
+    def tick(files: int, done_bytes: int) -> None:
+        shown.tick(files, done_bytes)
         if hook is not None:
-            hook(Phase.COPYING, n)
+            hook(Phase.COPYING, files)
 
-    copier.progress = tick
+    owner = owner_for(cfg)
+    copier = fastcopy.Copier(cfg.unison_src, cfg.unison_dest, cfg.ignore, stop, owner=owner, progress=tick)
     if resumed != Phase.INDEXING:
         _mark(cfg, Phase.COPYING)
     log.info("coldstart.copy", resumed=resumed)

@@ -86,8 +86,9 @@ class Copier:
     """Copies ``src`` into ``dst``; call :meth:`run` for the copy and again for a catch-up pass.
 
     ``owner`` (uid, gid) is given to everything written (needs root);
-    ``progress(n)`` is called after every file with the count so far (a test
-    seam); ``stop`` is checked between files.
+    ``progress(files, bytes)`` is called after every file with the counts so
+    far (the cold start's progress lines; a test seam); ``stop`` is checked
+    between files.
     """
 
     def __init__(
@@ -97,7 +98,7 @@ class Copier:
         matcher: IgnoreMatcher,
         stop: threading.Event,
         owner: tuple[int, int] | None = None,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.src, self.dst = str(src), str(dst)
         self.matcher = matcher
@@ -222,7 +223,7 @@ class Copier:
         self.bytes += st.st_size
         self.count += 1
         if self.progress is not None:
-            self.progress(self.count)
+            self.progress(self.count, self.bytes)
 
 
 def carry_back(copier: Copier, seconds: float = CARRY_SECONDS) -> tuple[int, bool]:
