@@ -222,3 +222,22 @@ def test_classes_are_short() -> None:
                 if node.end_lineno - start + 1 > MAX_CLASS_LINES:
                     long[f"{module}.{node.name}"] = node.end_lineno - start + 1
     assert not long, f"classes over {MAX_CLASS_LINES} lines: {long}"
+
+
+def _imported_by_tests() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_every_module_has_a_test_that_imports_it() -> None:
+    """Reached only end to end is not tested (issue 23): each module is imported by a unit test."""
+    imported = _imported_by_tests()
+    modules = {m for m, p in _modules() if p.name not in ("__init__.py", "__main__.py")}
+    assert sorted(modules - imported) == []
