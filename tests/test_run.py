@@ -164,6 +164,7 @@ def supervised(
     runner.stop = stop_after  # type: ignore[assignment]
     runner.supervisor = process = FakeSupervisord()
     runner.started = clock()
+    runner.set_state(shared.State.INITIAL_SYNC, initial_sync_done=True)  # where a warm start leaves it
     return runner, process, stop_after
 
 
