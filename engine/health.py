@@ -249,5 +249,15 @@ class Marker:
         log.info("health", healthy=now_healthy)
 
     def clear(self) -> None:
-        """Stopping: not healthy from now on, whatever the files say."""
-        self.path.unlink(missing_ok=True)
+        """Stopping, failed or crashed: not healthy from now on, whatever the files say.
+
+        Also on the way out of a start whose runtime folder is unusable: an
+        error here says so and never hides the exit status.
+        """
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as e:
+            log.warning("health.marker_left", path=str(self.path), error=str(e))
+        if self.healthy:
+            self.healthy = False
+            log.info("health", healthy=False)

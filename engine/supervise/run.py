@@ -92,24 +92,30 @@ class Runner:
         self.state.save(self.cfg.runtime_dir)
 
     def run(self) -> int:
+        """Start, watch, stop; whichever way it ends, the ``healthy`` marker is gone."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._signal)
+        try:
+            return self._run()
+        except BaseException:
+            log.exception("run.crashed")
+            if self.state.state is not shared.State.FAILED:
+                self.set_state(shared.State.FAILED, error="native-sync crashed: see the logs")
+            if self.supervisor is not None:  # in its own session: never left behind, nor unison
+                self.stopper.stop_supervisord(self.supervisor, SUPERVISORD_WAIT)
+            raise
+        finally:
+            self.marker.clear()  # a start that failed, supervisord gone, a stop, a crash
+
+    def _run(self) -> int:
         code = self._start()
         if code is not None:
             return code
-        cfg = self.cfg
-        supervisord.write(cfg)
-        self.supervisor = supervisord.spawn(cfg)
-        if cfg.monit_enable:
-            self.watchdog = self.start_watchdog(cfg)
-        try:
-            return self._supervise()
-        except BaseException:
-            # supervisord runs in its own session: never leave it (and unison) behind
-            log.exception("run.crashed")
-            self.set_state(shared.State.FAILED, error="native-sync crashed: see the logs")
-            self.stopper.stop_supervisord(self.supervisor, SUPERVISORD_WAIT)
-            raise
+        supervisord.write(self.cfg)
+        self.supervisor = supervisord.spawn(self.cfg)
+        if self.cfg.monit_enable:
+            self.watchdog = self.start_watchdog(self.cfg)
+        return self._supervise()
 
     def _start(self) -> int | None:
         """Prepare and bring APP_VOLUME up to date; an exit status when ``run`` ends here."""
