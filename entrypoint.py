@@ -120,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         return Runner(cfg).run()
     cfg = program.load_config()
     # status, health and flush stay light: a HEALTHCHECK runs them every few seconds.
-    from engine import health
+    from engine import health, status
 
     if command == "health":
         return exits.OK if health.is_healthy(cfg.runtime_dir) else exits.FAILED
     if command == "status" and args.json:
-        print(json.dumps(health.collect(cfg.runtime_dir, cfg.unison_dir), indent=2))
+        print(json.dumps(status.collect(cfg.runtime_dir, cfg.unison_dir).json(), indent=2))
         return exits.OK
     if command in ("status", "monitor"):
         from engine.cli import monitor

@@ -11,7 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from engine import exits, health
+from engine import exits, status
 from engine.cli import view
 from engine.config import Config
 
@@ -19,8 +19,8 @@ CLEAR = "\033[H\033[2J"
 
 
 def show(cfg: Config, colour: bool) -> str:
-    status = health.collect(cfg.runtime_dir, cfg.unison_dir)
-    return view.render(status, str(cfg.unison_src), str(cfg.unison_dest), datetime.now(UTC), colour=colour)
+    current = status.collect(cfg.runtime_dir, cfg.unison_dir).json()
+    return view.render(current, str(cfg.unison_src), str(cfg.unison_dest), datetime.now(UTC), colour=colour)
 
 
 def run(cfg: Config, live: bool, interval: float = 1.0) -> int:

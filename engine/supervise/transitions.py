@@ -7,7 +7,7 @@ in one table, the way supervisor's ``process.py`` asserts the state it leaves
 the world: :func:`check` raises :class:`RefusedTransition`.
 
 ``degraded`` is no state of ``run``: ``status`` derives it from ``watching``
-and the problems that stand (:mod:`engine.health`).  ``failed`` is reached
+and the problems that stand (:mod:`engine.status`).  ``failed`` is reached
 from every state but itself (a start that fails, supervisord gone, the flush
 at stop failed, a crash); nothing leaves it, nor ``stopping`` but for ``failed``.
 """
