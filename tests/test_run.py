@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -250,7 +251,7 @@ def started(
     runner, process, _ = supervised(tmp_path, clock, waits=50)
     runner.supervisor = None  # run() spawns it
     runner.state = shared.RunState(pid=os.getpid())  # and starts from the start
-    monkeypatch.setattr(run.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # the test keeps its handlers
     monkeypatch.setattr(supervisord, "write", lambda cfg: None)
 
     def spawn(cfg: Config) -> FakeSupervisord:
@@ -270,24 +271,24 @@ def started(
     return runner, process
 
 
-def healthy_once(runner: run.Runner) -> None:
-    """Records the marker's presence at its every update, so a test knows it was set."""
+def marker_seen(runner: run.Runner) -> list[bool]:
+    """The marker's presence after each of its updates, so a test knows it was set."""
     update = runner.marker.update
     seen: list[bool] = []
 
-    def recording(state: shared.RunState) -> None:
-        update(state)
+    def recording(run: shared.RunState) -> None:
+        update(run)
         seen.append(runner.marker.path.exists())
 
     runner.marker.update = recording  # type: ignore[method-assign]
-    runner.seen = seen  # type: ignore[attr-defined]
+    return seen
 
 
 def test_an_exception_in_the_watching_loop_takes_the_marker_away(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner, process = started(tmp_path, monkeypatch, cold=False)
-    healthy_once(runner)
+    seen = marker_seen(runner)
     follow = runner.observer.follow
 
     def failing(rest: bool = False) -> None:
@@ -298,7 +299,7 @@ def test_an_exception_in_the_watching_loop_takes_the_marker_away(
     runner.observer.follow = failing  # type: ignore[method-assign]
     with pytest.raises(RuntimeError, match="a bug in the loop"), capture_logs() as logs:
         runner.run()
-    assert True in runner.seen  # type: ignore[attr-defined]
+    assert True in seen
     assert not runner.marker.path.exists()
     assert "run.crashed" in [e["event"] for e in logs]
     assert shared.RunState.load(runner.cfg.runtime_dir).state is shared.State.FAILED
@@ -332,8 +333,8 @@ def test_a_supervisord_that_exits_while_healthy_takes_the_marker_away(
     runner, process = started(tmp_path, monkeypatch, cold=False)
     update = runner.marker.update
 
-    def then_exit(state: shared.RunState) -> None:
-        update(state)
+    def then_exit(run: shared.RunState) -> None:
+        update(run)
         if runner.marker.path.exists():
             process.returncode = 1  # supervisord dies after the marker was set
 
@@ -357,9 +358,9 @@ def test_a_stop_takes_the_marker_away_and_moves_only_as_allowed(
         moves.append(state)
 
     runner.set_state = recording  # type: ignore[method-assign]
-    healthy_once(runner)
+    seen = marker_seen(runner)
     assert runner.run() == exits.OK
-    assert True in runner.seen  # type: ignore[attr-defined]
+    assert True in seen
     assert not runner.marker.path.exists()
     S = shared.State
     assert moves == [S.INITIAL_SYNC, *([S.INDEXING] if cold else []), S.WATCHING, S.STOPPING]
