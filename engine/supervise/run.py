@@ -8,8 +8,9 @@ supervisord runs watch-mode unison, ``run`` starts the watchdog thread, and
 nothing left to do, and anything changed meanwhile is in that scan or in the
 fsmonitor's watches).  While it runs, ``run`` follows unison's output and
 checks the roots (:mod:`engine.supervise.watching`) and keeps the
-``healthy`` marker (:class:`engine.health.Marker`).  SIGTERM runs the stop
-sequence (:mod:`engine.supervise.stop`) and exits 0.
+``healthy`` marker (:class:`engine.health.Marker`), gone whichever way ``run``
+ends.  SIGTERM runs the stop sequence (:mod:`engine.supervise.stop`) and
+exits 0.  ``state.json`` moves only as :mod:`engine.supervise.transitions` allows.
 """
 
 from __future__ import annotations
