@@ -123,6 +123,48 @@ def test_an_unusable_root_fails_health(tmp_path: Path) -> None:
     assert not health.healthy(status)
 
 
+def test_status_json_keeps_its_keys_in_their_order(tmp_path: Path) -> None:
+    """SPEC section 5: keys are never renamed or removed; the order is what scripts have seen."""
+    watching(tmp_path)
+    current = collect(tmp_path).json()
+    assert list(current) == [
+        "state",
+        "initial_sync_done",
+        "last_sync_at",
+        "pending_changes",
+        "unison",
+        "conflicts",
+        "rescans",
+        "problems",
+        "skipped",
+        "warnings",
+        "roots_error",
+        "fsmonitor",
+        "error",
+        "verifier",
+        "initial_sync_progress",
+        "roots",
+    ]
+    assert list(current["unison"]) == ["pid", "restarts", "last_restart_reason"]
+    assert list(current["conflicts"]) == ["count", "recent", "list"]
+    assert list(current["verifier"]) == [
+        "last_pass_at",
+        "seconds",
+        "cpu_seconds",
+        "paths_checked",
+        "pause",
+        "passes",
+        "drift_repaired",
+        "drift_unrepaired",
+        "litter_removed",
+    ]
+    assert current["roots"]["host"] == {
+        "case_insensitive": None,
+        "normalization_insensitive": None,
+        "permissions": None,
+    }
+
+
 def test_the_cold_starts_progress_is_in_the_status_as_written(tmp_path: Path) -> None:
     shared.RunState(state=shared.State.INDEXING, pid=os.getpid()).save(tmp_path)
     clock = FakeClock(100.0)
