@@ -20,6 +20,7 @@ The ground, lowest floor first (a floor imports only the floors below it):
 - :mod:`engine.unison`: unison's command lines, output, reports, reasons,
   conflicts and temp files;
 - the top, here: :mod:`engine.health` (where health is decided),
+  :mod:`engine.status` (the status object, typed, and its JSON),
   :mod:`engine.program` (every process's edge and logging),
   :mod:`engine.supervisord`, :mod:`engine.exits`, :mod:`engine.deadline`,
   :mod:`engine.lean`.

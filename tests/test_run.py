@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from structlog.testing import capture_logs
 
 from engine import exits, health, supervisord
 from engine.config import Config, load
+from engine.startup import coldstart
 from engine.state import shared
 from engine.supervise import readiness, run, stop
 from engine.unison import launch
@@ -164,6 +166,7 @@ def supervised(
     runner.stop = stop_after  # type: ignore[assignment]
     runner.supervisor = process = FakeSupervisord()
     runner.started = clock()
+    runner.set_state(shared.State.INITIAL_SYNC, initial_sync_done=True)  # where a warm start leaves it
     return runner, process, stop_after
 
 
@@ -234,3 +237,130 @@ def test_a_supervisord_that_exits_fails_the_run(tmp_path: Path) -> None:
     assert {"event": "supervisord.exited", "status": 1, "log_level": "error"} in logs
     saved = shared.RunState.load(runner.cfg.runtime_dir)
     assert (saved.state, saved.error) == (shared.State.FAILED, "supervisord exited")
+
+
+# --- run(): every way out takes the `healthy` marker away ---------------------------------
+
+
+def started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cold: bool
+) -> tuple[run.Runner, FakeSupervisord]:
+    """A Runner whose ``run()`` starts for real but for unison: the start-up is a fake
+    ``bring_up`` (cold: the copy is complete, ``indexing``, healthy; warm: the one-shot done)."""
+    clock = FakeClock(0.0)
+    runner, process, _ = supervised(tmp_path, clock, waits=50)
+    runner.supervisor = None  # run() spawns it
+    runner.state = shared.RunState(pid=os.getpid())  # and starts from the start
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # the test keeps its handlers
+    monkeypatch.setattr(supervisord, "write", lambda cfg: None)
+
+    def spawn(cfg: Config) -> FakeSupervisord:
+        """supervisord starts unison, whose fsmonitor runs (the start removed their old files)."""
+        shared.UnisonStatus(pid=os.getpid()).save(cfg.runtime_dir)
+        fsmonitor_runs(runner)
+        return process
+
+    monkeypatch.setattr(supervisord, "spawn", spawn)
+
+    def bring_up(cfg: Config, stop: Any, usable: Any, checked: Any, synced: Any) -> list[Any]:
+        checked()
+        usable() if cold else synced()
+        return []
+
+    monkeypatch.setattr(run, "bring_up", bring_up)
+    return runner, process
+
+
+def marker_seen(runner: run.Runner) -> list[bool]:
+    """The marker's presence after each of its updates, so a test knows it was set."""
+    update = runner.marker.update
+    seen: list[bool] = []
+
+    def recording(run: shared.RunState) -> None:
+        update(run)
+        seen.append(runner.marker.path.exists())
+
+    runner.marker.update = recording  # type: ignore[method-assign]
+    return seen
+
+
+def test_an_exception_in_the_watching_loop_takes_the_marker_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, process = started(tmp_path, monkeypatch, cold=False)
+    seen = marker_seen(runner)
+    follow = runner.observer.follow
+
+    def failing(rest: bool = False) -> None:
+        if runner.marker.path.exists():  # the next turn of the loop after it became healthy
+            raise RuntimeError("a bug in the loop")
+        follow(rest)
+
+    runner.observer.follow = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="a bug in the loop"), capture_logs() as logs:
+        runner.run()
+    assert True in seen
+    assert not runner.marker.path.exists()
+    assert "run.crashed" in [e["event"] for e in logs]
+    assert shared.RunState.load(runner.cfg.runtime_dir).state is shared.State.FAILED
+    assert ("signal", "SIGTERM") in process.calls  # supervisord is not left behind
+
+
+def test_a_start_that_fails_after_the_volume_was_usable_takes_the_marker_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold start is healthy once its copy is complete (``indexing``); its indexing may still fail."""
+    runner, _ = started(tmp_path, monkeypatch, cold=True)
+    marked: list[bool] = []
+
+    def bring_up(cfg: Config, stop: Any, usable: Any, checked: Any, synced: Any) -> list[Any]:
+        checked()
+        usable()
+        marked.append(runner.marker.path.exists())
+        raise coldstart.ColdStartFailed("the indexing unison exited 3")
+
+    monkeypatch.setattr(run, "bring_up", bring_up)
+    assert runner.run() == exits.STARTUP_FAILURE
+    assert marked == [True]
+    assert not runner.marker.path.exists()
+    saved = shared.RunState.load(runner.cfg.runtime_dir)
+    assert (saved.state, saved.error) == (shared.State.FAILED, "the indexing unison exited 3")
+
+
+def test_a_supervisord_that_exits_while_healthy_takes_the_marker_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, process = started(tmp_path, monkeypatch, cold=False)
+    update = runner.marker.update
+
+    def then_exit(run: shared.RunState) -> None:
+        update(run)
+        if runner.marker.path.exists():
+            process.returncode = 1  # supervisord dies after the marker was set
+
+    runner.marker.update = then_exit  # type: ignore[method-assign]
+    assert runner.run() == exits.FAILED
+    assert process.returncode == 1
+    assert not runner.marker.path.exists()
+
+
+@pytest.mark.parametrize("cold", [True, False])
+def test_a_stop_takes_the_marker_away_and_moves_only_as_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cold: bool
+) -> None:
+    """Cold (starting, initial-sync, indexing, watching, stopping) and warm (no indexing)."""
+    runner, _ = started(tmp_path, monkeypatch, cold=cold)
+    moves: list[shared.State] = []
+    set_state = runner.set_state
+
+    def recording(state: shared.State, **fields: Any) -> None:
+        set_state(state, **fields)
+        moves.append(state)
+
+    runner.set_state = recording  # type: ignore[method-assign]
+    seen = marker_seen(runner)
+    assert runner.run() == exits.OK
+    assert True in seen
+    assert not runner.marker.path.exists()
+    S = shared.State
+    assert moves == [S.INITIAL_SYNC, *([S.INDEXING] if cold else []), S.WATCHING, S.STOPPING]

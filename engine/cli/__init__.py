@@ -1,4 +1,4 @@
 """Short-lived commands a person runs against a running engine (``flush``).
 
-``status`` and ``health`` read :mod:`engine.health` (the ground).
+``status`` reads :mod:`engine.status` and ``health`` asks :mod:`engine.health` (the ground).
 """

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from engine import exits, health
+from engine import exits, status
 from engine.cli import view
 from engine.config import Config
 
@@ -25,9 +25,9 @@ def utc_now() -> datetime:
 
 def show(cfg: Config, colour: bool, now: datetime | None = None) -> str:
     """The view of the state in ``cfg``'s folders, at ``now`` (default the time)."""
-    status = health.collect(cfg.runtime_dir, cfg.unison_dir)
+    current = status.collect(cfg.runtime_dir, cfg.unison_dir).json()
     when = utc_now() if now is None else now
-    return view.render(status, str(cfg.unison_src), str(cfg.unison_dest), when, colour=colour)
+    return view.render(current, str(cfg.unison_src), str(cfg.unison_dest), when, colour=colour)
 
 
 def run(

@@ -1,4 +1,4 @@
-"""``native-sync status``: the status object (:func:`engine.health.collect`) as a person reads it.
+"""``native-sync status``: the status object (:meth:`engine.status.Status.json`) as a person reads it.
 
 A few aligned lines, the way ``git status`` and ``mutagen sync list`` print
 them: the state in words, the two folders, the last sync and how long ago,

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import structlog
@@ -120,26 +120,59 @@ class Progress:
             eta = max(totals.bytes - done_bytes, 0) / byte_rate
         elif totals is not None and rate > 0:
             eta = max(totals.files - files, 0) / rate
-        fields = {
-            "phase": phase,
-            "files": files,
-            "files_total": None if totals is None else totals.files,
-            "bytes": done_bytes,
-            "bytes_total": None if totals is None else totals.bytes,
-            "files_per_second": round(rate, 1),
-            "mb_per_second": round(byte_rate / 1e6, 1),
-            "eta_seconds": None if eta is None else round(eta, 1),
-            "seconds": round(seconds, 1),
-        }
-        log.info("coldstart.progress", **fields)
+        said = Report(
+            phase=phase,
+            files=files,
+            files_total=None if totals is None else totals.files,
+            bytes=done_bytes,
+            bytes_total=None if totals is None else totals.bytes,
+            files_per_second=round(rate, 1),
+            mb_per_second=round(byte_rate / 1e6, 1),
+            eta_seconds=None if eta is None else round(eta, 1),
+            seconds=round(seconds, 1),
+            at=jsonfile.now_iso(),
+        )
+        log.info("coldstart.progress", **{k: v for k, v in asdict(said).items() if k != "at"})
         if self.runtime_dir is not None:
             try:
-                write_json(self.runtime_dir / FILE, {**fields, "at": jsonfile.now_iso()})
+                said.save(self.runtime_dir)
             except OSError:
                 self.runtime_dir = None
 
 
-def load(runtime_dir: Path) -> dict[str, object] | None:
-    """The last progress ``status`` shows (None when no cold start copies)."""
-    data = read_json(runtime_dir / FILE)
-    return data or None
+@dataclass(frozen=True)
+class Report:
+    """``progress.json``: the copy's last report (:meth:`Progress.report` writes it), for ``status``."""
+
+    phase: str
+    files: int
+    files_total: int | None
+    bytes: int
+    bytes_total: int | None
+    files_per_second: float
+    mb_per_second: float
+    eta_seconds: float | None
+    seconds: float
+    at: str | None
+
+    @classmethod
+    def load(cls, runtime_dir: Path) -> Report | None:
+        """The last report (None when no cold start copies); fields unreadable take their zeros."""
+        data = read_json(runtime_dir / FILE)
+        if not data:
+            return None
+        return cls(
+            phase=jsonfile.text(data, "phase") or "copying",
+            files=jsonfile.typed(data, "files", int, 0),
+            files_total=jsonfile.typed(data, "files_total", int, None),
+            bytes=jsonfile.typed(data, "bytes", int, 0),
+            bytes_total=jsonfile.typed(data, "bytes_total", int, None),
+            files_per_second=jsonfile.number(data, "files_per_second", 0.0),
+            mb_per_second=jsonfile.number(data, "mb_per_second", 0.0),
+            eta_seconds=jsonfile.real(data, "eta_seconds"),
+            seconds=jsonfile.number(data, "seconds", 0.0),
+            at=jsonfile.text(data, "at"),
+        )
+
+    def save(self, runtime_dir: Path) -> None:
+        write_json(runtime_dir / FILE, asdict(self))

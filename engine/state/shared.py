@@ -22,8 +22,9 @@ one reader removes it):
   (:mod:`engine.fs.casefold`);
 - ``healthy``: present while ``health`` would pass (kept by ``run``).
 
-The ``status``/``health`` view of them is :mod:`engine.health`; how a file is
-replaced and read is :mod:`engine.state.jsonfile`.
+The ``status`` view of them is :mod:`engine.status` (health is decided on it in
+:mod:`engine.health`); how a file is replaced and read is
+:mod:`engine.state.jsonfile`.
 """
 
 from __future__ import annotations

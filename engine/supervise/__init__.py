@@ -2,7 +2,8 @@
 
 :mod:`.run` is ``native-sync run`` (it calls the start-up wing first, then
 starts supervisord and the watchdog thread, :mod:`monit.loop`, which restarts
-unison when it misbehaves); :mod:`.readiness` says when unison watches;
+unison when it misbehaves), moving between its states only as
+:mod:`.transitions` allows; :mod:`.readiness` says when unison watches;
 :mod:`.watching` follows unison's output and checks the roots while it runs;
 :mod:`.stop` is the SIGTERM sequence; :mod:`.unison_program` is what
 supervisord starts as the program ``unison``.  Health is decided in the

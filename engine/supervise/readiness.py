@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine import health, supervisord
+from engine import status, supervisord
 from engine.config import Config
 from engine.state import shared
 
@@ -46,4 +46,4 @@ class Readiness:
             self.unison_seen = self.clock()
         if self.clock() - self.unison_seen > FSMONITOR_WAIT:
             return True
-        return health.fsmonitor_runs(self.cfg.runtime_dir)
+        return status.fsmonitor_runs(self.cfg.runtime_dir)

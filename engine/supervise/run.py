@@ -8,8 +8,9 @@ supervisord runs watch-mode unison, ``run`` starts the watchdog thread, and
 nothing left to do, and anything changed meanwhile is in that scan or in the
 fsmonitor's watches).  While it runs, ``run`` follows unison's output and
 checks the roots (:mod:`engine.supervise.watching`) and keeps the
-``healthy`` marker (:class:`engine.health.Marker`).  SIGTERM runs the stop
-sequence (:mod:`engine.supervise.stop`) and exits 0.
+``healthy`` marker (:class:`engine.health.Marker`), gone whichever way ``run``
+ends.  SIGTERM runs the stop sequence (:mod:`engine.supervise.stop`) and
+exits 0.  ``state.json`` moves only as :mod:`engine.supervise.transitions` allows.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from engine.startup import fastcopy, runtime
 from engine.startup.initial_sync import START_FAILURES, bring_up
 from engine.state import shared
 from engine.state.jsonfile import now_iso
+from engine.supervise import transitions
 from engine.supervise.readiness import Readiness
 from engine.supervise.stop import SUPERVISORD_WAIT, StopSequence, WatchdogHandle
 from engine.supervise.watching import Watching
@@ -80,29 +82,41 @@ class Runner:
         self.stop.set()
 
     def set_state(self, state: shared.State, **fields: Any) -> None:
-        """``state.json`` says ``state`` (and ``fields``), from now on."""
-        self.state = dataclasses.replace(self.state, state=state, **fields)
+        """``state.json`` says ``state`` (and ``fields``) from now on; a move that
+        :data:`transitions.ALLOWED` does not hold raises :class:`transitions.RefusedTransition`."""
+        transitions.check(self.state.state, state)
+        self.note(state=state, **fields)
+
+    def note(self, **fields: Any) -> None:
+        """``state.json`` says ``fields`` too, in the same state (warnings, a root's error)."""
+        self.state = dataclasses.replace(self.state, **fields)
         self.state.save(self.cfg.runtime_dir)
 
     def run(self) -> int:
+        """Start, watch, stop; whichever way it ends, the ``healthy`` marker is gone."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._signal)
+        try:
+            return self._run()
+        except BaseException:
+            log.exception("run.crashed")
+            if self.state.state is not shared.State.FAILED:
+                self.set_state(shared.State.FAILED, error="native-sync crashed: see the logs")
+            if self.supervisor is not None:  # in its own session: never left behind, nor unison
+                self.stopper.stop_supervisord(self.supervisor, SUPERVISORD_WAIT)
+            raise
+        finally:
+            self.marker.clear()  # a start that failed, supervisord gone, a stop, a crash
+
+    def _run(self) -> int:
         code = self._start()
         if code is not None:
             return code
-        cfg = self.cfg
-        supervisord.write(cfg)
-        self.supervisor = supervisord.spawn(cfg)
-        if cfg.monit_enable:
-            self.watchdog = self.start_watchdog(cfg)
-        try:
-            return self._supervise()
-        except BaseException:
-            # supervisord runs in its own session: never leave it (and unison) behind
-            log.exception("run.crashed")
-            self.set_state(shared.State.FAILED, error="native-sync crashed: see the logs")
-            self.stopper.stop_supervisord(self.supervisor, SUPERVISORD_WAIT)
-            raise
+        supervisord.write(self.cfg)
+        self.supervisor = supervisord.spawn(self.cfg)
+        if self.cfg.monit_enable:
+            self.watchdog = self.start_watchdog(self.cfg)
+        return self._supervise()
 
     def _start(self) -> int | None:
         """Prepare and bring APP_VOLUME up to date; an exit status when ``run`` ends here."""
@@ -112,15 +126,7 @@ class Runner:
         except access.Misconfigured as e:
             log.error("start.failed", error=str(e))
             return exits.STARTUP_FAILURE
-        warnings = tuple(access.mount_warnings(cfg))
-        self.state = dataclasses.replace(self.state, warnings=warnings)
-        self.state.save(cfg.runtime_dir)
-        uid, gid = cfg.owner
-        log.info("start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), uid=uid, gid=gid)
-        for warning in warnings:
-            log.warning("mount.missing", warning=warning)
-        for name in cfg.retired:
-            log.warning("config.retired", variable=name, why=RETIRED[name])
+        self.note(warnings=_announce(cfg))
         runtime.set_inotify_limit(cfg)
         self.started = self.clock()
         try:
@@ -143,7 +149,7 @@ class Runner:
         launch.clear_stale_locks(self.cfg)
 
     def _synced(self) -> None:
-        self.set_state(shared.State.INITIAL_SYNC, initial_sync_done=True, initial_sync_at=now_iso())
+        self.note(initial_sync_done=True, initial_sync_at=now_iso())
 
     def _usable(self) -> None:
         """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
@@ -178,7 +184,7 @@ class Runner:
             log.warning("roots.unusable", error=error)
         else:
             log.info("roots.usable")
-        self.set_state(self.state.state, roots_error=error)
+        self.note(roots_error=error)
 
     def _finish(self, flush: bool) -> int:
         """SIGTERM: ``stopping``, unhealthy, the stop sequence; ``failed`` if its flush failed."""
@@ -188,3 +194,15 @@ class Runner:
         if code:
             self.set_state(shared.State.FAILED, error="the flush at stop failed")
         return code
+
+
+def _announce(cfg: Config) -> tuple[str, ...]:
+    """The start logged: the folders and owner, a mount that is missing, a retired setting; the warnings."""
+    warnings = tuple(access.mount_warnings(cfg))
+    uid, gid = cfg.owner
+    log.info("start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), uid=uid, gid=gid)
+    for warning in warnings:
+        log.warning("mount.missing", warning=warning)
+    for name in cfg.retired:
+        log.warning("config.retired", variable=name, why=RETIRED[name])
+    return warnings
