@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 
 import structlog
 
@@ -56,7 +55,6 @@ def main() -> int:
     )
     verifier.start()  # off (0): one walk for temp files, then it ends
     log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(cfg.ignores))
-    monitor.publish(time.monotonic())  # tells status that this unison's fsmonitor runs
     try:
         return serve(monitor, watcher, verifier)
     except KeyboardInterrupt:
