@@ -130,9 +130,10 @@ def verifier_section(results: dict[str, Any]) -> str:
         "process of it; bindfs's own in brackets) is taken over the 60 s from the change, the minute "
         "a found drift costs most (issue 26); the worst minute is split by process (% of a core) with "
         "the verifier's passes in it. Target at 10k files: each change on the other side within 30 s, "
-        "at most 1% of a core in every minute. `auto` pauses for the dearest of the last 3 passes' CPU "
+        "at most 1% of a core in every minute. `auto` pauses for the median of the last 3 passes' CPU "
         "/ 0.6%, at least 10 s, cut to keep the 30 s, and starts a pass only when the passes of the "
-        "last minute and it fit in 0.6% of a core (engine/fsmonitor/pacing.py)."
+        "last minute and it fit in 0.6% of a core, or in 0.7% when that alone keeps the 30 s "
+        "(engine/fsmonitor/pacing.py)."
     )
     header = [
         "files",

@@ -72,6 +72,24 @@ def test_recheck_reports_what_still_differs_and_gives_up_after_the_tries(roots: 
     }
 
 
+def test_giving_up_is_said_once_while_it_stands_and_its_end_once(roots: dict[str, str]) -> None:
+    """issue 26: a file the user kept writing on a full app volume logged `recheck.gave_up`
+    at every recheck (8 warnings in 30 s) for one problem that stood."""
+    big = Path(roots["h1"], "big.bin")
+    filt = StillDiffers(roots, differs)
+    with capture_logs() as logs:
+        for size in range(1, RECHECK_TRIES + 6):
+            big.write_bytes(b"x" * size)  # written on; unison cannot sync it (the volume is full)
+            filt.filter({("h1", "big.bin")})
+            filt.recheck()
+        Path(roots["h2"], "big.bin").write_bytes(big.read_bytes())  # space freed: unison synced it
+        filt.filter({("h2", "big.bin")})  # unison's write: an echo, rechecked all the same
+        assert filt.recheck() == set()
+    said = [(e["event"], e["log_level"]) for e in logs if e["event"] != "recheck.still_differs"]
+    assert said == [("recheck.gave_up", "warning"), ("recheck.resolved", "info")]
+    assert filt.tries == {}
+
+
 def test_too_many_to_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(differ, "RECHECK_LIMIT", 2)
     filt = StillDiffers({}, differs)

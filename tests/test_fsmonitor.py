@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from structlog.testing import capture_logs
@@ -400,3 +402,38 @@ def test_the_executable_answers_an_unknown_command_with_error(helper: Helper) ->
     got = helper.lines.get(timeout=5)
     assert got.startswith("ERROR ")
     assert helper.proc.wait(timeout=5) != 0
+
+
+def test_the_fsmonitor_says_it_runs_only_once_a_flush_signal_is_handled() -> None:
+    """`flush` signals the pid fsmonitor.json names (SIGUSR1): published before the handler was
+    in place, a flush at that moment killed the fsmonitor (the signal's default action)."""
+    from engine.fsmonitor.select_loop import serve
+
+    handlers: list[object] = []
+
+    class Published:
+        def publish(self, now: float) -> None:
+            handlers.append(signal.getsignal(signal.SIGUSR1))
+
+        def deadline(self, now: float) -> float | None:
+            return None
+
+        def tick(self, now: float) -> list[str]:
+            return []
+
+        def publish_changes(self, now: float) -> None:
+            pass
+
+    stdin_r, stdin_w = os.pipe()
+    idle_r, idle_w = os.pipe()
+    os.close(stdin_w)  # unison closed our stdin: serve returns at once
+    previous = signal.getsignal(signal.SIGUSR1)
+    try:
+        watcher = SimpleNamespace(fileno=lambda: idle_r)
+        assert serve(Published(), watcher, stdin=stdin_r) == 0  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        signal.set_wakeup_fd(-1)
+        for fd in (stdin_r, idle_r, idle_w):
+            os.close(fd)
+    assert handlers and handlers[0] not in (signal.SIG_DFL, signal.SIG_IGN, None)

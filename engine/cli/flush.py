@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from engine import exits
 from engine.config import Config
@@ -17,8 +18,17 @@ POLL = 0.02
 def flush(cfg: Config, timeout: float) -> int:
     """Signal the fsmonitor (SIGUSR1) and wait until a full sync has completed."""
     path = cfg.runtime_dir / shared.FSMONITOR_FILE
-    before = shared.FsmonitorStatus.load(path)
+    started = time.monotonic()
+    deadline = started + timeout
+    before = _fsmonitor(cfg, path, deadline)
     pid = before.pid
+    if pid is None and (still := _on_its_way(cfg)) is not None:
+        print(
+            f"native-sync: no full sync completed within {timeout:g} s: the sync is still {still}; "
+            "`native-sync status` shows it, `--timeout SECONDS` waits longer",
+            file=sys.stderr,
+        )
+        return exits.TIMED_OUT
     if pid is None:
         print(
             "native-sync: nothing to flush: no sync is watching yet. "
@@ -26,7 +36,6 @@ def flush(cfg: Config, timeout: float) -> int:
             file=sys.stderr,
         )
         return exits.NOT_RUNNING
-    started = time.monotonic()
     try:
         os.kill(pid, signal.SIGUSR1)
     except ProcessLookupError:
@@ -36,7 +45,6 @@ def flush(cfg: Config, timeout: float) -> int:
             file=sys.stderr,
         )
         return exits.NOT_RUNNING
-    deadline = started + timeout
     while time.monotonic() < deadline:
         now = shared.FsmonitorStatus.load(path)
         if now.pid == pid and now.flushes > before.flushes:
@@ -53,6 +61,36 @@ def flush(cfg: Config, timeout: float) -> int:
         file=sys.stderr,
     )
     return exits.TIMED_OUT
+
+
+def _fsmonitor(cfg: Config, path: Path, deadline: float) -> shared.FsmonitorStatus:
+    """The fsmonitor's status; while ``run`` is on its way to watching, its fsmonitor waited for.
+
+    A cold start is healthy while unison indexes (issue 13): a flush right after
+    ``docker compose up`` said healthy waits for the watch (within its timeout)
+    instead of saying that nothing watches.
+    """
+    while True:
+        found = shared.FsmonitorStatus.load(path)
+        if found.pid is not None or time.monotonic() >= deadline or _on_its_way(cfg) is None:
+            return found
+        time.sleep(POLL)
+
+
+def _on_its_way(cfg: Config) -> str | None:
+    """The state of a live ``run`` that has not reached watching yet (``indexing``), else None."""
+    run = shared.RunState.load(cfg.runtime_dir)
+    if run.state not in (shared.State.STARTING, shared.State.INITIAL_SYNC, shared.State.INDEXING):
+        return None
+    if run.pid is None:
+        return None
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return None  # a state file left by a run that is gone
+    except PermissionError:
+        pass  # alive, another user's
+    return run.state.value
 
 
 def _what(pending: int) -> str:

@@ -5,7 +5,9 @@ dropped, so they cost no second sync.  Every path that went through the filter
 is remembered; after things calm down (``RECHECK_QUIET``) they are compared
 once more and reported again if they still differ: a storm of creates and
 deletes on both sides can race unison, and this is what makes it converge.
-A path unison leaves different is reported ``RECHECK_TRIES`` times, no more.
+A path unison leaves different is reported ``RECHECK_TRIES`` times, no more;
+giving up is said once (``recheck.gave_up``, however often the path is touched
+again while it stands) and its end once (``recheck.resolved``).
 
 A path that changed in both replicas within one batch is reported even when
 the two are equal: that is no echo (unison writes a replica only after we
@@ -82,13 +84,16 @@ class StillDiffers:
         differing = set()
         for replica, rel in recent:
             if not self.differs_now(replica, rel):
-                self.tries.pop(rel, None)
+                if self.tries.pop(rel, 0) > RECHECK_TRIES:
+                    log.info("recheck.resolved", path=rel)
                 continue
             tries = self.tries.get(rel, 0) + 1
+            if tries > RECHECK_TRIES + 1:
+                continue  # given up and said so: a problem that stands is said once (issue 26)
+            self.tries[rel] = tries
             if tries > RECHECK_TRIES:
                 log.warning("recheck.gave_up", path=rel, tries=RECHECK_TRIES)
                 continue
-            self.tries[rel] = tries
             differing.add(rel)
         if differing:
             log.info("recheck.still_differs", paths=len(differing))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from dataclasses import dataclass
 
 import structlog
@@ -69,7 +68,6 @@ def main() -> int:
     wired = wire(cfg, shared.Roots.load(cfg.runtime_dir))
     wired.verifier.start()  # off (0): one walk for temp files, then it ends
     log.info("fsmonitor.start", unison_pid=os.getppid(), ignores=len(cfg.ignores))
-    wired.monitor.publish(time.monotonic())  # tells status that this unison's fsmonitor runs
     try:
         return serve(wired.monitor, wired.watcher, wired.verifier)
     except KeyboardInterrupt:

@@ -34,6 +34,7 @@ class Handler(Protocol):
     def tick(self, now: float) -> list[str]: ...
     def request_full_sync(self) -> None: ...
     def publish_changes(self, now: float) -> None: ...
+    def publish(self, now: float) -> None: ...
 
 
 class Events(Protocol):
@@ -58,6 +59,8 @@ def serve(
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGUSR1, lambda signum, frame: monitor.request_full_sync())
+    # tells status (and `flush`) that this unison's fsmonitor runs: only now, a SIGUSR1 is handled
+    monitor.publish(time.monotonic())
     buffer = b""
     watcher_fd = watcher.fileno()
     verifier_fd = [] if verifier is None else [verifier.fileno()]

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.docker.test_health_image import USER, app_folder, host_folder, no_traceback, status
+from tests.docker.test_health_image import (
+    USER,
+    app_folder,
+    host_folder,
+    no_traceback,
+    status,
+    wait_running,
+)
 from tests.helpers import wait_for
 
 if TYPE_CHECKING:
@@ -101,6 +108,7 @@ def test_status_in_a_real_terminal_over_docker_exec(docker: Docker, tmp_path: Pa
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (apt-get install tmux)")
     name, _, _ = start(docker, tmp_path)
+    wait_running(docker, name)  # a cold start is healthy while unison indexes (issue 13)
     session = f"ns-{uuid.uuid4().hex[:8]}"
     command = f"docker exec -t {name} native-sync status; echo END-OF-STATUS; sleep 60"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command], check=True)
