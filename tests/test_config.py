@@ -97,7 +97,7 @@ def test_unison_journals_its_archives_and_skips_the_fingerprint_cache_unless_tol
     from engine.unison import launch
 
     env = launch.environment(load({}))
-    assert (env["UNISON_ARCHIVE_JOURNAL"], env["UNISON_FPCACHE"]) == ("30", "full-scans")
+    assert (env["UNISON_ARCHIVE_JOURNAL"], env["UNISON_FPCACHE"]) == ("0", "full-scans")
     assert launch.environment(load({"UNISON_ARCHIVE_JOURNAL": "5"}))["UNISON_ARCHIVE_JOURNAL"] == "5"
     assert "UNISON_ARCHIVE_JOURNAL" not in launch.environment(load({"UNISON_ARCHIVE_JOURNAL": "off"}))
 
