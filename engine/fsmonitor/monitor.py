@@ -32,7 +32,7 @@ from engine.fsmonitor.hygiene import Hygiene
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.outbox import Outbox
 from engine.fsmonitor.protocol import Protocol
-from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
+from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans, unison_cpu
 from engine.fsmonitor.settle import Settler
 from engine.fsmonitor.verifier import VerifierThread
 from engine.state import shared
@@ -64,6 +64,7 @@ class Monitor:
     watcher: Watcher
     differs: Callable[[str, str], bool]
     rescan_interval: float = 0.0
+    unison_cpu: Callable[[], float | None] = unison_cpu  # unison's CPU seconds: the rescan's pace
     status_file: Path | None = None
     wall: Callable[[], float] = time.time
     listeners: list[SettledListener] = field(default_factory=list)  # e.g. owners, when root
@@ -82,7 +83,7 @@ class Monitor:
 
     def __post_init__(self) -> None:
         self.still_differs = StillDiffers(self.watcher.roots, self.differs)
-        self.rescans = Rescans(self.rescan_interval)
+        self.rescans = Rescans(self.rescan_interval, cpu=self.unison_cpu)
         previous = shared.FsmonitorStatus.load(self.status_file) if self.status_file else None
         self.cycles = Cycles.resume(previous or shared.FsmonitorStatus(), self.wall)
         publisher = Publisher(self.status_file)
