@@ -7,6 +7,7 @@ import os
 import pytest
 from structlog.testing import capture_logs
 
+from engine.config import load
 from engine.fsmonitor.rescan import RESCAN_BUDGET, Rescans, process_cpu
 from tests.fakes import CLOCK_STARTS
 from tests.helpers import Engine, wait_for, write
@@ -71,6 +72,17 @@ def test_the_pace_is_the_interval_or_the_cost_over_the_budget() -> None:
     rescans.cycle_ended(304.0)
     assert rescans.deadline(304.0, False) == 300.0 + 3.0 / RESCAN_BUDGET
     assert rescans.due(600.0, False) is None
+
+
+def test_a_set_interval_is_kept_whatever_a_scan_costs() -> None:
+    """SYNC_RESCAN_INTERVAL set by the user: its pace, not the budget's."""
+    assert load({}).rescan_paced and not load({"SYNC_RESCAN_INTERVAL": "300"}).rescan_paced
+    spent = [50.0]
+    rescans = Rescans(5.0, cpu=lambda: spent[0], paced=False)
+    rescans.root_watched(0.0)
+    spent[0] += 3.0
+    rescans.cycle_ended(4.0)
+    assert rescans.deadline(4.0, False) == 5.0
 
 
 @pytest.mark.engine

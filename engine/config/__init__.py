@@ -98,6 +98,7 @@ class Config:
     monit_cpu_threshold: float
     monit_stall_seconds: float
     rescan_interval: float
+    rescan_paced: bool  # SYNC_RESCAN_INTERVAL unset: a dear rescan waits longer (engine/fsmonitor/rescan.py)
     verify_interval: float | None  # SYNC_VERIFY_INTERVAL: None is auto, 0 is off
 
     watch_interval: float  # UNISON_WATCH_INTERVAL: seconds watch-mode unison pauses after a sync
@@ -233,6 +234,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         monit_cpu_threshold=get("MONIT_CPU_THRESHOLD", positive_number, 50.0),
         monit_stall_seconds=get("MONIT_STALL_SECONDS", positive_number, 60.0),
         rescan_interval=get("SYNC_RESCAN_INTERVAL", non_negative_number, 300.0),
+        rescan_paced="SYNC_RESCAN_INTERVAL" not in env,
         verify_interval=get("SYNC_VERIFY_INTERVAL", verify_interval, None),
         watch_interval=get("UNISON_WATCH_INTERVAL", watch_interval, WATCH_INTERVAL),
         archive_journal=get("UNISON_ARCHIVE_JOURNAL", archive_journal, ARCHIVE_JOURNAL),

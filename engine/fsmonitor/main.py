@@ -49,6 +49,7 @@ def main() -> int:
         watcher=watcher,
         differs=differs,
         rescan_interval=cfg.rescan_interval,
+        rescan_paced=cfg.rescan_paced,
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
         listeners=[] if owners is None else [owners],
         verifier=verifier,

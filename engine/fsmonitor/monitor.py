@@ -64,6 +64,7 @@ class Monitor:
     watcher: Watcher
     differs: Callable[[str, str], bool]
     rescan_interval: float = 0.0
+    rescan_paced: bool = True  # the interval stretched when a full scan is dear (SYNC_RESCAN_INTERVAL unset)
     unison_cpu: Callable[[], float | None] = unison_cpu  # unison's CPU seconds: the rescan's pace
     status_file: Path | None = None
     wall: Callable[[], float] = time.time
@@ -83,7 +84,7 @@ class Monitor:
 
     def __post_init__(self) -> None:
         self.still_differs = StillDiffers(self.watcher.roots, self.differs)
-        self.rescans = Rescans(self.rescan_interval, cpu=self.unison_cpu)
+        self.rescans = Rescans(self.rescan_interval, cpu=self.unison_cpu, paced=self.rescan_paced)
         previous = shared.FsmonitorStatus.load(self.status_file) if self.status_file else None
         self.cycles = Cycles.resume(previous or shared.FsmonitorStatus(), self.wall)
         publisher = Publisher(self.status_file)

@@ -9,7 +9,8 @@ The periodic rescan is paced by what a full scan costs unison (issue 24): a
 full scan (watch mode's first, or any rescan) is measured in unison's CPU
 time from its start to unison's next ``WAIT`` (``rescan.cost``), and the next
 periodic one waits ``SYNC_RESCAN_INTERVAL`` or ``cost / RESCAN_BUDGET``,
-whichever is longer.  At 10k files a scan costs a few hundredths of a second
+whichever is longer, unless ``SYNC_RESCAN_INTERVAL`` was set (then it is kept:
+the user chose that cost).  At 10k files a scan costs a few hundredths of a second
 and the interval holds; at 400k it costs seconds, and an idle engine would
 otherwise spend ~1% of a core on rescans alone, beside the drift verifier,
 which compares both trees within its own budget anyway.  Overflows, flushes
@@ -60,6 +61,7 @@ class Rescans:
 
     interval: float = 0.0
     next_at: float | None = None
+    paced: bool = True  # False: SYNC_RESCAN_INTERVAL was set, and is kept whatever a scan costs
     cpu: Callable[[], float | None] = field(default=unison_cpu)
     cost: float = 0.0  # unison's CPU seconds over the last full scan measured
     scan_began: float | None = None  # unison's CPU when the full scan under way began
@@ -67,7 +69,7 @@ class Rescans:
 
     def pause(self) -> float:
         """Seconds from a full scan to the next periodic one."""
-        return max(self.interval, self.cost / RESCAN_BUDGET)
+        return max(self.interval, self.cost / RESCAN_BUDGET) if self.paced else self.interval
 
     def _full_scan(self, now: float) -> None:
         if self.scan_began is None:
