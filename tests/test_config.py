@@ -97,9 +97,26 @@ def test_unison_journals_its_archives_and_skips_the_fingerprint_cache_unless_tol
     from engine.unison import launch
 
     env = launch.environment(load({}))
-    assert (env["UNISON_ARCHIVE_JOURNAL"], env["UNISON_FPCACHE"]) == ("30", "full-scans")
+    assert (env["UNISON_ARCHIVE_JOURNAL"], env["UNISON_FPCACHE"]) == ("0", "full-scans")
     assert launch.environment(load({"UNISON_ARCHIVE_JOURNAL": "5"}))["UNISON_ARCHIVE_JOURNAL"] == "5"
     assert "UNISON_ARCHIVE_JOURNAL" not in launch.environment(load({"UNISON_ARCHIVE_JOURNAL": "off"}))
+
+
+def test_a_one_shot_tunes_the_gc_only_without_archives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13's big minor heap serves a scan with no archive; a warm one-shot keeps OCaml's defaults
+    (issue 24: a warm start at 400k files spent ~0.5 s more CPU with it)."""
+    from engine.unison import launch
+
+    monkeypatch.delenv("OCAMLRUNPARAM", raising=False)
+    cfg = load({"UNISON": str(tmp_path)})
+    assert launch.one_shot_environment(cfg)["OCAMLRUNPARAM"] == launch.ONE_SHOT_OCAMLRUNPARAM
+    (tmp_path / "ar0123456789abcdef").write_bytes(b"")  # an archive: a warm start
+    assert "OCAMLRUNPARAM" not in launch.one_shot_environment(cfg)
+    assert "OCAMLRUNPARAM" not in launch.environment(cfg)  # watch mode: the defaults
+    monkeypatch.setenv("OCAMLRUNPARAM", "s=1M")
+    assert launch.one_shot_environment(cfg)["OCAMLRUNPARAM"] == "s=1M"  # ours wins
 
 
 def test_a_retired_variable_is_named_not_refused() -> None:

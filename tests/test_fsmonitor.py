@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +21,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.fs.compare import differs
-from engine.fsmonitor import settle
+from engine.fsmonitor import rescan, settle
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.monitor import Monitor, build_monitor
 from engine.fsmonitor.protocol import quote
@@ -70,6 +70,7 @@ def start_rig(
     rescan_interval: float = 0.0,
     status_file: Path | None = None,
     exist_ok: bool = False,
+    unison_cpu: Callable[[], float | None] = lambda: None,
 ) -> Rig:
     host, app = tmp_path / "host", tmp_path / "app"
     host.mkdir(exist_ok=exist_ok)
@@ -78,6 +79,7 @@ def start_rig(
         Watcher(lambda rel: False),
         differs,
         rescan_interval=rescan_interval,
+        unison_cpu=unison_cpu,
         status_file=status_file,
         wall=FakeClock(1_800_000_000.0),
     )
@@ -437,3 +439,27 @@ def test_the_fsmonitor_says_it_runs_only_once_a_flush_signal_is_handled() -> Non
         for fd in (stdin_r, idle_r, idle_w):
             os.close(fd)
     assert handlers and handlers[0] not in (signal.SIG_DFL, signal.SIG_IGN, None)
+
+
+def test_a_dear_full_scan_spaces_the_periodic_rescans(tmp_path: Path, t0: float) -> None:
+    """Issue 24: unison's CPU over a full scan (START to WAIT) paces the next periodic rescan.
+
+    A first scan that costs unison 2 s of CPU puts the next rescan at
+    2 / RESCAN_BUDGET s, not at the 10 s interval; one that costs nothing keeps it.
+    """
+    spent = [100.0]
+    rig = start_rig(tmp_path, t0, rescan_interval=10, unison_cpu=lambda: spent[0])
+    spent[0] += 2.0  # the first (full) scan
+    with capture_logs() as logs:
+        rig.wait_all(rig.t0 + 3)
+    pause = 2.0 / rescan.RESCAN_BUDGET
+    assert [e for e in logs if e["event"] == "rescan.cost"] == [
+        {"event": "rescan.cost", "cpu_seconds": 2.0, "next_in": pause, "log_level": "info"}
+    ]
+    assert rig.monitor.deadline(rig.t0 + 3) == pytest.approx(rig.t0 + pause)
+    assert rig.monitor.tick(rig.t0 + 11) == []  # the interval passed: not yet
+    assert rig.monitor.tick(rig.t0 + pause) == ["CHANGES h1"]
+    for replica in ("h1", "h2"):
+        assert rig.monitor.command(f"CHANGES {replica}", rig.t0 + pause) == ["RECURSIVE ", "DONE"]
+    rig.wait_all(rig.t0 + pause + 1)  # this rescan cost nothing: the interval again
+    assert rig.monitor.deadline(rig.t0 + pause + 1) == pytest.approx(rig.t0 + pause + 10)

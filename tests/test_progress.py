@@ -6,6 +6,7 @@ exactly, whatever the machine's load.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -79,15 +80,14 @@ def test_indexing_has_no_eta() -> None:
 
 def test_the_last_report_is_what_status_loads_until_the_copy_stops(tmp_path: Path) -> None:
     shown = Progress(tmp_path, clock=FakeClock(0.0))
-    assert progress.load(tmp_path) is None
+    assert progress.Report.load(tmp_path) is None
     line = reported(shown, 3, 3000, now=2.0)
-    loaded = progress.load(tmp_path)
+    loaded = progress.Report.load(tmp_path)
     assert loaded is not None
-    at = loaded.pop("at")
-    assert isinstance(at, str) and at.endswith("Z")
-    assert loaded == line
+    assert loaded.at is not None and loaded.at.endswith("Z")
+    assert {k: v for k, v in dataclasses.asdict(loaded).items() if k != "at"} == line
     shown.stop()
-    assert progress.load(tmp_path) is None
+    assert progress.Report.load(tmp_path) is None
 
 
 def test_a_file_that_cannot_be_written_stops_the_writing_not_the_copy(tmp_path: Path) -> None:
@@ -102,13 +102,17 @@ def test_lines_keep_coming_from_their_own_thread_with_what_was_ticked(tmp_path: 
     shown.tick(5, 500)
     shown.start()
     try:
-        loaded = wait_for(lambda: progress.load(tmp_path), 10, "a progress line")
-        assert (loaded["files"], loaded["bytes"]) == (5, 500)
+        loaded = wait_for(lambda: progress.Report.load(tmp_path), 10, "a progress line")
+        assert (loaded.files, loaded.bytes) == (5, 500)
         shown.tick(6, 600)
-        wait_for(lambda: (progress.load(tmp_path) or {}).get("files") == 6, 10, "the next tick shown")
+        wait_for(
+            lambda: (r := progress.Report.load(tmp_path)) is not None and r.files == 6,
+            10,
+            "the next tick shown",
+        )
     finally:
         shown.stop()
-    assert progress.load(tmp_path) is None
+    assert progress.Report.load(tmp_path) is None
 
 
 # --- the totals: a names-and-sizes walk ------------------------------------------------

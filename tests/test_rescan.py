@@ -1,11 +1,16 @@
-"""engine/fsmonitor/rescan.py: which full rescan is due, and the next interval."""
+"""engine/fsmonitor/rescan.py: which full rescan is due, and the next interval (paced by its cost)."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
 from structlog.testing import capture_logs
 
-from engine.fsmonitor.rescan import Rescans
+from engine.config import load
+from engine.fsmonitor.rescan import RESCAN_BUDGET, Rescans, process_cpu
 from tests.fakes import CLOCK_STARTS
+from tests.helpers import Engine, wait_for, write
 
 
 def test_no_interval_no_periodic_rescan() -> None:
@@ -37,3 +42,55 @@ def test_a_full_sync_request_is_due_at_once_and_first() -> None:
     assert rescans.due(20.0, True) == "flush"
     rescans.done("flush", 2, 20.0)
     assert rescans.due(20.0, False) is None  # a flush rescan also resets the interval
+
+
+def test_process_cpu_reads_a_process_s_cpu_time() -> None:
+    """What paces the periodic rescan: unison's CPU time, read from /proc (here: this process's)."""
+    start = process_cpu(os.getpid())
+    assert start is not None and start > 0
+    burned = 0
+
+    def more() -> bool:
+        nonlocal burned
+        burned += sum(range(200_000))
+        now = process_cpu(os.getpid())
+        return now is not None and now > start
+
+    wait_for(more, 30, "this process's CPU time to grow")
+    assert process_cpu(2**22 + 12345) is None  # no such process
+
+
+def test_the_pace_is_the_interval_or_the_cost_over_the_budget() -> None:
+    spent = [50.0]
+    rescans = Rescans(300.0, cpu=lambda: spent[0])
+    rescans.root_watched(0.0)
+    spent[0] += 0.05  # 10k files: a few hundredths
+    rescans.cycle_ended(1.0)
+    assert rescans.deadline(1.0, False) == 300.0
+    rescans.done("interval", 2, 300.0)
+    spent[0] += 3.0  # 400k files: seconds
+    rescans.cycle_ended(304.0)
+    assert rescans.deadline(304.0, False) == 300.0 + 3.0 / RESCAN_BUDGET
+    assert rescans.due(600.0, False) is None
+
+
+def test_a_set_interval_is_kept_whatever_a_scan_costs() -> None:
+    """SYNC_RESCAN_INTERVAL set by the user: its pace, not the budget's."""
+    assert load({}).rescan_paced and not load({"SYNC_RESCAN_INTERVAL": "300"}).rescan_paced
+    spent = [50.0]
+    rescans = Rescans(5.0, cpu=lambda: spent[0], paced=False)
+    rescans.root_watched(0.0)
+    spent[0] += 3.0
+    rescans.cycle_ended(4.0)
+    assert rescans.deadline(4.0, False) == 5.0
+
+
+@pytest.mark.engine
+def test_a_running_fsmonitor_measures_unison_s_first_full_scan(engine: Engine) -> None:
+    """In the engine the fsmonitor's parent is unison: its first scan's CPU is read and sets the pace."""
+    write(engine.host / "f", "x\n")
+    engine.start()
+    engine.wait_watching()
+    cost = engine.wait_event("rescan.cost")
+    assert cost["cpu_seconds"] >= 0
+    assert cost["next_in"] == max(300, cost["cpu_seconds"] / RESCAN_BUDGET)

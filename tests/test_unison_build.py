@@ -3,7 +3,7 @@
 Each patch has a test that fails on stock unison: the test runs against both
 binaries and the stock run is a strict xfail, so a test that stops telling the
 two apart fails the suite too (STYLE.md 15). The builds and the ways to run
-them are in tests/unison_runs.py; patches 0003 and 0004 are tested in
+them are in tests/unison_runs.py; patches 0003, 0004 and 0007 are tested in
 tests/test_unison_scale.py.
 """
 

@@ -3,7 +3,8 @@
 0003: a partial scan in watch mode does not read the fingerprint cache, and a
 commit removes it. 0004: watch-mode syncs append to a journal instead of
 rewriting both archives; the journal is replayed after a crash, so a
-``kill -9`` loses nothing and invents no conflict. As in
+``kill -9`` loses nothing and invents no conflict. 0007: a one-shot that
+found nothing to do writes no archive (a warm start at 400k files). As in
 tests/test_unison_build.py, a test of a patch runs against stock unison too,
 as a strict xfail.
 """
@@ -29,9 +30,16 @@ SCALE_ENV = {"UNISON_FPCACHE": "full-scans", "UNISON_ARCHIVE_JOURNAL": "600", "U
 
 
 def watched(
-    unison: Path, tmp_path: Path, watches: list[Watch], files: int = 20, *args: str, quiet: str = "600"
+    unison: Path,
+    tmp_path: Path,
+    watches: list[Watch],
+    files: int = 20,
+    *args: str,
+    quiet: str = "600",
+    oneshots: int = 1,
 ) -> tuple[Path, Path, dict[str, str], Watch]:
-    """Two roots synced once by ``unison``, then watched by it with our fsmonitor."""
+    """Two roots synced ``oneshots`` times by ``unison`` (the first cold), then watched by it with our
+    fsmonitor."""
     fsmonitor = Path(sys.executable).parent / "unison-fsmonitor"
     if not fsmonitor.exists():
         pytest.skip("our unison-fsmonitor is not installed beside this python (make deps)")
@@ -47,7 +55,8 @@ def watched(
         APP_VOLUME=str(b),
         SYNC_RUNTIME_DIR=str(tmp_path / "run"),
     )
-    oneshot(unison, a, b, env, *args)
+    for _ in range(oneshots):
+        oneshot(unison, a, b, env, *args)
     watch = Watch(unison, a, b, env, *args)
     watches.append(watch)
     wait_for(lambda: "fsmonitor.start" in watch.tail() or None, 30, "the fsmonitor", detail=watch.tail)
@@ -208,6 +217,50 @@ def test_a_stock_2_54_0_archive_is_read_by_ours(unison_of: dict[str, Path], tmp_
     assert "No archive files were found" not in out, out
     assert "1 item transferred, 0 skipped, 0 failed" in out, out
     assert read(a / "f") == "edited on b\n"
+
+
+# --- patch 0007: no commit of what the disks hold already -------------------------
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_a_one_shot_that_changes_nothing_writes_no_archive(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    """A warm start with nothing to do (and a flush at stop): stock rewrites both archives whole.
+
+    The run after the first sync writes them still: it adds props (per-path
+    predicates) that an archive made without one lacks.
+    """
+    a, b, env = replicas(tmp_path)
+    env.update(SCALE_ENV)
+    for i in range(20):
+        write(a / "d" / f"f{i}", f"file {i}\n")
+    oneshot(unison_of[kind], a, b, env)
+    oneshot(unison_of[kind], a, b, env)
+    written = archive_stats(env)
+    assert "Nothing to do" in oneshot(unison_of[kind], a, b, env)
+    assert archive_stats(env) == written, "a one-shot that changed nothing wrote the archives again"
+    write(b / "d" / "f1", "edited on b\n")
+    assert "1 item transferred" in oneshot(unison_of[kind], a, b, env)
+    assert archive_stats(env) != written, "a one-shot that synced a file wrote no archive"
+
+
+def test_a_journal_after_a_one_shot_that_wrote_nothing_is_replayed(
+    unison_of: dict[str, Path], tmp_path: Path, watches: list[Watch]
+) -> None:
+    """The warm one-shot leaves the archives (and their magic) as they were; watch mode's journal
+    extends them, so after a kill -9 its syncs are known: no conflict for the app's later save."""
+    prefer = ("-prefer", str(tmp_path / "a"))
+    a, b, env, watch = watched(unison_of["ours"], tmp_path, watches, 20, *prefer, oneshots=3)
+    cross(a, b, "d/f1", "host edit\n", watch)
+    cross(a, b, "d/f3", "another host edit\n", watch)  # so d/f1's sync is committed
+    kill_9(watch, env)
+    assert len(state_files(env, "jn")) == 2, "no journal left by the watch"
+    write(b / "d" / "f1", "the app's later save\n")
+    out = oneshot(unison_of["ours"], a, b, env, *prefer)
+    assert read(a / "d" / "f1") == "the app's later save\n", out
+    assert "conflict" not in out.lower(), out
+    assert same_trees(a, b, keep_temps=True), tree_diff(a, b, keep_temps=True)
 
 
 @pytest.mark.parametrize(

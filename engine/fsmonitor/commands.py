@@ -57,6 +57,7 @@ class Commands:
         if self.cycles.syncing:
             full_sync = self.full_sync.cycle_ended()
             self.cycles.cycle_ended(self.now, pending, full_sync)
+            self.rescans.cycle_ended(self.now)
             self.changed()
 
     def changes_taken(self, replica: str, paths: list[str]) -> None:

@@ -54,6 +54,7 @@ def wire(cfg: Config, roots: shared.Roots) -> Wired:
         watcher,
         differs if perms == PERMS else functools.partial(differs, perms=perms),
         rescan_interval=cfg.rescan_interval,
+        rescan_paced=cfg.rescan_paced,
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
         listeners=() if owners is None else (owners,),
         verifier=verifier,

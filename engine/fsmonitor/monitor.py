@@ -33,7 +33,7 @@ from engine.fsmonitor.hygiene import Hygiene
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.outbox import Outbox
 from engine.fsmonitor.protocol import Protocol
-from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans
+from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans, unison_cpu
 from engine.fsmonitor.settle import Settler
 from engine.fsmonitor.verifier import Pass, VerifierThread
 from engine.state import shared
@@ -185,6 +185,8 @@ def build_monitor(
     differs: Callable[[str, str], bool],
     *,
     rescan_interval: float = 0.0,
+    rescan_paced: bool = True,
+    unison_cpu: Callable[[], float | None] = unison_cpu,
     status_file: Path | None = None,
     wall: Callable[[], float] = time.time,
     listeners: Sequence[SettledListener] = (),
@@ -195,13 +197,16 @@ def build_monitor(
 
     ``status_file``: ``fsmonitor.json`` (its counts carry over from the last
     one); ``wall`` the wall clock for its timestamps; ``verifier`` is told the
-    roots once unison named both; ``guard``: a host that folds names.
+    roots once unison named both; ``guard``: a host that folds names;
+    ``unison_cpu`` unison's CPU seconds, the pace of the periodic rescans when
+    ``rescan_paced`` (SYNC_RESCAN_INTERVAL unset).
     """
     publisher = Publisher(status_file)  # first: the others tell it what changed
     previous = shared.FsmonitorStatus.load(status_file) if status_file else None
     cycles = Cycles.resume(previous or shared.FsmonitorStatus(), wall)
     settler, still_differs, hygiene = Settler(), StillDiffers(watcher.roots, differs), Hygiene()
-    rescans, full_sync = Rescans(rescan_interval), FullSyncRequest()
+    rescans = Rescans(rescan_interval, cpu=unison_cpu, paced=rescan_paced)
+    full_sync = FullSyncRequest()
     case = CaseScreen(publisher.changed, guard)
     commands = Commands(watcher, settler, rescans, full_sync, cycles, verifier, publisher.changed)
     protocol = Protocol(commands)

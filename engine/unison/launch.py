@@ -113,20 +113,26 @@ def environment(cfg: Config) -> dict[str, str]:
     return env
 
 
-# OCaml's runtime for one-shot unison (issue 13): a 32 MB minor heap (s=4M
-# words) and a lazier major GC (o=200).  With the defaults, a scan of a big
-# tree without an archive goes superlinear in the GC: a one-shot over two
-# identical trees on tmpfs took 39.6 s at 200k files, 14.0 s with these
-# (100k: 13.6-15.0 s against 7.1-7.9 s).  It costs ~30 MB of RSS while it
-# runs, and gains nothing on a warm scan, so watch mode keeps the defaults.
-# An OCAMLRUNPARAM in our own environment wins.
+# OCaml's runtime for a one-shot unison without archives (issue 13): a 32 MB
+# minor heap (s=4M words) and a lazier major GC (o=200).  With the defaults, a
+# scan of a big tree without an archive goes superlinear in the GC: a one-shot
+# over two identical trees on tmpfs took 39.6 s at 200k files, 14.0 s with
+# these (100k: 13.6-15.0 s against 7.1-7.9 s).  It costs ~30 MB of RSS while it
+# runs.  A warm one-shot (archives in UNISON: a warm start, the flush at stop)
+# keeps OCaml's defaults: it loads the archives and checks every file against
+# them, and there the big minor heap costs (issue 24: 400k files, the user and
+# system CPU of a warm one-shot at load 18, the least of three runs: 3.74 s with
+# these, 3.13-3.22 s with the default 256k-word minor heap).  Watch mode keeps
+# the defaults too.  An OCAMLRUNPARAM in our own environment wins.
 ONE_SHOT_OCAMLRUNPARAM = "s=4M,o=200"
 
 
 def one_shot_environment(cfg: Config) -> dict[str, str]:
-    """:func:`environment` for a one-shot unison (initial sync, indexing, flush): GC tuned."""
+    """:func:`environment` for a one-shot unison (initial sync, indexing, flush): the GC tuned when
+    there is no archive yet."""
     env = environment(cfg)
-    env.setdefault("OCAMLRUNPARAM", ONE_SHOT_OCAMLRUNPARAM)
+    if not has_archive(cfg):
+        env.setdefault("OCAMLRUNPARAM", ONE_SHOT_OCAMLRUNPARAM)
     return env
 
 
