@@ -43,7 +43,12 @@ def main() -> int:
     owners = Owners.for_config(cfg)
     watcher = Watcher(ignored)
     verifier = VerifierThread(
-        ignored, cfg.verify_interval, fold=roots.host_insensitive, perms=perms, host=str(cfg.unison_src)
+        ignored,
+        cfg.verify_interval,
+        fold=roots.host_insensitive,
+        perms=perms,
+        host=str(cfg.unison_src),
+        since=cfg.trusted_since,
     )
     monitor = Monitor(
         watcher=watcher,
