@@ -65,6 +65,7 @@ def sync_once(
     next may skip its first scan (patch 0006).
     """
     started, began = time.monotonic(), time.time()
+    TrustedArchive.take(cfg.runtime_dir)  # an earlier pass's, if any: this one decides
     deadline = None if timeout is None else started + timeout
     dog = Watchdog.for_config(cfg, stall_after=math.inf)  # a one-shot reports no pending changes
     restarted = False

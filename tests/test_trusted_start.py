@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from engine.state import trust
 from engine.supervise import unison_program
 from engine.unison import launch
 from monit import oneshot as engine_oneshot
-from tests.helpers import read, same_trees, tree_diff, wait_for, write
+from tests.helpers import Engine, read, same_trees, tree_diff, wait_for, write
 from tests.unison_runs import Watch, oneshot, replicas
 
 pytestmark = pytest.mark.engine
@@ -117,3 +118,28 @@ def test_one_start_after_a_clean_one_shot_trusts_the_archive(
     monkeypatch.setenv("SYNC_VERIFY_INTERVAL", "0")
     unison_program.main()
     assert "UNISON_WATCH_TRUST_ARCHIVE" not in started[2]
+
+
+def test_after_a_cold_and_a_warm_start_watch_mode_scans_only_the_first_edit(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    """The running engine: after each start, the first edit is the first path watch-mode unison
+    scans (its trace, -debug update, names every path it scans: a first full scan names them all)."""
+    engine = engine_factory(UNISON_WATCH_ARGS="-repeat watch -debug update", LOG_LEVEL="debug")
+    for i in range(200):
+        write(engine.host / f"bulk/d{i // 20}/file{i}.txt", f"content {i}\n")
+    for start, edited in (("cold", "bulk/d1/file21.txt"), ("warm", "bulk/d2/file42.txt")):
+        engine.start().wait_watching()
+        write(engine.host / edited, f"edited after a {start} start\n")
+        engine.wait_event("sync.copied", path=edited)  # logged after unison's trace of that sync
+        assert read(engine.app / edited) == f"edited after a {start} start\n"
+        assert scanned(engine, edited)
+        assert not scanned(engine, "bulk/d3/file63.txt"), f"unison scanned everything after the {start} start"
+        assert engine.terminate() == 0
+    assert len(engine.events("unison.trusts_archive")) == 2
+
+
+def scanned(engine: Engine, rel: str) -> bool:
+    """Did watch-mode unison scan ``rel`` (on the host side)?"""
+    lines = (e.get("text", "") for e in engine.events("unison.output"))
+    return any(line.endswith(f"buildUpdateRec: {engine.host}/{rel}") for line in lines)
