@@ -214,9 +214,10 @@ def is_healthy(runtime_dir: Path, run: RunState | None = None) -> bool:
     return healthy(collect(runtime_dir, run=run))
 
 
-def fsmonitor_runs(runtime_dir: Path) -> bool:
-    """The running unison's fsmonitor has said it runs (two files read, not every one)."""
-    return _watched(UnisonStatus.load(runtime_dir), FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE))
+def first_cycle_done(runtime_dir: Path) -> bool:
+    """The running unison's fsmonitor runs and has seen unison's first cycle end (two files read)."""
+    monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
+    return _watched(UnisonStatus.load(runtime_dir), monitor) and monitor.first_sync_at is not None
 
 
 def _watched(unison: UnisonStatus, monitor: FsmonitorStatus) -> bool:
