@@ -170,9 +170,10 @@ def collect(runtime_dir: Path, unison_dir: Path | None = None, run: RunState | N
     )
 
 
-def fsmonitor_runs(runtime_dir: Path) -> bool:
-    """The running unison's fsmonitor has said it runs (two files read, not every one)."""
-    return _watched(UnisonStatus.load(runtime_dir), FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE))
+def first_cycle_done(runtime_dir: Path) -> bool:
+    """The running unison's fsmonitor runs and has seen unison's first cycle end (two files read)."""
+    monitor = FsmonitorStatus.load(runtime_dir / FSMONITOR_FILE)
+    return _watched(UnisonStatus.load(runtime_dir), monitor) and monitor.first_sync_at is not None
 
 
 def _state(run: RunState, unison: UnisonStatus, problems: bool) -> tuple[State, str | None]:

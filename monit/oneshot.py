@@ -21,6 +21,7 @@ import structlog
 
 from engine.config import Config
 from engine.fs import owners
+from engine.state.trust import TrustedArchive
 from engine.unison import reasons, reports
 from engine.unison.launch import (
     SyncFailed,
@@ -59,9 +60,12 @@ def sync_once(
     skipped or transferred goes to ``events`` (:mod:`engine.unison.reports`).  With
     the watchdog on, a unison that burns CPU is restarted by its rules
     (docker-sync #497).  ``extra_args`` go after the usual ones; a set
-    ``stop`` kills unison and raises :class:`Interrupted`.
+    ``stop`` kills unison and raises :class:`Interrupted`.  A pass with no
+    failure leaves a :class:`TrustedArchive`: the watch-mode unison started
+    next may skip its first scan (patch 0006).
     """
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
+    TrustedArchive.take(cfg.runtime_dir)  # an earlier pass's, if any: this one decides
     deadline = None if timeout is None else started + timeout
     dog = Watchdog.for_config(cfg, stall_after=math.inf)  # a one-shot reports no pending changes
     restarted = False
@@ -101,6 +105,11 @@ def sync_once(
         seconds=round(time.monotonic() - started, 3),
         exit=returncode,
     )
+    if returncode == 0 and not restarted:  # every path synced: the archive holds both trees
+        try:
+            TrustedArchive(began).save(cfg.runtime_dir)
+        except OSError as e:  # no runtime folder yet: watch mode scans in full, as stock
+            log.debug("trusted_archive.unwritten", error=str(e))
     return items
 
 

@@ -86,13 +86,18 @@ def test_dir_watches_the_folder_and_link_follows_the_link() -> None:
     assert rig.inotify.added[1:] == [("/host/a/b", MASK), ("/host/to-lib", MASK & ~F.DONT_FOLLOW)]
 
 
-def test_the_verifier_learns_both_roots_host_first_once_unison_named_both(tmp_path: Path) -> None:
+def test_the_verifier_learns_both_roots_host_first_once_unisons_first_cycle_ends(tmp_path: Path) -> None:
+    """Not at START: a trusted start (patch 0006) has the verifier's first pass find what changed
+    before the watches were up, so it walks once unison waits (every folder watched)."""
     host, app = tmp_path / "host", tmp_path / "app"
     verifier = VerifierThread(lambda rel: False, 60.0, host=str(host))  # never started
     rig = make_rig(verifier=verifier)
     rig.at(T).start("h1", str(app), "")
+    rig.at(T).waiting("h1", pending=0)
     assert verifier.roots is None  # one root: nothing to compare yet
     rig.at(T).start("h2", str(host), "")
+    assert verifier.roots is None  # both named, the first cycle not over
+    rig.at(T).waiting("h2", pending=0)
     assert verifier.roots == (str(host), str(app))
 
 

@@ -96,6 +96,7 @@ def test_the_verifier_walks_the_host_first_whichever_unison_names_first(tmp_path
     wired = wire(cfg, shared.Roots())
     assert wired.verifier.roots is None
     started(wired, cfg, app_first=True)
+    wired.monitor.command("WAIT A", T)  # unison's first cycle is over: every folder is watched
     assert wired.verifier.roots == (str(cfg.unison_src), str(cfg.unison_dest))
     assert not wired.verifier.is_alive()  # main starts it
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -170,9 +171,11 @@ def supervised(
     return runner, process, stop_after
 
 
-def fsmonitor_runs(runner: run.Runner) -> None:
+def fsmonitor_runs(runner: run.Runner, first_cycle_done: bool = True) -> None:
     pid = os.getpid()
-    status = shared.FsmonitorStatus(pid=pid, unison_pid=pid)
+    status = shared.FsmonitorStatus(pid=pid, unison_pid=pid, first_sync_at="2026-12-04T09:00:00.000Z")
+    if not first_cycle_done:
+        status = dataclasses.replace(status, first_sync_at=None)
     status.save(runner.cfg.runtime_dir / shared.FSMONITOR_FILE)
 
 
@@ -210,7 +213,7 @@ def test_supervise_keeps_the_marker_exactly_while_healthy(tmp_path: Path) -> Non
 
 def test_supervise_without_the_fsmonitor_is_watching_but_not_healthy(tmp_path: Path) -> None:
     clock = FakeClock(0.0)
-    runner, _, stop_after = supervised(tmp_path, clock, waits=3)
+    runner, _, stop_after = supervised(tmp_path, clock, waits=int(readiness.FSMONITOR_WAIT / run.POLL) + 3)
     with capture_logs() as logs:
         runner._supervise()
     assert [e["event"] for e in logs].count("watching") == 1
@@ -218,11 +221,13 @@ def test_supervise_without_the_fsmonitor_is_watching_but_not_healthy(tmp_path: P
     assert set(stop_after.intervals) == {run.POLL}  # still polling fast: not healthy yet
 
 
-def test_after_indexing_watching_waits_for_the_fsmonitor_but_not_for_ever(tmp_path: Path) -> None:
+def test_watching_waits_for_unisons_first_cycle_but_not_for_ever(tmp_path: Path) -> None:
+    """Before its first cycle ends, unison has not handed every folder to the fsmonitor: an edit
+    made then waits for a scan (or, started from the archive, for the verifier's first pass)."""
     clock = FakeClock(50.0)
     waits = int(readiness.FSMONITOR_WAIT / run.POLL) + 5
     runner, _, _ = supervised(tmp_path, clock, waits=waits)
-    runner.readiness.indexing = True
+    fsmonitor_runs(runner, first_cycle_done=False)
     with capture_logs() as logs:
         runner._supervise()
     (watching,) = [e for e in logs if e["event"] == "watching"]

@@ -3,8 +3,10 @@
 0003: a partial scan in watch mode does not read the fingerprint cache, and a
 commit removes it. 0004: watch-mode syncs append to a journal instead of
 rewriting both archives; the journal is replayed after a crash, so a
-``kill -9`` loses nothing and invents no conflict. 0007: a one-shot that
-found nothing to do writes no archive (a warm start at 400k files). As in
+``kill -9`` loses nothing and invents no conflict. 0006: watch mode started
+right after a one-shot trusts the archive it wrote instead of scanning again.
+0007: a one-shot that found nothing to do writes no archive (a warm start at
+400k files). As in
 tests/test_unison_build.py, a test of a patch runs against stock unison too,
 as a strict xfail.
 """
@@ -12,6 +14,7 @@ as a strict xfail.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,9 +40,10 @@ def watched(
     *args: str,
     quiet: str = "600",
     oneshots: int = 1,
+    trust: bool = False,
 ) -> tuple[Path, Path, dict[str, str], Watch]:
     """Two roots synced ``oneshots`` times by ``unison`` (the first cold), then watched by it with our
-    fsmonitor."""
+    fsmonitor (``trust``: from the archive the last sync wrote, patch 0006)."""
     fsmonitor = Path(sys.executable).parent / "unison-fsmonitor"
     if not fsmonitor.exists():
         pytest.skip("our unison-fsmonitor is not installed beside this python (make deps)")
@@ -57,10 +61,13 @@ def watched(
     )
     for _ in range(oneshots):
         oneshot(unison, a, b, env, *args)
+    if trust:
+        env["UNISON_WATCH_TRUST_ARCHIVE"] = "1"
     watch = Watch(unison, a, b, env, *args)
     watches.append(watch)
-    wait_for(lambda: "fsmonitor.start" in watch.tail() or None, 30, "the fsmonitor", detail=watch.tail)
-    # The first edit crosses once the first (full) scan is over; unison does
+    started = lambda: "fsmonitor.start" in watch.log_path.read_text(errors="replace") or None  # noqa: E731
+    wait_for(started, 30, "the fsmonitor", detail=watch.tail)  # the whole log: -debug fills the tail
+    # The first edit crosses once the first scan is over; unison does
     # one thing at a time, so once a second one, written after, has crossed
     # too, the first sync has also written its archives.
     for name in ("first", "second"):
@@ -263,11 +270,37 @@ def test_a_journal_after_a_one_shot_that_wrote_nothing_is_replayed(
     assert same_trees(a, b, keep_temps=True), tree_diff(a, b, keep_temps=True)
 
 
+# --- patch 0006: watch mode starts from the archive a sync just wrote ----------------
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_watch_mode_started_from_the_archive_scans_only_what_changed(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path, watches: list[Watch]
+) -> None:
+    """UNISON_WATCH_TRUST_ARCHIVE=1 after a one-shot: unison's first update detection in watch mode
+    hands the archive's folders to the fsmonitor and looks at no file.
+
+    unison's trace (-debug update) names every path it scans (``buildUpdateRec: <root>/<path>``):
+    stock's first watch-mode scan names all of them, ours only the edited ones; and the
+    folders are watched all the same (an edit in d/ crosses both ways).
+    """
+    a, b, _, watch = watched(unison_of[kind], tmp_path, watches, 20, "-debug", "update", trust=True)
+    cross(a, b, "d/f1", "edited\n", watch)
+    cross(b, a, "d/f2", "edited on b\n", watch)
+    trace = watch.log_path.read_text(errors="replace")
+    scanned = set(re.findall(r"buildUpdateRec: (\S+)", trace))
+    for root in (a, b):
+        assert f"{root}/d/f1" in scanned
+        assert f"{root}/d/f7" not in scanned, "a file nobody edited was scanned"
+    assert "watch mode starts from the archive" in trace
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [
         ("UNISON_FPCACHE", "sometimes", "UNISON_FPCACHE must be full-scans or empty, not sometimes"),
         ("UNISON_ARCHIVE_JOURNAL", "soon", "UNISON_ARCHIVE_JOURNAL must be a number of seconds, not soon"),
+        ("UNISON_WATCH_TRUST_ARCHIVE", "yes", "UNISON_WATCH_TRUST_ARCHIVE must be 1, 0 or empty, not yes"),
     ],
 )
 def test_a_bad_knob_is_refused(

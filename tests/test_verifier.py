@@ -52,6 +52,18 @@ def test_equal_trees_do_not_differ(trees: tuple[Path, Path]) -> None:
     assert (differing, temps, checked) == (set(), [], 5)
 
 
+def test_a_baseline_reads_the_files_changed_since_a_trusted_start(trees: tuple[Path, Path]) -> None:
+    """A baseline walk compares no contents, except of files whose ctime (either side) is ``since_ns``
+    or later: a same-size edit made before the watches of a trusted start were up (patch 0006)."""
+    a, b = trees
+    (b / "d" / "e" / "deep.txt").write_text("DEEP")  # same size
+    changed = (b / "d" / "e" / "deep.txt").stat().st_ctime_ns
+    assert walk(Walker(lambda rel: False), a, b, contents=False) == set()
+    walker = Walker(lambda rel: False)
+    assert walker.walk(str(a), str(b), False, since_ns=changed)[0] == {"d/e/deep.txt"}
+    assert walker.walk(str(a), str(b), False, since_ns=changed + 1)[0] == set()
+
+
 def test_type_size_exec_bit_link_target_and_presence_are_compared(trees: tuple[Path, Path]) -> None:
     a, b = trees
     walker = Walker(lambda rel: False)

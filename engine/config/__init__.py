@@ -1,7 +1,6 @@
 """The one place that reads the environment: every setting as a frozen Config.
 
-Every variable goes through a small converter (:mod:`engine.config.converters`)
-that raises ``ValueError`` with
+Every variable goes through a small converter (:mod:`.converters`) that raises ``ValueError`` with
 what it accepts; :func:`load` turns that into :class:`ConfigError`, which names
 the variable, the value and the accepted form, so the edge can print one line
 and exit with status 2.
@@ -113,6 +112,7 @@ class Config:
     in_image: bool = False  # NATIVE_SYNC_IMAGE=1 (the Dockerfile sets it): the roots should be mounts
     retired: tuple[str, ...] = ()  # variables set that native-sync no longer reads (RETIRED)
     log_level: str = "info"  # LOG_LEVEL: debug adds unison's raw output and every verifier pass
+    trusted_since: float | None = None  # NATIVE_SYNC_TRUSTED_SINCE: the unison program -> its fsmonitor
 
     @property
     def owner(self) -> tuple[int, int]:
@@ -246,6 +246,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         tz=env.get("TZ") or None,
         in_image=get("NATIVE_SYNC_IMAGE", boolean, False),
         retired=tuple(name for name in RETIRED if env.get(name)),
+        trusted_since=get("NATIVE_SYNC_TRUSTED_SINCE", non_negative_number, None),
     )
 
 

@@ -36,9 +36,6 @@ class Commands:
     def start(self, replica: str, root: str, path: str) -> None:
         if replica not in self.watcher.roots:
             self.watcher.add_root(replica, root)
-            if self.verifier is not None and len(self.watcher.roots) == 2:
-                first, second = self.watcher.roots.values()
-                self.verifier.roots = self.verifier.host_first(first, second)
         self.watcher.watch(replica, path)
         self.cycles.scan_started(self.now)
         if path == "":
@@ -54,6 +51,7 @@ class Commands:
         self.settler.forget(replica)
 
     def waiting(self, replica: str, pending: int) -> None:
+        self._verify_roots()
         if self.cycles.syncing:
             full_sync = self.full_sync.cycle_ended()
             self.cycles.cycle_ended(self.now, pending, full_sync)
@@ -63,3 +61,14 @@ class Commands:
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self.now):
             self.full_sync.cycle_started()
+
+    def _verify_roots(self) -> None:
+        """unison waits: its first cycle has handed every folder to the watcher, the verifier may walk.
+
+        Not earlier: a trusted start (patch 0006) has the verifier's first pass
+        find what changed before the watches were up, so a folder must be
+        watched before that pass reads it.
+        """
+        if self.verifier is not None and self.verifier.roots is None and len(self.watcher.roots) == 2:
+            first, second = self.watcher.roots.values()
+            self.verifier.roots = self.verifier.host_first(first, second)

@@ -49,7 +49,9 @@ def wire(cfg: Config, roots: shared.Roots) -> Wired:
     owners = Owners.for_config(cfg)
     watcher = Watcher(ignored)
     host, fold = str(cfg.unison_src), roots.host_insensitive
-    verifier = VerifierThread(ignored, cfg.verify_interval, fold=fold, perms=perms, host=host)
+    verifier = VerifierThread(
+        ignored, cfg.verify_interval, fold=fold, perms=perms, host=host, since=cfg.trusted_since
+    )
     monitor = build_monitor(
         watcher,
         differs if perms == PERMS else functools.partial(differs, perms=perms),

@@ -9,7 +9,13 @@ size and link target; contents only for files whose stat (size, mtime, ctime,
 inode) changed on either side since the previous pass; a folder unchanged on
 the host since a pass that found it equal is not compared again.  The first
 pass only takes that baseline: watch-mode unison has just scanned everything
-itself.  What differs is compared again after
+itself, unless it started from the archive a one-shot had just committed
+(``since``, our unison patch 0006: :mod:`engine.state.trust`): then the
+first pass also compares the contents of every file whose ctime, on either
+side, is not older than the one-shot's start (less :data:`CLOCK_SLACK`), so
+a same-size edit made before the watches were up is found too (presence,
+type, permissions and size are compared in every pass).  It starts once
+unison's first cycle is over (every folder is watched by then).  What differs is compared again after
 :data:`RECHECK_DELAY` (unison may be writing it right now) and posted to the
 select loop through a queue and a wake-up pipe; the loop reports it like any
 other change (:class:`engine.fsmonitor.drift.Drift` keeps the books).  The walk also finds unison's
@@ -39,6 +45,11 @@ from engine.fsmonitor.walker import Walker, differ
 __all__ = ["Pass", "VerifierThread", "Walker"]
 
 log = structlog.get_logger("fsmonitor")
+
+# The one-shot's start is read from time.time(); a file's ctime from the clock of the
+# filesystem that holds it (the kernel's coarse clock, or the host's through a VM's mount):
+# files changed this much before it are compared too (a few more files, read once).
+CLOCK_SLACK = 2.0
 
 
 @dataclass(frozen=True)
@@ -72,12 +83,14 @@ class VerifierThread(threading.Thread):
         fold: bool = False,
         perms: int = PERMS,
         host: str | None = None,
+        since: float | None = None,
     ) -> None:
         super().__init__(name="verifier", daemon=True)
         self.walker = Walker(ignored, fold=fold, perms=perms)
         self.interval = interval
         self.host = host  # HOST_VOLUME: the side whose folders are listed every pass
-        self.roots: tuple[str, str] | None = None  # set by the select loop once unison named both
+        self.roots: tuple[str, str] | None = None  # set by the select loop after unison's first cycle
+        self.since = since  # a trusted start: the one-shot's time.time() (the first pass looks from then)
         self.stop = threading.Event()
         self._queue: queue.SimpleQueue[Pass] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
@@ -128,10 +141,13 @@ class VerifierThread(threading.Thread):
             self.stop.wait(result.pause)
 
     def one_pass(self, roots: tuple[str, str], contents: bool = True) -> Pass:
-        """Walk ``roots`` once (and recheck what differs after RECHECK_DELAY)."""
+        """Walk ``roots`` once (and recheck what differs after RECHECK_DELAY); the baseline (not
+        ``contents``) reads the files changed ``since`` a trusted start (the module says why)."""
         a, b = roots
         started, cpu = time.monotonic(), time.thread_time()
-        differing, temps, checked = self.walker.walk(a, b, contents and self.interval != 0)
+        since = None if contents or self.since is None else self.since - CLOCK_SLACK
+        since_ns = None if since is None else int(since * 1e9)
+        differing, temps, checked = self.walker.walk(a, b, contents and self.interval != 0, since_ns)
         if differing and not self.stop.wait(RECHECK_DELAY):
             perms = self.walker.perms
             differing = {r for r in differing if differ(os.path.join(a, r), os.path.join(b, r), perms)}

@@ -81,9 +81,13 @@ class Walker:
     perms: int = PERMS  # permission bits compared (0: the host keeps none)
     clashes: set[tuple[str, ...]] = field(default_factory=set)  # found by the last walk (fold)
     respelled: set[tuple[str, str]] = field(default_factory=set)  # (path in a, path in b) (fold)
+    since_ns: int | None = None  # this walk: files with a ctime from then on are read even if not contents
 
-    def walk(self, a: str, b: str, contents: bool = True) -> tuple[set[str], list[str], int]:
+    def walk(
+        self, a: str, b: str, contents: bool = True, since_ns: int | None = None
+    ) -> tuple[set[str], list[str], int]:
         """(differing paths, temp files, paths checked) between roots ``a`` (the host) and ``b``."""
+        self.since_ns = since_ns
         differing: set[str] = set()
         temps: list[str] = []
         memos: dict[str, Memo] = {}
@@ -205,7 +209,8 @@ class Walker:
         if sa.st_size != sb.st_size:
             return True
         key = hash((rel, _sig(sa), _sig(sb)))
-        if key in known or not contents:
+        recent = self.since_ns is not None and max(sa.st_ctime_ns, sb.st_ctime_ns) >= self.since_ns
+        if key in known or not (contents or recent):
             seen.add(key)
             return False
         if differ(ea.path, eb.path, self.perms):

@@ -13,6 +13,7 @@ one reader removes it):
   it restarts unison, and the image's ``supervisorctl`` wrapper
   (``scripts/image/supervisorctl``: ``requested``) before a restart someone
   asked for; the unison program consumes it;
+- ``trusted-archive.json``: a one-shot unison -> the unison program (:mod:`engine.state.trust`);
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
   conflicts, rescans (its folder belongs to the uid unison runs as);
 - ``problems.json`` (:class:`Problems`): ``run``: the paths unison failed or

@@ -1,4 +1,4 @@
-"""When ``run`` may say ``watching``: watch-mode unison runs, and after a cold start its fsmonitor too."""
+"""When ``run`` may say ``watching``: watch-mode unison runs and its fsmonitor has seen its first cycle."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ from engine import status, supervisord
 from engine.config import Config
 from engine.state import shared
 
-FSMONITOR_WAIT = 10.0  # after indexing: seconds ``watching`` may wait for unison's fsmonitor
+FSMONITOR_WAIT = 10.0  # seconds ``watching`` may wait for the first cycle of unison's fsmonitor
 
 
 @dataclass
 class Readiness:
-    """Asked every poll until it says yes; ``indexing`` is set when a cold start made the volume usable."""
+    """Asked every poll until it says yes."""
 
     cfg: Config
     client: supervisord.SupervisorClient
     clock: Callable[[], float]
-    indexing: bool = False  # a cold start made the volume usable: healthy before watching
     unison_seen: float | None = None  # when watch-mode unison was first seen running
 
     def watching(self) -> bool:
@@ -35,15 +34,17 @@ class Readiness:
         return info.get("statename") == "RUNNING" and recorded == info.get("pid")
 
     def changes_flow(self) -> bool:
-        """After ``indexing`` (healthy already), ``watching`` waits for the fsmonitor too: no flapping.
+        """unison's first cycle is over: every folder is watched, so an edit made from now on is seen.
 
-        Not for ever: a unison whose fsmonitor does not come within
-        FSMONITOR_WAIT s is ``watching`` and unhealthy, as after a warm start.
+        Until then an edit waits for that cycle (a full scan, or after a
+        one-shot the archive's folders handed to the fsmonitor: patch 0006),
+        or, made before its folder is watched, for the verifier's first pass.
+        Not for ever: a unison whose fsmonitor has not finished a cycle within
+        FSMONITOR_WAIT s is ``watching`` (and unhealthy while its fsmonitor
+        does not run).
         """
-        if not self.indexing:
-            return True
         if self.unison_seen is None:
             self.unison_seen = self.clock()
         if self.clock() - self.unison_seen > FSMONITOR_WAIT:
             return True
-        return status.fsmonitor_runs(self.cfg.runtime_dir)
+        return status.first_cycle_done(self.cfg.runtime_dir)

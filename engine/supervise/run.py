@@ -153,7 +153,6 @@ class Runner:
 
     def _usable(self) -> None:
         """The cold start's copy is complete: healthy, ``indexing`` until changes flow."""
-        self.readiness.indexing = True
         self.set_state(shared.State.INDEXING, initial_sync_done=True, initial_sync_at=now_iso())
         self.marker.update(self.state)
 

@@ -2,10 +2,12 @@
 
 Runs before every (re)start of watch-mode unison: removes archive locks a
 killed unison left behind (docker-sync #452, only when no unison of these
-roots runs), records the start and why it happened in ``unison.json`` and
-execs unison, so supervisord supervises unison itself.  unison runs as the
-container's user: as root it reads and writes both roots whatever their
-modes, and creates what it writes as its owner (patch 0005, engine/fs/owners.py).
+roots runs), records the start and why it happened in ``unison.json``, lets
+the first start after a one-shot skip unison's first scan
+(:mod:`engine.state.trust`) and execs unison, so supervisord supervises
+unison itself.  unison runs as the container's user: as root it reads and
+writes both roots whatever their modes, and creates what it writes as its
+owner (patch 0005, engine/fs/owners.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import structlog
 
 from engine import config as config_mod
 from engine import program
-from engine.state import jsonfile, shared
+from engine.state import jsonfile, shared, trust
 from engine.unison import launch
 
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
@@ -74,6 +76,10 @@ def main() -> int:
     launch.clear_stale_locks(cfg)
     record_start(cfg)
     env = launch.environment(cfg)
+    trusted = trust.TrustedArchive.take(cfg.runtime_dir)
+    if trusted is not None and cfg.verify_interval != 0:  # the verifier's first pass finds the gap
+        env = launch.trusting(env, trusted.since)
+        log.info("unison.trusts_archive", one_shot_began=jsonfile.now_iso(trusted.since))
     command = launch.watch_command(cfg)
     log.info("unison.exec", command=command, uid=os.geteuid(), gid=os.getegid())
     os.execvpe(command[0], command, env)

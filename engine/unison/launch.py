@@ -106,11 +106,25 @@ def environment(cfg: Config) -> dict[str, str]:
     env.pop("UNISON_ARCHIVE_JOURNAL", None)  # patch 0004: an edit does not rewrite both archives
     if cfg.archive_journal is not None:
         env["UNISON_ARCHIVE_JOURNAL"] = f"{cfg.archive_journal:g}"
+    env.pop("UNISON_WATCH_TRUST_ARCHIVE", None)  # patch 0006: only :func:`trusting` sets it
+    env.pop("NATIVE_SYNC_TRUSTED_SINCE", None)
     env.pop("UNISON_OWNERS", None)
     rules = owners.unison_owners(cfg)
     if rules is not None:
         env["UNISON_OWNERS"] = rules  # our patch 0005: what it creates is its owner's from birth
     return env
+
+
+def trusting(env: dict[str, str], since: float) -> dict[str, str]:
+    """``env`` for a watch-mode unison that starts from the archive a one-shot just committed.
+
+    Our patch 0006 (``UNISON_WATCH_TRUST_ARCHIVE=1``): its first update
+    detection hands the archive's folders to the fsmonitor and scans nothing.
+    What changed after the one-shot began and before the watches were up is
+    the fsmonitor's to find (``NATIVE_SYNC_TRUSTED_SINCE``, time.time(): the
+    verifier's first pass, :mod:`engine.fsmonitor.walker`).
+    """
+    return {**env, "UNISON_WATCH_TRUST_ARCHIVE": "1", "NATIVE_SYNC_TRUSTED_SINCE": repr(since)}
 
 
 # OCaml's runtime for a one-shot unison without archives (issue 13): a 32 MB
