@@ -17,7 +17,7 @@ from engine import exits
 from engine.config import Config
 from engine.fs import access, chown
 from engine.startup import coldstart, fastcopy, probe, runtime, safety
-from engine.unison import launch, reasons, reports
+from engine.unison import emptied, launch, reasons, reports
 from monit import oneshot
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
@@ -36,6 +36,9 @@ log = structlog.get_logger("native-sync")
 def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[reports.Event]:
     """The one-shot initial sync, then ownership of APP_VOLUME.
 
+    Raises :class:`safety.MassDeletionRefused` when unison finds a root emptied
+    that its archive knew files in (the mass-deletion guard).
+
     The ownership walk runs when the owner is not known to be right already:
     on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
     Returns what unison reported about single paths (failed, skipped,
@@ -47,7 +50,10 @@ def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[repor
     started = time.monotonic()
     cold = not launch.has_archive(cfg)
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
-    items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
+    try:
+        items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
+    except launch.RootEmptied as e:  # the mass-deletion guard: unison changed nothing
+        raise safety.refused(cfg) from e
     owner_file = cfg.unison_dir / OWNER_MARK
     files = 0
     if cold or _read(owner_file) != _owner_mark(cfg):
@@ -103,16 +109,18 @@ def bring_up(
 ) -> list[reports.Event]:
     """The start-up sequence of ``run`` and ``precopy``, after :func:`runtime.prepare`.
 
-    Preflight and the mass-deletion guard, then (``checked``) the initial sync:
-    a cold start's fast copy when it is wanted (``usable`` once the copy is
-    complete), else unison's one-shot run (``synced`` once it is done).
+    Preflight, then (``checked``) the initial sync: a cold start's fast copy
+    when it is wanted (``usable`` once the copy is complete), else unison's
+    one-shot run with the mass-deletion guard (``synced`` once it is done).
+    Which folder each root is now is saved first (:func:`emptied.record`):
+    what a root emptied later while running is compared with.
     Raises one of START_FAILURES, :class:`fastcopy.Stopped` when ``stop``
     is set during a cold start (what changed during its indexing is carried
     first: engine/startup/carry.py), or :class:`oneshot.Interrupted` when it
     is set during unison's one-shot.
     """
     access.check(cfg)
-    safety.check(cfg)
+    emptied.record(cfg)
     probe.probe_roots(cfg)  # case and normalization (engine/fs/casefold.py): unison's arguments follow
     checked()
     if coldstart.wanted(cfg):

@@ -8,7 +8,8 @@ conflict too (the losing copy is kept by :mod:`engine.unison.conflicts`); the lo
 lines of our own processes in that file (the fsmonitor's, the unison
 program's) go on to our stdout unchanged, unison's raw text only at
 LOG_LEVEL=debug.  :meth:`Watching.check` asks, at most every CHECK_EVERY
-seconds, whether unison can still use both roots (:mod:`engine.fs.access`),
+seconds, whether unison can still use both roots (:mod:`engine.fs.access`; a
+root emptied that is not the folder ``run`` started on: :mod:`engine.unison.emptied`),
 which problems still stand, and whether unison left a conflict copy its output
 did not name in a folder it wrote into (then kept like any other).
 """
@@ -26,7 +27,7 @@ import structlog
 from engine.config import Config
 from engine.fs import access, compare, paths
 from engine.state import shared
-from engine.unison import conflicts, reports, standing, transcript
+from engine.unison import conflicts, emptied, reports, standing, transcript
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
 SWEEP_FOR = 60.0  # seconds a folder unison wrote into is looked at for conflict copies
@@ -109,7 +110,7 @@ class Watching:
         if self.checked_at is not None and now - self.checked_at < CHECK_EVERY:
             return False, None
         self.checked_at = now
-        error = access.root_error(self.cfg)
+        error = access.root_error(self.cfg) or emptied.refusal(self.cfg)
         self.tracker.recheck()
         self.written = {place: at for place, at in self.written.items() if now - at <= SWEEP_FOR}
         self.keeper.sweep(self.written)  # copies unison made but did not name in its output

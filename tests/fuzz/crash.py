@@ -67,7 +67,7 @@ def kill_engine(engine: Engine) -> int:
     """Every process of the engine stopped, then killed (``kill -9``); how many there were.
 
     0 (and nothing killed, everything running on) when exactly one root is empty then: the
-    start after the crash would refuse to run (the mass-deletion guard)."""
+    start after the crash may refuse to run (the mass-deletion guard)."""
     assert engine.proc is not None
     root = psutil.Process(engine.proc.pid)
     frozen: dict[int, psutil.Process] = {}
@@ -86,8 +86,8 @@ def kill_engine(engine: Engine) -> int:
                 pass
             frozen[proc.pid] = proc
     if is_empty(engine.host) != is_empty(engine.app):
-        # the mass-deletion guard would refuse the restart (engine/startup/safety.py: it takes
-        # any archive for "they were in sync", also one of two empty roots): no crash this time
+        # the mass-deletion guard may refuse the restart (engine/startup/safety.py: a root
+        # emptied that unison's archive knew files in), as it should: no crash this time
         for proc in frozen.values():
             try:
                 proc.send_signal(signal.SIGCONT)
