@@ -368,3 +368,54 @@ def test_an_emptied_root_that_is_another_folder_deletes_nothing_and_says_why(rig
             engine.app.rmdir()
             away.rename(engine.app)
         rig.replace()
+
+
+def _leave_a_conflict_copy(engine: Engine) -> Path:
+    """What unison's -copyonconflict leaves when it dies before its line is read: the app's
+    version of d/f.txt next to it, under unison's name for it (today's date)."""
+    (engine.app / "d").mkdir(exist_ok=True)
+    copy = engine.app / "d" / time.strftime("f (conflict_on_%Y-%m-%d).txt", time.gmtime())
+    copy.write_bytes(b"the app's version")
+    owners.give(copy, owners.APP_OWNER)
+    return copy
+
+
+def _synced_d_f(engine: Engine) -> None:
+    """d/f.txt made on the app side and synced: unison wrote only into the host's d (the
+    folders it wrote into are looked at for copies anyway: engine/unison/conflicts.py sweep)."""
+    (engine.app / "d").mkdir()
+    (engine.app / "d" / "f.txt").write_bytes(b"the app's first version")
+    owners.give(engine.app / "d", owners.APP_OWNER)
+    owners.give(engine.app / "d" / "f.txt", owners.APP_OWNER)
+    _quiet_and_flushed(engine)
+
+
+def test_a_conflict_copy_a_killed_engine_left_in_the_app_tree_goes_to_the_store(rig: Rig) -> None:
+    """Found by the fuzzer's engine kills (seeds 2015 and 2020: a conflict copy in the app tree
+    for good, the trees never equal again): the run that would have kept it was killed, its
+    unison's output went with the runtime folder, and the next unison ignores the name.  The
+    start after a run that did not stop looks for such copies (engine/unison/leftovers.py)."""
+    engine = rig.fresh()
+    _synced_d_f(engine)
+    assert crash.kill_engine(engine), "both sides hold d/f.txt: the whole engine is killed"
+    copy = _leave_a_conflict_copy(engine)
+    crash.restart(engine)
+    engine.wait_watching()
+    wait_for(lambda: not copy.exists(), 30, "the copy out of the app tree")
+    _quiet_and_flushed(engine)
+    assert [read(p) for p in _kept(engine)] == ["the app's version"]
+    assert engine.status()["conflicts"]["list"][0]["path"] == "d/f.txt"
+
+
+def test_a_conflict_copy_a_killed_unison_left_in_the_app_tree_goes_to_the_store(rig: Rig) -> None:
+    """The same left by watch-mode unison alone (``kill -9``; supervisord starts it again): the
+    first check after the restart looks for such copies."""
+    engine = rig.fresh()
+    _synced_d_f(engine)
+    pid = wait_for(lambda: crash.watching_unison(engine), crash.UP, "watch-mode unison")
+    os.kill(pid, signal.SIGSTOP)  # it made the copy, and dies before it says so
+    copy = _leave_a_conflict_copy(engine)
+    crash.kill_unison(engine)
+    wait_for(lambda: not copy.exists(), 30, "the copy out of the app tree")
+    _quiet_and_flushed(engine)
+    assert [read(p) for p in _kept(engine)] == ["the app's version"]

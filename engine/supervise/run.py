@@ -35,7 +35,7 @@ from engine.state.jsonfile import now_iso
 from engine.supervise.readiness import Readiness
 from engine.supervise.stop import SUPERVISORD_WAIT, StopSequence, WatchdogHandle
 from engine.supervise.watching import Watching
-from engine.unison import launch
+from engine.unison import launch, leftovers
 from monit import oneshot
 from monit.loop import WatchdogThread
 
@@ -123,6 +123,7 @@ class Runner:
             log.warning("config.retired", variable=name, why=RETIRED[name])
         runtime.set_inotify_limit(cfg)
         self.started = self.clock()
+        crashed = leftovers.begin(cfg)  # the run before did not stop: what its unison left is looked for
         try:
             self.observer.take(bring_up(cfg, self.stop, self._usable, self._checked, self._synced))
         except fastcopy.Stopped:  # the cold start said what it carried and what the next start resumes
@@ -133,6 +134,8 @@ class Runner:
             log.error("start.failed", error=str(e))
             self.set_state(shared.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
+        if crashed:
+            self.observer.recover()
         if self.stop.is_set():  # the initial sync is done: the flush carries what changed since
             return self._finish(flush=True)
         return None
@@ -185,6 +188,8 @@ class Runner:
         self.set_state(shared.State.STOPPING)
         self.marker.clear()
         code = self.stopper.run(self.supervisor, self.watchdog, flush)
+        if code == exits.OK:
+            leftovers.ended(self.cfg)
         if code:
             self.set_state(shared.State.FAILED, error="the flush at stop failed")
         return code
