@@ -114,21 +114,22 @@ class Watching:
         self.checked_at = now
         error = access.root_error(self.cfg) or emptied.refusal(self.cfg)
         self.tracker.recheck()
-        restarts = shared.UnisonStatus.load(self.cfg.runtime_dir).restarts
-        if restarts > self.restarts_seen:  # the unison before may have died mid-conflict
-            self.restarts_seen = restarts
-            self.recover()
+        unison = shared.UnisonStatus.load(self.cfg.runtime_dir)
+        if unison.restarts > self.restarts_seen:  # the unison before may have died mid-conflict
+            self.restarts_seen = unison.restarts
+            self.recover(before=unison.started_at)
         self.written = {place: at for place, at in self.written.items() if now - at <= SWEEP_FOR}
         self.keeper.sweep(self.written)  # copies unison made but did not name in its output
         self.keeper.prune()
         return True, error
 
-    def recover(self) -> None:
-        """Conflict copies a killed unison left with no line said (:mod:`engine.unison.leftovers`): kept."""
-        found = leftovers.find(self.cfg)
+    def recover(self, before: float | None = None) -> None:
+        """Conflict copies a killed unison left with no line said (:mod:`engine.unison.leftovers`),
+        made ``before`` then (wall-clock time; None: all), are kept."""
+        found = leftovers.find(self.cfg, before)
         if found:
-            log.info("conflicts.leftovers", paths=[c.path for c in found][:20])
-            self.keeper.take(found)
+            log.info("conflicts.leftovers", paths=[c.path for c, _ in found][:20])
+            self.keeper.keep(found)
 
     def close(self) -> None:
         self.follower.close()

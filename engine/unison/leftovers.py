@@ -12,13 +12,15 @@ sees a stray ``f (conflict_on_DATE).txt`` (the fuzzer's kills, seeds 2015 and
 
 - at the start of ``run`` when the one before did not stop (the
   :data:`MARK` it leaves in UNISON while it runs is still there);
-- while running, once after watch-mode unison was started again.
+- while running, once after watch-mode unison was started again: only the
+  copies made before it started (not one it is writing now).
 
 A clean stop removes the mark: a normal warm start walks nothing (issue 24).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -45,30 +47,44 @@ def ended(cfg: Config) -> None:
     (cfg.unison_dir / MARK).unlink(missing_ok=True)
 
 
-def find(cfg: Config) -> list[Conflict]:
-    """Every conflict copy in both trees, as the conflict it lost (the side it is on lost)."""
-    found: list[Conflict] = []
+def find(cfg: Config, before: float | None = None) -> list[tuple[Conflict, Path]]:
+    """Every conflict copy in both trees, with the conflict it lost (the side it is on lost).
+
+    ``before`` (wall-clock time): only copies made before then (by the unison that died, not
+    one the unison running now is writing).
+    """
+    found: list[tuple[Conflict, Path]] = []
     for side, root, winner in (("host", cfg.unison_src, "app"), ("app", cfg.unison_dest, "host")):
-        for rel in _copies(root, skip=CONFLICT_STORE if side == "host" else None):
-            found.append(Conflict(rel, winner=winner, loser=side))
+        for rel, copy in _copies(root, skip=CONFLICT_STORE if side == "host" else None):
+            if before is None or _made(copy) < before:
+                found.append((Conflict(rel, winner=winner, loser=side), copy))
     return found
 
 
-def _copies(root: Path, skip: str | None) -> list[str]:
-    """Relative paths of the originals of unison's conflict copies under ``root`` (links not followed)."""
-    originals: set[str] = set()
+def _made(path: Path) -> float:
+    try:
+        return path.lstat().st_ctime
+    except OSError:
+        return math.inf  # gone: nothing to keep
+
+
+def _copies(root: Path, skip: str | None) -> list[tuple[str, Path]]:
+    """(the original's relative path, the copy) of unison's conflict copies under ``root``
+    (links not followed, the conflict store skipped)."""
+    found: list[tuple[str, Path]] = []
     stack = [""]
     while stack:
         rel_dir = stack.pop()
+        folder = root / rel_dir
         try:
-            with os.scandir(os.path.join(root, rel_dir)) as entries:
+            with os.scandir(folder) as entries:
                 for entry in entries:
                     rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                     original = original_name(entry.name)
                     if original is not None:
-                        originals.add(f"{rel_dir}/{original}" if rel_dir else original)
+                        found.append((f"{rel_dir}/{original}" if rel_dir else original, folder / entry.name))
                     elif rel != skip and entry.is_dir(follow_symlinks=False):
                         stack.append(rel)
         except OSError:
             continue
-    return sorted(originals)
+    return sorted(found)
