@@ -33,11 +33,16 @@ START_FAILURES = (
 log = structlog.get_logger("native-sync")
 
 
-def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[reports.Event]:
+def initial_sync(
+    cfg: Config, stop: threading.Event | None = None, bare_at_start: bool = True
+) -> list[reports.Event]:
     """The one-shot initial sync, then ownership of APP_VOLUME.
 
     Raises :class:`safety.MassDeletionRefused` when unison finds a root emptied
-    that its archive knew files in (the mass-deletion guard).
+    that its archive knew files in (the mass-deletion guard), unless no root
+    was empty when the start looked (``bare_at_start`` False) and the emptied
+    one is still the folder it was then: emptied in place since, a deletion
+    like any other (engine/unison/emptied.py), and the pass runs again with it.
 
     The ownership walk runs when the owner is not known to be right already:
     on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
@@ -53,7 +58,13 @@ def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[repor
     try:
         items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
     except launch.RootEmptied as e:  # the mass-deletion guard: unison changed nothing
-        raise safety.refused(cfg) from e
+        confirm = emptied.unison_args(cfg)
+        if bare_at_start or not confirm:
+            raise safety.refused(cfg) from e
+        log.info("initial_sync.emptied_in_place", hint="a root was emptied since the start: carried")
+        items = oneshot.sync_once(
+            cfg, "initial_sync.unison", events=reported.extend, extra_args=confirm, stop=stop
+        )
     owner_file = cfg.unison_dir / OWNER_MARK
     files = 0
     if cold or _read(owner_file) != _owner_mark(cfg):
@@ -121,11 +132,12 @@ def bring_up(
     """
     access.check(cfg)
     emptied.record(cfg)
+    bare_at_start = emptied.emptied(cfg) is not None  # the guard's question is asked of this moment
     probe.probe_roots(cfg)  # case and normalization (engine/fs/casefold.py): unison's arguments follow
     checked()
     if coldstart.wanted(cfg):
         return cold_start(cfg, stop, usable)
-    reported = initial_sync(cfg, stop)
+    reported = initial_sync(cfg, stop, bare_at_start)
     synced()
     return reported
 

@@ -105,8 +105,21 @@ def kill_engine(engine: Engine) -> int:
 
 
 def restart(engine: Engine) -> None:
-    """Start the engine again on the same folders after a crash (it makes itself ready)."""
+    """Start the engine again on the same folders after a crash (it makes itself ready).
+
+    Returns once the start has looked at the roots (the mass-deletion guard asks whether a
+    root is empty at that moment: a rule's deletion made before it would be refused, as a
+    volume that did not come up, and one made after it is carried) or the engine has exited.
+    """
+    begun = len(engine.events("initial_sync.start"))
     engine.start()
+    assert engine.proc is not None
+    proc = engine.proc
+    wait_for(
+        lambda: len(engine.events("initial_sync.start")) > begun or proc.poll() is not None,
+        UP,
+        "the restarted engine past its guard",
+    )
 
 
 def transfer_begun(root: Path) -> bool:
