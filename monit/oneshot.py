@@ -24,6 +24,7 @@ from engine.fs import owners
 from engine.state.trust import TrustedArchive
 from engine.unison import reasons, reports
 from engine.unison.launch import (
+    RootEmptied,
     SyncFailed,
     clear_stale_locks,
     once_command,
@@ -39,6 +40,8 @@ STOP_POLL = 0.05  # how often a stoppable one-shot looks at its stop event
 
 # unison's summary: "(3 items transferred, 0 skipped, 1 failed)"
 _TRANSFERRED = re.compile(rb"\((\d+) items? transferred, (\d+) skipped, (\d+) failed\)")
+# its confirmbigdel check (src/uicommon.ml dangerousPathMsg), before it aborts with exit 3
+_EMPTIED = re.compile(rb"(?:has|have) been completely emptied")
 
 
 class Interrupted(Exception):
@@ -92,6 +95,8 @@ def sync_once(
         sweep_litter(cfg)
     if returncode >= 3 or (returncode and not match):
         tail = text.strip().splitlines()[-5:]
+        if returncode >= 3 and _EMPTIED.search(output):
+            raise RootEmptied(f"{purpose}: unison found a root emptied: {' | '.join(tail)}")
         raise SyncFailed(f"{purpose}: unison exited {returncode}: {' | '.join(tail)}")
     failed = sorted(
         {e.path for e in reported if isinstance(e, reports.Report) and not reasons.special(e.reason)}

@@ -41,13 +41,18 @@ class TreeCpu:
         return max(0.0, (total - last[2]) / (wall - last[1]) * 100.0)
 
 
-def pending_for(runtime_dir: Path, now: float) -> float | None:
-    """Seconds the fsmonitor's reported changes have waited for a completed sync."""
-    since = shared.FsmonitorStatus.load(runtime_dir / shared.FSMONITOR_FILE).pending_since
-    if since is None:
+def pending_for(runtime_dir: Path, now: float, pid: int | None = None) -> float | None:
+    """Seconds the fsmonitor's reported changes have waited for a completed sync.
+
+    With ``pid`` (unison's, as supervisord knows it): only an fsmonitor that serves that
+    unison counts; the file a dead one left (unison held while a root is not the folder it
+    was: engine/unison/emptied.py) says nothing about the unison that runs now.
+    """
+    monitor = shared.FsmonitorStatus.load(runtime_dir / shared.FSMONITOR_FILE)
+    if monitor.pending_since is None or (pid is not None and monitor.unison_pid != pid):
         return None
-    return max(0.0, now - since)
+    return max(0.0, now - monitor.pending_since)
 
 
 def sample(cpu: TreeCpu, pid: int | None, runtime_dir: Path) -> Sample:
-    return Sample(cpu=cpu.measure(pid), pending_for=pending_for(runtime_dir, time.time()))
+    return Sample(cpu=cpu.measure(pid), pending_for=pending_for(runtime_dir, time.time(), pid))

@@ -252,11 +252,6 @@ def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None
     assert read(engine.app / "a.txt") == "the host's save"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the mass-deletion guard (engine/startup/safety.py) takes any archive for 'the roots "
-    "were in sync', also the archive of two empty roots: the start after the crash is refused",
-)
 def test_a_crash_right_after_the_first_file_of_an_empty_project_is_no_mass_deletion(rig: Rig) -> None:
     """Found by the fuzzer's engine kill: both roots empty and synced, the app writes its first
     file and the engine dies before syncing it; the start after the crash must carry the file
@@ -310,23 +305,117 @@ def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(
         rig.replace()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a unison that starts on a root emptied since the last sync stops at its "
-    "'confirmbigdel' check ('The root of one of the replicas has been completely emptied ... "
-    "Aborting'); supervisord starts it again, forever, while status says watching",
-)
 def test_the_last_file_deleted_while_unison_restarts_is_deleted_on_the_other_side(rig: Rig) -> None:
     """Found by the fuzzer (seeds 2003 and 2006 of the final run: 128 restarts in two minutes): unison
     dies (a crash; docker-sync's `supervisorctl restart unison` at every start does the same)
-    and the app deletes its last file before the new unison looks."""
+    and the app deletes its last file before the new unison looks.  The app root is the folder
+    the engine started on: a real deletion, carried (engine/unison/emptied.py)."""
     engine = rig.fresh()
     try:
         (engine.host / "only.txt").write_bytes(b"the only file")
         owners.give(engine.host / "only.txt", owners.HOST_OWNER)
         _quiet_and_flushed(engine)
-        crash.kill_unison(engine)
+        pid = wait_for(lambda: crash.watching_unison(engine), crash.UP, "watch-mode unison")
+        os.kill(pid, signal.SIGSTOP)  # the deletion happens while it cannot look, then it dies
         (engine.app / "only.txt").unlink()
+        crash.kill_unison(engine)
         wait_for(lambda: not (engine.host / "only.txt").exists(), 30, "the deletion on the host")
+        _quiet_and_flushed(engine)
+        status = engine.status()
+        assert (status["state"], status["unison"]["restarts"]) == ("watching", 1)
+        assert engine.events("unison.exec")[-1]["command"][-1] == "-confirmbigdel=false"
     finally:
         rig.replace()
+
+
+def test_an_emptied_root_that_is_another_folder_deletes_nothing_and_says_why(rig: Rig) -> None:
+    """The case the one above must not become: unison restarts while the app root is another,
+    empty folder (a volume unmounted, replaced).  Nothing is deleted on the host, unison is held
+    (not started again and again), status says why and health fails; the folder back, the sync
+    goes on with the same unison program."""
+    engine = rig.fresh()
+    away = engine.app.with_name(engine.app.name + "-away")
+    try:
+        (engine.host / "only.txt").write_bytes(b"the only file")
+        owners.give(engine.host / "only.txt", owners.HOST_OWNER)
+        _quiet_and_flushed(engine)
+        pid = wait_for(lambda: crash.watching_unison(engine), crash.UP, "watch-mode unison")
+        os.kill(pid, signal.SIGSTOP)
+        st = engine.app.stat()
+        engine.app.rename(away)  # another folder, empty, in its place: same owner and mode
+        engine.app.mkdir(mode=st.st_mode & 0o7777)
+        os.chown(engine.app, st.st_uid, st.st_gid)
+        crash.kill_unison(engine)
+        status = wait_for(lambda: (s := engine.status())["roots_error"] and s, 30, "the refusal in status")
+        assert "APP_VOLUME" in status["roots_error"] and "not the folder" in status["roots_error"]
+        assert status["state"] == "degraded" and engine.cli("health").returncode == 1
+        assert read(engine.host / "only.txt") == "the only file"
+        engine.wait_event("unison.held")
+        restarts = status["unison"]["restarts"]
+        engine.app.rmdir()
+        away.rename(engine.app)  # the volume is back
+        wait_for(lambda: engine.status()["roots_error"] is None, 30, "the refusal gone")
+        _quiet_and_flushed(engine)
+        (engine.app / "after.txt").write_bytes(b"back")
+        owners.give(engine.app / "after.txt", owners.APP_OWNER)
+        wait_for(lambda: read(engine.host / "after.txt") == "back", 30, "a new file synced")
+        status = engine.status()
+        assert (status["state"], status["unison"]["restarts"]) == ("watching", restarts)
+        assert read(engine.host / "only.txt") == "the only file"
+        assert len(engine.events("unison.held")) == 1
+    finally:
+        if away.exists() and not any(engine.app.iterdir()):
+            engine.app.rmdir()
+            away.rename(engine.app)
+        rig.replace()
+
+
+def _leave_a_conflict_copy(engine: Engine) -> Path:
+    """What unison's -copyonconflict leaves when it dies before its line is read: the app's
+    version of d/f.txt next to it, under unison's name for it (today's date)."""
+    (engine.app / "d").mkdir(exist_ok=True)
+    copy = engine.app / "d" / time.strftime("f (conflict_on_%Y-%m-%d).txt", time.gmtime())
+    copy.write_bytes(b"the app's version")
+    owners.give(copy, owners.APP_OWNER)
+    return copy
+
+
+def _synced_d_f(engine: Engine) -> None:
+    """d/f.txt made on the app side and synced: unison wrote only into the host's d (the
+    folders it wrote into are looked at for copies anyway: engine/unison/conflicts.py sweep)."""
+    (engine.app / "d").mkdir()
+    (engine.app / "d" / "f.txt").write_bytes(b"the app's first version")
+    owners.give(engine.app / "d", owners.APP_OWNER)
+    owners.give(engine.app / "d" / "f.txt", owners.APP_OWNER)
+    _quiet_and_flushed(engine)
+
+
+def test_a_conflict_copy_a_killed_engine_left_in_the_app_tree_goes_to_the_store(rig: Rig) -> None:
+    """Found by the fuzzer's engine kills (seeds 2015 and 2020: a conflict copy in the app tree
+    for good, the trees never equal again): the run that would have kept it was killed, its
+    unison's output went with the runtime folder, and the next unison ignores the name.  The
+    start after a run that did not stop looks for such copies (engine/unison/leftovers.py)."""
+    engine = rig.fresh()
+    _synced_d_f(engine)
+    assert crash.kill_engine(engine), "both sides hold d/f.txt: the whole engine is killed"
+    copy = _leave_a_conflict_copy(engine)
+    crash.restart(engine)
+    engine.wait_watching()
+    wait_for(lambda: not copy.exists(), 30, "the copy out of the app tree")
+    _quiet_and_flushed(engine)
+    assert [read(p) for p in _kept(engine)] == ["the app's version"]
+    assert engine.status()["conflicts"]["list"][0]["path"] == "d/f.txt"
+
+
+def test_a_conflict_copy_a_killed_unison_left_in_the_app_tree_goes_to_the_store(rig: Rig) -> None:
+    """The same left by watch-mode unison alone (``kill -9``; supervisord starts it again): the
+    first check after the restart looks for such copies."""
+    engine = rig.fresh()
+    _synced_d_f(engine)
+    pid = wait_for(lambda: crash.watching_unison(engine), crash.UP, "watch-mode unison")
+    os.kill(pid, signal.SIGSTOP)  # it made the copy, and dies before it says so
+    copy = _leave_a_conflict_copy(engine)
+    crash.kill_unison(engine)
+    wait_for(lambda: not copy.exists(), 30, "the copy out of the app tree")
+    _quiet_and_flushed(engine)
+    assert [read(p) for p in _kept(engine)] == ["the app's version"]

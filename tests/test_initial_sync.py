@@ -41,6 +41,15 @@ class StandIns:
 
         return run
 
+    def recorded(self, name: str, fails: Exception | None = None) -> Callable[[Config], bool]:
+        def run(cfg: Config) -> bool:
+            self.done.append(name)
+            if fails is not None:
+                raise fails
+            return False
+
+        return run
+
     def steps(self, **failing: Exception) -> Steps:
         def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -> list[reports.Event]:
             self.done.append("cold_start")
@@ -48,7 +57,7 @@ class StandIns:
             usable()
             return self.reported
 
-        def one_shot(cfg: Config, stop: threading.Event | None) -> list[reports.Event]:
+        def one_shot(cfg: Config, stop: threading.Event | None, bare_at_start: bool) -> list[reports.Event]:
             self.done.append("one_shot")
             self.stops.append(stop)
             if "one_shot" in failing:
@@ -61,7 +70,7 @@ class StandIns:
 
         return Steps(
             check_access=self.step("check_access", failing.get("check_access")),
-            check_safety=self.step("check_safety", failing.get("check_safety")),
+            record_roots=self.recorded("record_roots", failing.get("record_roots")),
             probe_roots=self.step("probe_roots"),
             cold_wanted=cold_wanted,
             cold_start=cold_start,
@@ -79,7 +88,7 @@ class StandIns:
         )
 
 
-CHECKS = ["check_access", "check_safety", "probe_roots", "checked", "cold_wanted"]
+CHECKS = ["check_access", "record_roots", "probe_roots", "checked", "cold_wanted"]
 
 
 def test_a_warm_start_checks_then_runs_unisons_one_shot(tmp_path: Path) -> None:
@@ -102,7 +111,8 @@ def test_a_cold_start_checks_then_copies(tmp_path: Path) -> None:
     ("step", "failure", "done"),
     [
         ("check_access", access.Misconfigured("APP_VOLUME: not writable"), ["check_access"]),
-        ("check_safety", safety.MassDeletionRefused("/app_sync is empty"), ["check_access", "check_safety"]),
+        ("record_roots", OSError("APP_VOLUME: cannot stat"), ["check_access", "record_roots"]),
+        ("one_shot", safety.MassDeletionRefused("/app_sync is empty"), [*CHECKS, "one_shot"]),
         ("one_shot", oneshot.Interrupted(), [*CHECKS, "one_shot"]),
     ],
 )
@@ -125,7 +135,7 @@ def test_precopy_prepares_the_runtime_folder_then_syncs(tmp_path: Path) -> None:
     steps = run.steps()
     prepared = Steps(
         check_access=lambda cfg: seen.append((cfg.runtime_dir / "bin" / "unison-fsmonitor").exists()),
-        check_safety=steps.check_safety,
+        record_roots=steps.record_roots,
         probe_roots=steps.probe_roots,
         cold_wanted=steps.cold_wanted,
         cold_start=steps.cold_start,
@@ -133,7 +143,7 @@ def test_precopy_prepares_the_runtime_folder_then_syncs(tmp_path: Path) -> None:
     )
     assert precopy(cfg, prepared) == exits.OK  # a FIFO skipped by rule is no failure
     assert seen == [True]
-    assert run.done == ["check_safety", "probe_roots", "cold_wanted", "one_shot"]
+    assert run.done == ["record_roots", "probe_roots", "cold_wanted", "one_shot"]
 
 
 def test_precopy_names_the_paths_it_could_not_sync(tmp_path: Path) -> None:
@@ -168,7 +178,7 @@ def test_precopy_says_why_a_start_failed_and_exits_startup_failure(
     tmp_path: Path, failure: Exception
 ) -> None:
     with capture_logs() as logs:
-        status = precopy(folders_config(tmp_path), StandIns().steps(check_safety=failure))
+        status = precopy(folders_config(tmp_path), StandIns().steps(one_shot=failure))
     assert status == exits.STARTUP_FAILURE
     assert [(e["event"], e["error"]) for e in logs if e["log_level"] == "error"] == [
         ("precopy.failed", str(failure))

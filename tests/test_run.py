@@ -43,7 +43,9 @@ def rig(
     calls: list[tuple[str, str]] = []
     client = FakeSupervisorClient(calls=calls).running("unison", 42)
 
-    def sync(cfg: Config, purpose: str, timeout: float | None = None, events: Any = None) -> int:
+    def sync(
+        cfg: Config, purpose: str, timeout: float | None = None, events: Any = None, extra_args: Any = ()
+    ) -> int:
         calls.append(("sync", purpose))
         return 0
 
@@ -87,7 +89,9 @@ def test_a_stop_before_supervisord_ran_neither_flushes_nor_stops_programs(tmp_pa
 def test_a_failed_flush_still_stops_supervisord_and_says_failed(tmp_path: Path) -> None:
     runner, calls, _ = rig(tmp_path)
 
-    def failing(cfg: Config, purpose: str, timeout: float | None = None, events: Any = None) -> int:
+    def failing(
+        cfg: Config, purpose: str, timeout: float | None = None, events: Any = None, extra_args: Any = ()
+    ) -> int:
         calls.append(("sync", purpose))
         raise launch.SyncFailed("stop.flush: unison exited 3")
 
@@ -125,7 +129,9 @@ def test_the_worst_case_stop_fits_the_budget(tmp_path: Path, start: float) -> No
     client.before = slow_stop
     timeouts: dict[str, Any] = {}
 
-    def slow_sync(cfg: Config, purpose: str, timeout: float | None = None, events: Any = None) -> int:
+    def slow_sync(
+        cfg: Config, purpose: str, timeout: float | None = None, events: Any = None, extra_args: Any = ()
+    ) -> int:
         assert timeout is not None
         timeouts["flush"] = timeout
         clock.now += timeout

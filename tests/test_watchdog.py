@@ -212,6 +212,16 @@ def test_pending_for(tmp_path: Path) -> None:
     assert pending_for(tmp_path, 60.0) == 0.0
 
 
+def test_pending_changes_of_an_fsmonitor_that_serves_another_unison_are_no_stall(tmp_path: Path) -> None:
+    """A unison held back (a root not the folder it was: engine/unison/emptied.py) runs no
+    fsmonitor; the file its dead predecessor's left behind must not restart it again and again."""
+    file = tmp_path / shared.FSMONITOR_FILE
+    file.parent.mkdir(parents=True)
+    file.write_text(json.dumps({"pending_since": 70.0, "unison_pid": 41}))
+    assert pending_for(tmp_path, 100.0, pid=41) == 30.0
+    assert pending_for(tmp_path, 100.0, pid=42) is None
+
+
 # --- the loop (monit/__main__.watch) with a fake supervisord ----------------------------
 
 

@@ -12,6 +12,10 @@ paths to one folder.  So the check is by identity as well:
 - for a root that is (inside) a bind mount of a subfolder, whose ``..`` leads
   to the mount point's parent instead, the folder it is on its file system
   (``/proc/self/mountinfo``: the device and the mount's own root).
+
+:func:`identity` is one root's folder by the same marks, so ``run`` can tell
+later whether a root is still the folder it synced at start (a root emptied
+while running: :mod:`engine.unison.emptied`).
 """
 
 from __future__ import annotations
@@ -67,6 +71,24 @@ def by_identity(src: Path, dest: Path) -> Clash | None:
     if app_fs[1] in host_fs[1].parents:
         return Clash("APP_VOLUME", how.format("nested folders"))
     return None
+
+
+def identity(path: Path) -> str | None:
+    """The folder ``path`` is, as a comparable mark: device, inode and what is mounted there.
+
+    None when it cannot be told or is gone (removed, its last link unlinked while a mount
+    still shows it).  Another folder put in its place, a mount that went away or came
+    back as another volume: another mark.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if st.st_nlink == 0:
+        return None
+    on_fs = _on_fs(path, _mounts())
+    mount = "" if on_fs is None else f" on {on_fs[0]}:{on_fs[1]}"
+    return f"device {st.st_dev}, inode {st.st_ino}{mount}"
 
 
 def _chain(path: Path) -> list[tuple[int, int]]:

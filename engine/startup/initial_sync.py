@@ -18,7 +18,7 @@ from engine import exits
 from engine.config import Config
 from engine.fs import access, chown
 from engine.startup import coldstart, fastcopy, probe, runtime, safety
-from engine.unison import launch, reasons, reports
+from engine.unison import emptied, launch, reasons, reports
 from monit import oneshot
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
@@ -34,8 +34,16 @@ START_FAILURES = (
 log = structlog.get_logger("native-sync")
 
 
-def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[reports.Event]:
+def initial_sync(
+    cfg: Config, stop: threading.Event | None = None, bare_at_start: bool = True
+) -> list[reports.Event]:
     """The one-shot initial sync, then ownership of APP_VOLUME.
+
+    Raises :class:`safety.MassDeletionRefused` when unison finds a root emptied
+    that its archive knew files in (the mass-deletion guard), unless no root
+    was empty when the start looked (``bare_at_start`` False) and the emptied
+    one is still the folder it was then: emptied in place since, a deletion
+    like any other (engine/unison/emptied.py), and the pass runs again with it.
 
     The ownership walk runs when the owner is not known to be right already:
     on a cold start (no archive) or after OWNER_UID/GROUP_ID changed.
@@ -48,7 +56,16 @@ def initial_sync(cfg: Config, stop: threading.Event | None = None) -> list[repor
     started = time.monotonic()
     cold = not launch.has_archive(cfg)
     log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
-    items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
+    try:
+        items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
+    except launch.RootEmptied as e:  # the mass-deletion guard: unison changed nothing
+        confirm = emptied.unison_args(cfg)
+        if bare_at_start or not confirm:
+            raise safety.refused(cfg) from e
+        log.info("initial_sync.emptied_in_place", hint="a root was emptied since the start: carried")
+        items = oneshot.sync_once(
+            cfg, "initial_sync.unison", events=reported.extend, extra_args=confirm, stop=stop
+        )
     owner_file = cfg.unison_dir / OWNER_MARK
     files = 0
     if cold or _read(owner_file) != _owner_mark(cfg):
@@ -95,16 +112,22 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
     return reported
 
 
+def record_roots(cfg: Config) -> bool:
+    """Save which folder each root is now (:func:`emptied.record`); is a root empty now?"""
+    emptied.record(cfg)
+    return emptied.emptied(cfg) is not None
+
+
 @dataclass(frozen=True)
 class Steps:
     """What :func:`bring_up` runs, in its order; tests give stand-ins (STYLE 9)."""
 
     check_access: Callable[[Config], None] = access.check
-    check_safety: Callable[[Config], None] = safety.check
+    record_roots: Callable[[Config], bool] = record_roots
     probe_roots: Callable[[Config], object] = probe.probe_roots
     cold_wanted: Callable[[Config], bool] = coldstart.wanted
     cold_start: Callable[[Config, threading.Event, Callable[[], None]], list[reports.Event]] = cold_start
-    one_shot: Callable[[Config, threading.Event | None], list[reports.Event]] = initial_sync
+    one_shot: Callable[[Config, threading.Event | None, bool], list[reports.Event]] = initial_sync
 
 
 STEPS = Steps()
@@ -120,21 +143,23 @@ def bring_up(
 ) -> list[reports.Event]:
     """The start-up sequence of ``run`` and ``precopy``, after :func:`runtime.prepare`.
 
-    Preflight and the mass-deletion guard, then (``checked``) the initial sync:
-    a cold start's fast copy when it is wanted (``usable`` once the copy is
-    complete), else unison's one-shot run (``synced`` once it is done).
+    Preflight, then (``checked``) the initial sync: a cold start's fast copy
+    when it is wanted (``usable`` once the copy is complete), else unison's
+    one-shot run with the mass-deletion guard (``synced`` once it is done).
+    Which folder each root is now is saved first (:func:`emptied.record`):
+    what a root emptied later while running is compared with.
     Raises one of START_FAILURES, :class:`fastcopy.Stopped` when ``stop``
     is set during a cold start (what changed during its indexing is carried
     first: engine/startup/carry.py), or :class:`oneshot.Interrupted` when it
     is set during unison's one-shot.
     """
     steps.check_access(cfg)
-    steps.check_safety(cfg)
+    bare_at_start = steps.record_roots(cfg)  # the guard's question is asked of this moment
     steps.probe_roots(cfg)  # case and normalization (engine/fs/casefold.py): unison's arguments follow
     checked()
     if steps.cold_wanted(cfg):
         return steps.cold_start(cfg, stop, usable)
-    reported = steps.one_shot(cfg, stop)
+    reported = steps.one_shot(cfg, stop, bare_at_start)
     synced()
     return reported
 

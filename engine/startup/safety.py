@@ -1,8 +1,19 @@
-"""Refuse to propagate the deletion of a whole replica.
+"""Refuse, at start, to propagate the deletion of a whole replica.
 
-If unison's archive says the roots were in sync and now exactly one of them is
-empty, the likely story is a host mount that did not come up, not a developer
-who deleted everything: syncing would empty the other side too.
+When one root is empty at start and the other is not, and unison's archive
+knew files in the empty one, the likely story is a host mount that did not
+come up, not a developer who deleted everything: syncing would empty the
+other side too.  unison itself tells that case apart: its ``confirmbigdel``
+check (on in the initial sync) aborts exactly when a root the archive knew
+files in is now empty and the other is not (src/recon.ml ``dangerousPath``),
+before it changes anything; :func:`monit.oneshot.sync_once` raises
+:class:`engine.unison.launch.RootEmptied` for it and the start turns that into
+:class:`MassDeletionRefused`.  Two empty roots synced once, then a file made on
+one side (a new project's first file, a crash before it synced), is no
+deletion: unison's archive knew nothing there, and the start goes on.
+
+While running, a root emptied in place is a real deletion and is carried
+(:mod:`engine.unison.emptied`).
 """
 
 from __future__ import annotations
@@ -11,11 +22,11 @@ import os
 from pathlib import Path
 
 from engine.config import Config
-from engine.unison.launch import has_archive
+from engine.unison.emptied import bare
 
 
 class MassDeletionRefused(Exception):
-    """One root is empty, the other is not, and they were in sync before."""
+    """One root is empty, the other is not, and unison's archive knew files in the empty one."""
 
 
 def is_empty(path: Path) -> bool:
@@ -23,18 +34,13 @@ def is_empty(path: Path) -> bool:
         return next(entries, None) is None
 
 
-def check(cfg: Config) -> None:
-    """Raise :class:`MassDeletionRefused` when a sync would empty a root."""
-    if not has_archive(cfg):
-        return
+def refused(cfg: Config) -> MassDeletionRefused:
+    """The start's refusal, naming the empty root (unison found one root emptied)."""
     src, dest = cfg.roots
-    src_empty, dest_empty = is_empty(src), is_empty(dest)
-    if src_empty == dest_empty:
-        return
-    empty, full = (src, dest) if src_empty else (dest, src)
-    raise MassDeletionRefused(
-        f"{empty} is empty but {full} is not, and unison's archive in {cfg.unison_dir} says "
-        f"they were in sync: refusing to propagate the deletion of everything "
-        f"(did a volume fail to mount?). Nothing was changed. If the deletion is "
-        f"intended, remove the archives ({cfg.unison_dir}/ar*) and start again."
+    empty, full = (src, dest) if bare(src, cfg.ignore) else (dest, src)
+    return MassDeletionRefused(
+        f"{empty} is empty but {full} is not, and unison's archive in {cfg.unison_dir} knew files "
+        f"in it: refusing to propagate the deletion of everything (did a volume fail to mount?). "
+        f"Nothing was changed. If the deletion is intended, remove the archives "
+        f"({cfg.unison_dir}/ar*) and start again."
     )

@@ -37,7 +37,7 @@ from engine.supervise import transitions
 from engine.supervise.readiness import Readiness
 from engine.supervise.stop import SUPERVISORD_WAIT, StopSequence, WatchdogHandle
 from engine.supervise.watching import Watching
-from engine.unison import launch
+from engine.unison import launch, leftovers
 from monit import oneshot
 from monit.loop import WatchdogThread
 
@@ -82,8 +82,7 @@ class Runner:
         self.stop.set()
 
     def set_state(self, state: shared.State, **fields: Any) -> None:
-        """``state.json`` says ``state`` (and ``fields``) from now on; a move that
-        :data:`transitions.ALLOWED` does not hold raises :class:`transitions.RefusedTransition`."""
+        """``state.json`` says ``state`` from now on (a move not in :data:`transitions.ALLOWED` raises)."""
         transitions.check(self.state.state, state)
         self.note(state=state, **fields)
 
@@ -129,6 +128,7 @@ class Runner:
         self.note(warnings=_announce(cfg))
         runtime.set_inotify_limit(cfg)
         self.started = self.clock()
+        crashed = leftovers.begin(cfg)  # the run before did not stop: what its unison left is looked for
         try:
             self.observer.take(bring_up(cfg, self.stop, self._usable, self._checked, self._synced))
         except fastcopy.Stopped:  # the cold start said what it carried and what the next start resumes
@@ -139,6 +139,8 @@ class Runner:
             log.error("start.failed", error=str(e))
             self.set_state(shared.State.FAILED, error=str(e))
             return exits.STARTUP_FAILURE
+        if crashed:
+            self.observer.recover()
         if self.stop.is_set():  # the initial sync is done: the flush carries what changed since
             return self._finish(flush=True)
         return None
@@ -190,6 +192,8 @@ class Runner:
         self.set_state(shared.State.STOPPING)
         self.marker.clear()
         code = self.stopper.run(self.supervisor, self.watchdog, flush)
+        if code == exits.OK:
+            leftovers.ended(self.cfg)
         if code:
             self.set_state(shared.State.FAILED, error="the flush at stop failed")
         return code

@@ -21,7 +21,7 @@ from engine import exits, supervisord
 from engine.config import Config
 from engine.deadline import Deadline
 from engine.supervise.watching import Watching
-from engine.unison import launch
+from engine.unison import emptied, launch
 
 STOP_BUDGET = 9.0
 FLUSH_TIMEOUT = 6.0
@@ -72,10 +72,12 @@ class StopSequence:
         return code
 
     def flush(self, timeout: float) -> int:
-        """One more unison pass, so nothing changed before the stop is left behind."""
+        """One more unison pass, so nothing changed before the stop is left behind (a root
+        emptied in place too: engine/unison/emptied.py)."""
         launch.clear_stale_locks(self.cfg)
+        confirm = emptied.unison_args(self.cfg)
         try:
-            self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.observer.take)
+            self.sync(self.cfg, "stop.flush", timeout=timeout, events=self.observer.take, extra_args=confirm)
         except launch.SyncFailed as e:
             log.error("stop.flush_failed", error=str(e), timeout=round(timeout, 3))
             return exits.FAILED

@@ -5,16 +5,22 @@ killed unison left behind (docker-sync #452, only when no unison of these
 roots runs), records the start and why it happened in ``unison.json``, lets
 the first start after a one-shot skip unison's first scan
 (:mod:`engine.state.trust`) and execs unison, so supervisord supervises
-unison itself.  unison runs as the container's user: as root it reads and
-writes both roots whatever their modes, and creates what it writes as its
-owner (patch 0005, engine/fs/owners.py).
+unison itself.  A root emptied since the start (engine/unison/emptied.py): in
+place, unison is told the deletion is meant (``-confirmbigdel=false``);
+another folder or none (a volume that went away), unison is not started until
+the folder is back, so supervisord does not start it again and again while
+``run`` says why in ``status``.  unison runs as the container's user: as root
+it reads and writes both roots whatever their modes, and creates what it
+writes as its owner (patch 0005, engine/fs/owners.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
+import threading
 import time
 
 import structlog
@@ -22,10 +28,11 @@ import structlog
 from engine import config as config_mod
 from engine import program
 from engine.state import jsonfile, shared, trust
-from engine.unison import launch
+from engine.unison import emptied, launch
 
 QUICK_EXIT = 5.0  # a unison that dies sooner than this, before its fsmonitor ran, failed to start
 MAX_DELAY = 30.0
+HOLD_POLL = 2.0  # seconds between looks at a root that is not the folder run started on
 REQUESTED = "requested"  # the reason the image's supervisorctl records before it restarts unison
 
 log = structlog.get_logger("unison-program")
@@ -71,16 +78,36 @@ def record_start(cfg: config_mod.Config) -> shared.UnisonStatus:
     return record
 
 
+def hold(cfg: config_mod.Config) -> bool:
+    """Wait while a root is emptied and not the folder ``run`` started on; False if stopped meanwhile.
+
+    ``run`` says why in ``status`` (its roots check asks :func:`emptied.refusal` too).
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    log.info("unison.held", hint="see status: a root is not the folder native-sync started on")
+    while emptied.refusal(cfg) is not None:
+        if stop.wait(HOLD_POLL):
+            return False
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    log.info("unison.released")
+    return True
+
+
 def main() -> int:
     cfg = program.start("launch")
     launch.clear_stale_locks(cfg)
-    record_start(cfg)
+    record = record_start(cfg)
+    if emptied.refusal(cfg) is not None:
+        if not hold(cfg):
+            return 0
+        dataclasses.replace(record, started_at=time.time()).save(cfg.runtime_dir)  # unison starts now
     env = launch.environment(cfg)
     trusted = trust.TrustedArchive.take(cfg.runtime_dir)
     if trusted is not None and cfg.verify_interval != 0:  # the verifier's first pass finds the gap
         env = launch.trusting(env, trusted.since)
         log.info("unison.trusts_archive", one_shot_began=jsonfile.now_iso(trusted.since))
-    command = launch.watch_command(cfg)
+    command = [*launch.watch_command(cfg), *emptied.unison_args(cfg)]
     log.info("unison.exec", command=command, uid=os.geteuid(), gid=os.getegid())
     os.execvpe(command[0], command, env)
 

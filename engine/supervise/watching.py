@@ -8,9 +8,11 @@ conflict too (the losing copy is kept by :mod:`engine.unison.conflicts`); the lo
 lines of our own processes in that file (the fsmonitor's, the unison
 program's) go on to our stdout unchanged, unison's raw text only at
 LOG_LEVEL=debug.  :meth:`Watching.check` asks, at most every CHECK_EVERY
-seconds, whether unison can still use both roots (:mod:`engine.fs.access`),
+seconds, whether unison can still use both roots (:mod:`engine.fs.access`; a
+root emptied that is not the folder ``run`` started on: :mod:`engine.unison.emptied`),
 which problems still stand, and whether unison left a conflict copy its output
-did not name in a folder it wrote into (then kept like any other).
+did not name in a folder it wrote into (then kept like any other); after a
+unison restart, :meth:`Watching.recover` looks for one everywhere.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import structlog
 from engine.config import Config
 from engine.fs import access, compare, paths
 from engine.state import shared
-from engine.unison import conflicts, reports, standing, transcript
+from engine.unison import conflicts, emptied, leftovers, reports, standing, transcript
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
 SWEEP_FOR = 60.0  # seconds a folder unison wrote into is looked at for conflict copies
@@ -59,6 +61,7 @@ class Watching:
         self.keeper = conflicts.Keeper(cfg)
         self.written: dict[tuple[str, str], float] = {}  # (side, folder) unison wrote into -> when
         self.root_mode_said = False
+        self.restarts_seen = 0  # watch-mode unison's restarts already looked after (recover)
         self.debug = cfg.log_level == "debug"
 
     def take(self, events: list[reports.Event], log_transfers: bool = False) -> None:
@@ -109,12 +112,24 @@ class Watching:
         if self.checked_at is not None and now - self.checked_at < CHECK_EVERY:
             return False, None
         self.checked_at = now
-        error = access.root_error(self.cfg)
+        error = access.root_error(self.cfg) or emptied.refusal(self.cfg)
         self.tracker.recheck()
+        unison = shared.UnisonStatus.load(self.cfg.runtime_dir)
+        if unison.restarts > self.restarts_seen:  # the unison before may have died mid-conflict
+            self.restarts_seen = unison.restarts
+            self.recover(before=unison.started_at)
         self.written = {place: at for place, at in self.written.items() if now - at <= SWEEP_FOR}
         self.keeper.sweep(self.written)  # copies unison made but did not name in its output
         self.keeper.prune()
         return True, error
+
+    def recover(self, before: float | None = None) -> None:
+        """Conflict copies a killed unison left with no line said (:mod:`engine.unison.leftovers`),
+        made ``before`` then (wall-clock time; None: all), are kept."""
+        found = leftovers.find(self.cfg, before)
+        if found:
+            log.info("conflicts.leftovers", paths=[c.path for c, _ in found][:20])
+            self.keeper.keep(found)
 
     def close(self) -> None:
         self.follower.close()

@@ -165,21 +165,22 @@ class Keeper:
 
     def take(self, conflicts: Iterable[Conflict]) -> list[Entry]:
         """Keep the losing copy of each conflict (its unison cycle has ended); returns the new entries."""
-        added: list[Entry] = []
+        found = []
         for conflict in conflicts:
             root = self.roots.get(conflict.loser)
-            if root is None:
-                continue
-            for copy in _copies(root, conflict.path):
-                entry = self._keep(conflict, copy)
-                added.append(entry)
-                log.warning(
-                    "conflict",
-                    path=conflict.path,
-                    kept=entry.kept,
-                    winner=conflict.winner,
-                    loser=conflict.loser,
-                )
+            if root is not None:
+                found += [(conflict, copy) for copy in _copies(root, conflict.path)]
+        return self.keep(found)
+
+    def keep(self, copies: Iterable[tuple[Conflict, Path]]) -> list[Entry]:
+        """Keep these copies, each the losing version of its conflict; returns the new entries."""
+        added: list[Entry] = []
+        for conflict, copy in copies:
+            entry = self._keep(conflict, copy)
+            added.append(entry)
+            log.warning(
+                "conflict", path=conflict.path, kept=entry.kept, winner=conflict.winner, loser=conflict.loser
+            )
         if added:
             self.record = Record((*reversed(added), *self.record.entries)[:MAX_LISTED])
             self.save()

@@ -26,6 +26,11 @@ class SyncFailed(Exception):
     """A one-shot unison run failed (unison's exit status 3, or it could not run)."""
 
 
+class RootEmptied(SyncFailed):
+    """unison's ``confirmbigdel`` stopped a one-shot: one root emptied since its archive, the
+    other not (engine/startup/safety.py, engine/unison/emptied.py)."""
+
+
 # Always on: unattended, conflicts resolved by -prefer with the loser kept,
 # unison's log in our logs rather than in a file in UNISON.
 BASE_ARGS = ("-batch", "-auto", "-copyonconflict", "-log=false", "-ui", "text")
