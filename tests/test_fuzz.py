@@ -225,17 +225,13 @@ def test_the_conflict_store_is_owned_by_the_host_folders_owner(rig: Rig) -> None
     assert owners.wrong_owners(engine.host / STORE, owners.HOST_OWNER) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unison's -copyonconflict, when a changed file wins over its deletion on the other "
-    "side, writes it there only under a '(conflict_on_DATE_was_deleted)' name (src/files.ml "
-    "renameLocal), and its archive records the real path as synced: the next sync deletes the "
-    "winner's file from the host, and native-sync keeps it in the conflict store only",
-)
 def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None:
     """Found by the fuzzer's edit_races_delete: the host (the preferred side) saves a file while
     the app deletes it; a change beats a delete and the host is preferred, so the host's save
-    must stand in both trees (not only as a kept copy, with the file gone from the host)."""
+    must stand in both trees (not only as a kept copy, with the file gone from the host).
+    Stock unison's -copyonconflict wrote it to the app only under a '_was_deleted' conflict
+    name and recorded the path as synced, so the next sync deleted it from the host: our patch
+    0008 (tests/test_unison_recovery.py)."""
     engine = rig.fresh()
     (engine.host / "a.txt").write_bytes(b"before")
     owners.give(engine.host / "a.txt", owners.HOST_OWNER)
@@ -250,6 +246,7 @@ def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None
     _quiet_and_flushed(engine)
     assert read(engine.host / "a.txt") == "the host's save"
     assert read(engine.app / "a.txt") == "the host's save"
+    assert _kept(engine) == [], "nothing was overwritten or deleted: nothing to keep"
 
 
 @pytest.mark.xfail(
