@@ -174,23 +174,29 @@ def _kept(engine: Engine) -> list[Path]:
 
 
 @pytest.mark.parametrize("kind", crash.KINDS)
-def test_a_save_answering_a_synced_save_survives_a_kill_without_a_conflict(rig: Rig, kind: str) -> None:
+@pytest.mark.parametrize("start", ["flushed", "right_after_a_kill"])
+def test_a_save_answering_a_synced_save_survives_a_kill_without_a_conflict(
+    rig: Rig, kind: str, start: str
+) -> None:
     """The crash hole of a deferred archive write (issue 24), as the fuzzer's
     ``kill_after_synced_edit`` makes it: the host's save syncs, the app saves the file again at
     once, and unison (or the whole engine) dies before anything else happens.  Not concurrent:
     after the restart the app's save stands on both sides and no conflict copy is made.  (An
-    archive that did not yet know the first sync would see the file changed on both sides.)"""
+    archive that did not yet know the first sync would see the file changed on both sides.)
+    ``right_after_a_kill``: the sequence of seed 3002, where the save is made while the new
+    unison's first scan is (often) under way; the answer waits for the end of the cycle that
+    carried the save, not of the one under way (a kill between the two made conflicts)."""
     engine = rig.fresh()
     (engine.host / "f.txt").write_bytes(b"first")
     owners.give(engine.host / "f.txt", owners.HOST_OWNER)
     _quiet_and_flushed(engine)
-    before = crash.syncs(engine)  # nothing under way: the next cycle to end carries the save
+    if start == "right_after_a_kill":
+        crash.kill_unison(engine)
+        wait_for(lambda: crash.watching_unison(engine) and converged(engine), crash.UP, "watching again")
     (engine.host / "f.txt").write_bytes(b"the host's save")
-    wait_for(
-        lambda: read(engine.app / "f.txt") == "the host's save" and crash.syncs(engine) != before,
-        30,
-        "the host's save synced, its cycle ended",
-    )
+    wait_for(lambda: read(engine.app / "f.txt") == "the host's save", 30, "the host's save synced")
+    carrying = crash.cycle_under_way(engine)
+    wait_for(lambda: crash.cycle_ended(engine, carrying), 30, "the cycle that synced it ended")
     (engine.app / "f.txt").write_bytes(b"the app's answer")
     if kind == "engine":
         assert crash.kill_engine(engine), "both sides hold f.txt: the whole engine is killed"

@@ -80,7 +80,9 @@ def test_a_preferred_change_over_a_deletion_stands_at_its_path(
     assert same_trees(a, b, keep_temps=True), tree_diff(a, b, keep_temps=True)
 
 
-def test_a_preferred_deletion_over_a_change_still_keeps_a_copy(unison_of: dict[str, Path], tmp_path: Path) -> None:
+def test_a_preferred_deletion_over_a_change_still_keeps_a_copy(
+    unison_of: dict[str, Path], tmp_path: Path
+) -> None:
     """The other way round is unchanged: a deletes f, b changes it; -prefer a deletes it on b
     and keeps b's change as a conflict copy there (the engine moves it to its store)."""
     a, b, env = replicas(tmp_path)

@@ -32,6 +32,9 @@ class Commands:
     verifier: VerifierThread | None
     pending: Callable[[], int]  # changes reported and not yet taken by unison
     changed: Callable[[], None]  # fsmonitor.json is behind
+    # fsmonitor.json written now: a cycle that begins is in it before unison hears the answer,
+    # so whoever sees what the cycle did also sees that it began (and can wait for its end)
+    publish: Callable[[float], None]
     now: float = 0.0
 
     def start(self, replica: str, root: str, path: str) -> None:
@@ -41,7 +44,8 @@ class Commands:
                 first, second = self.watcher.roots.values()
                 self.verifier.roots = self.verifier.host_first(first, second)
         self.watcher.watch(replica, path)
-        self.cycles.scan_started(self.now)
+        if self.cycles.scan_started(self.now):
+            self.publish(self.now)
         if path == "":
             self.rescans.root_watched(self.now)
 
@@ -63,3 +67,4 @@ class Commands:
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self.now):
             self.full_sync.cycle_started()
+            self.publish(self.now)

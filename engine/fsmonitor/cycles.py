@@ -53,18 +53,24 @@ class Cycles:
         )
         return cls(wall=wall, totals=totals)
 
-    def scan_started(self, now: float) -> None:
-        """unison scans a replica (``START``): that is part of a cycle."""
-        if self.syncing_since is None:
-            self.syncing_since = now
+    def scan_started(self, now: float) -> bool:
+        """unison scans a replica (``START``): that is part of a cycle; True if it began one."""
+        began = self.syncing_since is None
+        if began:
+            self._begin(now)
+        return began
 
     def changes_taken(self, paths: int, now: float) -> bool:
         """unison took ``paths`` changes; True if that began a cycle."""
         began = self.syncing_since is None
         if began:
-            self.syncing_since = now
+            self._begin(now)
         self.sync_paths += paths
         return began
+
+    def _begin(self, now: float) -> None:
+        self.syncing_since = now
+        self.totals = replace(self.totals, cycles_begun=self.totals.cycles_begun + 1)
 
     def cycle_ended(self, now: float, pending: int, full_sync: bool) -> None:
         """unison waits again after a cycle; ``pending`` changes are already waiting."""

@@ -90,7 +90,7 @@ class Monitor:
         self.outbox = Outbox(*inputs, self.still_differs, self.cycles, self.hygiene, publisher, self.case)
         self.case.changed = self.outbox.changed
         rooms = (*inputs, self.rescans, self.full_sync, self.cycles, self.verifier)
-        self.commands = Commands(*rooms, self._pending, self.outbox.changed)
+        self.commands = Commands(*rooms, self._pending, self.outbox.changed, self.outbox.publish)
         self.protocol = self.outbox.protocol = Protocol(self.commands)
 
     def _pending(self) -> int:
