@@ -115,25 +115,6 @@ def test_a_copy_no_output_line_named_is_found_in_a_folder_unison_wrote_into(cfg:
     assert sorted(p.name for p in (cfg.unison_dest / "src").iterdir()) == ["a.txt", "b.txt"]
 
 
-def test_after_a_crash_the_first_check_finds_copies_anywhere_and_after_a_clean_stop_not(cfg: Config) -> None:
-    """A copy unison made just before a crash: no line named it and no place is remembered."""
-    write(cfg.unison_dest / "deep" / "er" / "a (conflict_on_2026-12-04).txt", "app's version")
-    first = Watching(cfg, clock=lambda: 100.0)  # the first run: no mark of an earlier one
-    first.check()
-    assert first.keeper.record.entries == ()
-    crashed = Watching(cfg, clock=lambda: 100.0)  # the first never reached the end of a stop
-    crashed.check()
-    [entry] = crashed.keeper.record.entries
-    assert (entry.path, entry.winner, entry.loser) == ("deep/er/a.txt", "host", "app")
-    assert read(Path(entry.kept)) == "app's version"
-    assert names(cfg.unison_dest) == []
-    crashed.close()  # a clean stop
-    write(cfg.unison_dest / "x (conflict_on_2026-12-04)", "left by hand")
-    after_a_stop = Watching(cfg, clock=lambda: 100.0)
-    after_a_stop.check()
-    assert len(after_a_stop.keeper.record.entries) == 1, "swept although the last run stopped cleanly"
-
-
 USER, APP = (1000, 1000), (33, 33)  # the host folder's owner; OWNER_UID:GROUP_ID
 
 

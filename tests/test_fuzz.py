@@ -332,29 +332,3 @@ def test_the_last_file_deleted_while_unison_restarts_is_deleted_on_the_other_sid
         wait_for(lambda: not (engine.host / "only.txt").exists(), 30, "the deletion on the host")
     finally:
         rig.replace()
-
-
-def test_a_conflict_copy_left_by_a_crash_goes_to_the_store(rig: Rig) -> None:
-    """Found by the fuzzer (seed 4006 of a long run): unison settled a concurrent edit of
-    y.md/x.txt, made the app's copy beside it, and was killed (then the whole engine, five
-    seconds later) before run had moved the copy; the copy here is what such a crash leaves.
-    run moves a copy when it reads the cycle's conflict line, or looks again at the folders
-    unison wrote into (for a minute, in memory); after a crash (its mark in UNISON still
-    there), the first check sweeps both trees once."""
-    engine = rig.fresh()
-    try:
-        (engine.host / "d").mkdir()
-        (engine.host / "d" / "x.txt").write_bytes(b"the host's version")
-        owners.give(engine.host / "d", owners.HOST_OWNER)
-        owners.give(engine.host / "d" / "x.txt", owners.HOST_OWNER)
-        _quiet_and_flushed(engine)
-        assert crash.kill_engine(engine), "both sides hold d/x.txt: the whole engine is killed"
-        copy = engine.app / "d" / "x (conflict_on_2026-12-04).txt"
-        copy.write_bytes(b"the app's losing version")  # as unison made it before the crash
-        owners.give(copy, owners.APP_OWNER)
-        crash.restart(engine)
-        engine.wait_watching()
-        wait_for(lambda: not copy.exists() and _kept(engine), 15, "the copy moved into the store")
-        assert [p.read_bytes() for p in _kept(engine)] == [b"the app's losing version"]
-    finally:
-        rig.replace()

@@ -20,7 +20,6 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import structlog
 
@@ -31,7 +30,6 @@ from engine.unison import conflicts, reports, standing, transcript
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
 SWEEP_FOR = 60.0  # seconds a folder unison wrote into is looked at for conflict copies
-RUNNING = "native-sync/running"  # in UNISON: there from a run's start to the end of its stop sequence
 MAX_TRANSFERS_LOGGED = 100  # per batch of output; more are one summary line
 
 # a line one of our own processes logged (console: an ISO time first; LOG_FORMAT=json: an object)
@@ -48,27 +46,6 @@ _VERBS = {
 log = structlog.get_logger("native-sync")
 
 
-def run_began(unison_dir: Path) -> bool:
-    """Mark a run as under way; whether the last one ended without its stop sequence (its mark
-    was still there): a crash, which may have left conflict copies where unison made them."""
-    mark = unison_dir / RUNNING
-    crashed = mark.exists()
-    try:
-        mark.parent.mkdir(parents=True, exist_ok=True)
-        mark.touch()
-    except OSError:
-        pass  # no mark: the next start cannot tell, and looks only where its unison writes
-    return crashed
-
-
-def run_ended(unison_dir: Path) -> None:
-    """The stop sequence is over: the next start follows a clean stop."""
-    try:
-        (unison_dir / RUNNING).unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
 class Watching:
     """unison's output and the roots, watched for ``run``; ``clock`` is monotonic time."""
 
@@ -80,7 +57,6 @@ class Watching:
         self.follower = transcript.Follower(cfg.runtime_dir / transcript.FILE)
         self.checked_at: float | None = None
         self.keeper = conflicts.Keeper(cfg)
-        self.after_crash = run_began(cfg.unison_dir)  # then swept everywhere, once
         self.written: dict[tuple[str, str], float] = {}  # (side, folder) unison wrote into -> when
         self.root_mode_said = False
         self.debug = cfg.log_level == "debug"
@@ -136,17 +112,12 @@ class Watching:
         error = access.root_error(self.cfg)
         self.tracker.recheck()
         self.written = {place: at for place, at in self.written.items() if now - at <= SWEEP_FOR}
-        if self.after_crash:  # copies made just before a crash: no line named them, no place is known
-            self.after_crash = False
-            self.keeper.sweep_everywhere()
         self.keeper.sweep(self.written)  # copies unison made but did not name in its output
         self.keeper.prune()
         return True, error
 
     def close(self) -> None:
-        """The end of the stop sequence (a clean stop)."""
         self.follower.close()
-        run_ended(self.cfg.unison_dir)
 
     def _wanted(self, events: list[reports.Event]) -> list[reports.Event]:
         """All but the one failure that is no problem: ``--user`` on a fresh named volume.

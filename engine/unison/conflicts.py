@@ -210,20 +210,6 @@ class Keeper:
                     found[path] = Conflict(path, winner=winner, loser=side)
         return self.take(found.values())
 
-    def sweep_everywhere(self) -> list[Entry]:
-        """Every folder of both trees (the store aside) swept: after a crash, the copies unison
-        made that ``run`` never moved (it died before their cycle's line, or its sweep)."""
-        places: list[tuple[str, str]] = []
-        for side, root in self.roots.items():
-            for folder, dirs, files in os.walk(root):
-                rel = os.path.relpath(folder, root)
-                if rel == ".":
-                    rel = ""
-                    dirs[:] = [d for d in dirs if d != STORE]
-                if any(original_name(name) is not None for name in (*dirs, *files)):
-                    places.append((side, rel))
-        return self.sweep(places)
-
     def prune(self) -> None:
         """Drop the conflicts whose kept copy is gone (resolved)."""
         current = self.record.current()
