@@ -51,6 +51,17 @@ def test_an_unwritable_root_is_unknown(tmp_path: Path) -> None:
     assert casefold.probe(str(tmp_path / "missing")) == casefold.Folding()
 
 
+def test_the_probe_removes_what_a_probe_killed_at_start_left(tmp_path: Path) -> None:
+    """Found by the fuzzer's engine kill (seed 4010 of a long run): the folder synced to the app."""
+    left = tmp_path / f"{casefold.PROBE_PREFIX}c6bbc5cd"
+    left.mkdir(mode=0o700)
+    (left / "a\u00e9").write_bytes(b"")
+    mine = tmp_path / f"{casefold.PROBE_PREFIX}notmine"  # not a probe's name: the user's
+    mine.mkdir()
+    casefold.probe(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [mine.name]
+
+
 def test_unison_gets_ignorecase_and_perms_from_the_probe() -> None:
     folding = shared.Roots(host=casefold.Folding(True, False, False), app=casefold.SENSITIVE)
     assert folding_args(folding, []) == ["-ignorecase", "true", "-perms", "0"]

@@ -36,6 +36,7 @@ KEYS = [
     "drift_unrepaired",
     "litter_removed",
     "clashes",  # issue 19: added, none renamed
+    "cycles_begun",  # issues 24/25: added
 ]
 
 

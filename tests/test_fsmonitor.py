@@ -271,6 +271,29 @@ def test_a_sync_cycle_is_counted_when_unison_waits_again(rig: Rig) -> None:
     assert rig.stats().last_sync_at is not None
 
 
+def test_a_cycle_is_in_the_status_file_before_unison_hears_the_answer_that_begins_it(
+    tmp_path: Path, t0: float
+) -> None:
+    """Whoever sees what a cycle did (a file arrived) must see that it began, to wait for its
+    end: the fuzzer's synced-edit kill waited for "a cycle ended since the save" and took a
+    cycle under way at the save (the first scan after a restart) for the one that carried it."""
+    status_file = tmp_path / "fsmonitor.json"
+    rig = start_rig(tmp_path, t0, status_file=status_file)  # its START began the first scan's cycle
+    assert FsmonitorStatus.load(status_file).cycles_begun == 1
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    (rig.host / "x").write_text("x")
+    rig.events({("h1", "x")}, t)
+    assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    assert rig.monitor.command("CHANGES h1", t + 1) == ["RECURSIVE x", "DONE"]
+    written = FsmonitorStatus.load(status_file)  # no end of round (publish_changes) yet
+    assert (written.cycles_begun, written.syncs) == (2, 1)
+    rig.monitor.command("CHANGES h2", t + 1)  # the same cycle
+    rig.wait_all(t + 2)
+    rig.monitor.publish_changes(t + 2)
+    assert FsmonitorStatus.load(status_file).cycles_begun == FsmonitorStatus.load(status_file).syncs == 2
+
+
 def test_a_full_sync_request_rescans_and_counts_when_its_cycle_ends(rig: Rig) -> None:
     t = rig.t0 + 1
     rig.wait_all(t)

@@ -31,6 +31,7 @@ class Rig:
     commands: Commands
     inotify: FakeINotify
     behind: list[float] = field(default_factory=list)  # the times fsmonitor.json was said to be behind
+    begun: list[float] = field(default_factory=list)  # the times a cycle began (written before the answer)
 
     @property
     def cycles(self) -> Cycles:
@@ -45,6 +46,7 @@ class Rig:
 def make_rig(interval: float = 0.0, verifier: VerifierThread | None = None) -> Rig:
     inotify = FakeINotify()
     behind: list[float] = []
+    begun: list[float] = []
     commands = Commands(
         Watcher(lambda rel: rel == "ignored", inotify=inotify),
         Settler(),
@@ -53,8 +55,9 @@ def make_rig(interval: float = 0.0, verifier: VerifierThread | None = None) -> R
         Cycles(wall=FakeClock(1_800_000_000.0)),
         verifier,
         lambda: behind.append(commands.now),
+        lambda: begun.append(commands.now),
     )
-    return Rig(commands, inotify, behind)
+    return Rig(commands, inotify, behind, begun)
 
 
 def test_start_names_the_replica_watches_its_path_and_begins_a_scan() -> None:
@@ -114,6 +117,7 @@ def test_changes_taken_begin_one_cycle_and_count_its_paths() -> None:
     rig.at(T + 1).changes_taken("h2", ["a"])
     assert rig.cycles.syncing_since == T
     assert rig.cycles.sync_paths == 3
+    assert rig.begun == [T]  # once, when the cycle began: fsmonitor.json shows it before the answer
 
 
 def test_a_wait_ends_the_cycle_and_says_the_status_is_behind() -> None:

@@ -174,23 +174,29 @@ def _kept(engine: Engine) -> list[Path]:
 
 
 @pytest.mark.parametrize("kind", crash.KINDS)
-def test_a_save_answering_a_synced_save_survives_a_kill_without_a_conflict(rig: Rig, kind: str) -> None:
+@pytest.mark.parametrize("start", ["flushed", "right_after_a_kill"])
+def test_a_save_answering_a_synced_save_survives_a_kill_without_a_conflict(
+    rig: Rig, kind: str, start: str
+) -> None:
     """The crash hole of a deferred archive write (issue 24), as the fuzzer's
     ``kill_after_synced_edit`` makes it: the host's save syncs, the app saves the file again at
     once, and unison (or the whole engine) dies before anything else happens.  Not concurrent:
     after the restart the app's save stands on both sides and no conflict copy is made.  (An
-    archive that did not yet know the first sync would see the file changed on both sides.)"""
+    archive that did not yet know the first sync would see the file changed on both sides.)
+    ``right_after_a_kill``: the sequence of seed 3002, where the save is made while the new
+    unison's first scan is (often) under way; the answer waits for the end of the cycle that
+    carried the save, not of the one under way (a kill between the two made conflicts)."""
     engine = rig.fresh()
     (engine.host / "f.txt").write_bytes(b"first")
     owners.give(engine.host / "f.txt", owners.HOST_OWNER)
     _quiet_and_flushed(engine)
-    before = crash.syncs(engine)  # nothing under way: the next cycle to end carries the save
+    if start == "right_after_a_kill":
+        crash.kill_unison(engine)
+        wait_for(lambda: crash.watching_unison(engine) and converged(engine), crash.UP, "watching again")
     (engine.host / "f.txt").write_bytes(b"the host's save")
-    wait_for(
-        lambda: read(engine.app / "f.txt") == "the host's save" and crash.syncs(engine) != before,
-        30,
-        "the host's save synced, its cycle ended",
-    )
+    wait_for(lambda: read(engine.app / "f.txt") == "the host's save", 30, "the host's save synced")
+    carrying = crash.cycle_under_way(engine)
+    wait_for(lambda: crash.cycle_ended(engine, carrying), 30, "the cycle that synced it ended")
     (engine.app / "f.txt").write_bytes(b"the app's answer")
     if kind == "engine":
         assert crash.kill_engine(engine), "both sides hold f.txt: the whole engine is killed"
@@ -225,17 +231,13 @@ def test_the_conflict_store_is_owned_by_the_host_folders_owner(rig: Rig) -> None
     assert owners.wrong_owners(engine.host / STORE, owners.HOST_OWNER) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unison's -copyonconflict, when a changed file wins over its deletion on the other "
-    "side, writes it there only under a '(conflict_on_DATE_was_deleted)' name (src/files.ml "
-    "renameLocal), and its archive records the real path as synced: the next sync deletes the "
-    "winner's file from the host, and native-sync keeps it in the conflict store only",
-)
 def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None:
     """Found by the fuzzer's edit_races_delete: the host (the preferred side) saves a file while
     the app deletes it; a change beats a delete and the host is preferred, so the host's save
-    must stand in both trees (not only as a kept copy, with the file gone from the host)."""
+    must stand in both trees (not only as a kept copy, with the file gone from the host).
+    Stock unison's -copyonconflict wrote it to the app only under a '_was_deleted' conflict
+    name and recorded the path as synced, so the next sync deleted it from the host: our patch
+    0009 (tests/test_unison_recovery.py)."""
     engine = rig.fresh()
     (engine.host / "a.txt").write_bytes(b"before")
     owners.give(engine.host / "a.txt", owners.HOST_OWNER)
@@ -250,6 +252,7 @@ def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None
     _quiet_and_flushed(engine)
     assert read(engine.host / "a.txt") == "the host's save"
     assert read(engine.app / "a.txt") == "the host's save"
+    assert _kept(engine) == [], "nothing was overwritten or deleted: nothing to keep"
 
 
 def test_a_crash_right_after_the_first_file_of_an_empty_project_is_no_mass_deletion(rig: Rig) -> None:
@@ -273,17 +276,12 @@ def test_a_crash_right_after_the_first_file_of_an_empty_project_is_no_mass_delet
     assert read(engine.host / "first.txt") == "the first file"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unison 2.54.0 src/update.ml doArchiveCrashRecovery: after a kill between "
-    "postCommitArchiveLocal's unlink of one root's archive and its link of the new one, the next "
-    "run uses the new archives ('A new archive exists on all hosts: I'll use them') and then "
-    "fails on the missing old one it looked for before ('inconsistent state', exit 3): the "
-    "engine cannot start until the archives are deleted by hand",
-)
 def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(rig: Rig) -> None:
     """Found by the fuzzer's engine kill (seed 2000, a run before the final one): the crash left the state
-    that unison's archive commit has between its unlink and its link, made here on purpose."""
+    that unison's archive commit has between its unlink and its link, made here on purpose.
+    Stock unison 2.54.0 then used the new archives and failed on the missing old one it had
+    looked for before ('inconsistent state', exit 3, at every start): our patch 0008
+    (tests/test_unison_recovery.py)."""
     engine = rig.fresh()
     try:
         (engine.host / "f.txt").write_bytes(b"synced")
@@ -296,11 +294,15 @@ def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(
         for archive in archives:  # both new archives were written ("tm", as unison names them)
             shutil.copyfile(archive, unison_dir / f"tm{archive.name[2:]}")
         archives[0].unlink()  # and one root's archive unlinked, its new one not yet linked
+        (engine.app / "f.txt").write_bytes(b"edited after the crash")
         crash.restart(engine)
         engine.wait_watching()
         (engine.app / "g.txt").write_bytes(b"made after the crash")
         _quiet_and_flushed(engine)
         assert read(engine.host / "g.txt") == "made after the crash"
+        # the archives were used (nothing lost): an edit on one side is an update, not a conflict
+        assert read(engine.host / "f.txt") == "edited after the crash"
+        assert _kept(engine) == []
     finally:
         rig.replace()
 

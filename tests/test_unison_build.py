@@ -4,7 +4,7 @@ Each patch has a test that fails on stock unison: the test runs against both
 binaries and the stock run is a strict xfail, so a test that stops telling the
 two apart fails the suite too (STYLE.md 15). The builds and the ways to run
 them are in tests/unison_runs.py; patches 0003, 0004 and 0007 are tested in
-tests/test_unison_scale.py.
+tests/test_unison_scale.py, 0008 and 0009 in tests/test_unison_recovery.py.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ cannot) and what is a case-only rename (:func:`renamed`).
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import stat
 import unicodedata
 from collections.abc import Iterable
@@ -31,6 +33,7 @@ from engine.fs import chown
 log = structlog.get_logger("native-sync")
 
 PROBE_PREFIX = ".native-sync-probe-"
+_PROBE = re.compile(re.escape(PROBE_PREFIX) + r"[0-9a-f]{8}$")
 # "é" composed: its NFD form is two code points, so a lookup under NFD tests normalization
 _ACCENTED = "\u00e9"
 
@@ -67,6 +70,7 @@ def probe(root: str) -> Folding:
     nothing behind.  A root that cannot be written answers :class:`Folding`
     with ``None`` fields (unknown; treated as sensitive).
     """
+    _remove_leftovers(root)
     # os.urandom, not secrets: secrets imports hashlib (OpenSSL), 4 MB of RSS in the fsmonitor
     folder = os.path.join(root, f"{PROBE_PREFIX}{os.urandom(4).hex()}")
     name = f"a{_ACCENTED}"
@@ -95,6 +99,17 @@ def probe(root: str) -> Folding:
                 pass
             except OSError as e:
                 log.warning("roots.probe_left_behind", path=leftover, error=str(e))
+
+
+def _remove_leftovers(root: str) -> None:
+    """The folder of a probe killed before its ``finally`` (a crash at start), which would sync."""
+    try:
+        names = [e.name for e in os.scandir(root) if _PROBE.match(e.name) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for name in names:
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        log.info("roots.probe_leftover_removed", path=os.path.join(root, name))
 
 
 def _owner(root: str) -> chown.Owner | None:

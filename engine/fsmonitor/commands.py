@@ -31,13 +31,17 @@ class Commands:
     cycles: Cycles
     verifier: VerifierThread | None  # None: no drift verifier (a monitor driven by a test)
     changed: Callable[[], None]  # fsmonitor.json is behind (the publisher's)
+    # a cycle began: fsmonitor.json is written before unison hears the answer, so whoever
+    # sees what the cycle did also sees that it began (and can wait for its end)
+    begun: Callable[[], None]
     now: float = 0.0  # when the command being handled arrived
 
     def start(self, replica: str, root: str, path: str) -> None:
         if replica not in self.watcher.roots:
             self.watcher.add_root(replica, root)
         self.watcher.watch(replica, path)
-        self.cycles.scan_started(self.now)
+        if self.cycles.scan_started(self.now):
+            self.begun()
         if path == "":
             self.rescans.root_watched(self.now)
 
@@ -61,6 +65,7 @@ class Commands:
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self.now):
             self.full_sync.cycle_started()
+            self.begun()
 
     def _verify_roots(self) -> None:
         """unison waits: its first cycle has handed every folder to the watcher, the verifier may walk.

@@ -53,18 +53,24 @@ class Cycles:
         )
         return cls(wall=wall, totals=totals)
 
-    def scan_started(self, now: float) -> None:
-        """unison scans a replica (``START``): that is part of a cycle."""
-        if self.syncing_since is None:
-            self.syncing_since = now
+    def scan_started(self, now: float) -> bool:
+        """unison scans a replica (``START``): that is part of a cycle; True if it began one."""
+        began = self.syncing_since is None
+        if began:
+            self._begin(now)
+        return began
 
     def changes_taken(self, paths: int, now: float) -> bool:
         """unison took ``paths`` changes; True if that began a cycle."""
         began = self.syncing_since is None
         if began:
-            self.syncing_since = now
+            self._begin(now)
         self.sync_paths += paths
         return began
+
+    def _begin(self, now: float) -> None:
+        self.syncing_since = now
+        self.totals = replace(self.totals, cycles_begun=self.totals.cycles_begun + 1)
 
     def cycle_ended(self, now: float, pending: int, full_sync: bool) -> None:
         """unison waits again after a cycle; ``pending`` changes are already waiting."""
@@ -144,14 +150,19 @@ class Publisher:
 
     path: Path | None  # None: no status folder, nothing written
     behind: bool = False  # something the file shows changed since it was last written
+    urgent: bool = False  # and it must be written before unison hears the answer (a cycle began)
 
     def changed(self) -> None:
         """Something ``fsmonitor.json`` shows changed."""
         self.behind = True
 
+    def before_answer(self) -> None:
+        """A cycle began: the file shows it before unison gets the answer that starts it."""
+        self.behind = self.urgent = True
+
     def publish(self, snapshot: FsmonitorStatus) -> None:
         """Write ``snapshot``: the file is up to date."""
-        self.behind = False
+        self.behind = self.urgent = False
         if self.path is None:
             return
         try:

@@ -79,7 +79,10 @@ class Monitor:
     def command(self, line: str, now: float) -> list[str]:
         """Answer one command line from unison, received at ``now``."""
         self.commands.now = now
-        return self.protocol.handle(line)
+        answer = self.protocol.handle(line)
+        if self.publisher.urgent:  # a cycle began: in fsmonitor.json before unison hears of it
+            self.outbox.publish(now)
+        return answer
 
     # --- the select loop's other inputs -----------------------------------------------------
 
@@ -208,7 +211,9 @@ def build_monitor(
     rescans = Rescans(rescan_interval, cpu=unison_cpu, paced=rescan_paced)
     full_sync = FullSyncRequest()
     case = CaseScreen(publisher.changed, guard)
-    commands = Commands(watcher, settler, rescans, full_sync, cycles, verifier, publisher.changed)
+    commands = Commands(
+        watcher, settler, rescans, full_sync, cycles, verifier, publisher.changed, publisher.before_answer
+    )
     protocol = Protocol(commands)
     outbox = Outbox(watcher, settler, still_differs, cycles, hygiene, case, protocol, publisher)
     rooms = (watcher, settler, still_differs, rescans, full_sync, cycles, hygiene, case, commands, protocol)

@@ -205,6 +205,7 @@ class FsmonitorStatus:
     litter_removed: int = 0  # unison temp files removed (engine/unison/litter.py)
     # app-side names the host cannot hold apart (engine/fsmonitor/caseguard.py)
     clashes: tuple[Clash, ...] = ()
+    cycles_begun: int = 0  # in the file before unison hears the answer that begins one (syncs: ended)
 
     @classmethod
     def load(cls, path: Path) -> FsmonitorStatus:
@@ -233,6 +234,7 @@ class FsmonitorStatus:
             drift_unrepaired=texts(data, "drift_unrepaired"),
             litter_removed=typed(data, "litter_removed", int, 0),
             clashes=_clashes(data),
+            cycles_begun=typed(data, "cycles_begun", int, 0),
         )
 
     def save(self, path: Path) -> None:

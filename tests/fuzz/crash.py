@@ -48,9 +48,25 @@ def watching_unison(engine: Engine) -> int | None:
 
 def syncs(engine: Engine) -> tuple[int | None, int]:
     """(the fsmonitor's unison, the sync cycles it has completed): a cycle ends once unison has
-    written its archives and waits for changes again."""
+    written its archives and waits for changes again.  A file that arrived was not
+    necessarily carried by the last cycle to end: see :func:`cycle_ended`."""
     monitor = _monitor(engine)
     return monitor.unison_pid, monitor.syncs
+
+
+def cycle_under_way(engine: Engine) -> tuple[int | None, int]:
+    """Read once a sync's effect is seen (a file arrived): (the fsmonitor's unison, the cycles
+    begun), which counts the cycle that made it (the fsmonitor writes a cycle's beginning
+    before unison hears the answer that begins it)."""
+    monitor = _monitor(engine)
+    return monitor.unison_pid, monitor.cycles_begun
+
+
+def cycle_ended(engine: Engine, under_way: tuple[int | None, int]) -> bool:
+    """The cycle ``under_way`` (:func:`cycle_under_way`) has ended: unison has recorded what
+    it synced (archive or journal) and waits again; or that unison is gone."""
+    pid, begun = syncs(engine)
+    return pid != under_way[0] or begun >= under_way[1]
 
 
 def kill_unison(engine: Engine) -> int:

@@ -24,9 +24,9 @@ from typing import Any
 SIDES = ("host", "app")
 PREFERRED = "host"  # the engine's default UNISON_SYNC_PREFER
 # An edit of the preferred side that raced a delete on the other must stand in the tree, not
-# only as a kept copy: False until unison's -copyonconflict stops turning it into a delete (see
-# tests/test_fuzz.py test_a_host_save_racing_an_app_delete_stands_on_both_sides, a strict xfail).
-PREFERRED_EDIT_STANDS = False
+# only as a kept copy (unison patch 0009; tests/test_fuzz.py
+# test_a_host_save_racing_an_app_delete_stands_on_both_sides).
+PREFERRED_EDIT_STANDS = True
 # unison's -copyonconflict names, as engine/fsmonitor/cycles.py counts them
 CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")
 

@@ -1,0 +1,99 @@
+"""Our unison patches for what the fuzzer found (issues 24 and 25): crashes and races.
+
+0008: the start after a kill in the middle of an archive commit (one root's
+archive unlinked, the new one not yet linked) finishes the commit, as unison's
+crash recovery means to, instead of stopping at "inconsistent state" forever.
+0009: with -copyonconflict, a change that wins over a deletion is written at
+its own path (stock writes it under a "_was_deleted" conflict name, and the
+next sync deletes it from the side it came from). As in
+tests/test_unison_build.py, each test runs against stock unison too, as a
+strict xfail.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.unison.conflicts import COPY_SUFFIX
+from tests.helpers import read, same_trees, tree_diff, write
+from tests.unison_runs import BOTH, oneshot, replicas
+
+pytestmark = pytest.mark.engine
+
+
+def _names(*roots: Path) -> list[str]:
+    return sorted(p.name for root in roots for p in root.rglob("*"))
+
+
+# --- patch 0008: crash recovery after an unlinked archive -------------------------
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_a_commit_killed_between_unlink_and_link_is_finished_at_the_next_run(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    """The state postCommitArchiveLocal leaves when killed after its unlink of the first root's
+    archive: both new archives written ("tm"), one main archive ("ar") gone."""
+    a, b, env = replicas(tmp_path)
+    write(a / "f", "synced\n")
+    oneshot(unison_of[kind], a, b, env)
+    state = Path(env["UNISON"])
+    archives = sorted(state.glob("ar*"))
+    assert len(archives) == 2, archives
+    for archive in archives:
+        shutil.copyfile(archive, state / f"tm{archive.name[2:]}")
+    archives[0].unlink()
+
+    write(b / "f", "edited on b after the crash\n")
+    out = oneshot(unison_of[kind], a, b, env)  # stock: exit 3, "inconsistent state"
+    assert "inconsistent state" not in out, out
+    # the archives were used: an edit on one side is an update, not a conflict
+    assert "1 item transferred, 0 skipped, 0 failed" in out, out
+    assert read(a / "f") == "edited on b after the crash\n"
+    assert sorted(p.name[:2] for p in state.iterdir() if p.name[:2] in ("ar", "tm")) == ["ar", "ar"]
+    assert "Nothing to do" in oneshot(unison_of[kind], a, b, env)
+
+
+# --- patch 0009: a change over a deletion keeps its path ---------------------------
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_a_preferred_change_over_a_deletion_stands_at_its_path(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    """a changes f, b deletes it; -prefer a: the change is written to b as f, and stays."""
+    a, b, env = replicas(tmp_path)
+    write(a / "d" / "f.txt", "before\n")
+    write(a / "d" / "other.txt", "unrelated\n")
+    oneshot(unison_of[kind], a, b, env)
+    write(a / "d" / "f.txt", "a's change\n")
+    (b / "d" / "f.txt").unlink()
+
+    args = ("-prefer", str(a), "-copyonconflict")
+    oneshot(unison_of[kind], a, b, env, *args)
+    oneshot(unison_of[kind], a, b, env, *args)  # stock: this one deletes a's f.txt
+    assert read(a / "d" / "f.txt") == read(b / "d" / "f.txt") == "a's change\n"
+    assert [n for n in _names(a, b) if COPY_SUFFIX.search(n)] == []
+    assert same_trees(a, b, keep_temps=True), tree_diff(a, b, keep_temps=True)
+
+
+def test_a_preferred_deletion_over_a_change_still_keeps_a_copy(
+    unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    """The other way round is unchanged: a deletes f, b changes it; -prefer a deletes it on b
+    and keeps b's change as a conflict copy there (the engine moves it to its store)."""
+    a, b, env = replicas(tmp_path)
+    write(a / "f.txt", "before\n")
+    write(a / "other.txt", "unrelated\n")  # not an emptied root (confirmbigdel)
+    oneshot(unison_of["ours"], a, b, env)
+    (a / "f.txt").unlink()
+    write(b / "f.txt", "b's change\n")
+
+    oneshot(unison_of["ours"], a, b, env, "-prefer", str(a), "-copyonconflict")
+    assert not (a / "f.txt").exists() and not (b / "f.txt").exists()
+    copies = [p for p in b.iterdir() if COPY_SUFFIX.search(p.name)]
+    assert [read(p) for p in copies] == ["b's change\n"], _names(a, b)
+    assert "_was_deleted" not in copies[0].name
