@@ -31,6 +31,10 @@ from engine.state import shared
 from engine.unison import conflicts, emptied, leftovers, reports, standing, transcript
 
 CHECK_EVERY = 5.0  # seconds between checks of the roots and rechecks of the problems
+# a root error clears after this many checks in a row find the root usable: a full volume that
+# unison's temp file frees for a moment (it is removed, the next attempt fills it) does not
+# flip between roots.unusable and roots.usable every check (issue 26: no noise)
+CLEAR_CHECKS = 2
 SWEEP_FOR = 60.0  # seconds a folder unison wrote into is looked at for conflict copies
 MAX_TRANSFERS_LOGGED = 100  # per batch of output; more are one summary line
 
@@ -62,6 +66,8 @@ class Watching:
         self.written: dict[tuple[str, str], float] = {}  # (side, folder) unison wrote into -> when
         self.root_mode_said = False
         self.restarts_seen = 0  # watch-mode unison's restarts already looked after (recover)
+        self.root_error: str | None = None  # the error said, until CLEAR_CHECKS checks find none
+        self.clear_checks = 0
         self.debug = cfg.log_level == "debug"
 
     def take(self, events: list[reports.Event], log_transfers: bool = False) -> None:
@@ -112,7 +118,7 @@ class Watching:
         if self.checked_at is not None and now - self.checked_at < CHECK_EVERY:
             return False, None
         self.checked_at = now
-        error = access.root_error(self.cfg) or emptied.refusal(self.cfg)
+        error = self._steady(access.root_error(self.cfg) or emptied.refusal(self.cfg))
         self.tracker.recheck()
         unison = shared.UnisonStatus.load(self.cfg.runtime_dir)
         if unison.restarts > self.restarts_seen:  # the unison before may have died mid-conflict
@@ -122,6 +128,13 @@ class Watching:
         self.keeper.sweep(self.written)  # copies unison made but did not name in its output
         self.keeper.prune()
         return True, error
+
+    def _steady(self, error: str | None) -> str | None:
+        """``error`` at once; its end only once CLEAR_CHECKS checks in a row found none."""
+        self.clear_checks = 0 if error else self.clear_checks + 1
+        if error or self.clear_checks >= CLEAR_CHECKS:
+            self.root_error = error
+        return self.root_error
 
     def recover(self, before: float | None = None) -> None:
         """Conflict copies a killed unison left with no line said (:mod:`engine.unison.leftovers`),
