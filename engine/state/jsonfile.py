@@ -44,6 +44,13 @@ def read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def take_json(path: Path) -> dict[str, Any]:
+    """:func:`read_json`, and the file removed: a record that serves one reader once."""
+    data = read_json(path)
+    path.unlink(missing_ok=True)
+    return data
+
+
 # --- typed fields: a value of the promised type, or the default ------------------------------
 
 

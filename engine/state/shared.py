@@ -37,7 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from engine.fs.casefold import UNPROBED, Folding
-from engine.state.jsonfile import number, pid_field, read_json, real, text, texts, typed, write_json
+from engine.state.jsonfile import (
+    number,
+    pid_field,
+    read_json,
+    real,
+    take_json,
+    text,
+    texts,
+    typed,
+    write_json,
+)
 
 STATE_FILE = "state.json"
 UNISON_FILE = "unison.json"
@@ -141,9 +151,7 @@ class RestartReason:
     @classmethod
     def take(cls, runtime_dir: Path) -> RestartReason | None:
         """The recorded reason, removed so it explains one restart only."""
-        path = runtime_dir / RESTART_REASON_FILE
-        reason = text(read_json(path), "reason")
-        path.unlink(missing_ok=True)
+        reason = text(take_json(runtime_dir / RESTART_REASON_FILE), "reason")
         return cls(reason) if reason else None
 
     def save(self, runtime_dir: Path) -> None:

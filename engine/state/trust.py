@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.state.jsonfile import read_json, real, write_json
+from engine.state.jsonfile import real, take_json, write_json
 
 TRUSTED_ARCHIVE_FILE = "trusted-archive.json"
 
@@ -29,9 +29,7 @@ class TrustedArchive:
     @classmethod
     def take(cls, runtime_dir: Path) -> TrustedArchive | None:
         """The record, removed: it serves one start of watch-mode unison only."""
-        path = runtime_dir / TRUSTED_ARCHIVE_FILE
-        since = real(read_json(path), "since")
-        path.unlink(missing_ok=True)
+        since = real(take_json(runtime_dir / TRUSTED_ARCHIVE_FILE), "since")
         return None if since is None else cls(since)
 
     def save(self, runtime_dir: Path) -> None:
