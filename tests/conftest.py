@@ -72,6 +72,25 @@ def _mounted(path: Path) -> bool:
         return any(line.split()[1] == str(path) for line in mounts)
 
 
+def _answers(path: Path) -> bool:
+    """False for a FUSE mount whose daemon is gone ("Transport endpoint is not connected")."""
+    try:
+        os.listdir(path)
+    except OSError:
+        return False
+    return True
+
+
+def _drop_stale_exfat() -> None:
+    """Unmount a mount left by a killed session and detach its loop devices."""
+    subprocess.run(["umount", "-l", str(EXFAT_MOUNT)], check=False, capture_output=True, timeout=60)
+    attached = subprocess.run(
+        ["losetup", "-j", str(EXFAT_IMAGE)], check=False, capture_output=True, text=True, timeout=30
+    ).stdout
+    for line in attached.splitlines():
+        subprocess.run(["losetup", "-d", line.split(":")[0]], check=False, capture_output=True, timeout=30)
+
+
 @pytest.fixture(scope="session")
 def exfat_mount() -> Iterator[Path]:
     """A real case-insensitive, case-preserving folder: exFAT through FUSE on a loop device.
@@ -86,9 +105,11 @@ def exfat_mount() -> Iterator[Path]:
     missing = [t for t in tools if shutil.which(t) is None]
     if missing or not os.path.exists("/dev/fuse"):
         _unavailable(f"needs {', '.join(missing) or '/dev/fuse'} (apt-get install exfat-fuse exfatprogs)")
-    if _mounted(EXFAT_MOUNT):
+    if _mounted(EXFAT_MOUNT) and _answers(EXFAT_MOUNT):
         yield EXFAT_MOUNT
         return
+    if _mounted(EXFAT_MOUNT):
+        _drop_stale_exfat()
     EXFAT_MOUNT.mkdir(exist_ok=True)
     try:
         with open(EXFAT_IMAGE, "wb") as image:
@@ -105,7 +126,13 @@ def exfat_mount() -> Iterator[Path]:
         _unavailable(f"could not make the exFAT image: {e}")
     try:
         subprocess.run(
-            ["mount.exfat-fuse", dev, str(EXFAT_MOUNT)], check=True, capture_output=True, timeout=30
+            ["mount.exfat-fuse", dev, str(EXFAT_MOUNT)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+            # its own session: the daemon outlives a kill of this run's process group,
+            # so a later session finds the mount answering rather than disconnected
+            start_new_session=True,
         )
     except (OSError, subprocess.SubprocessError) as e:
         subprocess.run(["losetup", "-d", dev], check=False, timeout=30)
