@@ -88,6 +88,6 @@ run: image
 # SCALE_SIZES=10k,100k SCALE_RESUME=1 SCALE_PEERS=none|ocaml,ocaml-stock: the scale section
 #                             (python -m bench.scale alone; --estimate prints its runtime; SCALE_SIZES=none skips it)
 # BENCH_PEER_FSMONITOR=path   also unison -repeat watch with that unison-fsmonitor
-# Writes bench/results.json and docs/benchmarks.md.
+# Writes bench/results.json and docs/benchmarks.md; fails (after writing them) when a measurement failed.
 bench: deps unison-stock
 	$(VPY) -m bench

@@ -103,7 +103,7 @@ def verifier_section(results: dict[str, Any]) -> str:
         cpu, arrival = data.get("engine_cpu_percent"), data.get("arrival_max_s")
         passed = get(data, "last_pass") or {}
         windows = data.get("windows") or []
-        worst = max(windows, key=lambda w: w.get("engine_cpu_percent") or 0.0, default={})
+        worst: dict[str, Any] = max(windows, key=lambda w: w.get("engine_cpu_percent") or 0.0, default={})
         split = worst.get("cpu_percent_by_process") or {}
         rows.append(
             [

@@ -9,6 +9,9 @@ Environment (read here only): ``BENCH=full`` for the full set,
 ``BENCH_PEER_FSMONITOR=path`` to add unison ``-repeat watch`` with that
 ``unison-fsmonitor`` (``BENCH_PEER_LABEL``: what it is, for the
 report), ``BENCH_TMP`` for where the trees go (default /tmp).
+
+The results and the page are written whatever failed; the exit status is 1
+when anything did (:mod:`bench.failures`), each failure named on stderr.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import bigtrees, churn, engines, metrics, report, saves, scale, scale_plan, trees
+from bench import bigtrees, churn, engines, failures, metrics, report, saves, scale, scale_plan, trees
 from bench import verifier as verifier_bench
 from bench.provenance import engine_version, machine, versions
 
@@ -302,4 +305,4 @@ def main(argv: list[str] | None = None) -> int:
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(report.markdown(results), encoding="utf-8")
     log(f"done in {results['duration_s']} s: {args.out}, {args.doc}")
-    return 0
+    return failures.report(results, log)

@@ -22,11 +22,17 @@ Environment: ``SCALE_SIZES`` (``10k,100k,400k``), ``SCALE_QUICK=1`` (fewer
 edits, shorter windows), ``SCALE_PEERS`` (``ocaml,ocaml-stock``; ``none``),
 ``SCALE_RESUME=1``, ``SCALE_TMP``.  ``python -m bench.scale --estimate``
 prints the expected runtime and stops.
+
+Exit status 1 when the section it wrote holds a failure (:mod:`bench.failures`:
+a unit that raised, such as an engine that never started, or an edit of
+native-sync's that never arrived), each named on stderr; units of a resumed
+section are in it too, until a run with ``--resume`` redoes them.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -37,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import engines, provenance, report, saves, scale_measure, scale_plan, trees
+from bench import engines, failures, provenance, report, saves, scale_measure, scale_plan, trees
 from bench.scale_plan import Plan
 from engine.state import jsonfile, shared
 
@@ -126,7 +132,7 @@ def units(plan: Plan) -> list[tuple[str, Callable[[Path, Path, int, Plan], dict[
     for slug in plan.peers:
         label, bindir = scale_plan.PEERS[slug]
         if (bindir / saves.OCAML_FSMONITOR).exists():
-            found.append((label, lambda w, t, n, p, b=bindir, s=slug: peer_unit(w, t, n, p, b, s)))
+            found.append((label, functools.partial(peer_unit, bindir=bindir, slug=slug)))
         else:
             log(f"{label}: not built ({bindir}); skipped")
     return found
@@ -206,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"expected runtime: {scale_plan.describe_estimate(plan)}", file=sys.stderr)
     if args.estimate:
         return 0
-    run(plan, args.out, args.doc, args.resume)
-    return 0
+    section = run(plan, args.out, args.doc, args.resume)
+    return failures.report(section, log)
 
 
 if __name__ == "__main__":
