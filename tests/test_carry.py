@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from structlog.testing import capture_logs
@@ -39,6 +40,20 @@ def test_the_recorder_tells_what_changed_on_which_side(tmp_path: Path) -> None:
     assert changes.one_sided(APP) == ["d/f.txt", "new"]
     assert changes.both() == ["g.txt"]
     assert changes.lost is None
+
+
+def test_a_watched_folder_deleted_or_moved_is_recorded_through_its_parent(tmp_path: Path) -> None:
+    """Why the recorder does not ask for a folder's own DELETE_SELF/MOVE_SELF (engine/fs/watchmask.py)."""
+    host, app = trees(tmp_path)
+    write(host / "e" / "h.txt", "same\n")
+    recorder = Recorder.watching({HOST: str(host), APP: str(app)}, ["d", "e"], lambda rel: False)
+    try:
+        shutil.rmtree(host / "d")
+        (host / "e").rename(host / "e2")
+        changes = recorder.changes()
+    finally:
+        recorder.close()
+    assert changes.sides == {"d": {HOST}, "d/f.txt": {HOST}, "e": {HOST}, "e2": {HOST}}
 
 
 def test_what_cannot_be_carried_is_said_and_the_rest_still_crosses(tmp_path: Path) -> None:

@@ -11,7 +11,10 @@ from inotify_simple import Event
 from inotify_simple import flags as F
 
 from engine.config.ignore import IgnoreMatcher
+from engine.fs import watchmask
+from engine.fsmonitor import inotify
 from engine.fsmonitor.inotify import Watcher, WatchesExhausted
+from engine.startup import recorder
 from tests.fakes import FakeINotify
 from tests.helpers import wait_for
 
@@ -239,6 +242,25 @@ def test_the_last_write_event_of_a_read_wins(root: Path) -> None:
     batch = watcher.read()
     assert batch.written == {("r", "a")}
     assert batch.writing == {("r", "b")}
+
+
+def test_the_root_itself_deleted_or_moved_is_reported_as_the_root(root: Path, tmp_path: Path) -> None:
+    """A root has no watched parent: its own DELETE_SELF/MOVE_SELF is the only word that it went."""
+    events = Collector(make_watcher(root))
+    root.rename(tmp_path / "moved")
+    events.has("")
+    other = tmp_path / "other"
+    other.mkdir()
+    events = Collector(make_watcher(other))
+    other.rmdir()
+    events.until(lambda seen: ("r", "") in seen, "the root's own deletion")
+
+
+def test_the_fsmonitor_asks_for_what_the_recorder_does_and_each_folders_own_delete_or_move() -> None:
+    """One definition (engine/fs/watchmask.py); the one difference, and why, is said there."""
+    assert recorder.MASK == watchmask.CONTENTS
+    assert inotify.MASK == recorder.MASK | F.DELETE_SELF | F.MOVE_SELF
+    assert not recorder.MASK & (F.DELETE_SELF | F.MOVE_SELF)
 
 
 def test_unwatching_the_root_drops_every_watch_of_a_replica(root: Path, tmp_path: Path) -> None:

@@ -15,22 +15,10 @@ from dataclasses import dataclass
 from inotify_simple import INotify
 from inotify_simple import flags as F
 
+from engine.fs import watchmask
 from engine.fs.paths import is_unison_temp, join
 
-MASK = (
-    F.CREATE
-    | F.DELETE
-    | F.MODIFY
-    | F.CLOSE_WRITE
-    | F.ATTRIB
-    | F.MOVED_FROM
-    | F.MOVED_TO
-    | F.DELETE_SELF
-    | F.MOVE_SELF
-    | F.DONT_FOLLOW
-    | F.EXCL_UNLINK
-    | F.ONLYDIR
-)
+MASK = watchmask.WATCHED  # the recorder's, and each folder's own delete or move: a root gone is reported
 
 
 WATCHES_EXHAUSTED = (

@@ -23,22 +23,12 @@ import structlog
 from inotify_simple import INotify
 from inotify_simple import flags as F
 
+from engine.fs import watchmask
 from engine.fs.paths import is_unison_temp
 
 log = structlog.get_logger("coldstart")
 
-MASK = (
-    F.CREATE
-    | F.DELETE
-    | F.MODIFY
-    | F.CLOSE_WRITE
-    | F.ATTRIB
-    | F.MOVED_FROM
-    | F.MOVED_TO
-    | F.DONT_FOLLOW
-    | F.EXCL_UNLINK
-    | F.ONLYDIR
-)
+MASK = watchmask.CONTENTS  # names inside the folders; not the folders' own delete or move
 
 HOST, APP = "host", "app"
 
