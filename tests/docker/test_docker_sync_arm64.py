@@ -1,4 +1,4 @@
-"""test_docker_sync's docker-sync sequence, step for step, against the linux/arm64
+"""The docker-sync sequence (tests/docker/sequence.py), step for step, against the linux/arm64
 image (Apple Silicon's), built here by `make image PLATFORM=linux/arm64` and run
 under qemu-user-static.
 
@@ -14,16 +14,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.docker import test_docker_sync as sequence
 from tests.docker.conftest import REPO, Docker, run
+from tests.docker.sequence import DockerSyncSequence
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
 ARM64_TEST_IMAGE = "native-sync:test-arm64"
-
-# The sequence, in its order (pytest runs a module's tests in the order they were
-# bound here), collected again with this module's module_docker.
-scenario = sequence.scenario
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +49,5 @@ def test_image_is_arm64(module_docker: Docker) -> None:
     assert d("run", "--rm", "--network", "none", d.image, "unison", "-version").returncode == 0
 
 
-test_precopy_fills_app_volume = sequence.test_precopy_fills_app_volume
-test_daemon_turns_healthy = sequence.test_daemon_turns_healthy
-test_host_edit_reaches_app = sequence.test_host_edit_reaches_app
-test_app_edit_reaches_host = sequence.test_app_edit_reaches_host
-test_supervisorctl_restart_unison = sequence.test_supervisorctl_restart_unison
-test_status_json_prints_json = sequence.test_status_json_prints_json
-test_write_right_before_stop_reaches_host = sequence.test_write_right_before_stop_reaches_host
-test_start_again_then_restart_unison = sequence.test_start_again_then_restart_unison
-
-
-def test_sequence_ran(scenario: sequence.Scenario) -> None:
-    """After the sequence: its steps that others depend on passed here too."""
-    wanted = {"precopy", "daemon", "stopped"}
-    assert wanted <= scenario.done, f"steps done on arm64: {sorted(scenario.done)}"
+class TestDockerSyncArm64(DockerSyncSequence):
+    """The sequence on this module's module_docker: the arm64 image (after test_image_is_arm64)."""

@@ -83,7 +83,7 @@ def test_read_only_container_syncs(
     host = tmp_path / "host"
     (host / "src").mkdir(parents=True)
     (host / "src" / "a.txt").write_text("a\n")
-    # As a Mac's host mount would present it: writable by OWNER_UID (see test_docker_sync).
+    # As a Mac's host mount would present it: writable by OWNER_UID (see tests/docker/sequence.py).
     for path in [host, *host.rglob("*")]:
         os.chown(path, owner, owner)
     volume = docker.volume()

@@ -2,7 +2,7 @@
 loopback (tests/docker/registry.py), every local copy of the released image is
 removed, and then, as a user would, the tag is pulled (for linux/amd64, and for
 linux/arm64 under qemu in CI or with NATIVE_SYNC_TEST_ARM64=1) and the
-docker-sync sequence (test_docker_sync) and the compose example
+docker-sync sequence (tests/docker/sequence.py) and the compose example
 (test_compose_example) run against the pulled image, whose `--version` says the
 tag and whose labels say the commit.
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import pytest
 
 from tests.docker import test_compose_example as compose_example
-from tests.docker import test_docker_sync as sequence
 from tests.docker.conftest import REPO, Docker, run
 from tests.docker.registry import Registry, RegistryMissing
+from tests.docker.sequence import DockerSyncSequence
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(3000)]
 
@@ -163,22 +163,10 @@ def test_labels_say_the_commit(module_docker: Docker, release: Release) -> None:
     assert got["licenses"] == "GPL-3.0-or-later"
 
 
-# The docker-sync sequence in its order, and the compose example, with this module's
-# module_docker and docker: the pulled image.
-scenario = sequence.scenario
-test_precopy_fills_app_volume = sequence.test_precopy_fills_app_volume
-test_daemon_turns_healthy = sequence.test_daemon_turns_healthy
-test_host_edit_reaches_app = sequence.test_host_edit_reaches_app
-test_app_edit_reaches_host = sequence.test_app_edit_reaches_host
-test_supervisorctl_restart_unison = sequence.test_supervisorctl_restart_unison
-test_status_json_prints_json = sequence.test_status_json_prints_json
-test_write_right_before_stop_reaches_host = sequence.test_write_right_before_stop_reaches_host
-test_start_again_then_restart_unison = sequence.test_start_again_then_restart_unison
+class TestReleasedDockerSync(DockerSyncSequence):
+    """The docker-sync sequence on this module's module_docker: the pulled image."""
 
+
+# The compose example, with this module's docker: the pulled image.
 compose = compose_example.compose
 test_compose_example = compose_example.test_compose_example
-
-
-def test_sequence_ran(scenario: sequence.Scenario) -> None:
-    """After the sequence: its steps that others depend on passed against the pulled image."""
-    assert {"precopy", "daemon", "stopped"} <= scenario.done, f"steps done: {sorted(scenario.done)}"
