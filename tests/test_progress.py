@@ -11,6 +11,7 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from engine.config.ignore import IgnoreMatcher
@@ -143,3 +144,52 @@ def test_the_count_runs_beside_the_copy(tmp_path: Path) -> None:
     shown = Progress(None)
     shown.count_in_background(tmp_path, IgnoreMatcher([]), threading.Event())
     assert wait_for(lambda: shown.totals, 10, "the totals") == Totals(1, 3)
+
+
+def test_the_count_walks_in_a_process_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24: a walk in a thread takes turns with the copy for the interpreter's lock."""
+    write(tmp_path / "tree" / "a.txt", "abc")
+    walked_in = tmp_path / "pid"
+    real = progress.count
+
+    def count(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals | None:
+        walked_in.write_text(str(os.getpid()))
+        return real(root, matcher, stop)
+
+    monkeypatch.setattr(progress, "count", count)
+    shown = Progress(None)
+    shown.count_in_background(tmp_path / "tree", IgnoreMatcher([]), threading.Event())
+    assert wait_for(lambda: shown.totals, 10, "the totals") == Totals(1, 3)
+    assert int(walked_in.read_text()) != os.getpid()
+
+
+def test_a_stop_ends_the_counting_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    walked_in = tmp_path / "pid"
+
+    def never_done(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals | None:
+        walked_in.write_text(str(os.getpid()))
+        threading.Event().wait()  # a walk of a huge tree, and the parent's stop does not reach it
+        return None
+
+    monkeypatch.setattr(progress, "count", never_done)
+    stop = threading.Event()
+    counted: list[Totals | None] = []
+    counter = threading.Thread(
+        target=lambda: counted.append(progress.count_apart(tmp_path, IgnoreMatcher([]), stop))
+    )
+    counter.start()
+    wait_for(lambda: walked_in.exists() and walked_in.read_text(), 10, "the child walking")
+    pid = int(walked_in.read_text())
+    stop.set()
+    counter.join(timeout=10)
+    assert counted == [None]
+    with pytest.raises(ProcessLookupError):  # killed and reaped, no zombie left
+        os.kill(pid, 0)
+
+
+def test_a_child_that_fails_gives_no_totals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals | None:
+        raise OSError("gone")
+
+    monkeypatch.setattr(progress, "count", broken)
+    assert progress.count_apart(tmp_path, IgnoreMatcher([]), threading.Event()) is None

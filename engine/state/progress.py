@@ -3,15 +3,18 @@
 :class:`Progress` is told about every file the copy wrote (:meth:`Progress.tick`)
 and every :data:`EVERY` seconds logs ``coldstart.progress`` and
 writes ``progress.json`` in SYNC_RUNTIME_DIR for ``status``.  The totals come
-from :func:`count`, a names-and-sizes walk of the host tree in a thread of its
-own (started with the copy, so the copy never waits for it): until it is done,
-the ETA is unknown.  Lines come from a thread of their own, so a big file or
+from :func:`count`, a names-and-sizes walk of the host tree in a child process
+(:func:`count_apart`, started with the copy, so the copy never waits for it,
+nor takes turns with it for the interpreter's lock): until it is done, the ETA
+is unknown.  Lines come from a thread of their own, so a big file or
 unison's indexing (``phase=indexing``) does not silence them.
 """
 
 from __future__ import annotations
 
 import os
+import select
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +28,7 @@ from engine.state import jsonfile
 from engine.state.jsonfile import read_json, write_json
 
 EVERY = 2.0  # seconds between progress lines
+STOP_POLL = 0.1  # seconds between looks at the stop while a child counts
 FILE = "progress.json"  # in SYNC_RUNTIME_DIR
 
 log = structlog.get_logger("coldstart")
@@ -63,6 +67,44 @@ def count(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals |
     return Totals(files, size)
 
 
+def count_apart(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals | None:
+    """:func:`count` in a forked child process; None if stopped (the child is killed) or if it failed.
+
+    Issue 24: a thread walking beside the copy takes turns with it for the
+    interpreter's lock at every system call of either (a stat of each file
+    here, ten calls per file there); a child walks on the other core.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: count, say it, and leave without the parent's cleanups
+        code = 1
+        try:
+            os.close(read_end)
+            for signum in (signal.SIGTERM, signal.SIGINT):  # the parent's handlers only set its event
+                signal.signal(signum, signal.SIG_DFL)
+            totals = count(root, matcher, threading.Event())
+            if totals is not None:
+                os.write(write_end, f"{totals.files} {totals.bytes}".encode())  # < PIPE_BUF: one write
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        while not select.select([read_end], [], [], STOP_POLL)[0]:
+            if stop.is_set():
+                os.kill(pid, signal.SIGKILL)
+                return None
+        answer = os.read(read_end, 64)  # empty if the child failed
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    try:
+        files, size = (int(word) for word in answer.split())
+    except ValueError:
+        return None
+    return Totals(files, size)
+
+
 class Progress:
     """The copy's counts (:meth:`tick`), logged and published every ``every`` seconds by a thread
     (:meth:`start`), whatever the copy does meanwhile: a big file, unison's indexing."""
@@ -83,7 +125,7 @@ class Progress:
 
     def count_in_background(self, root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> None:
         def run() -> None:
-            self.totals = count(root, matcher, stop)
+            self.totals = count_apart(root, matcher, stop)
 
         threading.Thread(target=run, name="coldstart-count", daemon=True).start()
 
