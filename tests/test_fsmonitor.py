@@ -21,7 +21,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.fs.compare import differs
-from engine.fsmonitor import rescan, settle
+from engine.fsmonitor import cycles, rescan, settle
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.monitor import Monitor, build_monitor
 from engine.fsmonitor.protocol import quote
@@ -292,6 +292,43 @@ def test_a_cycle_is_in_the_status_file_before_unison_hears_the_answer_that_begin
     rig.wait_all(t + 2)
     rig.monitor.publish_changes(t + 2)
     assert FsmonitorStatus.load(status_file).cycles_begun == FsmonitorStatus.load(status_file).syncs == 2
+
+
+def test_a_report_that_wakes_unison_is_written_with_the_cycle_it_begins(tmp_path: Path, t0: float) -> None:
+    """Issue 24: a log appended to syncs 4 times a second, and each write of fsmonitor.json
+    replaces a file (on ext4, a flush of its data): the paths handed to a waiting unison are
+    written by the cycle it begins a moment later, not also at the end of their round."""
+    status_file = tmp_path / "fsmonitor.json"
+    rig = start_rig(tmp_path, t0, status_file=status_file)
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    rig.monitor.publish_changes(t)
+    status_file.unlink()
+    (rig.host / "x").write_text("x")
+    rig.events({("h1", "x")}, t)
+    assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    rig.monitor.publish_changes(t + 1)  # the end of that round: not written
+    assert not status_file.exists()
+    rig.monitor.command("CHANGES h1", t + 1.01)  # the cycle begins: written before the answer
+    written = FsmonitorStatus.load(status_file)
+    assert (written.cycles_begun, written.syncs) == (2, 1)
+    assert written.pending_since is not None  # x waits for the cycle's end (h2's copy)
+
+
+def test_a_report_whose_cycle_does_not_begin_is_written_within_soon(tmp_path: Path, t0: float) -> None:
+    status_file = tmp_path / "fsmonitor.json"
+    rig = start_rig(tmp_path, t0, status_file=status_file)
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    rig.monitor.publish_changes(t)
+    status_file.unlink()
+    (rig.host / "x").write_text("x")
+    rig.events({("h1", "x")}, t)
+    assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    rig.monitor.publish_changes(t + 1)
+    assert rig.monitor.deadline(t + 1) == t + 1 + cycles.SOON  # the loop wakes for it
+    rig.monitor.publish_changes(t + 1 + cycles.SOON)  # unison never asked (it is stopping, say)
+    assert FsmonitorStatus.load(status_file).pending_changes == 2
 
 
 def test_a_full_sync_request_rescans_and_counts_when_its_cycle_ends(rig: Rig) -> None:

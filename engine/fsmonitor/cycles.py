@@ -22,6 +22,7 @@ from engine.state.shared import FsmonitorStatus
 CONFLICT_COPY = re.compile(r" \(conflict( #\d+)?_on_\d{4}-\d{2}-\d{2}(_was_deleted)?\)(\.[^/.]*)?$")
 
 RECENT_CONFLICTS = 10  # conflict copies listed in status (mutagen lists ten)
+SOON = 0.5  # a change that waits for the cycle unison was woken for is written after this at most
 
 log = structlog.get_logger("fsmonitor")
 
@@ -151,10 +152,23 @@ class Publisher:
     path: Path | None  # None: no status folder, nothing written
     behind: bool = False  # something the file shows changed since it was last written
     urgent: bool = False  # and it must be written before unison hears the answer (a cycle began)
+    due: float | None = None  # a change the next cycle's beginning writes: by then at the latest
 
     def changed(self) -> None:
         """Something ``fsmonitor.json`` shows changed."""
         self.behind = True
+
+    def soon(self, now: float) -> None:
+        """Something the file shows changed, and unison was just woken: the cycle it begins
+        writes the file (:meth:`before_answer`), a moment later.  One write instead of two
+        for every sync (a log appended to syncs 4 times a second); if no cycle begins, the
+        file is written ``SOON`` s from ``now`` (:meth:`overdue`)."""
+        if self.due is None:
+            self.due = now + SOON
+
+    def overdue(self, now: float) -> bool:
+        """The file must be written at the end of this round (behind, or a :meth:`soon` past due)."""
+        return self.behind or (self.due is not None and now >= self.due)
 
     def before_answer(self) -> None:
         """A cycle began: the file shows it before unison gets the answer that starts it."""
@@ -163,6 +177,7 @@ class Publisher:
     def publish(self, snapshot: FsmonitorStatus) -> None:
         """Write ``snapshot``: the file is up to date."""
         self.behind = self.urgent = False
+        self.due = None
         if self.path is None:
             return
         try:

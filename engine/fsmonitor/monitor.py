@@ -3,7 +3,8 @@
 It is the backend of unison's protocol (:mod:`.protocol`) and the target of
 the select loop (:mod:`.select_loop`); the rooms return data and it decides
 what goes to unison.  ``fsmonitor.json`` is written once per round of the
-loop (:meth:`Monitor.publish_changes`), whatever changed in it.  Against a
+loop (:meth:`Monitor.publish_changes`), whatever changed in it; paths that
+woke unison are written by the cycle they begin, a moment later.  Against a
 host that folds case or normalization, the case guard (:mod:`.caseguard`)
 screens every batch: case-only renames are mirrored, clashing app-side names
 kept from unison.
@@ -107,6 +108,7 @@ class Monitor:
             self.rescans.deadline(now, self.full_sync.rescan_due),
             None if recheck is None else max(recheck, now),
             self.hygiene.deadline(now),
+            self.publisher.due,  # a report whose cycle did not begin: written anyway
         ]
         return min((t for t in times if t is not None), default=None)
 

@@ -5,7 +5,8 @@ cycles the verifier's differences go too, and the temp files unison abandoned
 go away (:meth:`Outbox.between_cycles`).  Whatever changes what the status
 file shows tells the :class:`~engine.fsmonitor.cycles.Publisher`, and the
 select loop writes the file once at the end of its round
-(:meth:`Outbox.publish_changes`), however many things changed in it.
+(:meth:`Outbox.publish_changes`), however many things changed in it; a report
+that woke unison is written by the cycle it begins (:meth:`Publisher.soon`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ class Outbox:
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
         self.cycles.reported(now)
-        self.publisher.changed()
+        if out:  # unison was woken: the cycle it begins writes the file before it hears the paths
+            self.publisher.soon(now)
+        else:
+            self.publisher.changed()
         return out
 
     def between_cycles(self, now: float) -> list[str]:
@@ -65,8 +69,9 @@ class Outbox:
         return self.report(found, now)
 
     def publish_changes(self, now: float) -> None:
-        """Write ``fsmonitor.json`` if anything in it changed since it was last written."""
-        if self.publisher.behind:
+        """Write ``fsmonitor.json`` if anything in it changed since it was last written (a
+        report that woke unison waits for the cycle it begins, :meth:`Publisher.soon`)."""
+        if self.publisher.overdue(now):
             self.publish(now)
 
     def publish(self, now: float) -> None:
