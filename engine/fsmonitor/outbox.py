@@ -45,7 +45,7 @@ class Outbox:
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
         self.cycles.reported(now)
-        if out:  # unison was woken: the cycle it begins writes the file before it hears the paths
+        if out:  # unison was woken: the cycle it begins writes the file
             self.publisher.soon(now)
         else:
             self.publisher.changed()
@@ -71,7 +71,7 @@ class Outbox:
     def publish_changes(self, now: float) -> None:
         """Write ``fsmonitor.json`` if anything in it changed since it was last written (a
         report that woke unison waits for the cycle it begins, :meth:`Publisher.soon`)."""
-        if self.publisher.overdue(now):
+        if self.publisher.overdue(now, self.cycles.syncing_since):
             self.publish(now)
 
     def publish(self, now: float) -> None:
