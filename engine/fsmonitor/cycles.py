@@ -172,8 +172,8 @@ class Publisher:
         self.behind = True
 
     def soon(self, now: float) -> None:
-        """Something the file shows changed, and unison was just woken: the cycle it begins
-        writes it, a moment later; if none begins, it is written ``SOON`` s from ``now``."""
+        """Something the file shows changed, and unison was just woken: it is written with the
+        cycle that begins a moment later (at its end); if none begins, ``SOON`` s from ``now``."""
         if self.due is None:
             self.due = now + SOON
 

@@ -6,7 +6,8 @@ go away (:meth:`Outbox.between_cycles`).  Whatever changes what the status
 file shows tells the :class:`~engine.fsmonitor.cycles.Publisher`, and the
 select loop writes the file once at the end of its round
 (:meth:`Outbox.publish_changes`), however many things changed in it; a report
-that woke unison is written by the cycle it begins (:meth:`Publisher.soon`).
+that woke unison, and a cycle, are written at the end of that cycle
+(:class:`~engine.fsmonitor.cycles.Publisher`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Outbox:
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
         self.cycles.reported(now)
-        if out:  # unison was woken: the cycle it begins writes the file
+        if out:  # unison was woken: written with the cycle it begins
             self.publisher.soon(now)
         else:
             self.publisher.changed()
@@ -69,8 +70,8 @@ class Outbox:
         return self.report(found, now)
 
     def publish_changes(self, now: float) -> None:
-        """Write ``fsmonitor.json`` if anything in it changed since it was last written (a
-        report that woke unison waits for the cycle it begins, :meth:`Publisher.soon`)."""
+        """Write ``fsmonitor.json`` if anything in it changed since it was last written and
+        nothing holds it (a cycle under way, or about to begin: :meth:`Publisher.overdue`)."""
         if self.publisher.overdue(now, self.cycles.syncing_since):
             self.publish(now)
 
