@@ -10,6 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.fsmonitor.cycles import Cycles, Publisher
+from engine.state import begun
 from engine.state.shared import Clash, FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 
@@ -183,3 +184,27 @@ def test_the_publisher_is_behind_from_a_change_until_it_writes(tmp_path: Path) -
     nowhere.changed()
     nowhere.publish(FsmonitorStatus())
     assert not nowhere.behind
+
+
+def test_a_cycle_begun_is_said_in_the_fsmonitors_counter_and_the_file_follows(tmp_path: Path) -> None:
+    """Issue 24: the beginning is a size (ftruncate, microseconds), not a file replaced before
+    unison's answer; the status read takes the larger of the two counts, for that fsmonitor."""
+    path = tmp_path / "fsmonitor.json"
+    publisher = Publisher(path)
+    FsmonitorStatus(pid=os.getpid(), cycles_begun=3, syncs=3).save(path)
+    publisher.before_answer(4)
+    assert publisher.behind and FsmonitorStatus.load(path).cycles_begun == 4  # file not yet written
+    publisher.publish(FsmonitorStatus(pid=os.getpid(), cycles_begun=4, syncs=4))
+    assert FsmonitorStatus.load(path).cycles_begun == 4
+    other = FsmonitorStatus(pid=os.getpid() + 1, cycles_begun=1)  # another fsmonitor's file
+    other.save(path)
+    assert FsmonitorStatus.load(path).cycles_begun == 1  # this fsmonitor's counter is not its count
+
+
+def test_a_new_fsmonitors_counter_starts_at_zero_and_removes_the_old_ones(tmp_path: Path) -> None:
+    old = begun.Counter(tmp_path, 7)
+    old.grow(12)
+    assert begun.read(tmp_path, 7) == 12
+    begun.Counter(tmp_path, 8).grow(1)
+    assert (begun.read(tmp_path, 7), begun.read(tmp_path, 8)) == (0, 1)
+    assert begun.read(tmp_path, None) == 0

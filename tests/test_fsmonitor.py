@@ -21,11 +21,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.fs.compare import differs
-from engine.fsmonitor import rescan, settle
+from engine.fsmonitor import cycles, rescan, settle
 from engine.fsmonitor.inotify import Batch, Watcher
 from engine.fsmonitor.monitor import Monitor, build_monitor
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.settle import SETTLE
+from engine.state import begun
 from engine.state.shared import FsmonitorStatus
 from tests.fakes import CLOCK_STARTS, FakeClock
 from tests.helpers import REPO, wait_for
@@ -83,6 +84,7 @@ def start_rig(
         status_file=status_file,
         wall=FakeClock(1_800_000_000.0),
     )
+    monitor.publish(t0)  # as the select loop does before it reads anything
     assert monitor.command("VERSION 1", t0) == ["VERSION 1"]
     for replica, root in (("h1", host), ("h2", app)):
         assert monitor.command(f"START {replica} {quote(str(root))} ", t0) == ["OK"]
@@ -282,6 +284,7 @@ def test_a_cycle_is_in_the_status_file_before_unison_hears_the_answer_that_begin
     assert FsmonitorStatus.load(status_file).cycles_begun == 1
     t = rig.t0 + 1
     rig.wait_all(t)
+    rig.monitor.publish_changes(t)  # the end of the round that ended the first cycle
     (rig.host / "x").write_text("x")
     rig.events({("h1", "x")}, t)
     assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
@@ -292,6 +295,65 @@ def test_a_cycle_is_in_the_status_file_before_unison_hears_the_answer_that_begin
     rig.wait_all(t + 2)
     rig.monitor.publish_changes(t + 2)
     assert FsmonitorStatus.load(status_file).cycles_begun == FsmonitorStatus.load(status_file).syncs == 2
+
+
+def test_a_sync_cycle_replaces_the_status_file_once_at_its_end(tmp_path: Path, t0: float) -> None:
+    """Issue 24: a log appended every 100 ms syncs ~3.5 times a second, and each replacement
+    of fsmonitor.json is a rename (on ext4, a flush of the new file's data).  The paths handed
+    to a waiting unison, the cycle's beginning (said in begun.PID) and what changes while it
+    runs are written once, at its end: one replacement per cycle, not three."""
+    status_file = tmp_path / "fsmonitor.json"
+    rig = start_rig(tmp_path, t0, status_file=status_file)
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    rig.monitor.publish_changes(t)
+    status_file.unlink()
+    (rig.host / "x").write_text("x")
+    rig.events({("h1", "x")}, t)
+    assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    rig.monitor.publish_changes(t + 1)  # the end of that round
+    assert rig.monitor.command("CHANGES h1", t + 1.01) == ["RECURSIVE x", "DONE"]
+    assert begun.read(tmp_path, os.getpid()) == 2  # before the answer: the cycle began
+    rig.monitor.command("CHANGES h2", t + 1.01)
+    rig.monitor.publish_changes(t + 1.01)
+    assert not status_file.exists()  # not yet written
+    rig.wait_all(t + 1.03)
+    rig.monitor.publish_changes(t + 1.03)
+    written = FsmonitorStatus.load(status_file)
+    assert (written.cycles_begun, written.syncs, written.pending_changes) == (2, 2, 0)
+
+
+def test_a_long_cycle_is_written_while_it_runs(tmp_path: Path, t0: float) -> None:
+    status_file = tmp_path / "fsmonitor.json"
+    rig = start_rig(tmp_path, t0, status_file=status_file)
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    (rig.host / "x").write_text("x")
+    rig.events({("h1", "x")}, t)
+    rig.monitor.tick(t + 1)
+    rig.monitor.command("CHANGES h1", t + 1)
+    rig.monitor.publish_changes(t + 1)
+    status_file.unlink()
+    assert rig.monitor.deadline(t + 1) == t + 1 + cycles.DURING_CYCLE  # the loop wakes for it
+    rig.monitor.publish_changes(t + 1 + cycles.DURING_CYCLE)  # a full scan of a big tree, say
+    written = FsmonitorStatus.load(status_file)
+    assert (written.cycles_begun, written.syncs) == (2, 1)
+
+
+def test_a_report_whose_cycle_does_not_begin_is_written_within_soon(tmp_path: Path, t0: float) -> None:
+    status_file = tmp_path / "fsmonitor.json"
+    rig = start_rig(tmp_path, t0, status_file=status_file)
+    t = rig.t0 + 1
+    rig.wait_all(t)
+    rig.monitor.publish_changes(t)
+    status_file.unlink()
+    (rig.host / "x").write_text("x")
+    rig.events({("h1", "x")}, t)
+    assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    rig.monitor.publish_changes(t + 1)
+    assert rig.monitor.deadline(t + 1) == t + 1 + cycles.SOON  # the loop wakes for it
+    rig.monitor.publish_changes(t + 1 + cycles.SOON)  # unison never asked (it is stopping, say)
+    assert FsmonitorStatus.load(status_file).pending_changes == 2
 
 
 def test_a_full_sync_request_rescans_and_counts_when_its_cycle_ends(rig: Rig) -> None:

@@ -55,7 +55,7 @@ def make_rig(interval: float = 0.0, verifier: VerifierThread | None = None) -> R
         Cycles(wall=FakeClock(1_800_000_000.0)),
         verifier,
         lambda: behind.append(commands.now),
-        lambda: begun.append(commands.now),
+        lambda count: begun.append(commands.now),
     )
     return Rig(commands, inotify, behind, begun)
 

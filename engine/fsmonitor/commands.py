@@ -31,9 +31,9 @@ class Commands:
     cycles: Cycles
     verifier: VerifierThread | None  # None: no drift verifier (a monitor driven by a test)
     changed: Callable[[], None]  # fsmonitor.json is behind (the publisher's)
-    # a cycle began: fsmonitor.json is written before unison hears the answer, so whoever
-    # sees what the cycle did also sees that it began (and can wait for its end)
-    begun: Callable[[], None]
+    # a cycle began (the count of cycles begun): said before unison hears the answer, so
+    # whoever sees what the cycle did also sees that it began (and can wait for its end)
+    begun: Callable[[int], None]
     now: float = 0.0  # when the command being handled arrived
 
     def start(self, replica: str, root: str, path: str) -> None:
@@ -41,7 +41,7 @@ class Commands:
             self.watcher.add_root(replica, root)
         self.watcher.watch(replica, path)
         if self.cycles.scan_started(self.now):
-            self.begun()
+            self.begun(self.cycles.totals.cycles_begun)
         if path == "":
             self.rescans.root_watched(self.now)
 
@@ -65,7 +65,7 @@ class Commands:
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self.now):
             self.full_sync.cycle_started()
-            self.begun()
+            self.begun(self.cycles.totals.cycles_begun)
 
     def _verify_roots(self) -> None:
         """unison waits: its first cycle has handed every folder to the watcher, the verifier may walk.

@@ -3,7 +3,8 @@
 It is the backend of unison's protocol (:mod:`.protocol`) and the target of
 the select loop (:mod:`.select_loop`); the rooms return data and it decides
 what goes to unison.  ``fsmonitor.json`` is written once per round of the
-loop (:meth:`Monitor.publish_changes`), whatever changed in it.  Against a
+loop (:meth:`Monitor.publish_changes`), whatever changed in it, and once a
+sync cycle (at its end: :class:`~engine.fsmonitor.cycles.Publisher`).  Against a
 host that folds case or normalization, the case guard (:mod:`.caseguard`)
 screens every batch: case-only renames are mirrored, clashing app-side names
 kept from unison.
@@ -79,10 +80,7 @@ class Monitor:
     def command(self, line: str, now: float) -> list[str]:
         """Answer one command line from unison, received at ``now``."""
         self.commands.now = now
-        answer = self.protocol.handle(line)
-        if self.publisher.urgent:  # a cycle began: in fsmonitor.json before unison hears of it
-            self.outbox.publish(now)
-        return answer
+        return self.protocol.handle(line)
 
     # --- the select loop's other inputs -----------------------------------------------------
 
@@ -107,6 +105,7 @@ class Monitor:
             self.rescans.deadline(now, self.full_sync.rescan_due),
             None if recheck is None else max(recheck, now),
             self.hygiene.deadline(now),
+            self.publisher.deadline(self.cycles.syncing_since),  # fsmonitor.json, held for a cycle
         ]
         return min((t for t in times if t is not None), default=None)
 

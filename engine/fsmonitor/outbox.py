@@ -5,7 +5,9 @@ cycles the verifier's differences go too, and the temp files unison abandoned
 go away (:meth:`Outbox.between_cycles`).  Whatever changes what the status
 file shows tells the :class:`~engine.fsmonitor.cycles.Publisher`, and the
 select loop writes the file once at the end of its round
-(:meth:`Outbox.publish_changes`), however many things changed in it.
+(:meth:`Outbox.publish_changes`), however many things changed in it; a report
+that woke unison, and a cycle, are written at the end of that cycle
+(:class:`~engine.fsmonitor.cycles.Publisher`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ class Outbox:
         for replica in self.watcher.roots:
             out += self.protocol.add_changes(replica, paths)
         self.cycles.reported(now)
-        self.publisher.changed()
+        if out:  # unison was woken: written with the cycle it begins
+            self.publisher.soon(now)
+        else:
+            self.publisher.changed()
         return out
 
     def between_cycles(self, now: float) -> list[str]:
@@ -65,8 +70,9 @@ class Outbox:
         return self.report(found, now)
 
     def publish_changes(self, now: float) -> None:
-        """Write ``fsmonitor.json`` if anything in it changed since it was last written."""
-        if self.publisher.behind:
+        """Write ``fsmonitor.json`` if anything in it changed since it was last written and
+        nothing holds it (a cycle under way, or about to begin: :meth:`Publisher.overdue`)."""
+        if self.publisher.overdue(now, self.cycles.syncing_since):
             self.publish(now)
 
     def publish(self, now: float) -> None:

@@ -79,7 +79,7 @@ def serve(
             if stdin in readable:
                 chunk = os.read(stdin, 65536)
                 if not chunk:
-                    monitor.publish_changes(now)
+                    monitor.publish(now)  # the last word, a cycle cut short included
                     return 0
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")

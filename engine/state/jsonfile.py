@@ -23,10 +23,11 @@ def now_iso(timestamp: float | None = None) -> str:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` with ``data`` atomically (readers never see half a file)."""
+    text = json.dumps(data)  # one string from the C encoder; json.dump writes piece by piece in Python
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
+            f.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

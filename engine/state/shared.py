@@ -15,7 +15,8 @@ one reader removes it):
   asked for; the unison program consumes it;
 - ``trusted-archive.json``: a one-shot unison -> the unison program (:mod:`engine.state.trust`);
 - ``fsmonitor/fsmonitor.json``: the fsmonitor: syncs, pending changes,
-  conflicts, rescans (its folder belongs to the uid unison runs as);
+  conflicts, rescans (its folder belongs to the uid unison runs as), and
+  beside it the cycles it has begun (:mod:`engine.state.begun`);
 - ``problems.json`` (:class:`Problems`): ``run``: the paths unison failed or
   skipped (:mod:`engine.unison.reports`);
 - ``roots.json`` (:class:`Roots`): ``run`` and ``precopy`` at start: what each
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.fs.casefold import UNPROBED, Folding
+from engine.state import begun
 from engine.state.jsonfile import (
     number,
     pid_field,
@@ -213,14 +215,15 @@ class FsmonitorStatus:
     litter_removed: int = 0  # unison temp files removed (engine/unison/litter.py)
     # app-side names the host cannot hold apart (engine/fsmonitor/caseguard.py)
     clashes: tuple[Clash, ...] = ()
-    cycles_begun: int = 0  # in the file before unison hears the answer that begins one (syncs: ended)
+    cycles_begun: int = 0  # in begun.PID before unison hears the answer that begins one (syncs: ended)
 
     @classmethod
     def load(cls, path: Path) -> FsmonitorStatus:
         """The file's contents; missing or unreadable fields take their defaults."""
         data = read_json(path)
+        pid = typed(data, "pid", int, None)
         return cls(
-            pid=typed(data, "pid", int, None),
+            pid=pid,
             unison_pid=typed(data, "unison_pid", int, None),
             syncs=typed(data, "syncs", int, 0),
             first_sync_at=text(data, "first_sync_at"),
@@ -242,7 +245,7 @@ class FsmonitorStatus:
             drift_unrepaired=texts(data, "drift_unrepaired"),
             litter_removed=typed(data, "litter_removed", int, 0),
             clashes=_clashes(data),
-            cycles_begun=typed(data, "cycles_begun", int, 0),
+            cycles_begun=max(typed(data, "cycles_begun", int, 0), begun.read(path.parent, pid)),
         )
 
     def save(self, path: Path) -> None:
