@@ -27,7 +27,9 @@ def crossed(race: Race, events: list[dict[str, Any]]) -> bool:
     """The engine's log (``sync.copied`` and ``conflict`` events since the race) has the edit
     carried to the deleting side (the file itself or a new folder that held it) with no
     conflict about it: unison saw the edit before the delete.  (A conflict's winner is logged
-    as copied too, even where unison put it under a conflict name.)"""
+    as copied too, even where unison put it under a conflict name.)  ``events`` are read once
+    the log holds the flush's end (:func:`tests.fuzz.rig.flush`): ``run`` logs unison's
+    output up to half a second late."""
     target = other(race.edit_side)
 
     def covers(event: dict[str, Any]) -> bool:
