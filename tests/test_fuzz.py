@@ -167,8 +167,7 @@ def _quiet_and_flushed(engine: Engine) -> None:
     # after a kill: until then the runtime folder holds what the killed processes wrote
     wait_for(lambda: crash.watching_unison(engine), crash.UP, "unison watching (again)")
     wait_for(lambda: converged(engine), 60, "equal trees, nothing pending")
-    done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
-    assert done.returncode == 0, done.stdout + done.stderr
+    flush(engine)
     wait_for(lambda: converged(engine), 60, "equal trees after the flush")
 
 
@@ -303,6 +302,49 @@ def test_an_app_edit_the_host_deleted_after_it_crossed_is_no_loss_to_the_model(r
     window = Window(owner={"X.txt": "both"}, races=[race])
     host = snapshot(engine.host, skip=in_store, keep_temps=True)
     assert check(Tree({"X.txt": ("file", 0o644, b"before")}), window, host, host) == []
+
+
+def test_an_app_save_part_way_when_the_hosts_delete_wins_is_kept_as_far_as_it_got(rig: Rig) -> None:
+    """The delete-first race of the fuzzer's edit_races_delete (app edit, host delete 1 ms
+    before), one run in about 60 on a loaded machine: the host deletes X.txt, the app's save
+    has truncated X.txt and not yet written it when unison looks.  unison sees a conflict
+    (deleted on the host, changed on the app), the host's delete wins, the app's file as it
+    was then (empty) is kept, and the file is deleted; the save's bytes go into the deleted
+    file.  No sync tool can keep what was written after it deleted the file: the model
+    counts the copy as the edit kept (tests/fuzz/model.py Race.kept_as)."""
+    engine = rig.fresh()
+    (engine.host / "X.txt").write_bytes(b"before")
+    owners.give(engine.host / "X.txt", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    mark = engine.log.stat().st_size
+    kept_before = {e.kept for e in observe.kept_copies(engine)}
+    edit = b"the app's save"
+    pid = wait_for(lambda: crash.watching_unison(engine), crash.UP, "watch-mode unison")
+    os.kill(pid, signal.SIGSTOP)  # unison looks once both have happened
+    try:
+        (engine.host / "X.txt").unlink()
+        save = os.open(engine.app / "X.txt", os.O_WRONLY | os.O_TRUNC)  # the save begins
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        wait_for(lambda: not (engine.app / "X.txt").exists(), 30, "the host's delete won on the app")
+        os.write(save, edit)  # the rest of the save, into the file the sync deleted
+    finally:
+        os.close(save)
+    _quiet_and_flushed(engine)
+    kept = [
+        found
+        for e in observe.kept_copies(engine)
+        if e.kept not in kept_before
+        for found in observe.kept_files(e.path, e.kept)
+    ]
+    assert kept == [("X.txt", b"")], "the app's file as unison saw it: truncated"
+    race = Race("X.txt", "X.txt", "app", {"X.txt": ("file", 0o644, b"before")}, edit)
+    race.crossed = races.crossed(race, observe.log_events(engine, mark, ("sync.copied", "conflict")))
+    window = Window(owner={"X.txt": "both"}, races=[race])
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    assert host == {}
+    assert check(Tree({"X.txt": ("file", 0o644, b"before")}), window, host, host, kept) == []
 
 
 def _flushes(engine: Engine) -> int:
