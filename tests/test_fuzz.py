@@ -258,8 +258,9 @@ def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None
 
 
 def test_an_app_edit_the_host_deleted_after_it_crossed_is_no_loss_to_the_model(rig: Rig) -> None:
-    """Seeds 6009, 4004, 4013 and 4300: the app saves X.txt, the host deletes X.txt 8 ms later,
-    and the model called the app's save lost (gone from both trees, no kept copy).  unison had
+    """Seed 6009 (and, by their steps, 4004, 4013 and 4300): the app saves X.txt, the host
+    deletes X.txt 8 ms later, and the model called the app's save lost (gone from both trees,
+    no kept copy).  unison had
     carried the save to the host before the host's delete (the log said so: ``sync.copied``
     to the host, then ``sync.deleted``), a delete that followed the sync, which the model
     allows; but ``run`` reads unison's output every half second, and the fuzzer read the log
