@@ -348,6 +348,39 @@ def test_an_app_save_part_way_when_the_hosts_delete_wins_is_kept_as_far_as_it_go
     assert check(Tree({"X.txt": ("file", 0o644, b"before")}), window, host, host, kept) == []
 
 
+def test_an_app_edit_that_crossed_before_the_hosts_delete_is_no_loss_across_a_crash(rig: Rig) -> None:
+    """Seed 7004: the app saves b, the sync carries it, the host deletes b 8 ms after the save,
+    and the whole engine is killed right after: the log never says the save crossed (``run``
+    had not read unison's output, or unison had not flushed it), and the model called the
+    save lost.  The fuzzer now looks at the deleting side right before its delete
+    (tests/fuzz/races.py carried): the save was there, so the delete followed the sync."""
+    engine = rig.fresh()
+    (engine.host / "b").write_bytes(b"before")
+    (engine.host / "other").write_bytes(b"keeps the roots non-empty")
+    for name in ("b", "other"):
+        owners.give(engine.host / name, owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    mark = engine.log.stat().st_size
+    assert engine.proc is not None
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # run reads nothing more before the crash
+    edit = b"the app's save"
+    (engine.app / "b").write_bytes(edit)
+    wait_for(lambda: (engine.host / "b").read_bytes() == edit, 30, "the app's save on the host")
+    seen = races.carried(engine.host, "b", edit)
+    (engine.host / "b").unlink()
+    wait_for(lambda: not (engine.app / "b").exists(), 30, "the delete carried to the app")
+    assert crash.kill_engine(engine), "both roots hold a file: the whole engine is killed"
+    crash.restart(engine)
+    _quiet_and_flushed(engine)
+    before = {"b": ("file", 0o644, b"before")}
+    race = Race("b", "b", "app", before, edit, crossed=seen)
+    race.crossed = race.crossed or races.crossed(race, observe.log_events(engine, mark, ("sync.copied",)))
+    window = Window(owner={"b": "both"}, races=[race])
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    tree = Tree({**before, "other": ("file", 0o644, b"keeps the roots non-empty")})
+    assert check(tree, window, host, host) == []
+
+
 def _flushes(engine: Engine) -> int:
     return FsmonitorStatus.load(engine.runtime / FSMONITOR_FILE).flushes
 

@@ -372,7 +372,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
             else []
         )
         for race in self.window.races:
-            race.crossed = races.crossed(race, transfers)
+            race.crossed = race.crossed or races.crossed(race, transfers)
         wrong = check(self.tree, self.window, host, app, new)
         assert not wrong, "model violated:\n" + "\n".join(wrong)
         self._check_owners()

@@ -96,7 +96,8 @@ class Race:
     edit_side: str
     before: dict[str, Entry]  # the tree under ``gone`` before the race
     edited: bytes | None  # what the edit wrote; None when it could not be made (its folder was gone)
-    crossed: bool = False  # the engine's log: the edit reached the deleting side (so the delete followed it)
+    # the edit reached the deleting side before the delete (seen there by the fuzzer, or in the log)
+    crossed: bool = False
 
     def allows(self, rel: str, entry: Entry) -> bool:
         """``entry`` at ``rel`` is what was there before the race, or the edit."""
