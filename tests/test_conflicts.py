@@ -224,6 +224,48 @@ def test_the_log_has_one_line_per_transfer_and_unison_text_only_at_debug(
     watching.close()
 
 
+def test_what_unison_reported_is_logged_before_the_fsmonitor_line_that_follows_it(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log keeps unison.log's order: a transfer before the ``sync.cycle flush=N`` line that
+    ended the flush carrying it (the fuzzer's barrier: tests/fuzz/rig.py flush).  Before, a
+    batch's transfers were logged after all of its forwarded lines."""
+    order: list[str] = []
+
+    class Out:
+        def write(self, line: bytes) -> None:
+            order.append(line.split()[3].decode())  # the fsmonitor's event
+
+        def flush(self) -> None:
+            pass
+
+    class Log:
+        def info(self, event: str, **fields: object) -> None:
+            order.append(f"{event} {fields.get('path')}")
+
+    monkeypatch.setattr("sys.stdout", type("Stdout", (), {"buffer": Out()})())
+    monkeypatch.setattr("engine.supervise.watching.log", Log())
+    src, dest = str(cfg.unison_src).encode(), str(cfg.unison_dest).encode()
+
+    def cycle(name: bytes) -> bytes:
+        return (
+            b"new file ---->            " + name + b"  \n"
+            b"[BGN] Copying " + name + b" from " + src + b" to " + dest + b"\n"
+            b"Synchronization complete at 10:00:00  (1 item transferred, 0 skipped, 0 failed)\n"
+        )
+
+    watching = Watching(cfg)
+    (cfg.runtime_dir / "unison.log").write_bytes(
+        cycle(b"a.txt")
+        + b"2026-12-02T10:00:00.000000Z [info     ] sync.cycle   flush=1 process=fsmonitor\n"
+        + cycle(b"b.txt")
+        + b"2026-12-02T10:00:01.000000Z [info     ] rescan       process=fsmonitor\n"
+    )
+    watching.follow()
+    assert order == ["sync.copied a.txt", "sync.cycle", "sync.copied b.txt", "rescan"]
+    watching.close()
+
+
 # --- cold-start progress -------------------------------------------------------------------
 
 

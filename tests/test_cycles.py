@@ -55,6 +55,7 @@ def test_a_cycle_runs_from_the_first_changes_to_the_next_wait(t: float) -> None:
         "first": True,
         "paths": 5,
         "cycle_ms": 1500.0,
+        "flush": 1,
         "log_level": "info",
     }
     assert cycles.totals.syncs == 1 and cycles.totals.flushes == 1

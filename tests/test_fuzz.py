@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from engine.state.shared import FSMONITOR_FILE, FsmonitorStatus
 from engine.unison.conflicts import STORE
-from tests.fuzz import crash, machine, owners
+from tests.fuzz import crash, machine, observe, owners, races
 from tests.fuzz.machine import SyncMachine
-from tests.fuzz.rig import FLUSH, STATS, Rig, converged
-from tests.helpers import Engine, read, unison_temps, wait_for
+from tests.fuzz.model import Race, Tree, Window, check
+from tests.fuzz.rig import FLUSH, STATS, Rig, converged, flush, in_store
+from tests.helpers import Engine, read, snapshot, unison_temps, wait_for
 
 pytestmark = [pytest.mark.engine, pytest.mark.fuzz]
 
@@ -164,8 +167,7 @@ def _quiet_and_flushed(engine: Engine) -> None:
     # after a kill: until then the runtime folder holds what the killed processes wrote
     wait_for(lambda: crash.watching_unison(engine), crash.UP, "unison watching (again)")
     wait_for(lambda: converged(engine), 60, "equal trees, nothing pending")
-    done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
-    assert done.returncode == 0, done.stdout + done.stderr
+    flush(engine)
     wait_for(lambda: converged(engine), 60, "equal trees after the flush")
 
 
@@ -253,6 +255,134 @@ def test_a_host_save_racing_an_app_delete_stands_on_both_sides(rig: Rig) -> None
     assert read(engine.host / "a.txt") == "the host's save"
     assert read(engine.app / "a.txt") == "the host's save"
     assert _kept(engine) == [], "nothing was overwritten or deleted: nothing to keep"
+
+
+def test_an_app_edit_the_host_deleted_after_it_crossed_is_no_loss_to_the_model(rig: Rig) -> None:
+    """Seed 6009 (and, by their steps, 4004, 4013 and 4300): the app saves X.txt, the host
+    deletes X.txt 8 ms later, and the model called the app's save lost (gone from both trees,
+    no kept copy).  unison had
+    carried the save to the host before the host's delete (the log said so: ``sync.copied``
+    to the host, then ``sync.deleted``), a delete that followed the sync, which the model
+    allows; but ``run`` reads unison's output every half second, and the fuzzer read the log
+    right after its flush, before those lines were in it.  Its flush (tests/fuzz/rig.py)
+    now waits for the fsmonitor's ``sync.cycle flush=N`` line in the log, and the engine logs
+    unison's transfers before the line that follows them (engine/supervise/watching.py).
+    Here ``run`` stands still (SIGSTOP) through the whole race, as if it were late to read."""
+    engine = rig.fresh()
+    (engine.host / "X.txt").write_bytes(b"before")
+    owners.give(engine.host / "X.txt", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    mark = engine.log.stat().st_size
+    assert engine.proc is not None
+    run = engine.proc.pid
+    edit = b"the app's save"
+    done = threading.Event()
+
+    def flush_and_tell() -> None:
+        flush(engine)
+        done.set()
+
+    flusher = threading.Thread(target=flush_and_tell)
+    os.kill(run, signal.SIGSTOP)  # unison and its fsmonitor go on; the log lags behind them
+    try:
+        (engine.app / "X.txt").write_bytes(edit)
+        wait_for(lambda: (engine.host / "X.txt").read_bytes() == edit, 30, "the app's save on the host")
+        (engine.host / "X.txt").unlink()  # after the save crossed: a delete of the app's save
+        wait_for(lambda: not (engine.app / "X.txt").exists(), 30, "the delete carried to the app")
+        before = _flushes(engine)
+        flusher.start()
+        wait_for(lambda: _flushes(engine) > before, FLUSH, "the flush done by the fsmonitor")
+        # a bounded look for what must not happen: the flush's end is not in the log yet
+        assert not done.wait(0.5), "the fuzzer's flush returned before run had logged it"
+    finally:
+        os.kill(run, signal.SIGCONT)
+    flusher.join(FLUSH + 70)
+    assert done.is_set()
+    race = Race("X.txt", "X.txt", "app", {"X.txt": ("file", 0o644, b"before")}, edit)
+    race.crossed = races.crossed(race, observe.log_events(engine, mark, ("sync.copied", "conflict")))
+    window = Window(owner={"X.txt": "both"}, races=[race])
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    assert check(Tree({"X.txt": ("file", 0o644, b"before")}), window, host, host) == []
+
+
+def test_an_app_save_part_way_when_the_hosts_delete_wins_is_kept_as_far_as_it_got(rig: Rig) -> None:
+    """The delete-first race of the fuzzer's edit_races_delete (app edit, host delete 1 ms
+    before), one run in about 60 on a loaded machine: the host deletes X.txt, the app's save
+    has truncated X.txt and not yet written it when unison looks.  unison sees a conflict
+    (deleted on the host, changed on the app), the host's delete wins, the app's file as it
+    was then (empty) is kept, and the file is deleted; the save's bytes go into the deleted
+    file.  No sync tool can keep what was written after it deleted the file: the model
+    counts the copy as the edit kept (tests/fuzz/model.py Race.kept_as)."""
+    engine = rig.fresh()
+    (engine.host / "X.txt").write_bytes(b"before")
+    owners.give(engine.host / "X.txt", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    mark = engine.log.stat().st_size
+    kept_before = {e.kept for e in observe.kept_copies(engine)}
+    edit = b"the app's save"
+    pid = wait_for(lambda: crash.watching_unison(engine), crash.UP, "watch-mode unison")
+    os.kill(pid, signal.SIGSTOP)  # unison looks once both have happened
+    try:
+        (engine.host / "X.txt").unlink()
+        save = os.open(engine.app / "X.txt", os.O_WRONLY | os.O_TRUNC)  # the save begins
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        wait_for(lambda: not (engine.app / "X.txt").exists(), 30, "the host's delete won on the app")
+        os.write(save, edit)  # the rest of the save, into the file the sync deleted
+    finally:
+        os.close(save)
+    _quiet_and_flushed(engine)
+    kept = [
+        found
+        for e in observe.kept_copies(engine)
+        if e.kept not in kept_before
+        for found in observe.kept_files(e.path, e.kept)
+    ]
+    assert kept == [("X.txt", b"")], "the app's file as unison saw it: truncated"
+    race = Race("X.txt", "X.txt", "app", {"X.txt": ("file", 0o644, b"before")}, edit)
+    race.crossed = races.crossed(race, observe.log_events(engine, mark, ("sync.copied", "conflict")))
+    window = Window(owner={"X.txt": "both"}, races=[race])
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    assert host == {}
+    assert check(Tree({"X.txt": ("file", 0o644, b"before")}), window, host, host, kept) == []
+
+
+def test_an_app_edit_that_crossed_before_the_hosts_delete_is_no_loss_across_a_crash(rig: Rig) -> None:
+    """Seed 7004: the app saves b, the sync carries it, the host deletes b 8 ms after the save,
+    and the whole engine is killed right after: the log never says the save crossed (``run``
+    had not read unison's output, or unison had not flushed it), and the model called the
+    save lost.  The fuzzer now looks at the deleting side right before its delete
+    (tests/fuzz/races.py carried): the save was there, so the delete followed the sync."""
+    engine = rig.fresh()
+    (engine.host / "b").write_bytes(b"before")
+    (engine.host / "other").write_bytes(b"keeps the roots non-empty")
+    for name in ("b", "other"):
+        owners.give(engine.host / name, owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    mark = engine.log.stat().st_size
+    assert engine.proc is not None
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # run reads nothing more before the crash
+    edit = b"the app's save"
+    (engine.app / "b").write_bytes(edit)
+    wait_for(lambda: (engine.host / "b").read_bytes() == edit, 30, "the app's save on the host")
+    seen = races.carried(engine.host, "b", edit)
+    (engine.host / "b").unlink()
+    wait_for(lambda: not (engine.app / "b").exists(), 30, "the delete carried to the app")
+    assert crash.kill_engine(engine), "both roots hold a file: the whole engine is killed"
+    crash.restart(engine)
+    _quiet_and_flushed(engine)
+    before = {"b": ("file", 0o644, b"before")}
+    race = Race("b", "b", "app", before, edit, crossed=seen)
+    race.crossed = race.crossed or races.crossed(race, observe.log_events(engine, mark, ("sync.copied",)))
+    window = Window(owner={"b": "both"}, races=[race])
+    host = snapshot(engine.host, skip=in_store, keep_temps=True)
+    tree = Tree({**before, "other": ("file", 0o644, b"keeps the roots non-empty")})
+    assert check(tree, window, host, host) == []
+
+
+def _flushes(engine: Engine) -> int:
+    return FsmonitorStatus.load(engine.runtime / FSMONITOR_FILE).flushes
 
 
 def test_a_crash_right_after_the_first_file_of_an_empty_project_is_no_mass_deletion(rig: Rig) -> None:

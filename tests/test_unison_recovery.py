@@ -5,21 +5,28 @@ archive unlinked, the new one not yet linked) finishes the commit, as unison's
 crash recovery means to, instead of stopping at "inconsistent state" forever.
 0009: with -copyonconflict, a change that wins over a deletion is written at
 its own path (stock writes it under a "_was_deleted" conflict name, and the
-next sync deletes it from the side it came from). As in
+next sync deletes it from the side it came from). 0010: a folder whose
+deletion fails part-way keeps its mode (stock leaves it rwx------, and the
+next sync carries that to the other side). As in
 tests/test_unison_build.py, each test runs against stock unison too, as a
 strict xfail.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from engine.unison.conflicts import COPY_SUFFIX
 from tests.helpers import read, same_trees, tree_diff, write
-from tests.unison_runs import BOTH, oneshot, replicas
+from tests.unison_runs import BOTH, ONESHOT, oneshot, replicas
 
 pytestmark = pytest.mark.engine
 
@@ -97,3 +104,53 @@ def test_a_preferred_deletion_over_a_change_still_keeps_a_copy(
     copies = [p for p in b.iterdir() if COPY_SUFFIX.search(p.name)]
     assert [read(p) for p in copies] == ["b's change\n"], _names(a, b)
     assert "_was_deleted" not in copies[0].name
+
+
+# --- patch 0010: a folder whose deletion fails keeps its mode ------------------------
+
+
+@contextmanager
+def _undeletable(path: Path) -> Iterator[None]:
+    """``path`` cannot be removed, even by root (chattr +i), until the block ends."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can make a file immutable")
+    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"chattr +i is refused here: {made.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def _mode(path: Path) -> str:
+    return oct(stat.S_IMODE(path.stat().st_mode))
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_a_folder_whose_deletion_fails_keeps_its_mode(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    """a deletes d while d on b holds a file unison cannot remove (the fuzzer's race, seed
+    6001: a file written into d while unison deleted it): d stays on b, and keeps its 0755.
+    Stock made it 0700 to empty it and left it so; the next sync took the mode for b's
+    change and carried it to a: the user's folder rwx------ on both sides."""
+    a, b, env = replicas(tmp_path)
+    for name in ("f.txt", "g.txt"):
+        write(a / "d" / name, f"{name}\n")
+    write(a / "other.txt", "unrelated\n")  # not an emptied root (confirmbigdel)
+    (a / "d").chmod(0o755)
+    oneshot(unison_of[kind], a, b, env)
+    assert _mode(b / "d") == "0o755"
+    shutil.rmtree(a / "d")
+    with _undeletable(b / "d" / "g.txt"):
+        done = subprocess.run(  # deleting d fails on b: exit 2
+            [str(unison_of[kind]), str(a), str(b), *ONESHOT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "failed: d" in done.stdout + done.stderr, done.stdout + done.stderr
+        assert _mode(b / "d") == "0o755"
+    assert not (a / "d").exists(), "a's deletion stands"

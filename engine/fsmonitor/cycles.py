@@ -86,12 +86,16 @@ class Cycles:
             first_sync_at=at if first else self.totals.first_sync_at,
             flushes=self.totals.flushes + (1 if full_sync else 0),
         )
+        # the cycle that completes a full sync says which (``flushes`` in fsmonitor.json): a
+        # reader of the log knows what unison reported up to that flush is before this line
+        done = {"flush": self.totals.flushes} if full_sync else {}
         log.info(
             "sync.cycle",
             first=first,
             paths=self.sync_paths,
             # from unison's question to its next WAIT, which includes its 1 s sleep
             cycle_ms=round((now - self.syncing_since) * 1000, 1),
+            **done,
         )
         self.syncing_since = None
         self.sync_paths = 0

@@ -84,7 +84,10 @@ class Watching:
     def follow(self, rest: bool = False) -> None:
         """unison's new output: our processes' log lines on to our stdout, unison's text into events.
 
-        ``rest``: also a last line without its newline (unison has stopped).
+        In the file's order: the transfers and conflicts unison reported before one of our
+        lines (the fsmonitor's ``sync.cycle flush=N`` that ends a ``native-sync flush``) are
+        logged before that line goes on.  ``rest``: also a last line without its newline
+        (unison has stopped).
         """
         lines = self.follower.rest() if rest else self.follower.lines()
         if not lines:
@@ -93,6 +96,10 @@ class Watching:
         events: list[reports.Event] = []
         for line in lines:
             if _OURS.match(line):
+                if events:  # in the file's order: what unison reported before this line first
+                    out.flush()
+                    self.take(events, log_transfers=True)
+                    events = []
                 out.write(line)
                 continue
             text = line.decode("utf-8", "replace").rstrip("\r\n")

@@ -11,7 +11,13 @@ engine's conflict store (or was overwritten by a later save of the other side
 that followed it in time).  A race is the other exception: one side edits a
 file while the other deletes it or its folder; the edit must survive, in the
 tree (a change beats a delete) or as a conflict copy, unless the sync had
-carried it to the deleting side before the delete.
+carried it to the deleting side before the delete.  A save is not atomic: the
+file is truncated, then written.  When the preferred side's delete wins while
+the other side's save is part-way (unison saw the file changed: truncated),
+unison keeps a copy of what the file held then and deletes it; the rest of the
+save goes into the deleted file, out of any sync tool's reach.  Such a copy
+(a beginning of the edit, empty at least) counts as the edit kept: the model
+claims no more than the version the sync could see.
 """
 
 from __future__ import annotations
@@ -90,13 +96,19 @@ class Race:
     edit_side: str
     before: dict[str, Entry]  # the tree under ``gone`` before the race
     edited: bytes | None  # what the edit wrote; None when it could not be made (its folder was gone)
-    crossed: bool = False  # the engine's log: the edit reached the deleting side (so the delete followed it)
+    # the edit reached the deleting side before the delete (seen there by the fuzzer, or in the log)
+    crossed: bool = False
 
     def allows(self, rel: str, entry: Entry) -> bool:
         """``entry`` at ``rel`` is what was there before the race, or the edit."""
         if rel == self.path and self.edited is not None and entry[0] == "file" and entry[2] == self.edited:
             return True
         return self.before.get(rel) == entry
+
+    def kept_as(self, data: bytes) -> bool:
+        """``data``, kept as a conflict copy of the path, is the edit: whole, or as the file held
+        it part-way through the save (truncated, or a beginning of it written)."""
+        return self.edited is not None and self.edited.startswith(data)
 
     def holds(self, rel: str) -> bool:
         return rel == self.gone or rel.startswith(self.gone + "/")
@@ -161,7 +173,7 @@ def check(
         race = window.race(orig)
         if race is not None:
             old = race.before.get(orig)
-            if data != race.edited and (old is None or old[0] != "file" or old[2] != data):
+            if not race.kept_as(data) and (old is None or old[0] != "file" or old[2] != data):
                 wrong.append(f"a conflict copy of {orig} holding neither its old bytes nor the edit")
         elif pair is None:
             wrong.append(f"a conflict copy of {orig}, which was not edited concurrently")
@@ -182,7 +194,7 @@ def check(
         got = plain.get(race.path)
         if got is not None and got[0] == "file" and got[2] == race.edited:
             continue
-        if (race.path, race.edited) not in kept:
+        if not any(orig == race.path and race.kept_as(data) for orig, data in kept):
             wrong.append(
                 f"{race.path}: the {race.edit_side}'s edit is lost (raced the delete of {race.gone}), "
                 f"found {_short(got)}"

@@ -4,14 +4,16 @@ The other side deletes the file itself or the folder it is in, a few
 milliseconds before or after the save.  unison's rule is that a change beats
 a delete: the edit must survive, in the tree or as a kept conflict copy (the
 preferred side's delete wins), and only a delete that came after the sync had
-carried the edit across may take it away (the engine's log tells,
-:func:`crossed`).  The model's side is :class:`tests.fuzz.model.Race`.
+carried the edit across may take it away (the fuzzer sees the edit on the
+deleting side right before its delete, :func:`carried`, or the engine's log
+tells, :func:`crossed`).  The model's side is :class:`tests.fuzz.model.Race`.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -23,11 +25,23 @@ from tests.fuzz.model import SIDES, Race, top
 GAPS = (0.0, 0.001, 0.003, 0.008)  # seconds between the save and the delete
 
 
+def carried(other_root: Path, rel: str, content: bytes) -> bool:
+    """Right before its delete, the deleting side holds the edit at ``rel``: the sync carried it
+    across first, seen by the fuzzer itself.  (The log says so too, but not always: a kill -9
+    right after the race can take unison's unflushed output or ``run``'s unread part of it.)"""
+    try:
+        return (other_root / rel).read_bytes() == content
+    except OSError:
+        return False
+
+
 def crossed(race: Race, events: list[dict[str, Any]]) -> bool:
     """The engine's log (``sync.copied`` and ``conflict`` events since the race) has the edit
     carried to the deleting side (the file itself or a new folder that held it) with no
     conflict about it: unison saw the edit before the delete.  (A conflict's winner is logged
-    as copied too, even where unison put it under a conflict name.)"""
+    as copied too, even where unison put it under a conflict name.)  ``events`` are read once
+    the log holds the flush's end (:func:`tests.fuzz.rig.flush`): ``run`` logs unison's
+    output up to half a second late."""
     target = other(race.edit_side)
 
     def covers(event: dict[str, Any]) -> bool:
@@ -65,7 +79,7 @@ class RaceRules:
         self.did(rel, gone)
         before = {p: self.tree.entries[p] for p in self.tree.below(gone)}
         content = self.data_for(edit_side, 40)
-        edited = False
+        edited = seen = False
 
         def edit() -> None:
             nonlocal edited
@@ -77,6 +91,8 @@ class RaceRules:
             edited = True
 
         def delete() -> None:
+            nonlocal seen
+            seen = edited and carried(self.root(other(edit_side)), rel, content)
             path = self.root(other(edit_side)) / gone
             if path.is_dir() and not path.is_symlink():
                 # like rm -rf: what unison writes into the folder meanwhile may stay
@@ -89,4 +105,5 @@ class RaceRules:
         if gap:
             time.sleep(gap)  # the race itself: this far apart
         then()
-        self.window.races.append(Race(rel, gone, edit_side, before, content if edited else None))
+        race = Race(rel, gone, edit_side, before, content if edited else None, crossed=seen)
+        self.window.races.append(race)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.state.shared import FSMONITOR_FILE, FsmonitorStatus
 from engine.unison.conflicts import STORE
 from tests.fuzz import owners
 from tests.helpers import Engine, make_engine, snapshot, wait_for
@@ -89,14 +90,49 @@ class Rig:
         # Equal (empty) trees are not enough: unison must have recorded the deletions, or the
         # next example's first create of a name is a conflict with its stale archive.
         wait_for(lambda: converged(engine), CONVERGE, "both trees empty after an example")
-        done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
-        assert done.returncode == 0, f"flush after an example failed: {done.stderr}"
+        flush(engine)
         wait_for(lambda: converged(engine), CONVERGE, "both trees empty after the flush")
 
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def flush(engine: Engine) -> None:
+    """``native-sync flush``, then until the engine's log has all unison reported up to its end.
+
+    ``run`` reads unison's output every half second: the log is complete up to a flush once it
+    holds the fsmonitor's ``sync.cycle flush=N`` line that ended it (what unison reported before
+    that line is logged before it: engine/supervise/watching.py).  The fuzzer reads the log's
+    transfers to tell a race's order (:func:`tests.fuzz.races.crossed`); read earlier, it
+    missed the transfer of an edit the other side then deleted, and took it for a loss.
+    """
+    mark = engine.log.stat().st_size
+    done = engine.cli("flush", "--timeout", str(FLUSH), timeout=FLUSH + 10)
+    assert done.returncode == 0, f"flush failed: {done.stdout}{done.stderr}"
+    flushes = FsmonitorStatus.load(engine.runtime / FSMONITOR_FILE).flushes
+    wait_for(
+        lambda: flushes in _flushes_logged(engine, mark),
+        FLUSH,
+        f"the end of flush {flushes} in the engine's log",
+        detail=lambda: engine.logs()[-3000:],
+    )
+
+
+def _flushes_logged(engine: Engine, mark: int) -> set[int]:
+    """The ``flush=N`` of the fsmonitor's ``sync.cycle`` lines in the engine's log after ``mark``."""
+    with open(engine.log, "rb") as f:
+        f.seek(mark)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    found = set()
+    for line in lines:
+        if '"sync.cycle"' in line and '"flush"' in line:
+            try:
+                found.add(int(json.loads(line)["flush"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return found
 
 
 def pending(engine: Engine) -> int:
