@@ -307,11 +307,17 @@ def test_a_kill_while_unison_replaces_its_archives_does_not_stop_the_next_start(
         rig.replace()
 
 
-def test_the_last_file_deleted_while_unison_restarts_is_deleted_on_the_other_side(rig: Rig) -> None:
+@pytest.mark.parametrize("litter", [False, True])
+def test_the_last_file_deleted_while_unison_restarts_is_deleted_on_the_other_side(
+    rig: Rig, litter: bool
+) -> None:
     """Found by the fuzzer (seeds 2003 and 2006 of the final run: 128 restarts in two minutes): unison
     dies (a crash; docker-sync's `supervisorctl restart unison` at every start does the same)
     and the app deletes its last file before the new unison looks.  The app root is the folder
-    the engine started on: a real deletion, carried (engine/unison/emptied.py)."""
+    the engine started on: a real deletion, carried (engine/unison/emptied.py).  ``litter``:
+    the app root also holds the temp file of a transfer the kill interrupted (seed 4307: unison
+    skips it and saw the root emptied, the engine did not, and unison was started without
+    -confirmbigdel=false again and again; the temp file stayed)."""
     engine = rig.fresh()
     try:
         (engine.host / "only.txt").write_bytes(b"the only file")
@@ -320,6 +326,8 @@ def test_the_last_file_deleted_while_unison_restarts_is_deleted_on_the_other_sid
         pid = wait_for(lambda: crash.watching_unison(engine), crash.UP, "watch-mode unison")
         os.kill(pid, signal.SIGSTOP)  # the deletion happens while it cannot look, then it dies
         (engine.app / "only.txt").unlink()
+        if litter:
+            (engine.app / ".unison.big.0123456789abcdef.unison.tmp").write_bytes(b"a transfer's start")
         crash.kill_unison(engine)
         wait_for(lambda: not (engine.host / "only.txt").exists(), 30, "the deletion on the host")
         _quiet_and_flushed(engine)
