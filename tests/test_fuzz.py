@@ -106,6 +106,8 @@ def test_long_fuzz_run(rig: Rig) -> None:
             "kills": dict(sorted(STATS.kills.items())),
             "races": STATS.races,
             "owner_waits": STATS.owner_waits,
+            "unrecorded_conflicts": STATS.unrecorded_conflicts,
+            "caught_in_progress": STATS.caught_in_progress,
             "seconds": round(time.monotonic() - started, 1),
             "failures": failures,
             "notes": STATS.notes,
@@ -429,3 +431,22 @@ def test_a_conflict_copy_a_killed_unison_left_in_the_app_tree_goes_to_the_store(
     wait_for(lambda: not copy.exists(), 30, "the copy out of the app tree")
     _quiet_and_flushed(engine)
     assert [read(p) for p in _kept(engine)] == ["the app's version"]
+
+
+def test_a_write_in_place_caught_by_a_concurrent_save_keeps_what_it_had_written(rig: Rig) -> None:
+    """The model's exception for seed 4305 (tests/fuzz/model.py), shown on the engine: the app
+    saves in place (truncate, then write) and the host's save of the same file crosses between
+    the two.  unison keeps the app's file as it was (empty) and renames the host's over it; the
+    app's bytes then go through its descriptor into the replaced file, which no sync can see."""
+    engine = rig.fresh()
+    (engine.host / "a.txt").write_bytes(b"before")
+    owners.give(engine.host / "a.txt", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    with open(engine.app / "a.txt", "r+b") as app_save:
+        app_save.truncate(0)  # the app's save has begun
+        (engine.host / "a.txt").write_bytes(b"the host's save")
+        wait_for(lambda: read(engine.app / "a.txt") == "the host's save", 30, "the host's save crossed")
+        app_save.write(b"the app's save")
+    _quiet_and_flushed(engine)
+    assert read(engine.host / "a.txt") == read(engine.app / "a.txt") == "the host's save"
+    assert [p.read_bytes() for p in _kept(engine)] == [b""]

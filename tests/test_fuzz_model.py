@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fuzz.model import Concurrent, Tree, Window, check
 from tests.fuzz.races import rm_rf
+
+HOST19 = b"host#19;" * 4
+APP20 = b"app#20;" * 4
+
+
+def _file(data: bytes) -> tuple[str, int, bytes]:
+    return ("file", 0o644, data)
 
 
 def test_the_race_rules_delete_of_a_folder_under_a_file_deletes_nothing(tmp_path: Path) -> None:
@@ -23,3 +31,90 @@ def test_the_race_rules_delete_of_a_folder_under_a_file_deletes_nothing(tmp_path
     (tmp_path / "d" / "e" / "f").write_bytes(b"f")
     rm_rf(tmp_path / "d")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+
+
+def _concurrent_a() -> tuple[Tree, Window]:
+    tree, window = Tree(), Window()
+    tree.set_file("a", b"old")
+    window.owner["a"] = "both"
+    window.concurrent["a"] = Concurrent(HOST19, APP20, "host")
+    return tree, window
+
+
+def test_a_concurrent_write_caught_between_its_truncation_and_its_bytes_is_no_violation() -> None:
+    """Seed 4305: the app's in-place save was empty (truncated, not yet written) when the host's
+    crossed; unison kept the empty file and renamed the host's over it."""
+    tree, window = _concurrent_a()
+    host = app = {"a": _file(HOST19)}
+    assert check(tree, window, host, app, [("a", b"")]) == []
+    assert check(tree, window, host, app, [("a", APP20[:10])]) == []
+
+
+def test_a_concurrent_write_lost_without_a_copy_of_its_beginning_is_still_a_violation() -> None:
+    tree, window = _concurrent_a()
+    host = app = {"a": _file(HOST19)}
+    assert check(tree, window, host, app, [("a", b"something else")]) == [
+        "a conflict copy of a holding neither write: b'something else'",
+        "a: a write is lost (kept [\"b'host#19;host#19;host#19;...'\", \"b'something else'\"])",
+    ]
+    assert check(tree, window, host, app, [("a", HOST19)]) == [
+        "a: a write is lost (kept [\"b'host#19;host#19;host#19;...'\"])"
+    ]
+
+
+def _rewritten_across_a_kill(kill_first: bool = True) -> tuple[Tree, Window]:
+    """b/a/b made on the host, a kill (its transfer may be renamed into place, not recorded),
+    then the host's rewrite in place (seed 4003's last steps)."""
+    tree, window = Tree(), Window()
+    for data in (b"made", b"rewritten"):
+        tree.set_file("b/a/b", data)
+        window.wrote("b/a/b", data)
+        if kill_first:
+            window.killed()
+            kill_first = False
+    return tree, window
+
+
+def test_a_conflict_a_kill_made_of_a_file_written_before_and_after_it_is_no_violation() -> None:
+    """Seeds 4003, 4009, 4301-4317: the restarted unison found b/a/b new on both sides."""
+    tree, window = _rewritten_across_a_kill()
+    latest = {"b/a/b": _file(b"rewritten")}
+    assert check(tree, window, latest, latest, [("b/a/b", b"made")]) == []
+    # resolved for the preferred side's earlier version, the last write kept
+    earlier = {"b/a/b": _file(b"made")}
+    assert check(tree, window, earlier, earlier, [("b/a/b", b"rewritten")]) == []
+
+
+def test_a_conflict_without_a_kill_between_the_writes_is_still_a_violation() -> None:
+    tree, window = _rewritten_across_a_kill(kill_first=False)
+    latest = {"b/a/b": _file(b"rewritten")}
+    assert check(tree, window, latest, latest, [("b/a/b", b"made")]) == [
+        "a conflict copy of b/a/b, which was not edited concurrently"
+    ]
+
+
+def test_after_a_kill_the_last_write_is_never_lost() -> None:
+    tree, window = _rewritten_across_a_kill()
+    earlier = {"b/a/b": _file(b"made")}
+    assert check(tree, window, earlier, earlier, []) == [
+        "b/a/b: expected file 0o644 9 B b'rewritten', found file 0o644 4 B b'made'"
+    ]
+    assert check(tree, window, earlier, earlier, [("b/a/b", b"other")]) == [
+        "b/a/b: expected file 0o644 9 B b'rewritten', found file 0o644 4 B b'made'",
+        "a conflict copy of b/a/b, which was not edited concurrently",
+    ]
+
+
+def test_a_save_known_synced_before_the_kill_opens_no_window() -> None:
+    """The synced-edit kill: the first save's cycle ended (recorded), the answer is the only
+    write the kill meets; a conflict of the two is the deferred write's bug, not the window."""
+    tree, window = Tree(), Window()
+    window.wrote("f", b"first")
+    window.synced("f")
+    tree.set_file("f", b"answer")
+    window.wrote("f", b"answer")
+    window.killed()
+    answer = {"f": _file(b"answer")}
+    assert check(tree, window, answer, answer, [("f", b"first")]) == [
+        "a conflict copy of f, which was not edited concurrently"
+    ]

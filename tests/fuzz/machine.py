@@ -32,7 +32,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from engine.unison.conflicts import Entry
 from tests.fuzz import crash, observe, owners, races
 from tests.fuzz.kills import KillRules
-from tests.fuzz.model import SIDES, Concurrent, Tree, Window, check, top
+from tests.fuzz.model import SIDES, Concurrent, Tree, Window, caught_in_progress, check, top
 from tests.fuzz.races import RaceRules
 from tests.fuzz.rig import CONVERGE, FLUSH, STATS, Rig, converged
 from tests.helpers import wait_for
@@ -93,6 +93,11 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.did(rel)
         return rel
 
+    def wrote(self, rel: str, content: bytes) -> None:
+        """A rule wrote ``content`` to the file ``rel``: the model's tree and window know."""
+        self.tree.set_file(rel, content)
+        self.window.wrote(rel, content)
+
     def give(self, side: str, rel: str) -> None:
         """What ``side`` just made at ``rel`` to that side's owner (as if that user had made it)."""
         try:
@@ -108,6 +113,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
             if kind == "engine":  # one side empty: the restart would be refused (see kill_engine)
                 kind = "engine_refused->unison"
             crash.kill_unison(self.engine)
+        self.window.killed()
         key = f"{kind}:{moment}"
         STATS.kills[key] = STATS.kills.get(key, 0) + 1
         self.trace[-1] += f" [kill -9 {kind}]"
@@ -144,7 +150,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         content = self.data_for(side, size)
         (self.root(side) / rel).write_bytes(content)
         self.give(side, rel)
-        self.tree.set_file(rel, content)
+        self.wrote(rel, content)
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), size=st.integers(1, 500))
@@ -156,8 +162,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         more = self.data_for(side, size)
         with open(self.root(side) / rel, "ab") as f:
             f.write(more)
-        entry = self.tree.entries[rel]
-        self.tree.set_file(rel, entry[2] + more)
+        self.wrote(rel, self.tree.entries[rel][2] + more)
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), offset=st.integers(0, 100))
@@ -175,7 +180,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         with open(self.root(side) / rel, "r+b") as f:
             f.seek(at)
             f.write(patch)
-        self.tree.set_file(rel, old[:at] + patch + old[at + 1 :])
+        self.wrote(rel, old[:at] + patch + old[at + 1 :])
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), size=st.integers(0, 2000))
@@ -189,7 +194,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         with open(self.root(side) / rel, "r+b") as f:
             f.truncate(0)
             f.write(content)
-        self.tree.set_file(rel, content)
+        self.wrote(rel, content)
 
     @precondition(lambda self: self.tree.entries)
     @rule(side=st.sampled_from(SIDES), data=st.data(), name=st.sampled_from(NAMES))
@@ -251,7 +256,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
             content = self.data_for(side, 40)
             (self.root(side) / inner / f).write_bytes(content)
             self.give(side, f"{inner}/{f}")
-            self.tree.set_file(f"{inner}/{f}", content)
+            self.wrote(f"{inner}/{f}", content)
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), mode=st.sampled_from(MODES))
@@ -292,7 +297,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.serial += 1
         (self.root(side) / rel).write_bytes(content)
         self.give(side, rel)
-        self.tree.set_file(rel, content)
+        self.wrote(rel, content)
 
     # --- rules: both sides, and time ------------------------------------------------------
 
@@ -382,6 +387,12 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         assert status["problems"] == [], status["problems"]
         assert status["conflicts"]["count"] == len(entries), (status["conflicts"], entries)
         STATS.conflicts += len(new)
+        for orig, data in new:
+            pair = self.window.concurrent.get(orig)
+            if pair is None and self.window.race(orig) is None:
+                STATS.unrecorded_conflicts += 1
+            elif pair is not None and caught_in_progress(data, (pair.host, pair.app)):
+                STATS.caught_in_progress += 1
         STATS.races += len(self.window.races)
         self.kept_before |= {e.kept for e in entries}
         for rel in self.window.concurrent:  # the model takes what the files hold now
