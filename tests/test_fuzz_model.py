@@ -118,3 +118,33 @@ def test_a_save_known_synced_before_the_kill_opens_no_window() -> None:
     assert check(tree, window, answer, answer, [("f", b"first")]) == [
         "a conflict copy of f, which was not edited concurrently"
     ]
+
+
+def _made_then_killed_then_deleted(kill: bool = True) -> tuple[Tree, Window]:
+    """Seed 8000: the app makes y.md with three files, the engine is killed, the app deletes
+    y.md; the restarted unison found the host's copy (synced, not recorded) and carried it back."""
+    tree, window = Tree(), Window()
+    window.made_folder("y.md")
+    for name in ("X.txt", "b"):
+        window.wrote(f"y.md/{name}", name.encode())
+    if kill:
+        window.killed()
+    return tree, window
+
+
+def test_a_folder_made_before_a_kill_and_deleted_after_it_may_come_back_as_made() -> None:
+    tree, window = _made_then_killed_then_deleted()
+    back = {"y.md": ("dir", 0o755), "y.md/X.txt": _file(b"X.txt"), "y.md/b": _file(b"b")}
+    assert check(tree, window, back, back) == []
+
+
+def test_a_deletion_undone_without_a_kill_or_with_other_bytes_is_still_a_violation() -> None:
+    tree, window = _made_then_killed_then_deleted(kill=False)
+    back = {"y.md": ("dir", 0o755), "y.md/b": _file(b"b")}
+    assert check(tree, window, back, back) == [
+        "y.md: expected nothing, found ('dir', 493)",
+        "y.md/b: expected nothing, found file 0o644 1 B b'b'",
+    ]
+    tree, window = _made_then_killed_then_deleted()
+    other = {"y.md": ("dir", 0o755), "y.md/b": _file(b"other")}
+    assert check(tree, window, other, other) == ["y.md/b: expected nothing, found file 0o644 5 B b'other'"]

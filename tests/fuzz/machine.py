@@ -252,6 +252,8 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.give(side, inner)
         self.tree.entries[rel] = ("dir", 0o755)
         self.tree.entries[inner] = ("dir", 0o755)
+        self.window.made_folder(rel)
+        self.window.made_folder(inner)
         for f in files:
             content = self.data_for(side, 40)
             (self.root(side) / inner / f).write_bytes(content)

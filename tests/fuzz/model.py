@@ -29,7 +29,9 @@ Two more exceptions, each the model claiming less because no sync can do better:
   killed there, the restarted unison finds the file changed on both sides,
   makes a conflict and keeps the loser.  So any version written in the window
   may be kept, and the tree may hold an earlier one when the last is kept; the
-  last write is never lost.  Seeds 4003, 4009, 4301-4317.  A save whose cycle
+  last write is never lost.  Seeds 4003, 4009, 4301-4317.  A file or folder
+  made before a kill and deleted since may come back as it was made (seed
+  8000): the restarted unison takes the unrecorded copy for a new one.  A save whose cycle
   is known to have ended (the fuzzer's ``kill_after_synced_edit``) is
   recorded (:meth:`Window.synced`) and opens no such window.
 """
@@ -130,7 +132,8 @@ class Window:
     concurrent: dict[str, Concurrent] = field(default_factory=dict)
     races: list[Race] = field(default_factory=list)
     written: dict[str, list[bytes]] = field(default_factory=dict)  # file -> its writes, in order
-    across_kill: set[str] = field(default_factory=set)  # files written before a kill
+    folders: set[str] = field(default_factory=set)  # folders made
+    across_kill: set[str] = field(default_factory=set)  # files written and folders made before a kill
 
     def race(self, rel: str) -> Race | None:
         return next((r for r in self.races if r.holds(rel)), None)
@@ -147,6 +150,10 @@ class Window:
         """A rule wrote ``data`` to the file ``rel`` (its whole contents now)."""
         self.written.setdefault(rel, []).append(data)
 
+    def made_folder(self, rel: str) -> None:
+        """A rule made the folder ``rel``."""
+        self.folders.add(rel)
+
     def synced(self, rel: str) -> None:
         """unison has recorded ``rel`` as it is now on both sides (the cycle that carried its
         last write ended): what was written before cannot come back after a kill."""
@@ -156,7 +163,7 @@ class Window:
     def killed(self) -> None:
         """``kill -9`` of unison or of the engine: what was written so far may be synced and
         not recorded."""
-        self.across_kill |= set(self.written)
+        self.across_kill |= set(self.written) | self.folders
 
     def unrecorded(self, rel: str) -> list[bytes] | None:
         """The versions of ``rel`` written in this window when one was written before a kill
@@ -201,7 +208,11 @@ def check(
             c = window.concurrent[p]
             if got is None or got[0] != "file" or got[2] not in (c.host, c.app):
                 wrong.append(f"{p}: concurrent edit left {_short(got)}, not one of the two writes")
-        elif want != got and not _earlier_version(window.unrecorded(p), want, got, kept_of(p)):
+        elif (
+            want != got
+            and not _earlier_version(window.unrecorded(p), want, got, kept_of(p))
+            and not _deletion_undone(window, p, want, got)
+        ):
             wrong.append(f"{p}: expected {_short(want)}, found {_short(got)}")
     for orig, data in kept:
         pair = window.concurrent.get(orig)
@@ -255,6 +266,16 @@ def _earlier_version(
     if versions is None or want is None or got is None or want[0] != "file" or got[0] != "file":
         return False
     return got[1] == want[1] and got[2] in versions and want[2] in kept
+
+
+def _deletion_undone(window: Window, rel: str, want: Entry | None, got: Entry | None) -> bool:
+    """``rel`` was deleted and is back as it was made before a kill: the restarted unison did
+    not know the sync that had carried it to the other side and took that copy for new."""
+    if want is not None or got is None or rel not in window.across_kill:
+        return False
+    if got[0] == "dir":
+        return rel in window.folders
+    return got[0] == "file" and got[2] in window.written.get(rel, ())
 
 
 def _short_bytes(data: bytes) -> str:
