@@ -1,4 +1,4 @@
-"""The fuzzer's model (tests/fuzz/model.py) and its race rule's delete, without an engine.
+"""The fuzzer's model (tests/fuzz/model.py), its race rule's delete and its teardown, without an engine.
 
 Each case is what a long fuzz run found, as the quiescent point saw it: what
 the model must let pass (no sync can do better) and, next to it, what it must
@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from tests.fuzz.machine import SyncMachine
 from tests.fuzz.model import Concurrent, Tree, Window, check
 from tests.fuzz.races import rm_rf
+from tests.fuzz.rig import STATS
 
 HOST19 = b"host#19;" * 4
 APP20 = b"app#20;" * 4
@@ -148,3 +152,32 @@ def test_a_deletion_undone_without_a_kill_or_with_other_bytes_is_still_a_violati
     tree, window = _made_then_killed_then_deleted()
     other = {"y.md": ("dir", 0o755), "y.md/b": _file(b"other")}
     assert check(tree, window, other, other) == ["y.md/b: expected nothing, found file 0o644 5 B b'other'"]
+
+
+class _Ended:
+    """What SyncMachine.teardown uses of a machine whose last check would fail."""
+
+    def __init__(self) -> None:
+        self.reported: Exception | None = None
+        self.drift_at_start = 0
+        self.trace = ["start({})", "edit_races_delete({...}) -> x.txt/a/a, x.txt/a"]
+
+    def quiesce_and_check(self) -> None:
+        raise AssertionError("model violated: x.txt/a/a: expected app#15, found app#16")
+
+    def _drift(self) -> int:
+        return 0
+
+
+def test_a_rule_that_raised_is_recorded_not_hidden_by_the_last_check() -> None:
+    """Seed 6003's rule error reached the report as a model violation: Hypothesis calls
+    teardown on the way out of a rule's exception, and the failing check replaced it."""
+    seen, machine = len(STATS.violations), _Ended()
+    with pytest.raises(NotADirectoryError):
+        try:
+            raise NotADirectoryError("x.txt/a")
+        finally:
+            SyncMachine.teardown(machine)  # type: ignore[arg-type]
+    assert STATS.violations[seen:] == [
+        {"error": "a rule raised NotADirectoryError('x.txt/a')", "trace": machine.trace}
+    ]

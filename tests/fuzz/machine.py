@@ -51,7 +51,11 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         super().__init__()
         assert RIG is not None, "tests/test_fuzz.py sets the rig"
         self.rig = RIG
-        self.engine = RIG.fresh()
+        try:
+            self.engine = RIG.fresh()
+        except Exception as e:  # before any rule: no trace, but the cause
+            STATS.violations.append({"error": f"the rig could not give an engine: {e!r}"[:6000], "trace": []})
+            raise
         self.kept_before = {e.kept for e in self.kept_copies()}
         self.tree = Tree()
         self.window = Window()
@@ -59,6 +63,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.trace: list[str] = []
         self.drift_at_start = self._drift()
         self.log_mark = self.engine.log.stat().st_size  # where this window's log begins
+        self.reported: Exception | None = None  # the violation a quiescent point recorded
         STATS.examples += 1
 
     # --- helpers ---------------------------------------------------------------------
@@ -339,8 +344,20 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.quiesce_and_check()
 
     def teardown(self) -> None:
+        """The last quiescent point, unless a rule raised: Hypothesis calls this on the way out
+        of that exception, and a check that fails then would be reported in its place (seed
+        6003's rule error read as a model violation); the exception is recorded instead."""
+        raised = sys.exc_info()[1]
         try:
-            self.quiesce_and_check()
+            if not isinstance(raised, Exception):  # none (or Hypothesis's own end of an example)
+                self.quiesce_and_check()
+            elif raised is not self.reported:  # a quiescent point's was recorded where found
+                STATS.violations.append(
+                    {"error": f"a rule raised {raised!r}"[:6000], "trace": list(self.trace)}
+                )
+                print(
+                    f"\nfuzz: violation #{len(STATS.violations)}: a rule raised {raised!r}"[:300], flush=True
+                )
         finally:
             STATS.drift_repaired += self._drift() - self.drift_at_start
 
@@ -349,8 +366,10 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
     def quiesce_and_check(self) -> None:
         try:
             self._quiesce_and_check()
-        except AssertionError as e:  # kept as found: a replay while shrinking may differ (timing)
-            STATS.violations.append({"error": str(e)[:6000], "trace": list(self.trace)})
+        except Exception as e:  # kept as found: a replay while shrinking may differ (timing)
+            self.reported = e
+            error = str(e) if isinstance(e, AssertionError) else f"the check raised {e!r}"
+            STATS.violations.append({"error": error[:6000], "trace": list(self.trace)})
             print(f"\nfuzz: violation #{len(STATS.violations)}: {str(e)[:300]}", flush=True)
             raise
 
