@@ -123,7 +123,9 @@ def test_long_fuzz_run(rig: Rig) -> None:
             long = _settings(examples=5, steps=50, shrink=os.environ.get("FUZZ_SHRINK", "1") != "0")
             run_state_machine_as_test(machine_at_seed, settings=long)
         except Exception as e:  # recorded with its seed; the next seed runs on a fresh engine
-            failures.append({"seed": current, "error": f"{type(e).__name__}: {e}"[:4000]})
+            # a "Flaky" error holds the first failure as a sub-exception: its words say what it was
+            inner = "".join(f"\n  {x!r}" for x in getattr(e, "exceptions", ()))
+            failures.append({"seed": current, "error": f"{type(e).__name__}: {e}{inner}"[:4000]})
             print(f"\nfuzz: seed {current} failed:\n{e}", flush=True)
             rig.replace()
         write_report()
