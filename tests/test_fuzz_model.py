@@ -181,3 +181,51 @@ def test_a_rule_that_raised_is_recorded_not_hidden_by_the_last_check() -> None:
     assert STATS.violations[seen:] == [
         {"error": "a rule raised NotADirectoryError('x.txt/a')", "trace": machine.trace}
     ]
+
+
+def test_a_tree_renamed_before_a_kill_and_deleted_after_it_may_come_back() -> None:
+    """Seed 8104: the app renamed a/a (synced earlier) to a/y.md, deleted a/y.md/b, unison was
+    killed during the cycle that carried the rename, the app deleted a; a/y.md came back whole.
+    The rename rule tells the window what it made (tests/fuzz/machine.py)."""
+    tree, window = Tree(), Window()
+    for rel in ("a", "a/y.md"):
+        window.made_folder(rel)
+    window.wrote("a/y.md/b", b"app#8;")
+    window.killed()
+    back = {"a": ("dir", 0o755), "a/y.md": ("dir", 0o755), "a/y.md/b": _file(b"app#8;")}
+    assert check(tree, window, back, back) == []
+
+
+class _Draws:
+    """Hypothesis's ``data`` for a rule called by hand: the given values, in order."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = list(values)
+
+    def draw(self, strategy: object, label: str = "") -> str:
+        return self.values.pop(0)
+
+
+class _Renaming:
+    """What SyncMachine.rename uses of a machine: its model, its trace, one folder as a side."""
+
+    step = SyncMachine.step
+    did = SyncMachine.did
+    dirs = SyncMachine.dirs
+
+    def __init__(self, root: Path) -> None:
+        self.tree, self.window, self.trace, self.folder = Tree(), Window(), list[str](), root
+
+    def root(self, side: str) -> Path:
+        return self.folder
+
+
+def test_the_rename_rule_tells_the_window_what_it_made(tmp_path: Path) -> None:
+    machine = _Renaming(tmp_path)
+    (tmp_path / "a" / "a").mkdir(parents=True)
+    (tmp_path / "a" / "a" / "b").write_bytes(b"app#8;")
+    machine.tree.entries.update({"a": ("dir", 0o755), "a/a": ("dir", 0o755), "a/a/b": _file(b"app#8;")})
+    SyncMachine.rename(machine, "app", _Draws("a/a", "a"), "y.md")
+    assert (tmp_path / "a" / "y.md" / "b").read_bytes() == b"app#8;"
+    assert machine.window.folders == {"a/y.md"}
+    assert machine.window.written == {"a/y.md/b": [b"app#8;"]}

@@ -217,6 +217,12 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.did(src, dst)
         os.rename(self.root(side) / src, self.root(side) / dst)
         self.tree.move(src, dst)
+        for rel in self.tree.below(dst):  # made at their new paths in this window
+            entry = self.tree.entries[rel]
+            if entry[0] == "file":
+                self.window.wrote(rel, entry[2])
+            elif entry[0] == "dir":
+                self.window.made_folder(rel)
 
     @precondition(lambda self: self.tree.entries)
     @rule(side=st.sampled_from(SIDES), data=st.data())

@@ -30,8 +30,9 @@ Two more exceptions, each the model claiming less because no sync can do better:
   makes a conflict and keeps the loser.  So any version written in the window
   may be kept, and the tree may hold an earlier one when the last is kept; the
   last write is never lost.  Seeds 4003, 4009, 4301-4317.  A file or folder
-  made before a kill and deleted since may come back as it was made (seed
-  8000): the restarted unison takes the unrecorded copy for a new one.  A save whose cycle
+  made (or renamed to its path) before a kill and deleted since may come back
+  as it was made (seeds 8000, 8104): the restarted unison takes the
+  unrecorded copy for a new one.  A save whose cycle
   is known to have ended (the fuzzer's ``kill_after_synced_edit``) is
   recorded (:meth:`Window.synced`) and opens no such window.
 """
