@@ -56,3 +56,18 @@ def test_a_root_emptied_that_is_another_folder_is_refused(tmp_path: Path) -> Non
     with pytest.raises(safety.MassDeletionRefused):
         initial_sync(cfg, bare_at_start=False)
     assert (tmp_path / "host" / "f.txt").read_text() == "synced"
+
+
+def test_a_root_emptied_in_place_but_for_a_killed_transfers_temp_file_is_carried(tmp_path: Path) -> None:
+    """The fuzzer's seed 4307: a kill while unison copied a file into the app root, after the
+    app had deleted its last file, left only the copy's temp file there.  unison skips its temp
+    files, so it sees the root emptied; the engine must too, or the deletion is never carried
+    (watch mode: unison aborted and was started again, forever)."""
+    cfg = _synced(tmp_path)
+    (tmp_path / "app" / "f.txt").unlink()
+    temp = tmp_path / "app" / ".unison.big.0123456789abcdef.unison.tmp"
+    temp.write_bytes(b"the first bytes of a transfer")
+    assert emptied.unison_args(cfg) == [emptied.CONFIRM]
+    initial_sync(cfg, bare_at_start=False)
+    assert list((tmp_path / "host").iterdir()) == []
+    assert not temp.exists(), "the one-shot that carried the deletion removes unison's litter"

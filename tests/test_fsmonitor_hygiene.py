@@ -77,3 +77,29 @@ def test_a_pass_brings_its_temp_files_and_its_drift(tmp_path: Path) -> None:
     assert hygiene.sweep(T) == 1 and not left.exists()
     assert hygiene.stamp(FsmonitorStatus(syncs=2)).verify_checked == 42
     assert hygiene.stamp(FsmonitorStatus(syncs=2)).syncs == 2
+
+
+def test_an_abandoned_temp_folder_goes_with_what_is_in_it(tmp_path: Path) -> None:
+    """A new folder unison was filling under a temp name when it was killed (the fuzzer, on
+    main: 'Is a directory', litter.unremovable every 5 s for good, the trees never equal)."""
+    hygiene = Hygiene()
+    folder = tmp_path / ".unison.b.4fc9.unison.tmp"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "y.md").write_text("copied")
+    (folder / "X.txt").write_text("copied")
+    hygiene.saw_temps([str(folder)])
+    assert hygiene.sweep(T) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temp_folder_with_a_file_held_open_is_looked_at_again(tmp_path: Path) -> None:
+    hygiene = Hygiene()
+    folder = tmp_path / ".unison.b.4fc9.unison.tmp"
+    folder.mkdir()
+    (folder / "big.bin").write_text("partial")
+    hygiene.saw_temps([str(folder)])
+    with open(folder / "big.bin", "rb"):
+        assert hygiene.sweep(T) == 0
+    assert (folder / "big.bin").exists()
+    assert hygiene.sweep(T + LITTER_RETRY) == 1
+    assert not folder.exists()

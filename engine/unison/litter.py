@@ -1,17 +1,20 @@
 """Temp files unison abandoned (``.unison.NAME.HASH.unison.tmp``): found and removed.
 
 unison writes every transfer into such a file next to its target and renames
-it into place.  A transfer that fails (the source vanished, the disk is full)
-or is interrupted (kill -9, a watchdog restart) leaves it behind, and unison
-removes it only after 30 days (``src/os.ml``).  This module removes it as soon
-as nothing holds it open: callers offer candidates only while no unison of
-theirs transfers (the fsmonitor between cycles, after a one-shot run), and
+it into place (a new folder too: it is filled under such a name, then renamed;
+one a kill interrupted is removed with what is in it).  A transfer that fails
+(the source vanished, the disk is full) or is interrupted (kill -9, a watchdog
+restart) leaves it behind, and unison removes it only after 30 days
+(``src/os.ml``).  This module removes it as soon as nothing holds it open:
+callers offer candidates only while no unison of theirs transfers (the
+fsmonitor between cycles, after a one-shot run), and
 :func:`held_open` checks every process's open files in ``/proc`` besides.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -60,13 +63,17 @@ def remove(paths: Iterable[str], proc: str = "/proc") -> list[str]:
     present = [p for p in paths if is_unison_temp(os.path.basename(p)) and os.path.lexists(p)]
     if not present:
         return []
-    busy = held_open(present, proc)
+    inside = {p: _files_under(p) for p in present if os.path.isdir(p) and not os.path.islink(p)}
+    busy = held_open([*present, *(f for files in inside.values() for f in files)], proc)
     removed = []
     for path in present:
-        if path in busy:
+        if path in busy or not busy.isdisjoint(inside.get(path, ())):
             continue
         try:
-            os.unlink(path)
+            if path in inside:
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
             removed.append(path)
         except FileNotFoundError:
             pass
@@ -75,6 +82,11 @@ def remove(paths: Iterable[str], proc: str = "/proc") -> list[str]:
     if removed:
         log.info("litter.removed", files=len(removed), paths=removed[:10], held=len(busy))
     return removed
+
+
+def _files_under(folder: str) -> list[str]:
+    """Every file under ``folder`` (links not followed): what a process may hold open there."""
+    return [os.path.join(top, name) for top, _dirs, files in os.walk(folder) for name in files]
 
 
 def find(root: str | Path, ignored: Callable[[str], bool] = lambda rel: False) -> Iterator[str]:

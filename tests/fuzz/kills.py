@@ -41,6 +41,7 @@ class Fuzzing(Protocol):
     def data_for(self, side: str, size: int) -> bytes: ...
     def step(self) -> None: ...
     def did(self, *rels: str) -> None: ...
+    def wrote(self, rel: str, content: bytes) -> None: ...
     def give(self, side: str, rel: str) -> None: ...
     def claim_new_file(self, side: str, data: st.DataObject, name: str) -> str | None: ...
     def crashed(self, kind: str, moment: str) -> None: ...
@@ -92,7 +93,7 @@ class KillRules:
             self.serial += 1
             (self.root(side) / rel).write_bytes(content)
             self.give(side, rel)
-            self.tree.set_file(rel, content)
+            self.wrote(rel, content)
             if not within(lambda: crash.transfer_begun(self.root(other(side))), 15):
                 moment = "mid_transfer_missed"
         self.crashed(kind, moment)
@@ -123,7 +124,8 @@ class KillRules:
         wait_for(
             lambda: crash.cycle_ended(self.engine, carrying), crash.UP, f"the cycle that synced {rel} ended"
         )
+        self.window.synced(rel)  # recorded: the answer below is the only write a kill may meet
         answer = self.data_for(second, 30)
         (self.root(second) / rel).write_bytes(answer)
-        self.tree.set_file(rel, answer)
+        self.wrote(rel, answer)
         self.crashed(kind, "after_synced_edit")

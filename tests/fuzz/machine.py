@@ -32,7 +32,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from engine.unison.conflicts import Entry
 from tests.fuzz import crash, observe, owners, races
 from tests.fuzz.kills import KillRules
-from tests.fuzz.model import SIDES, Concurrent, Tree, Window, check, top
+from tests.fuzz.model import SIDES, Concurrent, Tree, Window, caught_in_progress, check, top
 from tests.fuzz.races import RaceRules
 from tests.fuzz.rig import CONVERGE, STATS, Rig, converged, flush
 from tests.helpers import wait_for
@@ -51,7 +51,11 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         super().__init__()
         assert RIG is not None, "tests/test_fuzz.py sets the rig"
         self.rig = RIG
-        self.engine = RIG.fresh()
+        try:
+            self.engine = RIG.fresh()
+        except Exception as e:  # before any rule: no trace, but the cause
+            STATS.violations.append({"error": f"the rig could not give an engine: {e!r}"[:6000], "trace": []})
+            raise
         self.kept_before = {e.kept for e in self.kept_copies()}
         self.tree = Tree()
         self.window = Window()
@@ -59,6 +63,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.trace: list[str] = []
         self.drift_at_start = self._drift()
         self.log_mark = self.engine.log.stat().st_size  # where this window's log begins
+        self.reported: Exception | None = None  # the violation a quiescent point recorded
         STATS.examples += 1
 
     # --- helpers ---------------------------------------------------------------------
@@ -93,6 +98,11 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.did(rel)
         return rel
 
+    def wrote(self, rel: str, content: bytes) -> None:
+        """A rule wrote ``content`` to the file ``rel``: the model's tree and window know."""
+        self.tree.set_file(rel, content)
+        self.window.wrote(rel, content)
+
     def give(self, side: str, rel: str) -> None:
         """What ``side`` just made at ``rel`` to that side's owner (as if that user had made it)."""
         try:
@@ -108,6 +118,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
             if kind == "engine":  # one side empty: the restart would be refused (see kill_engine)
                 kind = "engine_refused->unison"
             crash.kill_unison(self.engine)
+        self.window.killed()
         key = f"{kind}:{moment}"
         STATS.kills[key] = STATS.kills.get(key, 0) + 1
         self.trace[-1] += f" [kill -9 {kind}]"
@@ -144,7 +155,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         content = self.data_for(side, size)
         (self.root(side) / rel).write_bytes(content)
         self.give(side, rel)
-        self.tree.set_file(rel, content)
+        self.wrote(rel, content)
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), size=st.integers(1, 500))
@@ -156,8 +167,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         more = self.data_for(side, size)
         with open(self.root(side) / rel, "ab") as f:
             f.write(more)
-        entry = self.tree.entries[rel]
-        self.tree.set_file(rel, entry[2] + more)
+        self.wrote(rel, self.tree.entries[rel][2] + more)
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), offset=st.integers(0, 100))
@@ -175,7 +185,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         with open(self.root(side) / rel, "r+b") as f:
             f.seek(at)
             f.write(patch)
-        self.tree.set_file(rel, old[:at] + patch + old[at + 1 :])
+        self.wrote(rel, old[:at] + patch + old[at + 1 :])
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), size=st.integers(0, 2000))
@@ -189,7 +199,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         with open(self.root(side) / rel, "r+b") as f:
             f.truncate(0)
             f.write(content)
-        self.tree.set_file(rel, content)
+        self.wrote(rel, content)
 
     @precondition(lambda self: self.tree.entries)
     @rule(side=st.sampled_from(SIDES), data=st.data(), name=st.sampled_from(NAMES))
@@ -207,6 +217,12 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.did(src, dst)
         os.rename(self.root(side) / src, self.root(side) / dst)
         self.tree.move(src, dst)
+        for rel in self.tree.below(dst):  # made at their new paths in this window
+            entry = self.tree.entries[rel]
+            if entry[0] == "file":
+                self.window.wrote(rel, entry[2])
+            elif entry[0] == "dir":
+                self.window.made_folder(rel)
 
     @precondition(lambda self: self.tree.entries)
     @rule(side=st.sampled_from(SIDES), data=st.data())
@@ -247,11 +263,13 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.give(side, inner)
         self.tree.entries[rel] = ("dir", 0o755)
         self.tree.entries[inner] = ("dir", 0o755)
+        self.window.made_folder(rel)
+        self.window.made_folder(inner)
         for f in files:
             content = self.data_for(side, 40)
             (self.root(side) / inner / f).write_bytes(content)
             self.give(side, f"{inner}/{f}")
-            self.tree.set_file(f"{inner}/{f}", content)
+            self.wrote(f"{inner}/{f}", content)
 
     @precondition(lambda self: self.tree.files())
     @rule(side=st.sampled_from(SIDES), data=st.data(), mode=st.sampled_from(MODES))
@@ -292,7 +310,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.serial += 1
         (self.root(side) / rel).write_bytes(content)
         self.give(side, rel)
-        self.tree.set_file(rel, content)
+        self.wrote(rel, content)
 
     # --- rules: both sides, and time ------------------------------------------------------
 
@@ -332,8 +350,20 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         self.quiesce_and_check()
 
     def teardown(self) -> None:
+        """The last quiescent point, unless a rule raised: Hypothesis calls this on the way out
+        of that exception, and a check that fails then would be reported in its place (seed
+        6003's rule error read as a model violation); the exception is recorded instead."""
+        raised = sys.exc_info()[1]
         try:
-            self.quiesce_and_check()
+            if not isinstance(raised, Exception):  # none (or Hypothesis's own end of an example)
+                self.quiesce_and_check()
+            elif raised is not self.reported:  # a quiescent point's was recorded where found
+                STATS.violations.append(
+                    {"error": f"a rule raised {raised!r}"[:6000], "trace": list(self.trace)}
+                )
+                print(
+                    f"\nfuzz: violation #{len(STATS.violations)}: a rule raised {raised!r}"[:300], flush=True
+                )
         finally:
             STATS.drift_repaired += self._drift() - self.drift_at_start
 
@@ -342,8 +372,10 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
     def quiesce_and_check(self) -> None:
         try:
             self._quiesce_and_check()
-        except AssertionError as e:  # kept as found: a replay while shrinking may differ (timing)
-            STATS.violations.append({"error": str(e)[:6000], "trace": list(self.trace)})
+        except Exception as e:  # kept as found: a replay while shrinking may differ (timing)
+            self.reported = e
+            error = str(e) if isinstance(e, AssertionError) else f"the check raised {e!r}"
+            STATS.violations.append({"error": error[:6000], "trace": list(self.trace)})
             print(f"\nfuzz: violation #{len(STATS.violations)}: {str(e)[:300]}", flush=True)
             raise
 
@@ -381,6 +413,12 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
         assert status["problems"] == [], status["problems"]
         assert status["conflicts"]["count"] == len(entries), (status["conflicts"], entries)
         STATS.conflicts += len(new)
+        for orig, data in new:
+            pair = self.window.concurrent.get(orig)
+            if pair is None and self.window.race(orig) is None:
+                STATS.unrecorded_conflicts += 1
+            elif pair is not None and caught_in_progress(data, (pair.host, pair.app)):
+                STATS.caught_in_progress += 1
         STATS.races += len(self.window.races)
         self.kept_before |= {e.kept for e in entries}
         for rel in self.window.concurrent:  # the model takes what the files hold now

@@ -53,6 +53,21 @@ def crossed(race: Race, events: list[dict[str, Any]]) -> bool:
     return any(e.get("event") == "sync.copied" and e.get("to") == target and covers(e) for e in events)
 
 
+def rm_rf(path: Path) -> None:
+    """Like ``rm -rf``: a folder with everything in it (what unison writes into it meanwhile may
+    stay), a file or a link, or nothing when nothing is there, also when a folder on the way is
+    a file on this side (seed 6003: the app had replaced the file x.txt with a folder the host
+    did not have yet, and the host's delete of x.txt/a ended the rule with NotADirectoryError
+    before its race was recorded; the check then took the raced edit for a stray write)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    try:
+        path.unlink()
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+
+
 class RaceRules:
     """An edit of a file racing the delete of it (or of its folder) on the other side."""
 
@@ -93,12 +108,7 @@ class RaceRules:
         def delete() -> None:
             nonlocal seen
             seen = edited and carried(self.root(other(edit_side)), rel, content)
-            path = self.root(other(edit_side)) / gone
-            if path.is_dir() and not path.is_symlink():
-                # like rm -rf: what unison writes into the folder meanwhile may stay
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            rm_rf(self.root(other(edit_side)) / gone)
 
         first, then = (edit, delete) if edit_first else (delete, edit)
         first()

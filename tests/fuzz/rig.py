@@ -37,6 +37,10 @@ class Stats:
     kills: dict[str, int] = field(default_factory=dict)  # "unison:now", "engine:mid_transfer", ...
     races: int = 0  # edits that raced a delete on the other side
     owner_waits: int = 0  # quiescent points where an owner was still wrong at first look
+    # conflict copies the model let pass (tests/fuzz/model.py): of a sync a kill left unrecorded,
+    # and of a write caught in progress by a concurrent save
+    unrecorded_conflicts: int = 0
+    caught_in_progress: int = 0
     notes: list[str] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)  # the first report of each
 
