@@ -1,7 +1,8 @@
-"""What the watchdog observes: CPU of the unison program's process tree, stalls."""
+"""What the watchdog observes: how busy the unison program's process tree is (CPU used or awaited), stalls."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,10 +13,20 @@ from monit.watchdog import Sample
 
 
 class TreeCpu:
-    """CPU use of a process and all its children between two calls, in % of one core."""
+    """How busy a process and all its children were between two calls, in % of one core.
+
+    Busy is the time the tree ran plus the time it was ready to run and waited for a
+    core (the kernel's run-queue delay, ``/proc/PID/task/TID/schedstat``).  A unison
+    that spins is ready to run all the time: 100 % a spinning thread whether it got
+    the whole core or, on a loaded machine, a fifth of it (issue 26: two spinning
+    processes measured 25-40 % of CPU at load 9 on two cores, and a stuck one-shot
+    ran 71 s before two samples in a row passed 50 %).  A unison that waits for
+    its fsmonitor or the disk is not ready to run: that time does not count.
+    Without schedstat (a kernel built without it) only the CPU used counts.
+    """
 
     def __init__(self) -> None:
-        self._last: tuple[int, float, float] | None = None  # (pid, wall, cpu seconds)
+        self._last: tuple[int, float, float] | None = None  # (pid, wall, busy seconds)
 
     def measure(self, pid: int | None) -> float | None:
         if not pid:
@@ -31,7 +42,7 @@ class TreeCpu:
         for proc in procs:
             try:
                 times = proc.cpu_times()
-                total += times.user + times.system
+                total += times.user + times.system + run_queue_wait(proc.pid)
             except psutil.Error:
                 continue
         wall = time.monotonic()
@@ -39,6 +50,22 @@ class TreeCpu:
         if last is None or last[0] != pid or wall <= last[1]:
             return None
         return max(0.0, (total - last[2]) / (wall - last[1]) * 100.0)
+
+
+def run_queue_wait(pid: int) -> float:
+    """Seconds the threads of ``pid`` that still run have waited for a core; 0.0 if unknown."""
+    waited = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                waited += int(f.read().split()[1])  # on cpu, waiting on a run queue, slices: ns
+        except (OSError, ValueError, IndexError):
+            continue
+    return waited / 1e9
 
 
 def pending_for(runtime_dir: Path, now: float, pid: int | None = None) -> float | None:

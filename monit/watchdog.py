@@ -29,7 +29,7 @@ CALM_RESET = 600.0  # this long without a restart forgets earlier ones
 class Sample:
     """One cycle's observation of the unison program."""
 
-    cpu: float | None  # percent of one core, whole process tree; None: not running
+    cpu: float | None  # percent of one core the process tree ran or waited to run; None: not running
     pending_for: float | None = None  # seconds changes have waited for a sync
 
 
