@@ -25,6 +25,7 @@ class Readiness:
     cfg: Config
     client: supervisord.SupervisorClient
     clock: Callable[[], float]
+    caught_up: Callable[[], None] = lambda: None  # unison's output read so far (the first cycle's copies)
     unison_seen: float | None = None  # when watch-mode unison was first seen running
     first_cycle_syncs: bool = False  # a warm start without a one-shot: the first cycle is the initial sync
 
@@ -35,6 +36,7 @@ class Readiness:
     def ready(self, seconds: float) -> dict[str, Any]:
         """``watching``, ``seconds`` after the start, logged; what ``state.json`` gains with it: the
         initial sync done, when it was watch mode's first cycle."""
+        self.caught_up()
         seconds = round(seconds, 3)
         fields: dict[str, Any] = {}
         if self.first_cycle_syncs:

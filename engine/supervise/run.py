@@ -75,7 +75,7 @@ class Runner:
         self.marker = health.Marker(cfg.runtime_dir)
         self.stopper = StopSequence(cfg, self.client, self.observer, sync, clock)
         self.started = clock()  # when the start-up sequence began (seconds_to_ready counts from here)
-        self.readiness = Readiness(cfg, self.client, clock)
+        self.readiness = Readiness(cfg, self.client, clock, caught_up=self.observer.follow)
         # the watchdog: a thread of this process (monit/loop.py), started with supervisord
         self.start_watchdog = watchdog or WatchdogThread.start
         self.watchdog: WatchdogHandle | None = None
