@@ -136,7 +136,7 @@ def test_a_stop_during_the_warm_start_initial_sync_carries_both_ways(engine: Eng
     if one_shot:
         engine.wait_event("initial_sync.start", cold=False)
     else:
-        engine.wait_event("initial_sync.in_watch_mode")
+        engine.wait_event("initial_sync.start", in_watch_mode=True)
     write(engine.app / names[10], "app write during the initial sync\n")
     write(engine.host / names[20], "host write during the initial sync\n")
     stop(engine)

@@ -142,7 +142,7 @@ def test_after_a_cold_and_a_warm_start_watch_mode_scans_only_the_first_edit(
         assert not scanned(engine, "bulk/d3/file63.txt", before), f"unison scanned everything after {start}"
         assert engine.terminate() == 0
     assert len(engine.events("unison.trusts_archive")) == 1
-    assert len(engine.events("initial_sync.in_watch_mode")) == 1
+    assert len(engine.events("initial_sync.start", in_watch_mode=True)) == 1
 
 
 def scanned(engine: Engine, rel: str, after: int = 0) -> bool:

@@ -58,7 +58,7 @@ def test_a_warm_start_syncs_what_changed_while_stopped_before_watching(engine: E
     assert not (engine.app / "docs").exists() and not (engine.host / "src/d4/f120.txt").exists()
     assert os.readlink(engine.app / "src/link") == "d2/f060.txt"
     assert len(engine.events("initial_sync.unison.done")) == 0  # no one-shot, cold or warm
-    assert len(engine.events("initial_sync.in_watch_mode")) == 1
+    assert len(engine.events("initial_sync.start", in_watch_mode=True)) == 1
     assert len([e for e in engine.events("initial_sync.done") if e.get("in_watch_mode")]) == 1
     assert engine.status()["initial_sync_done"] is True
     assert not engine.events("conflict") and engine.status()["conflicts"]["count"] == 0
@@ -70,7 +70,7 @@ def test_a_kill_during_the_warm_start_s_first_cycle_loses_nothing(engine: Engine
     synced_once(engine)
     change_both_sides(engine)
     engine.start()
-    engine.wait_event("initial_sync.in_watch_mode")
+    engine.wait_event("initial_sync.start", in_watch_mode=True)
     crash.kill_unison(engine)  # once it runs: its first cycle is under way or just done
     assert crash.kill_engine(engine) > 0
     engine.start().wait_watching()

@@ -185,7 +185,10 @@ def bring_up(
         return steps.cold_start(cfg, stop, usable)
     if deferred is not None and steps.watch_syncs(cfg, bare_at_start):
         trust.TrustedArchive.take(cfg.runtime_dir)  # an earlier run's: this start trusts no archive
-        log.info("initial_sync.in_watch_mode", hint="warm start: watch mode's first cycle syncs in full")
+        where = {"src": str(cfg.unison_src), "dest": str(cfg.unison_dest)}
+        log.info(
+            "initial_sync.start", **where, cold=False, in_watch_mode=True
+        )  # its first cycle syncs in full
         deferred()
         return []
     reported = steps.one_shot(cfg, stop, bare_at_start)
