@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import resource
 import signal
 import subprocess
 import threading
@@ -21,6 +22,7 @@ import structlog
 
 from engine.config import Config
 from engine.fs import owners
+from engine.state.scancost import ScanCost
 from engine.state.trust import TrustedArchive
 from engine.unison import reasons, reports
 from engine.unison.launch import (
@@ -65,9 +67,11 @@ def sync_once(
     (docker-sync #497).  ``extra_args`` go after the usual ones; a set
     ``stop`` kills unison and raises :class:`Interrupted`.  A pass with no
     failure leaves a :class:`TrustedArchive`: the watch-mode unison started
-    next may skip its first scan (patch 0006).
+    next may skip its first scan (patch 0006), and the pass's CPU in UNISON
+    (:mod:`engine.state.scancost`): what a full scan costs, the pace of watch
+    mode's periodic rescans when its first cycle scans nothing.
     """
-    started, began = time.monotonic(), time.time()
+    started, began, cpu_before = time.monotonic(), time.time(), _children_cpu()
     TrustedArchive.take(cfg.runtime_dir)  # an earlier pass's, if any: this one decides
     deadline = None if timeout is None else started + timeout
     dog = Watchdog.for_config(cfg, stall_after=math.inf)  # a one-shot reports no pending changes
@@ -115,7 +119,14 @@ def sync_once(
             TrustedArchive(began).save(cfg.runtime_dir)
         except OSError as e:  # no runtime folder yet: watch mode scans in full, as stock
             log.debug("trusted_archive.unwritten", error=str(e))
+        ScanCost(max(0.0, _children_cpu() - cpu_before)).save(cfg.unison_dir)
     return items
+
+
+def _children_cpu() -> float:
+    """The CPU seconds (user and system) of the child processes this process has waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_watched(

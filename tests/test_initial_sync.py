@@ -16,6 +16,7 @@ from engine.config import Config
 from engine.fs import access
 from engine.startup import coldstart, fastcopy, initial_sync, safety
 from engine.startup.initial_sync import OWNER_MARK, Steps, bring_up, precopy
+from engine.state import trust
 from engine.unison import launch, reports
 from monit import oneshot
 from tests.helpers import folders_config, owners_of, same_trees, write
@@ -27,9 +28,17 @@ FAILED = reports.Report("src/a.txt", "app", "Permission denied")
 class StandIns:
     """Stand-ins for every step of :func:`bring_up`, each noting its name in ``done`` when run."""
 
-    def __init__(self, cold: bool = False, reported: list[reports.Event] | None = None) -> None:
+    def __init__(
+        self,
+        cold: bool = False,
+        reported: list[reports.Event] | None = None,
+        watch_syncs: bool = False,
+        deferred: bool = False,
+    ) -> None:
         self.done: list[str] = []
+        self.deferred = deferred
         self.cold = cold
+        self.watch_syncs = watch_syncs
         self.reported = reported or []
         self.stops: list[threading.Event | None] = []
 
@@ -68,7 +77,12 @@ class StandIns:
             self.done.append("cold_wanted")
             return self.cold
 
+        def watch_syncs(cfg: Config, bare_at_start: bool) -> bool:
+            self.done.append("watch_syncs")
+            return self.watch_syncs
+
         return Steps(
+            watch_syncs=watch_syncs,
             check_access=self.step("check_access", failing.get("check_access")),
             record_roots=self.recorded("record_roots", failing.get("record_roots")),
             probe_roots=self.step("probe_roots"),
@@ -85,6 +99,7 @@ class StandIns:
             checked=lambda: self.done.append("checked"),
             synced=lambda: self.done.append("synced"),
             steps=self.steps(**failing),
+            deferred=(lambda: self.done.append("deferred")) if self.deferred else None,
         )
 
 
@@ -97,6 +112,34 @@ def test_a_warm_start_checks_then_runs_unisons_one_shot(tmp_path: Path) -> None:
     assert run.bring_up(folders_config(tmp_path), stop) == [FAILED]
     assert run.done == [*CHECKS, "one_shot", "synced"]
     assert run.stops == [stop]  # a stop reaches unison's one-shot
+
+
+def test_a_warm_start_may_leave_the_initial_sync_to_watch_mode(tmp_path: Path) -> None:
+    """Issue 24: ``run`` (``deferred`` given) runs no one-shot when the warm start allows it; a trusted
+    archive an earlier run left is dropped (watch mode must scan)."""
+    cfg = folders_config(tmp_path)
+    cfg.runtime_dir.mkdir(parents=True, exist_ok=True)
+    trust.TrustedArchive(1.0).save(cfg.runtime_dir)
+    run = StandIns(watch_syncs=True, deferred=True)
+    assert run.bring_up(cfg, threading.Event()) == []
+    assert run.done == [*CHECKS, "watch_syncs", "deferred"]
+    assert trust.TrustedArchive.take(cfg.runtime_dir) is None
+    for deferred, allowed in ((True, False), (False, True)):  # not allowed, or precopy: the one-shot
+        run = StandIns(watch_syncs=allowed, deferred=deferred)
+        run.bring_up(cfg, threading.Event())
+        assert "one_shot" in run.done and "deferred" not in run.done
+
+
+def test_a_warm_start_keeps_the_one_shot_for_the_guard_and_the_owner_walk(tmp_path: Path) -> None:
+    cfg = folders_config(tmp_path)
+    assert not initial_sync.left_to_watch_mode(cfg, bare_at_start=False)  # no archive: not warm
+    (cfg.unison_dir / "ar0123").write_text("archive")
+    assert not initial_sync.left_to_watch_mode(cfg, bare_at_start=False)  # the owner never recorded
+    initial_sync.record_owner(cfg)
+    assert initial_sync.left_to_watch_mode(cfg, bare_at_start=False)
+    assert not initial_sync.left_to_watch_mode(cfg, bare_at_start=True)  # a root is empty: the guard asks
+    (cfg.unison_dir / OWNER_MARK).write_text("1:1 /elsewhere", encoding="utf-8")
+    assert not initial_sync.left_to_watch_mode(cfg, bare_at_start=False)  # the owner changed: the walk
 
 
 def test_a_cold_start_checks_then_copies(tmp_path: Path) -> None:

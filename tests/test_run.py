@@ -240,6 +240,28 @@ def test_watching_waits_for_unisons_first_cycle_but_not_for_ever(tmp_path: Path)
     assert readiness.FSMONITOR_WAIT < watching["seconds_to_ready"] <= readiness.FSMONITOR_WAIT + 2 * run.POLL
 
 
+def test_a_warm_start_left_to_watch_mode_is_watching_once_its_first_cycle_synced(tmp_path: Path) -> None:
+    """Issue 24: no one-shot ran, so that cycle is the initial sync; ``watching`` (and health) wait for it
+    past FSMONITOR_WAIT, then the initial sync is done."""
+    for first_cycle_done in (False, True):
+        clock, waits = FakeClock(50.0), int(readiness.FSMONITOR_WAIT / run.POLL) + 5
+        runner, _, _ = supervised(_folder(tmp_path / str(first_cycle_done)), clock, waits=waits)
+        runner.note(initial_sync_done=False)
+        runner.readiness.defer()
+        fsmonitor_runs(runner, first_cycle_done=first_cycle_done)
+        with capture_logs() as logs:
+            runner._supervise()
+        names = [e["event"] for e in logs]
+        if not first_cycle_done:
+            assert "watching" not in names and "health" not in names
+            assert not shared.RunState.load(runner.cfg.runtime_dir).initial_sync_done
+            continue
+        assert names.index("initial_sync.done") < names.index("watching")
+        (done,) = [e for e in logs if e["event"] == "initial_sync.done"]
+        assert (done["in_watch_mode"], done["owner_checked"]) == (True, 0)
+        assert runner.state.initial_sync_done and runner.state.initial_sync_at
+
+
 def test_a_supervisord_that_exits_fails_the_run(tmp_path: Path) -> None:
     runner, process, _ = supervised(tmp_path, FakeClock(0.0), waits=3)
     process.returncode = 1
@@ -273,7 +295,7 @@ def started(
 
     monkeypatch.setattr(supervisord, "spawn", spawn)
 
-    def bring_up(cfg: Config, stop: Any, usable: Any, checked: Any, synced: Any) -> list[Any]:
+    def bring_up(cfg: Config, stop: Any, usable: Any, checked: Any, synced: Any, **_: Any) -> list[Any]:
         checked()
         usable() if cold else synced()
         return []
@@ -324,7 +346,7 @@ def test_a_start_that_fails_after_the_volume_was_usable_takes_the_marker_away(
     runner, _ = started(tmp_path, monkeypatch, cold=True)
     marked: list[bool] = []
 
-    def bring_up(cfg: Config, stop: Any, usable: Any, checked: Any, synced: Any) -> list[Any]:
+    def bring_up(cfg: Config, stop: Any, usable: Any, checked: Any, synced: Any, **_: Any) -> list[Any]:
         checked()
         usable()
         marked.append(runner.marker.path.exists())
@@ -375,3 +397,8 @@ def test_a_stop_takes_the_marker_away_and_moves_only_as_allowed(
     assert not runner.marker.path.exists()
     S = shared.State
     assert moves == [S.INITIAL_SYNC, *([S.INDEXING] if cold else []), S.WATCHING, S.STOPPING]
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path

@@ -14,8 +14,10 @@ nor left so by an interrupted transfer.
 What remains here is the safety net for what unison does not create: files
 the app writes into ``APP_VOLUME`` as another user (an app container running
 as root) are given ``OWNER_UID:GROUP_ID`` when the fsmonitor sees them settle
-(:meth:`Owners.settled`), after a one-shot run (:func:`after_one_shot`) and by
-a walk after lost events.  Host files are never chowned afterwards: whatever
+(:meth:`Owners.settled`), after a one-shot run (:func:`after_one_shot`), when
+watch-mode unison reports copying them to the host (a file written while the
+sync was stopped, found by a warm start's first cycle: ``run`` calls
+:meth:`Owners.copied`) and by a walk after lost events.  Host files are never chowned afterwards: whatever
 owner a host file has, the host user (or unison, rightly) gave it.
 """
 

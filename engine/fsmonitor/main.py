@@ -28,6 +28,7 @@ from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.select_loop import serve, write_lines
 from engine.fsmonitor.verifier import VerifierThread
 from engine.state import shared
+from engine.state.scancost import ScanCost
 
 log = structlog.get_logger("fsmonitor")
 
@@ -52,11 +53,15 @@ def wire(cfg: Config, roots: shared.Roots) -> Wired:
     verifier = VerifierThread(
         ignored, cfg.verify_interval, fold=fold, perms=perms, host=host, since=cfg.trusted_since
     )
+    carried = ScanCost.load(cfg.unison_dir)
     monitor = build_monitor(
         watcher,
         differs if perms == PERMS else functools.partial(differs, perms=perms),
         rescan_interval=cfg.rescan_interval,
         rescan_paced=cfg.rescan_paced,
+        carried_cost=0.0 if carried is None else carried.cpu_seconds,
+        trusted=cfg.trusted_since is not None,
+        remember=lambda cost: ScanCost(cost).save(cfg.unison_dir),
         status_file=status_dir / "fsmonitor.json" if status_dir.is_dir() else None,
         listeners=() if owners is None else (owners,),
         verifier=verifier,

@@ -188,6 +188,9 @@ def build_monitor(
     *,
     rescan_interval: float = 0.0,
     rescan_paced: bool = True,
+    carried_cost: float = 0.0,
+    trusted: bool = False,
+    remember: Callable[[float], None] = lambda cost: None,
     unison_cpu: Callable[[], float | None] = unison_cpu,
     status_file: Path | None = None,
     wall: Callable[[], float] = time.time,
@@ -201,13 +204,22 @@ def build_monitor(
     one); ``wall`` the wall clock for its timestamps; ``verifier`` is told the
     roots once unison named both; ``guard``: a host that folds names;
     ``unison_cpu`` unison's CPU seconds, the pace of the periodic rescans when
-    ``rescan_paced`` (SYNC_RESCAN_INTERVAL unset).
+    ``rescan_paced`` (SYNC_RESCAN_INTERVAL unset), starting from the last
+    run's ``carried_cost`` (``remember`` keeps each one measured; ``trusted``:
+    the first cycle scans nothing, patch 0006).
     """
     publisher = Publisher(status_file)  # first: the others tell it what changed
     previous = shared.FsmonitorStatus.load(status_file) if status_file else None
     cycles = Cycles.resume(previous or shared.FsmonitorStatus(), wall)
     settler, still_differs, hygiene = Settler(), StillDiffers(watcher.roots, differs), Hygiene()
-    rescans = Rescans(rescan_interval, cpu=unison_cpu, paced=rescan_paced)
+    rescans = Rescans(
+        rescan_interval,
+        paced=rescan_paced,
+        cpu=unison_cpu,
+        cost=carried_cost,
+        trusted=trusted,
+        remember=remember,
+    )
     full_sync = FullSyncRequest()
     case = CaseScreen(publisher.changed, guard)
     commands = Commands(

@@ -14,7 +14,10 @@ the user chose that cost).  At 10k files a scan costs a few hundredths of a seco
 and the interval holds; at 400k it costs seconds, and an idle engine would
 otherwise spend ~1% of a core on rescans alone, beside the drift verifier,
 which compares both trees within its own budget anyway.  Overflows, flushes
-and rechecks are never delayed.
+and rechecks are never delayed.  The cost measured is kept in UNISON
+(:mod:`engine.state.scancost`): a start whose first cycle scans nothing (the
+archive trusted, patch 0006) paces its first periodic rescan by the last
+run's.
 """
 
 from __future__ import annotations
@@ -63,7 +66,9 @@ class Rescans:
     next_at: float | None = None
     paced: bool = True  # False: SYNC_RESCAN_INTERVAL was set, and is kept whatever a scan costs
     cpu: Callable[[], float | None] = field(default=unison_cpu)
-    cost: float = 0.0  # unison's CPU seconds over the last full scan measured
+    cost: float = 0.0  # unison's CPU seconds over the last full scan measured (or the last run's)
+    trusted: bool = False  # the first cycle scans nothing (patch 0006): it sets no cost
+    remember: Callable[[float], None] = field(default=lambda cost: None)  # a cost measured, for the next run
     scan_began: float | None = None  # unison's CPU when the full scan under way began
     last_full: float | None = None  # when that full scan began (monotonic)
 
@@ -72,7 +77,7 @@ class Rescans:
         return max(self.interval, self.cost / RESCAN_BUDGET) if self.paced else self.interval
 
     def _full_scan(self, now: float) -> None:
-        if self.scan_began is None:
+        if self.scan_began is None and not self.trusted:
             self.scan_began = self.cpu()
             self.last_full = now
         if self.interval > 0:
@@ -100,7 +105,8 @@ class Rescans:
         self._full_scan(now)
 
     def cycle_ended(self, now: float) -> None:
-        """unison waits again: a full scan under way is over, its cost sets the pace."""
+        """unison waits again: a full scan under way is over, its cost sets the pace (and is remembered)."""
+        self.trusted = False  # a trusted first cycle is over: what unison scans from now on is measured
         if self.scan_began is None or self.last_full is None:
             return
         spent = self.cpu()
@@ -109,4 +115,5 @@ class Rescans:
             if self.interval > 0:
                 self.next_at = self.last_full + self.pause()
             log.info("rescan.cost", cpu_seconds=round(self.cost, 3), next_in=round(self.pause(), 1))
+            self.remember(self.cost)
         self.scan_began = self.last_full = None

@@ -18,6 +18,7 @@ from engine import exits
 from engine.config import Config
 from engine.fs import access, chown
 from engine.startup import coldstart, fastcopy, probe, runtime, safety
+from engine.state import trust
 from engine.unison import emptied, launch, reasons, reports
 from monit import oneshot
 
@@ -118,6 +119,24 @@ def record_roots(cfg: Config) -> bool:
     return emptied.emptied(cfg) is not None
 
 
+def left_to_watch_mode(cfg: Config, bare_at_start: bool) -> bool:
+    """May this warm start leave its initial sync to watch mode's first cycle (issue 24)?
+
+    A one-shot loads both archives and checks every file; watch-mode unison
+    started after it loads them again (a second or two at 400k files).  When
+    nothing asks for the one-shot itself, watch mode's first cycle is the
+    initial sync: one load, one full scan (stock, no archive trusted), and
+    ``watching`` waits for it to end.  The one-shot stays when a root is
+    empty now (the mass-deletion guard is its question) or the owner of
+    APP_VOLUME must be walked (OWNER_UID/GROUP_ID changed).
+    """
+    return (
+        not bare_at_start
+        and launch.has_archive(cfg)
+        and _read(cfg.unison_dir / OWNER_MARK) == _owner_mark(cfg)
+    )
+
+
 @dataclass(frozen=True)
 class Steps:
     """What :func:`bring_up` runs, in its order; tests give stand-ins (STYLE 9)."""
@@ -128,6 +147,7 @@ class Steps:
     cold_wanted: Callable[[Config], bool] = coldstart.wanted
     cold_start: Callable[[Config, threading.Event, Callable[[], None]], list[reports.Event]] = cold_start
     one_shot: Callable[[Config, threading.Event | None, bool], list[reports.Event]] = initial_sync
+    watch_syncs: Callable[[Config, bool], bool] = left_to_watch_mode
 
 
 STEPS = Steps()
@@ -140,12 +160,16 @@ def bring_up(
     checked: Callable[[], None] = lambda: None,
     synced: Callable[[], None] = lambda: None,
     steps: Steps = STEPS,
+    deferred: Callable[[], None] | None = None,
 ) -> list[reports.Event]:
     """The start-up sequence of ``run`` and ``precopy``, after :func:`runtime.prepare`.
 
     Preflight, then (``checked``) the initial sync: a cold start's fast copy
     when it is wanted (``usable`` once the copy is complete), else unison's
     one-shot run with the mass-deletion guard (``synced`` once it is done).
+    Given ``deferred`` (``run``; not ``precopy``, which must sync itself), a
+    warm start that :func:`left_to_watch_mode` allows runs no one-shot:
+    ``deferred`` is called, and watch mode's first cycle is the initial sync.
     Which folder each root is now is saved first (:func:`emptied.record`):
     what a root emptied later while running is compared with.
     Raises one of START_FAILURES, :class:`fastcopy.Stopped` when ``stop``
@@ -159,6 +183,14 @@ def bring_up(
     checked()
     if steps.cold_wanted(cfg):
         return steps.cold_start(cfg, stop, usable)
+    if deferred is not None and steps.watch_syncs(cfg, bare_at_start):
+        trust.TrustedArchive.take(cfg.runtime_dir)  # an earlier run's: this start trusts no archive
+        where = {"src": str(cfg.unison_src), "dest": str(cfg.unison_dest)}
+        log.info(
+            "initial_sync.start", **where, cold=False, in_watch_mode=True
+        )  # its first cycle syncs in full
+        deferred()
+        return []
     reported = steps.one_shot(cfg, stop, bare_at_start)
     synced()
     return reported

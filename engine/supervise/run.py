@@ -1,8 +1,9 @@
 """``run``: prepare, initial sync, supervise, flush at stop.
 
 Check the volumes and the mass-deletion guard; a one-shot unison brings
-APP_VOLUME to the host's content (a quick scan on a warm start, with
-archives kept in UNISON) and sets its owner (:mod:`engine.startup`); then
+APP_VOLUME to the host's content and sets its owner (:mod:`engine.startup`;
+a warm start, with archives kept in UNISON, mostly leaves that to watch
+mode's first cycle, which ``watching`` then waits for); then
 supervisord runs watch-mode unison, ``run`` starts the watchdog thread, and
 ``state.json`` says ``watching`` as soon as unison runs (its first scan finds
 nothing left to do, and anything changed meanwhile is in that scan or in the
@@ -16,6 +17,7 @@ exits 0.  ``state.json`` moves only as :mod:`engine.supervise.transitions` allow
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import threading
@@ -73,7 +75,7 @@ class Runner:
         self.marker = health.Marker(cfg.runtime_dir)
         self.stopper = StopSequence(cfg, self.client, self.observer, sync, clock)
         self.started = clock()  # when the start-up sequence began (seconds_to_ready counts from here)
-        self.readiness = Readiness(cfg, self.client, clock)
+        self.readiness = Readiness(cfg, self.client, clock, caught_up=self.observer.follow)
         # the watchdog: a thread of this process (monit/loop.py), started with supervisord
         self.start_watchdog = watchdog or WatchdogThread.start
         self.watchdog: WatchdogHandle | None = None
@@ -130,7 +132,8 @@ class Runner:
         self.started = self.clock()
         crashed = leftovers.begin(cfg)  # the run before did not stop: what its unison left is looked for
         try:
-            self.observer.take(bring_up(cfg, self.stop, self._usable, self._checked, self._synced))
+            up = functools.partial(bring_up, deferred=self.readiness.defer)  # run may leave it to watch mode
+            self.observer.take(up(cfg, self.stop, self._usable, self._checked, self._synced))
         except fastcopy.Stopped:  # the cold start said what it carried and what the next start resumes
             return self._finish(flush=False)
         except oneshot.Interrupted:  # the warm start's one-shot: the flush is that pass again
@@ -167,10 +170,8 @@ class Runner:
                 log.error("supervisord.exited", status=self.supervisor.returncode)
                 self.set_state(shared.State.FAILED, error="supervisord exited")
                 return exits.FAILED
-            if not watching and self.readiness.watching():
-                watching = True
-                self.set_state(shared.State.WATCHING)
-                log.info("watching", seconds_to_ready=round(self.clock() - self.started, 3))
+            if not watching and (watching := self.readiness.watching()):
+                self.set_state(shared.State.WATCHING, **self.readiness.ready(self.clock() - self.started))
             if watching:
                 self._check()
                 self.marker.update(self.state)

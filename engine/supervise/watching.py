@@ -26,7 +26,7 @@ from collections.abc import Callable
 import structlog
 
 from engine.config import Config
-from engine.fs import access, compare, paths
+from engine.fs import access, compare, owners, paths
 from engine.state import shared
 from engine.unison import conflicts, emptied, leftovers, reports, standing, transcript
 
@@ -63,6 +63,7 @@ class Watching:
         self.follower = transcript.Follower(cfg.runtime_dir / transcript.FILE)
         self.checked_at: float | None = None
         self.keeper = conflicts.Keeper(cfg)
+        self.owners = owners.Owners.for_config(cfg)  # root: the app side's owner for what the app wrote
         self.written: dict[tuple[str, str], float] = {}  # (side, folder) unison wrote into -> when
         self.root_mode_said = False
         self.restarts_seen = 0  # watch-mode unison's restarts already looked after (recover)
@@ -73,9 +74,14 @@ class Watching:
     def take(self, events: list[reports.Event], log_transfers: bool = False) -> None:
         """What a one-shot unison reported (the initial sync, the flush): problems, conflicts."""
         if log_transfers:
-            self._log_transfers(events)
+            _log_transfers(events)
         self.tracker.take(self._wanted(events))
         self.keeper.take(e for e in events if isinstance(e, reports.Conflict))
+        if self.owners is not None:  # a file the app wrote while stopped crosses in watch mode's first scan
+            app = self.owners.app_root
+            self.owners.copied(
+                [(app, e.path) for e in events if isinstance(e, reports.Transfer) and e.source == "app"]
+            )
         now = self.clock()
         for e in events:
             if isinstance(e, reports.Transfer):
@@ -110,14 +116,6 @@ class Watching:
                 log.debug("unison.output", text=text)
         out.flush()
         self.take(events, log_transfers=True)
-
-    @staticmethod
-    def _log_transfers(events: list[reports.Event]) -> None:
-        transfers = [e for e in events if isinstance(e, reports.Transfer)]
-        for t in transfers[:MAX_TRANSFERS_LOGGED]:
-            log.info(_VERBS.get(t.action, "sync.copied"), path=t.path, **{"from": t.source, "to": t.target})
-        if len(transfers) > MAX_TRANSFERS_LOGGED:
-            log.info("sync.more", paths=len(transfers) - MAX_TRANSFERS_LOGGED)
 
     def check(self) -> tuple[bool, str | None]:
         """(checked now, why a root is unusable or None); checks at most every CHECK_EVERY s."""
@@ -215,3 +213,11 @@ def unreadable(path: str) -> bool:
     except OSError:
         return False
     return False
+
+
+def _log_transfers(events: list[reports.Event]) -> None:
+    transfers = [e for e in events if isinstance(e, reports.Transfer)]
+    for t in transfers[:MAX_TRANSFERS_LOGGED]:
+        log.info(_VERBS.get(t.action, "sync.copied"), path=t.path, **{"from": t.source, "to": t.target})
+    if len(transfers) > MAX_TRANSFERS_LOGGED:
+        log.info("sync.more", paths=len(transfers) - MAX_TRANSFERS_LOGGED)
