@@ -93,7 +93,7 @@ def test_a_conflict_without_a_kill_between_the_writes_is_still_a_violation() -> 
     tree, window = _rewritten_across_a_kill(kill_first=False)
     latest = {"b/a/b": _file(b"rewritten")}
     assert check(tree, window, latest, latest, [("b/a/b", b"made")]) == [
-        "a conflict copy of b/a/b, which was not edited concurrently"
+        "a conflict copy of b/a/b, which was not edited concurrently: b'made'"
     ]
 
 
@@ -105,7 +105,7 @@ def test_after_a_kill_the_last_write_is_never_lost() -> None:
     ]
     assert check(tree, window, earlier, earlier, [("b/a/b", b"other")]) == [
         "b/a/b: expected file 0o644 9 B b'rewritten', found file 0o644 4 B b'made'",
-        "a conflict copy of b/a/b, which was not edited concurrently",
+        "a conflict copy of b/a/b, which was not edited concurrently: b'other'",
     ]
 
 
@@ -120,7 +120,48 @@ def test_a_save_known_synced_before_the_kill_opens_no_window() -> None:
     window.killed()
     answer = {"f": _file(b"answer")}
     assert check(tree, window, answer, answer, [("f", b"first")]) == [
-        "a conflict copy of f, which was not edited concurrently"
+        "a conflict copy of f, which was not edited concurrently: b'first'"
+    ]
+
+
+def _answered_killed_then_renamed(kill: bool = True) -> tuple[Tree, Window]:
+    """Seed 9000: the app saved b/a/a, it synced (recorded), the host answered and the engine was
+    killed (the answer carried to the app, not recorded), then the host renamed b/a/a to b/a/X.txt.
+    The restarted unison saw the host's deletion of b/a/a against the app's change (the carried
+    answer): the deletion won and the answer was kept as a conflict copy of b/a/a."""
+    tree, window = Tree(), Window()
+    tree.set_file("b/a/a", b"app#1;")
+    window.wrote("b/a/a", b"app#1;")
+    window.synced("b/a/a")
+    tree.set_file("b/a/a", b"host#17;")
+    window.wrote("b/a/a", b"host#17;")
+    if kill:
+        window.killed()
+    tree.move("b/a/a", "b/a/X.txt")  # as the rename rule does
+    window.wrote("b/a/X.txt", b"host#17;")
+    return tree, window
+
+
+def test_a_sync_a_kill_left_unrecorded_and_a_rename_made_a_conflict_of_is_no_violation() -> None:
+    tree, window = _answered_killed_then_renamed()
+    renamed = {"b/a/X.txt": _file(b"host#17;")}
+    assert check(tree, window, renamed, renamed, [("b/a/a", b"host#17;")]) == []
+
+
+def test_a_copy_of_the_recorded_save_or_without_a_kill_is_still_a_violation() -> None:
+    tree, window = _answered_killed_then_renamed()
+    renamed = {"b/a/X.txt": _file(b"host#17;")}
+    assert check(tree, window, renamed, renamed, [("b/a/a", b"app#1;")]) == [
+        "a conflict copy of b/a/a, which was not edited concurrently: b'app#1;'"
+    ]
+    tree, window = _answered_killed_then_renamed(kill=False)
+    assert check(tree, window, renamed, renamed, [("b/a/a", b"host#17;")]) == [
+        "a conflict copy of b/a/a, which was not edited concurrently: b'host#17;'"
+    ]
+    # the answer itself must still be in the tree
+    tree, window = _answered_killed_then_renamed()
+    assert check(tree, window, {}, {}, [("b/a/a", b"host#17;")]) == [
+        "b/a/X.txt: expected file 0o644 8 B b'host#17;', found nothing"
     ]
 
 
