@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fuzz.machine import SyncMachine
-from tests.fuzz.model import Concurrent, Tree, Window, check
+from tests.fuzz.model import Concurrent, Race, Tree, Window, check, settled
 from tests.fuzz.races import rm_rf
 from tests.fuzz.rig import STATS
 
@@ -193,6 +193,39 @@ def test_a_deletion_undone_without_a_kill_or_with_other_bytes_is_still_a_violati
     tree, window = _made_then_killed_then_deleted()
     other = {"y.md": ("dir", 0o755), "y.md/b": _file(b"other")}
     assert check(tree, window, other, other) == ["y.md/b: expected nothing, found file 0o644 5 B b'other'"]
+
+
+def test_what_a_window_allowed_is_what_the_next_window_expects() -> None:
+    """Seed 9001: the host saved x.txt, the app answered, the engine was killed (the answer
+    carried, not recorded), the app renamed x.txt to b; the restarted unison brought x.txt back
+    (the host's side of it changed, the preferred side).  Allowed at that quiescent point; the
+    next one called it a file that should not be there."""
+    tree, window = Tree(), Window()
+    tree.set_file("x.txt", b"app#3;")
+    window.wrote("x.txt", b"app#3;")
+    window.killed()
+    tree.move("x.txt", "b")
+    window.wrote("b", b"app#3;")
+    back = {"b": _file(b"app#3;"), "x.txt": _file(b"app#3;")}
+    assert check(tree, window, back, back) == []
+    settled(tree, back)
+    assert check(tree, Window(), back, back) == []
+    # and the next window still checks against it
+    assert check(tree, Window(), {"b": _file(b"app#3;")}, {"b": _file(b"app#3;")}) == [
+        "x.txt: expected file 0o644 6 B b'app#3;', found nothing"
+    ]
+
+
+def test_after_a_race_the_model_takes_what_it_left() -> None:
+    tree, window = Tree({"a": ("dir", 0o755)}), Window()
+    tree.set_file("a/f", b"old")
+    tree.set_file("a/g", b"g")
+    window.races.append(Race("a/f", "a", "app", dict(tree.entries), b"edit"))
+    tree.remove("a")
+    left = {"a": ("dir", 0o755), "a/f": _file(b"edit")}
+    assert check(tree, window, left, left) == []
+    settled(tree, left)
+    assert tree.entries == left
 
 
 class _Ended:

@@ -277,6 +277,15 @@ def check(
     return wrong
 
 
+def settled(tree: Tree, found: dict[str, Entry]) -> None:
+    """After a check found nothing wrong: the model takes the trees as they are (``found``), for
+    the next window expects what the last one's exceptions left, not what the model said before:
+    either write of a concurrent edit, what a race left, an earlier version or a deletion a kill
+    undid (seed 9001: x.txt, renamed away by the app after a kill, came back; the next window's
+    check called it a stray file)."""
+    tree.entries = dict(found)
+
+
 def caught_in_progress(data: bytes, writes: Sequence[bytes]) -> bool:
     """``data`` (a kept copy) is what one of ``writes`` had put in the file so far: a proper
     prefix of it, ``b''`` right after the truncation."""
