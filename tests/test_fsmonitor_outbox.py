@@ -15,10 +15,12 @@ import pytest
 from engine.fs.compare import differs
 from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.casescreen import CaseScreen
+from engine.fsmonitor.copyhold import CopyHold
 from engine.fsmonitor.cycles import Cycles, Publisher
 from engine.fsmonitor.differ import StillDiffers
 from engine.fsmonitor.hygiene import Hygiene
 from engine.fsmonitor.inotify import Watcher
+from engine.fsmonitor.monitor import present
 from engine.fsmonitor.outbox import Outbox
 from engine.fsmonitor.protocol import Protocol
 from engine.fsmonitor.settle import Settler
@@ -68,6 +70,7 @@ def make_rig(tmp_path: Path, replicas: int = 2, fold: bool = False) -> Rig:
         CaseScreen(publisher.changed, guard),
         Protocol(FakeBackend()),
         publisher,
+        CopyHold(lambda rel: present(watcher.roots, rel)),
     )
     return Rig(host, app, outbox, tmp_path / "fsmonitor.json")
 
