@@ -15,10 +15,12 @@ import pytest
 from engine.fs.compare import differs
 from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.casescreen import CaseScreen
+from engine.fsmonitor.copyhold import HOLD, POLL, CopyHold
 from engine.fsmonitor.cycles import Cycles, Publisher
 from engine.fsmonitor.differ import StillDiffers
 from engine.fsmonitor.hygiene import Hygiene
 from engine.fsmonitor.inotify import Watcher
+from engine.fsmonitor.monitor import present
 from engine.fsmonitor.outbox import Outbox
 from engine.fsmonitor.protocol import Protocol
 from engine.fsmonitor.settle import Settler
@@ -68,6 +70,7 @@ def make_rig(tmp_path: Path, replicas: int = 2, fold: bool = False) -> Rig:
         CaseScreen(publisher.changed, guard),
         Protocol(FakeBackend()),
         publisher,
+        CopyHold(lambda rel: present(watcher.roots, rel)),
     )
     return Rig(host, app, outbox, tmp_path / "fsmonitor.json")
 
@@ -162,3 +165,47 @@ def test_drift_into_a_clash_stays_away_from_unison_and_shows_in_the_status(tmp_p
     rig.outbox.publish_changes(T)  # the clash made the status behind
     written = rig.written()
     assert written is not None and [c.paths for c in written.clashes] == [("README.md", "readme.md")]
+
+
+def _copy_in_app(rig: Rig) -> str:
+    (rig.app / "a").mkdir()
+    (rig.app / "a" / "a (conflict_on_2026-12-04)").write_text("the app's save")
+    return "a/a (conflict_on_2026-12-04)"
+
+
+def test_a_conflict_copy_still_in_a_replica_holds_what_would_go_to_unison(rig: Rig) -> None:
+    """Seed 7101: unison's next cycle deleted the folder a copy was kept in before ``run`` had
+    moved the copy to the store; until it is gone, the host's deletion of ``a`` waits."""
+    rig.outbox.protocol.handle("WAIT A")
+    copy = _copy_in_app(rig)
+    rig.outbox.copies.saw([copy], T)
+    assert rig.outbox.report({"a"}, T) == []
+    assert rig.outbox.protocol.pending == {}
+    assert rig.outbox.release(T + 0.5) == []  # still there
+    rig.outbox.publish(T + 0.5)
+    written = rig.written()
+    assert written is not None and written.pending_changes == 1  # held, and said so
+    (rig.app / copy).unlink()  # run moved it
+    assert rig.outbox.release(T + 0.6) == ["CHANGES A"]
+    assert rig.outbox.protocol.pending == {"H": {"a"}, "A": {"a"}}
+    assert rig.outbox.copies.deadline(T + 0.6) is None
+
+
+def test_a_copy_that_stays_holds_nothing_longer_than_the_hold(rig: Rig) -> None:
+    rig.outbox.protocol.handle("WAIT A")
+    copy = _copy_in_app(rig)
+    rig.outbox.copies.saw([copy], T)
+    assert rig.outbox.report({""}, T, always=True) == []  # a rescan waits too
+    assert rig.outbox.copies.deadline(T) == T + POLL
+    assert rig.outbox.copies.deadline(T + HOLD - 0.01) == pytest.approx(T + HOLD)
+    assert rig.outbox.release(T + HOLD) == ["CHANGES A"]
+    assert rig.outbox.protocol.pending == {"H": {""}, "A": {""}}
+    assert rig.outbox.report({"b"}, T + HOLD) == []  # the copy is old news: nothing held
+    assert rig.outbox.protocol.pending == {"H": {"", "b"}, "A": {"", "b"}}
+
+
+def test_other_ignored_names_hold_nothing(rig: Rig) -> None:
+    rig.outbox.protocol.handle("WAIT A")
+    (rig.app / "a.txt (notes)").write_text("not a copy")
+    rig.outbox.copies.saw(["a.txt (notes)"], T)
+    assert rig.outbox.report({"a.txt"}, T) == ["CHANGES A"]

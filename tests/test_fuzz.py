@@ -26,7 +26,7 @@ from engine.state.shared import FSMONITOR_FILE, FsmonitorStatus
 from engine.unison.conflicts import STORE
 from tests.fuzz import crash, machine, observe, owners, races
 from tests.fuzz.machine import SyncMachine
-from tests.fuzz.model import Race, Tree, Window, check
+from tests.fuzz.model import CONFLICT_COPY, Race, Tree, Window, check
 from tests.fuzz.rig import FLUSH, STATS, Rig, converged, flush, in_store
 from tests.helpers import Engine, read, snapshot, unison_temps, wait_for
 
@@ -307,6 +307,40 @@ def test_an_app_edit_the_host_deleted_after_it_crossed_is_no_loss_to_the_model(r
     window = Window(owner={"X.txt": "both"}, races=[race])
     host = snapshot(engine.host, skip=in_store, keep_temps=True)
     assert check(Tree({"X.txt": ("file", 0o644, b"before")}), window, host, host) == []
+
+
+def test_a_conflict_copy_kept_in_a_folder_the_host_deletes_next_reaches_the_store(rig: Rig) -> None:
+    """Seed 7101: the app saved a/a while the host ran ``rm -rf a``.  unison saw a/a deleted on
+    the host in one cycle (a conflict: the app's save kept as ``a/a (conflict_on_...)`` in the
+    app's a) and the folder deleted in the next, which took the copy with it before ``run`` had
+    moved it to the store.  The fsmonitor now holds unison's next cycle until the copy is gone."""
+    engine = rig.fresh()
+    (engine.host / "a").mkdir()
+    for name in ("a", "b"):
+        (engine.host / "a" / name).write_bytes(b"before")
+        owners.give(engine.host / "a" / name, owners.HOST_OWNER)
+    owners.give(engine.host / "a", owners.HOST_OWNER)
+    _quiet_and_flushed(engine)
+    pid = wait_for(lambda: crash.watching_unison(engine), 30, "watch-mode unison")
+    os.kill(pid, signal.SIGSTOP)  # the save and the file's deletion in one cycle: a conflict
+    try:
+        (engine.app / "a" / "a").write_bytes(b"the app's save")
+        (engine.host / "a" / "a").unlink()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(
+        lambda: (
+            [p for p in (engine.app / "a").iterdir() if CONFLICT_COPY.search(p.name)]
+            or [p for p in _kept(engine) if p.read_bytes() == b"the app's save"]
+        ),
+        30,
+        "the app's save kept",
+        detail=engine.logs,
+    )
+    shutil.rmtree(engine.host / "a")  # the rest of rm -rf a, at once
+    _quiet_and_flushed(engine)
+    assert [p.read_bytes() for p in _kept(engine)] == [b"the app's save"]
+    assert not (engine.app / "a").exists()
 
 
 def test_an_app_save_part_way_when_the_hosts_delete_wins_is_kept_as_far_as_it_got(rig: Rig) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fuzz.machine import SyncMachine
-from tests.fuzz.model import Concurrent, Tree, Window, check
+from tests.fuzz.model import Concurrent, Race, Tree, Window, check, settled
 from tests.fuzz.races import rm_rf
 from tests.fuzz.rig import STATS
 
@@ -93,7 +93,7 @@ def test_a_conflict_without_a_kill_between_the_writes_is_still_a_violation() -> 
     tree, window = _rewritten_across_a_kill(kill_first=False)
     latest = {"b/a/b": _file(b"rewritten")}
     assert check(tree, window, latest, latest, [("b/a/b", b"made")]) == [
-        "a conflict copy of b/a/b, which was not edited concurrently"
+        "a conflict copy of b/a/b, which was not edited concurrently: b'made'"
     ]
 
 
@@ -105,7 +105,7 @@ def test_after_a_kill_the_last_write_is_never_lost() -> None:
     ]
     assert check(tree, window, earlier, earlier, [("b/a/b", b"other")]) == [
         "b/a/b: expected file 0o644 9 B b'rewritten', found file 0o644 4 B b'made'",
-        "a conflict copy of b/a/b, which was not edited concurrently",
+        "a conflict copy of b/a/b, which was not edited concurrently: b'other'",
     ]
 
 
@@ -120,7 +120,48 @@ def test_a_save_known_synced_before_the_kill_opens_no_window() -> None:
     window.killed()
     answer = {"f": _file(b"answer")}
     assert check(tree, window, answer, answer, [("f", b"first")]) == [
-        "a conflict copy of f, which was not edited concurrently"
+        "a conflict copy of f, which was not edited concurrently: b'first'"
+    ]
+
+
+def _answered_killed_then_renamed(kill: bool = True) -> tuple[Tree, Window]:
+    """Seed 9000: the app saved b/a/a, it synced (recorded), the host answered and the engine was
+    killed (the answer carried to the app, not recorded), then the host renamed b/a/a to b/a/X.txt.
+    The restarted unison saw the host's deletion of b/a/a against the app's change (the carried
+    answer): the deletion won and the answer was kept as a conflict copy of b/a/a."""
+    tree, window = Tree(), Window()
+    tree.set_file("b/a/a", b"app#1;")
+    window.wrote("b/a/a", b"app#1;")
+    window.synced("b/a/a")
+    tree.set_file("b/a/a", b"host#17;")
+    window.wrote("b/a/a", b"host#17;")
+    if kill:
+        window.killed()
+    tree.move("b/a/a", "b/a/X.txt")  # as the rename rule does
+    window.wrote("b/a/X.txt", b"host#17;")
+    return tree, window
+
+
+def test_a_sync_a_kill_left_unrecorded_and_a_rename_made_a_conflict_of_is_no_violation() -> None:
+    tree, window = _answered_killed_then_renamed()
+    renamed = {"b/a/X.txt": _file(b"host#17;")}
+    assert check(tree, window, renamed, renamed, [("b/a/a", b"host#17;")]) == []
+
+
+def test_a_copy_of_the_recorded_save_or_without_a_kill_is_still_a_violation() -> None:
+    tree, window = _answered_killed_then_renamed()
+    renamed = {"b/a/X.txt": _file(b"host#17;")}
+    assert check(tree, window, renamed, renamed, [("b/a/a", b"app#1;")]) == [
+        "a conflict copy of b/a/a, which was not edited concurrently: b'app#1;'"
+    ]
+    tree, window = _answered_killed_then_renamed(kill=False)
+    assert check(tree, window, renamed, renamed, [("b/a/a", b"host#17;")]) == [
+        "a conflict copy of b/a/a, which was not edited concurrently: b'host#17;'"
+    ]
+    # the answer itself must still be in the tree
+    tree, window = _answered_killed_then_renamed()
+    assert check(tree, window, {}, {}, [("b/a/a", b"host#17;")]) == [
+        "b/a/X.txt: expected file 0o644 8 B b'host#17;', found nothing"
     ]
 
 
@@ -152,6 +193,39 @@ def test_a_deletion_undone_without_a_kill_or_with_other_bytes_is_still_a_violati
     tree, window = _made_then_killed_then_deleted()
     other = {"y.md": ("dir", 0o755), "y.md/b": _file(b"other")}
     assert check(tree, window, other, other) == ["y.md/b: expected nothing, found file 0o644 5 B b'other'"]
+
+
+def test_what_a_window_allowed_is_what_the_next_window_expects() -> None:
+    """Seed 9001: the host saved x.txt, the app answered, the engine was killed (the answer
+    carried, not recorded), the app renamed x.txt to b; the restarted unison brought x.txt back
+    (the host's side of it changed, the preferred side).  Allowed at that quiescent point; the
+    next one called it a file that should not be there."""
+    tree, window = Tree(), Window()
+    tree.set_file("x.txt", b"app#3;")
+    window.wrote("x.txt", b"app#3;")
+    window.killed()
+    tree.move("x.txt", "b")
+    window.wrote("b", b"app#3;")
+    back = {"b": _file(b"app#3;"), "x.txt": _file(b"app#3;")}
+    assert check(tree, window, back, back) == []
+    settled(tree, back)
+    assert check(tree, Window(), back, back) == []
+    # and the next window still checks against it
+    assert check(tree, Window(), {"b": _file(b"app#3;")}, {"b": _file(b"app#3;")}) == [
+        "x.txt: expected file 0o644 6 B b'app#3;', found nothing"
+    ]
+
+
+def test_after_a_race_the_model_takes_what_it_left() -> None:
+    tree, window = Tree({"a": ("dir", 0o755)}), Window()
+    tree.set_file("a/f", b"old")
+    tree.set_file("a/g", b"g")
+    window.races.append(Race("a/f", "a", "app", dict(tree.entries), b"edit"))
+    tree.remove("a")
+    left = {"a": ("dir", 0o755), "a/f": _file(b"edit")}
+    assert check(tree, window, left, left) == []
+    settled(tree, left)
+    assert tree.entries == left
 
 
 class _Ended:

@@ -10,6 +10,7 @@ import pytest
 from inotify_simple import Event
 from inotify_simple import flags as F
 
+from engine.config import BUILTIN_IGNORES
 from engine.config.ignore import IgnoreMatcher
 from engine.fs import watchmask
 from engine.fsmonitor import inotify
@@ -350,3 +351,27 @@ def test_unwatch_tree_removes_the_kernel_watches_below(root: Path) -> None:
     watcher.unwatch_tree("r", "a")
     assert len(fake.removed) == 2
     assert watcher.watch_count == 2  # the root and "ab"
+
+
+def test_a_conflict_copy_unison_made_is_told_apart_not_reported(root: Path) -> None:
+    """unison keeps a conflict's loser under an ignored name (a temp file renamed to it): never a
+    change for unison, but the monitor holds the next cycle until it is moved (seed 7101)."""
+    watcher = make_watcher(root, IgnoreMatcher(BUILTIN_IGNORES).ignored)
+    (root / "a").mkdir()
+    wait_for(lambda: watcher.read() is not None and watcher.watch_count == 2, 5, "a watch on a")
+    temp = root / "a" / ".unison.a.8f2e.unison.tmp"
+    temp.write_text("the app's save")
+    temp.rename(root / "a" / "a (conflict_on_2026-12-04)")
+    (root / "a" / "notes (draft)").write_text("not a copy")
+    copies: set[str] = set()
+    changed: Changes = set()
+
+    def read() -> bool:
+        batch = watcher.read()
+        copies.update(batch.copies)
+        changed.update(batch.changed)
+        return ("r", "a/notes (draft)") in changed
+
+    wait_for(read, 5, "the events")
+    assert copies == {"a/a (conflict_on_2026-12-04)"}
+    assert not any("conflict" in rel for _, rel in changed)

@@ -17,6 +17,7 @@ from inotify_simple import flags as F
 
 from engine.fs import watchmask
 from engine.fs.paths import is_unison_temp, join
+from engine.fsmonitor.cycles import CONFLICT_COPY
 
 MASK = watchmask.WATCHED  # the recorder's, and each folder's own delete or move: a root gone is reported
 
@@ -37,7 +38,8 @@ class Batch:
 
     ``writing``: files last seen being written (modified, not yet closed);
     ``written``: files last seen closed after writing, deleted or moved away;
-    ``temps``: unison temp files written (absolute paths), for :mod:`engine.unison.litter`.
+    ``temps``: unison temp files written (absolute paths), for :mod:`engine.unison.litter`;
+    ``copies``: conflict copies unison made (ignored names: for :mod:`.copyhold` only).
     """
 
     changed: set[tuple[str, str]]
@@ -45,6 +47,7 @@ class Batch:
     writing: frozenset[tuple[str, str]] = frozenset()
     written: frozenset[tuple[str, str]] = frozenset()
     temps: frozenset[str] = frozenset()
+    copies: frozenset[str] = frozenset()
 
 
 class Watcher:
@@ -125,6 +128,7 @@ class Watcher:
         writing: dict[tuple[str, str], bool] = {}  # the last word on each file in this read
         overflow = False
         temps: set[str] = set()
+        copies: set[str] = set()
         for event in self.inotify.read(timeout=0):
             if event.mask & F.Q_OVERFLOW:
                 overflow = True
@@ -147,6 +151,8 @@ class Watcher:
                 continue
             rel = join(folder, event.name)
             if self.ignored(rel):
+                if event.mask & (F.CREATE | F.MOVED_TO) and CONFLICT_COPY.search(event.name):
+                    copies.add(rel)
                 continue
             key = (replica, rel)
             if event.mask & F.ISDIR:
@@ -165,4 +171,5 @@ class Watcher:
             writing=frozenset(k for k, open_ in writing.items() if open_),
             written=frozenset(k for k, open_ in writing.items() if not open_),
             temps=frozenset(temps),
+            copies=frozenset(copies),
         )

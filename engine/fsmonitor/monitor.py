@@ -27,6 +27,7 @@ from engine.fs.paths import Key
 from engine.fsmonitor.caseguard import CaseGuard
 from engine.fsmonitor.casescreen import CaseScreen
 from engine.fsmonitor.commands import Commands
+from engine.fsmonitor.copyhold import CopyHold
 from engine.fsmonitor.cycles import Cycles, Publisher
 from engine.fsmonitor.differ import StillDiffers, TooManyToRecheck
 from engine.fsmonitor.fullsync import FullSyncRequest
@@ -88,6 +89,7 @@ class Monitor:
         """Take what the watcher read; an overflow asks for a full rescan."""
         self.settler.add(set() if batch.overflow else batch.changed, now, batch.writing, batch.written)
         self.hygiene.saw_temps(batch.temps)
+        self.outbox.copies.saw(batch.copies, now)
         if batch.overflow:
             return self.rescan(OVERFLOW, now)
         return []
@@ -105,13 +107,14 @@ class Monitor:
             self.rescans.deadline(now, self.full_sync.rescan_due),
             None if recheck is None else max(recheck, now),
             self.hygiene.deadline(now),
+            self.outbox.copies.deadline(now),
             self.publisher.deadline(self.cycles.syncing_since),  # fsmonitor.json, held for a cycle
         ]
         return min((t for t in times if t is not None), default=None)
 
     def tick(self, now: float) -> list[str]:
         """Run a due rescan, report settled changes, recheck after a calm."""
-        out: list[str] = []
+        out = self.outbox.release(now)
         reason = self.rescans.due(now, self.full_sync.rescan_due)
         if reason is not None:
             out += self.rescan(reason, now)
@@ -226,6 +229,7 @@ def build_monitor(
         watcher, settler, rescans, full_sync, cycles, verifier, publisher.changed, publisher.before_answer
     )
     protocol = Protocol(commands)
-    outbox = Outbox(watcher, settler, still_differs, cycles, hygiene, case, protocol, publisher)
+    copies = CopyHold(lambda rel: present(watcher.roots, rel))
+    outbox = Outbox(watcher, settler, still_differs, cycles, hygiene, case, protocol, publisher, copies)
     rooms = (watcher, settler, still_differs, rescans, full_sync, cycles, hygiene, case, commands, protocol)
     return Monitor(*rooms, outbox, publisher, listeners)

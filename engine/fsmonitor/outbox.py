@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.fsmonitor.casescreen import CaseScreen
+from engine.fsmonitor.copyhold import CopyHold
 from engine.fsmonitor.cycles import Cycles, Publisher
 from engine.fsmonitor.differ import StillDiffers
 from engine.fsmonitor.hygiene import Hygiene
@@ -36,10 +37,15 @@ class Outbox:
     case: CaseScreen  # clashes stay away from unison
     protocol: Protocol
     publisher: Publisher
+    copies: CopyHold  # a conflict copy still in a replica holds what would go to unison
 
     def report(self, paths: set[str], now: float, always: bool = False) -> list[str]:
-        """Hand ``paths`` to unison for both replicas."""
+        """Hand ``paths`` to unison for both replicas, unless a conflict copy holds them."""
         if not paths and not always:
+            return []
+        if self.copies.holding(now):
+            self.copies.hold(paths, always)
+            self.publisher.changed()
             return []
 
         out: list[str] = []
@@ -51,6 +57,11 @@ class Outbox:
         else:
             self.publisher.changed()
         return out
+
+    def release(self, now: float) -> list[str]:
+        """What a conflict copy held, once it is gone (moved to the store) or held long enough."""
+        released = self.copies.release(now)
+        return [] if released is None else self.report(released[0], now, released[1])
 
     def between_cycles(self, now: float) -> list[str]:
         """When calm: remove abandoned temp files, report the verifier's differences."""
@@ -77,6 +88,6 @@ class Outbox:
 
     def publish(self, now: float) -> None:
         """Write ``fsmonitor.json`` as of ``now``."""
-        pending = self.protocol.pending_count() + len(self.settler.dirty)
+        pending = self.protocol.pending_count() + len(self.settler.dirty) + len(self.copies.held)
         snapshot = self.hygiene.stamp(self.cycles.snapshot(now, pending, self.watcher.watch_count))
         self.publisher.publish(self.case.stamp(snapshot))

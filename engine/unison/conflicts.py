@@ -9,7 +9,8 @@ status``, into the app's container.
 
 So unison and the fsmonitor ignore those names (:data:`IGNORES`, always
 passed to unison), the copy never travels, and ``run`` moves it, once the
-cycle that made it has ended, into the **conflict store**
+cycle that made it has ended (the fsmonitor holds unison's next cycle until
+then: :mod:`engine.fsmonitor.copyhold`), into the **conflict store**
 ``HOST_VOLUME/.native-sync/conflicts/<UTC time>/<original path>`` (the
 original name and extension, so an editor opens it and ``diff`` compares it).
 The store is on the host, where the person who edits finds it (``ls

@@ -32,7 +32,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from engine.unison.conflicts import Entry
 from tests.fuzz import crash, observe, owners, races
 from tests.fuzz.kills import KillRules
-from tests.fuzz.model import SIDES, Concurrent, Tree, Window, caught_in_progress, check, top
+from tests.fuzz.model import SIDES, Concurrent, Tree, Window, caught_in_progress, check, settled, top
 from tests.fuzz.races import RaceRules
 from tests.fuzz.rig import CONVERGE, STATS, Rig, converged, flush
 from tests.helpers import wait_for
@@ -421,11 +421,7 @@ class SyncMachine(KillRules, RaceRules, RuleBasedStateMachine):
                 STATS.caught_in_progress += 1
         STATS.races += len(self.window.races)
         self.kept_before |= {e.kept for e in entries}
-        for rel in self.window.concurrent:  # the model takes what the files hold now
-            self.tree.set_file(rel, host[rel][2])
-        for race in self.window.races:  # and what the race left
-            self.tree.remove(race.gone)
-            self.tree.entries.update({p: e for p, e in host.items() if race.holds(p)})
+        settled(self.tree, host)
         self.window = Window()
         self.log_mark = engine.log.stat().st_size
 

@@ -29,12 +29,19 @@ Two more exceptions, each the model claiming less because no sync can do better:
   killed there, the restarted unison finds the file changed on both sides,
   makes a conflict and keeps the loser.  So any version written in the window
   may be kept, and the tree may hold an earlier one when the last is kept; the
-  last write is never lost.  Seeds 4003, 4009, 4301-4317.  A file or folder
-  made (or renamed to its path) before a kill and deleted since may come back
-  as it was made (seeds 8000, 8104): the restarted unison takes the
-  unrecorded copy for a new one.  A save whose cycle
-  is known to have ended (the fuzzer's ``kill_after_synced_edit``) is
-  recorded (:meth:`Window.synced`) and opens no such window.
+  last write is never lost.  Seeds 4003, 4009, 4301-4317.  A kept copy may
+  hold any version written in the window of a file written before a kill,
+  also when it was written only once (:meth:`Window.kept_unrecorded`):
+  carried, not recorded, then deleted or renamed away where it was written,
+  it is a change against a deletion to the restarted unison, which keeps it
+  as a conflict copy (seed 9000: the host's answer to a synced save, the
+  kill, the host's rename of the file; the answer stood at its new name,
+  only the copy was extra).  A file or folder made (or renamed to its path)
+  before a kill and deleted since may come back as it was made (seeds 8000,
+  8104): the restarted unison takes the unrecorded copy for a new one.  A
+  save whose cycle is known to have ended (the fuzzer's
+  ``kill_after_synced_edit``) is recorded (:meth:`Window.synced`) and opens
+  no such window.
 - *A save part-way when the preferred side's delete wins* (:meth:`Race.kept_as`):
   unison saw the file changed (truncated), keeps a copy of what it held then
   and deletes it; the rest of the save goes into the deleted file.  Such a copy
@@ -176,6 +183,11 @@ class Window:
         not recorded."""
         self.across_kill |= set(self.written) | self.folders
 
+    def kept_unrecorded(self, rel: str, data: bytes) -> bool:
+        """``data``, kept as a conflict copy of ``rel``, is a version written in this window of a
+        file written before a kill: a sync the kill left unrecorded, met by a later change."""
+        return rel in self.across_kill and data in self.written.get(rel, ())
+
     def unrecorded(self, rel: str) -> list[bytes] | None:
         """The versions of ``rel`` written in this window when one was written before a kill
         and another after the first (a conflict a kill may make of them), else None."""
@@ -233,8 +245,10 @@ def check(
             if not race.kept_as(data) and (old is None or old[0] != "file" or old[2] != data):
                 wrong.append(f"a conflict copy of {orig} holding neither its old bytes nor the edit")
         elif pair is None:
-            if data not in (window.unrecorded(orig) or ()):
-                wrong.append(f"a conflict copy of {orig}, which was not edited concurrently")
+            if not window.kept_unrecorded(orig, data):
+                wrong.append(
+                    f"a conflict copy of {orig}, which was not edited concurrently: {_short_bytes(data)}"
+                )
         elif data not in (pair.host, pair.app) and not caught_in_progress(data, (pair.host, pair.app)):
             wrong.append(f"a conflict copy of {orig} holding neither write: {_short_bytes(data)}")
     for p, c in sorted(window.concurrent.items()):
@@ -261,6 +275,15 @@ def check(
         elif PREFERRED_EDIT_STANDS and race.edit_side == PREFERRED:
             wrong.append(f"{race.path}: the preferred side's edit left the tree (only a kept copy)")
     return wrong
+
+
+def settled(tree: Tree, found: dict[str, Entry]) -> None:
+    """After a check found nothing wrong: the model takes the trees as they are (``found``), for
+    the next window expects what the last one's exceptions left, not what the model said before:
+    either write of a concurrent edit, what a race left, an earlier version or a deletion a kill
+    undid (seed 9001: x.txt, renamed away by the app after a kill, came back; the next window's
+    check called it a stray file)."""
+    tree.entries = dict(found)
 
 
 def caught_in_progress(data: bytes, writes: Sequence[bytes]) -> bool:

@@ -66,10 +66,9 @@ class Rig:
             try:
                 self._empty(self.engine)
                 return self.engine
-            except AssertionError as e:
-                STATS.notes.append(f"rig replaced: {str(e).splitlines()[0]}")
-                self.engine.close()
-                self.engine = None
+            except (AssertionError, OSError) as e:  # not emptied in time, or the sync raced the rig
+                STATS.notes.append(f"rig replaced: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}")
+                self.replace()
         self.generation += 1
         engine = make_engine(self.base / f"e{self.generation}", **self.env)
         owners.give(engine.host, owners.HOST_OWNER)
@@ -81,16 +80,18 @@ class Rig:
     def replace(self) -> None:
         """Stop this engine; the next example starts a new one (after a failure)."""
         if self.engine is not None:
-            self.engine.close()
-            self.engine = None
+            engine, self.engine = self.engine, None
+            engine.close()
 
     def _empty(self, engine: Engine) -> None:
-        for side in (engine.host, engine.app):
-            for entry in list(side.iterdir()):
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-        for entry in list(engine.host.iterdir()) + list(engine.app.iterdir()):
-            entry.unlink(missing_ok=True)
+        # The sync still runs while the rig deletes: it may recreate an entry, or turn a file
+        # into a folder, between a listing and the removal (seed 8118: IsADirectoryError).
+        wait_for(
+            lambda: _emptied(engine.host) & _emptied(engine.app),
+            CONVERGE,
+            "both trees emptied",
+            interval=0.05,
+        )
         # Equal (empty) trees are not enough: unison must have recorded the deletions, or the
         # next example's first create of a name is a conflict with its stale archive.
         wait_for(lambda: converged(engine), CONVERGE, "both trees empty after an example")
@@ -101,6 +102,22 @@ class Rig:
         if self.engine is not None:
             self.engine.close()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _emptied(side: Path) -> bool:
+    """Remove what ``side`` holds, whatever each entry is by then; True when it held nothing."""
+    entries = list(side.iterdir())
+    for entry in entries:
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:  # changed under us (a folder now, or not empty yet): the next round
+            continue
+    return not entries
 
 
 def flush(engine: Engine) -> None:
