@@ -176,7 +176,7 @@ def markdown(scale: dict[str, Any]) -> str:
         "log appended every 100 ms, idle with the verifier on, then a warm restart and its first edits. "
         "Peers: unison `-repeat watch` with its own OCaml `unison-fsmonitor`, from our build and the "
         "stock release. *UNISON writes*: bytes per second unison wrote into its `UNISON` folder "
-        "(archives, fingerprint caches).\n\n"
+        "(archives and fingerprint caches written whole; the archive journal by what it grew).\n\n"
         f"Targets (native-sync): every first edit <= {EDIT_P99:g} ms; isolated p50 <= {EDIT_P50:g} ms and "
         f"p99 <= {EDIT_P99:g} ms, 0.2 s apart p50 <= {QUICK_P50:g} ms, both ways; next to the log p50 <= "
         f"{LOG_P50:g} ms, p99 <= {LOG_P99:g} ms, CPU <= 3% at 10k and 5% above, no watchdog restart; idle "

@@ -61,6 +61,34 @@ def test_an_empty_file_and_the_sticky_bit(tmp_path: Path) -> None:
     assert written.st_size == 0 and stat.S_IMODE(written.st_mode) == 0o1700
 
 
+@pytest.mark.parametrize(
+    ("mode", "chmods"),
+    [(0o644, 0), (0o444, 0), (0o1644, 1), (0o666, 1)],  # 0o666: the umask (022) takes some bits
+)
+def test_a_file_is_created_with_its_bits_and_chmodded_only_when_they_did_not_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: int, chmods: int
+) -> None:
+    """Issue 24: one system call less for each file of the cold copy, the bits still exact."""
+    calls: list[int] = []
+    real = os.fchmod
+
+    def fchmod(fd: int, m: int) -> None:
+        calls.append(m)
+        real(fd, m)
+
+    monkeypatch.setattr(os, "fchmod", fchmod)
+    st = made(tmp_path / "src", b"data", mode)
+    old = os.umask(0o022)
+    try:
+        written = Writer(threading.Event()).file(str(tmp_path / "src"), str(tmp_path / "dst"), st)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(written.st_mode) == mode
+    assert (tmp_path / "dst").read_bytes() == b"data"
+    assert sig(written) == sig(os.lstat(tmp_path / "dst"))
+    assert calls == [mode] * chmods
+
+
 def test_a_file_there_already_is_never_overwritten(tmp_path: Path) -> None:
     st = made(tmp_path / "src", b"host", 0o644)
     (tmp_path / "dst").write_bytes(b"app")

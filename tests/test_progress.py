@@ -163,6 +163,20 @@ def test_the_count_walks_in_a_process_of_its_own(tmp_path: Path, monkeypatch: py
     assert int(walked_in.read_text()) != os.getpid()
 
 
+def test_the_counting_child_yields_to_the_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24: on a loaded machine the walk for the ETA must not take the copy's CPU."""
+
+    def niceness(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> Totals | None:
+        return Totals(os.nice(0), 0)  # the child's niceness, as its count
+
+    monkeypatch.setattr(progress, "count", niceness)
+    ours = os.nice(0)
+    totals = progress.count_apart(tmp_path, IgnoreMatcher([]), threading.Event())
+    assert totals is not None
+    assert totals.files == 19  # the lowest priority there is
+    assert os.nice(0) == ours  # the parent's is unchanged
+
+
 def test_a_stop_ends_the_counting_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     walked_in = tmp_path / "pid"
 

@@ -71,12 +71,17 @@ class Writer:
         fd_in = os.open(src, os.O_RDONLY | NOFOLLOW)
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW
-            fd_out = chown.created(dst, self.owner, lambda: os.open(dst, flags, 0o600))
+            mode = st.st_mode & PERMS
+            # created with its bits (the umask or a default ACL may take some): one chmod less a file
+            fd_out = chown.created(dst, self.owner, lambda: os.open(dst, flags, mode & 0o777))
             try:
                 if st.st_size:
                     self.contents(fd_in, fd_out, st.st_size, dst, _holey(st))
-                os.fchmod(fd_out, st.st_mode & PERMS)
                 os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
+                written = os.fstat(fd_out)
+                if written.st_mode & PERMS == mode:
+                    return written
+                os.fchmod(fd_out, mode)
                 return os.fstat(fd_out)
             finally:
                 os.close(fd_out)

@@ -29,6 +29,7 @@ from engine.state.jsonfile import read_json, write_json
 
 EVERY = 2.0  # seconds between progress lines
 STOP_POLL = 0.1  # seconds between looks at the stop while a child counts
+COUNT_NICENESS = 19  # the child's: its totals only make an ETA, the copy is what the user waits for
 FILE = "progress.json"  # in SYNC_RUNTIME_DIR
 
 log = structlog.get_logger("coldstart")
@@ -72,7 +73,9 @@ def count_apart(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> To
 
     Issue 24: a thread walking beside the copy takes turns with it for the
     interpreter's lock at every system call of either (a stat of each file
-    here, ten calls per file there); a child walks on the other core.
+    here, ten calls per file there); a child walks on the other core, at the
+    lowest priority (:data:`COUNT_NICENESS`): on a busy machine it waits, not
+    the copy.
     """
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -82,6 +85,7 @@ def count_apart(root: Path, matcher: IgnoreMatcher, stop: threading.Event) -> To
             os.close(read_end)
             for signum in (signal.SIGTERM, signal.SIGINT):  # the parent's handlers only set its event
                 signal.signal(signum, signal.SIG_DFL)
+            os.nice(COUNT_NICENESS)  # capped at 19 by the kernel
             totals = count(root, matcher, threading.Event())
             if totals is not None:
                 os.write(write_end, f"{totals.files} {totals.bytes}".encode())  # < PIPE_BUF: one write
