@@ -165,6 +165,26 @@ def test_a_copy_of_the_recorded_save_or_without_a_kill_is_still_a_violation() ->
     ]
 
 
+def test_a_conflict_a_kill_made_before_a_later_synced_save_is_no_violation() -> None:
+    """Seed 9225: the host made y.md/a/a, unison was killed mid-transfer (the copy carried, not
+    recorded), then the app saved y.md/a/a and it synced (the fuzzer's synced-edit kill); the
+    restarted unison's conflict kept the host's first version.  The synced save is recorded;
+    what the earlier kill met is not."""
+    tree, window = Tree(), Window()
+    window.wrote("y.md/a/a", b"host#9;")
+    window.killed()
+    window.wrote("y.md/a/a", b"app#12;")
+    window.synced("y.md/a/a")
+    tree.set_file("y.md/a/a", b"host#14;")
+    window.wrote("y.md/a/a", b"host#14;")
+    window.killed()
+    answer = {"y.md/a/a": _file(b"host#14;")}
+    assert check(tree, window, answer, answer, [("y.md/a/a", b"host#9;")]) == []
+    assert check(tree, window, answer, answer, [("y.md/a/a", b"app#12;")]) == [
+        "a conflict copy of y.md/a/a, which was not edited concurrently: b'app#12;'"
+    ]
+
+
 def _made_then_killed_then_deleted(kill: bool = True) -> tuple[Tree, Window]:
     """Seed 8000: the app makes y.md with three files, the engine is killed, the app deletes
     y.md; the restarted unison found the host's copy (synced, not recorded) and carried it back."""

@@ -41,7 +41,8 @@ Two more exceptions, each the model claiming less because no sync can do better:
   8104): the restarted unison takes the unrecorded copy for a new one.  A
   save whose cycle is known to have ended (the fuzzer's
   ``kill_after_synced_edit``) is recorded (:meth:`Window.synced`) and opens
-  no such window.
+  no such window; a version written before an earlier kill may still be kept
+  (seed 9225: the conflict that kill made is found after the synced save).
 - *A save part-way when the preferred side's delete wins* (:meth:`Race.kept_as`):
   unison saw the file changed (truncated), keeps a copy of what it held then
   and deletes it; the rest of the save goes into the deleted file.  Such a copy
@@ -152,6 +153,9 @@ class Window:
     written: dict[str, list[bytes]] = field(default_factory=dict)  # file -> its writes, in order
     folders: set[str] = field(default_factory=set)  # folders made
     across_kill: set[str] = field(default_factory=set)  # files written and folders made before a kill
+    # the versions each file had been written with when a kill came (a synced save keeps them:
+    # a conflict the kill made of one may be found after that save; seed 9225)
+    killed_versions: dict[str, set[bytes]] = field(default_factory=dict)
 
     def race(self, rel: str) -> Race | None:
         return next((r for r in self.races if r.holds(rel)), None)
@@ -182,10 +186,14 @@ class Window:
         """``kill -9`` of unison or of the engine: what was written so far may be synced and
         not recorded."""
         self.across_kill |= set(self.written) | self.folders
+        for rel, versions in self.written.items():
+            self.killed_versions.setdefault(rel, set()).update(versions)
 
     def kept_unrecorded(self, rel: str, data: bytes) -> bool:
         """``data``, kept as a conflict copy of ``rel``, is a version written in this window of a
         file written before a kill: a sync the kill left unrecorded, met by a later change."""
+        if data in self.killed_versions.get(rel, ()):
+            return True
         return rel in self.across_kill and data in self.written.get(rel, ())
 
     def unrecorded(self, rel: str) -> list[bytes] | None:
