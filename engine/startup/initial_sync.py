@@ -56,7 +56,7 @@ def initial_sync(
     reported: list[reports.Event] = []
     started = time.monotonic()
     cold = not launch.has_archive(cfg)
-    log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=cold)
+    said_start(cfg, cold=cold)
     try:
         items = oneshot.sync_once(cfg, "initial_sync.unison", events=reported.extend, stop=stop)
     except launch.RootEmptied as e:  # the mass-deletion guard: unison changed nothing
@@ -81,6 +81,11 @@ def initial_sync(
     return reported
 
 
+def said_start(cfg: Config, **how: bool) -> None:
+    """``initial_sync.start`` with the two roots, and how this start syncs."""
+    log.info("initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), **how)
+
+
 def record_owner(cfg: Config) -> None:
     """Note in UNISON the owner APP_VOLUME has now (the next start skips the walk)."""
     try:
@@ -98,9 +103,7 @@ def cold_start(cfg: Config, stop: threading.Event, usable: Callable[[], None]) -
     """
     reported: list[reports.Event] = []
     started = time.monotonic()
-    log.info(
-        "initial_sync.start", src=str(cfg.unison_src), dest=str(cfg.unison_dest), cold=True, fast_copy=True
-    )
+    said_start(cfg, cold=True, fast_copy=True)
     files = coldstart.run(cfg, stop, usable, reported.extend)
     record_owner(cfg)
     log.info(
@@ -185,10 +188,7 @@ def bring_up(
         return steps.cold_start(cfg, stop, usable)
     if deferred is not None and steps.watch_syncs(cfg, bare_at_start):
         trust.TrustedArchive.take(cfg.runtime_dir)  # an earlier run's: this start trusts no archive
-        where = {"src": str(cfg.unison_src), "dest": str(cfg.unison_dest)}
-        log.info(
-            "initial_sync.start", **where, cold=False, in_watch_mode=True
-        )  # its first cycle syncs in full
+        said_start(cfg, cold=False, in_watch_mode=True)  # its first cycle syncs in full
         deferred()
         return []
     reported = steps.one_shot(cfg, stop, bare_at_start)
