@@ -297,11 +297,9 @@ def test_a_cycle_is_in_the_status_file_before_unison_hears_the_answer_that_begin
     assert FsmonitorStatus.load(status_file).cycles_begun == FsmonitorStatus.load(status_file).syncs == 2
 
 
-def test_a_sync_cycle_replaces_the_status_file_once_at_its_end(tmp_path: Path, t0: float) -> None:
-    """Issue 24: a log appended every 100 ms syncs ~3.5 times a second, and each replacement
-    of fsmonitor.json is a rename (on ext4, a flush of the new file's data).  The paths handed
-    to a waiting unison, the cycle's beginning (said in begun.PID) and what changes while it
-    runs are written once, at its end: one replacement per cycle, not three."""
+def _reported_since_the_file_went(tmp_path: Path, t0: float) -> tuple[Rig, Path, float]:
+    """A rig whose fsmonitor.json was written and then removed, and a change on the host side
+    reported to a waiting unison at ``t + 1`` (nothing written yet: the file's return says when)."""
     status_file = tmp_path / "fsmonitor.json"
     rig = start_rig(tmp_path, t0, status_file=status_file)
     t = rig.t0 + 1
@@ -311,6 +309,15 @@ def test_a_sync_cycle_replaces_the_status_file_once_at_its_end(tmp_path: Path, t
     (rig.host / "x").write_text("x")
     rig.events({("h1", "x")}, t)
     assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    return rig, status_file, t
+
+
+def test_a_sync_cycle_replaces_the_status_file_once_at_its_end(tmp_path: Path, t0: float) -> None:
+    """Issue 24: a log appended every 100 ms syncs ~3.5 times a second, and each replacement
+    of fsmonitor.json is a rename (on ext4, a flush of the new file's data).  The paths handed
+    to a waiting unison, the cycle's beginning (said in begun.PID) and what changes while it
+    runs are written once, at its end: one replacement per cycle, not three."""
+    rig, status_file, t = _reported_since_the_file_went(tmp_path, t0)
     rig.monitor.publish_changes(t + 1)  # the end of that round
     assert rig.monitor.command("CHANGES h1", t + 1.01) == ["RECURSIVE x", "DONE"]
     assert begun.read(tmp_path, os.getpid()) == 2  # before the answer: the cycle began
@@ -341,15 +348,7 @@ def test_a_long_cycle_is_written_while_it_runs(tmp_path: Path, t0: float) -> Non
 
 
 def test_a_report_whose_cycle_does_not_begin_is_written_within_soon(tmp_path: Path, t0: float) -> None:
-    status_file = tmp_path / "fsmonitor.json"
-    rig = start_rig(tmp_path, t0, status_file=status_file)
-    t = rig.t0 + 1
-    rig.wait_all(t)
-    rig.monitor.publish_changes(t)
-    status_file.unlink()
-    (rig.host / "x").write_text("x")
-    rig.events({("h1", "x")}, t)
-    assert rig.monitor.tick(t + 1) == ["CHANGES h1"]
+    rig, status_file, t = _reported_since_the_file_went(tmp_path, t0)
     rig.monitor.publish_changes(t + 1)
     assert rig.monitor.deadline(t + 1) == t + 1 + cycles.SOON  # the loop wakes for it
     rig.monitor.publish_changes(t + 1 + cycles.SOON)  # unison never asked (it is stopping, say)
