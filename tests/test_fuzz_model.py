@@ -323,3 +323,46 @@ def test_the_rename_rule_tells_the_window_what_it_made(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "y.md" / "b").read_bytes() == b"app#8;"
     assert machine.window.folders == {"a/y.md"}
     assert machine.window.written == {"a/y.md/b": [b"app#8;"]}
+
+
+def _answered_killed_deleted_then_raced(
+    kill: bool = True,
+) -> tuple[Tree, Window, dict[str, tuple[str, int, bytes]]]:
+    """Seed 11025: the app saved y/a/X, it synced (recorded), the host answered and the engine
+    was killed; the host deleted y/a/X; then the app deleted the folder y/a while the host saved
+    y/a/x next to it.  A copy of y/a/X holding the answer is the kill's unrecorded sync, met by
+    the host's delete (as seed 9000), not something the race made."""
+    tree, window = Tree({"y": ("dir", 0o755), "y/a": ("dir", 0o755)}), Window()
+    tree.set_file("y/a/x", b"x")
+    tree.set_file("y/a/X", b"app#1;")
+    window.wrote("y/a/X", b"app#1;")
+    window.synced("y/a/X")
+    tree.set_file("y/a/X", b"host#2;")
+    window.wrote("y/a/X", b"host#2;")
+    if kill:
+        window.killed()
+    tree.remove("y/a/X")
+    window.races.append(
+        Race("y/a/x", "y/a", "host", {p: tree.entries[p] for p in tree.below("y/a")}, b"edit")
+    )
+    tree.set_file("y/a/x", b"edit")
+    left = {"y": ("dir", 0o755), "y/a": ("dir", 0o755), "y/a/x": _file(b"edit")}
+    return tree, window, left
+
+
+def test_a_copy_a_kill_left_unrecorded_under_a_raced_folder_is_no_violation() -> None:
+    tree, window, left = _answered_killed_deleted_then_raced()
+    assert check(tree, window, left, left, [("y/a/X", b"host#2;")]) == []
+
+
+def test_under_a_raced_folder_a_copy_of_other_bytes_or_without_a_kill_is_still_a_violation() -> None:
+    tree, window, left = _answered_killed_deleted_then_raced()
+    wrong = check(tree, window, left, left, [("y/a/X", b"app#1;")])
+    assert wrong and wrong[0].startswith(
+        "a conflict copy of y/a/X holding neither its old bytes nor the edit"
+    )
+    tree, window, left = _answered_killed_deleted_then_raced(kill=False)
+    wrong = check(tree, window, left, left, [("y/a/X", b"host#2;")])
+    assert wrong and wrong[0].startswith(
+        "a conflict copy of y/a/X holding neither its old bytes nor the edit"
+    )

@@ -42,7 +42,11 @@ Two more exceptions, each the model claiming less because no sync can do better:
   save whose cycle is known to have ended (the fuzzer's
   ``kill_after_synced_edit``) is recorded (:meth:`Window.synced`) and opens
   no such window; a version written before an earlier kill may still be kept
-  (seed 9225: the conflict that kill made is found after the synced save).
+  (seed 9225: the conflict that kill made is found after the synced save).  The same
+  holds for a file under a race's delete (seed 11025: the answer to a synced save, a kill,
+  the host's delete of it, then the app's delete of its folder racing a host save next to
+  it: a copy of the deleted file, its bytes not recorded then; seed 11002 had the same
+  shape, a file written before a kill and then raced).
 - *A save part-way when the preferred side's delete wins* (:meth:`Race.kept_as`):
   unison saw the file changed (truncated), keeps a copy of what it held then
   and deletes it; the rest of the save goes into the deleted file.  Such a copy
@@ -250,8 +254,17 @@ def check(
         race = window.race(orig)
         if race is not None:
             old = race.before.get(orig)
-            if not race.kept_as(data) and (old is None or old[0] != "file" or old[2] != data):
-                wrong.append(f"a conflict copy of {orig} holding neither its old bytes nor the edit")
+            if (
+                not race.kept_as(data)
+                and not window.kept_unrecorded(orig, data)
+                and (old is None or old[0] != "file" or old[2] != data)
+            ):
+                wrong.append(
+                    f"a conflict copy of {orig} holding neither its old bytes nor the edit: "
+                    f"{_short_bytes(data)} (old {_short(old)}, edit {_short_bytes(race.edited or b'')}, "
+                    f"written {[_short_bytes(w) for w in window.written.get(orig, [])]}, "
+                    f"killed {[_short_bytes(w) for w in window.killed_versions.get(orig, ())]})"
+                )
         elif pair is None:
             if not window.kept_unrecorded(orig, data):
                 wrong.append(
