@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fuzz.machine import SyncMachine
-from tests.fuzz.model import Concurrent, Race, Tree, Window, check, settled
+from tests.fuzz.model import Concurrent, Entry, Race, Tree, Window, check, settled
 from tests.fuzz.races import rm_rf
 from tests.fuzz.rig import STATS
 
@@ -327,7 +327,7 @@ def test_the_rename_rule_tells_the_window_what_it_made(tmp_path: Path) -> None:
 
 def _answered_killed_deleted_then_raced(
     kill: bool = True,
-) -> tuple[Tree, Window, dict[str, tuple[str, int, bytes]]]:
+) -> tuple[Tree, Window, dict[str, Entry]]:
     """Seed 11025: the app saved y/a/X, it synced (recorded), the host answered and the engine
     was killed; the host deleted y/a/X; then the app deleted the folder y/a while the host saved
     y/a/x next to it.  A copy of y/a/X holding the answer is the kill's unrecorded sync, met by
@@ -346,7 +346,7 @@ def _answered_killed_deleted_then_raced(
         Race("y/a/x", "y/a", "host", {p: tree.entries[p] for p in tree.below("y/a")}, b"edit")
     )
     tree.set_file("y/a/x", b"edit")
-    left = {"y": ("dir", 0o755), "y/a": ("dir", 0o755), "y/a/x": _file(b"edit")}
+    left: dict[str, Entry] = {"y": ("dir", 0o755), "y/a": ("dir", 0o755), "y/a/x": _file(b"edit")}
     return tree, window, left
 
 
