@@ -262,6 +262,44 @@ def test_a_warm_start_left_to_watch_mode_is_watching_once_its_first_cycle_synced
         assert runner.state.initial_sync_done and runner.state.initial_sync_at
 
 
+def test_a_warm_start_left_to_watch_mode_asks_supervisord_until_unison_runs_then_at_its_first_cycles_end(
+    tmp_path: Path,
+) -> None:
+    """Issue 24: that cycle lasts seconds at 400k files, while unison loads and scans on 2 cores.
+    supervisord is asked (an XML-RPC call) until it runs unison, as our calls wake its loop, which
+    then starts unison sooner; then the polls read the status files, and supervisord is asked once
+    more when the cycle ended."""
+    clock = FakeClock(50.0)
+    runner, _, _ = supervised(tmp_path, clock, waits=40)
+    runner.note(initial_sync_done=False)
+    runner.readiness.defer()
+    fsmonitor_runs(runner, first_cycle_done=False)
+    client = runner.readiness.client
+    assert isinstance(client, FakeSupervisorClient)
+    client.programs["unison"]["statename"] = "STARTING"
+    asked: list[int] = []
+    polls = [0]
+    info, follow = client.info, runner.observer.follow
+
+    def counted_info(name: str) -> dict[str, object]:
+        asked.append(polls[0])
+        return info(name)
+
+    def poll(rest: bool = False) -> None:  # the loop follows unison's output once a poll, before readiness
+        polls[0] += 1
+        if polls[0] == 3:
+            client.programs["unison"]["statename"] = "RUNNING"
+        if polls[0] == 20:
+            fsmonitor_runs(runner, first_cycle_done=True)
+        follow(rest)
+
+    client.info = counted_info  # type: ignore[method-assign]
+    runner.observer.follow = poll  # type: ignore[method-assign]
+    runner._supervise()
+    assert asked == [1, 2, 3, 20]
+    assert runner.state.initial_sync_done
+
+
 def test_a_supervisord_that_exits_fails_the_run(tmp_path: Path) -> None:
     runner, process, _ = supervised(tmp_path, FakeClock(0.0), waits=3)
     process.returncode = 1
