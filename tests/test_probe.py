@@ -87,3 +87,29 @@ def test_a_root_that_cannot_be_probed_is_unknown(tmp_path: Path) -> None:
     assert not roots.host_insensitive  # unknown is treated as sensitive
     assert [e["event"] for e in logs] == ["roots.probe_failed", "roots.probed"]
     assert shared.Roots.load(cfg.runtime_dir) == roots
+
+
+def test_a_warm_start_of_the_same_folders_takes_the_last_answer_and_leaves_the_roots_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: a probe makes and removes a folder in each root, a new stamp on the root folder that
+    unison's first cycle writes into both archives; with an archive in UNISON and the same two
+    folders, the last probe's answer stands (tests/test_warm_start.py sees the archives unwritten)."""
+    cfg = folders_config(tmp_path)
+    asked: list[str] = []
+    real = casefold.probe
+
+    def probe_of(root: str) -> casefold.Folding:
+        asked.append(root)
+        return real(root)
+
+    monkeypatch.setattr(casefold, "probe", probe_of)
+    first, _ = probed(cfg)  # a cold start (no archive): probed, and the answer kept
+    assert asked == [str(cfg.unison_src), str(cfg.unison_dest)]
+    (cfg.unison_dir / "ar0123").write_bytes(b"")  # unison synced once: the next start is warm
+    assert probed(cfg)[0] == first
+    assert len(asked) == 2  # neither root probed again
+    os.rename(cfg.unison_dest, tmp_path / "old-app")  # another folder at APP_VOLUME's path: asked again
+    os.mkdir(cfg.unison_dest)
+    assert probed(cfg)[0] == first
+    assert asked[2:] == [str(cfg.unison_src), str(cfg.unison_dest)]

@@ -192,9 +192,9 @@ def test_supervise_says_watching_once_unison_runs_then_polls_slower_while_health
     with capture_logs() as logs:
         assert runner._supervise() == exits.OK
     (watching,) = [e for e in logs if e["event"] == "watching"]
-    assert watching["seconds_to_ready"] == pytest.approx(run.POLL)  # one poll: the clock is the Runner's
+    assert watching["seconds_to_ready"] == pytest.approx(run.READY_POLL)  # one poll: the Runner's clock
     assert {"event": "health", "healthy": True, "log_level": "info"} in logs
-    assert stop_after.intervals == [run.POLL, run.WATCH_POLL, run.WATCH_POLL, run.WATCH_POLL, run.WATCH_POLL]
+    assert stop_after.intervals == [run.READY_POLL] + [run.WATCH_POLL] * 4
     assert not (runner.cfg.runtime_dir / shared.HEALTHY_FILE).exists()  # the stop took it away
     assert shared.RunState.load(runner.cfg.runtime_dir).state is shared.State.STOPPING
 
@@ -219,32 +219,35 @@ def test_supervise_keeps_the_marker_exactly_while_healthy(tmp_path: Path) -> Non
 
 def test_supervise_without_the_fsmonitor_is_watching_but_not_healthy(tmp_path: Path) -> None:
     clock = FakeClock(0.0)
-    runner, _, stop_after = supervised(tmp_path, clock, waits=int(readiness.FSMONITOR_WAIT / run.POLL) + 3)
+    waits = int(readiness.FSMONITOR_WAIT / run.READY_POLL) + 3
+    runner, _, stop_after = supervised(tmp_path, clock, waits=waits)
     with capture_logs() as logs:
         runner._supervise()
     assert [e["event"] for e in logs].count("watching") == 1
     assert not [e for e in logs if e["event"] == "health"]  # never healthy: no marker, nothing to log
-    assert set(stop_after.intervals) == {run.POLL}  # still polling fast: not healthy yet
+    assert set(stop_after.intervals) == {run.READY_POLL, run.POLL}  # still polling fast: not healthy yet
+    assert stop_after.intervals[-1] == run.POLL  # watching: a little slower
 
 
 def test_watching_waits_for_unisons_first_cycle_but_not_for_ever(tmp_path: Path) -> None:
     """Before its first cycle ends, unison has not handed every folder to the fsmonitor: an edit
     made then waits for a scan (or, started from the archive, for the verifier's first pass)."""
     clock = FakeClock(50.0)
-    waits = int(readiness.FSMONITOR_WAIT / run.POLL) + 5
+    waits = int(readiness.FSMONITOR_WAIT / run.READY_POLL) + 5
     runner, _, _ = supervised(tmp_path, clock, waits=waits)
     fsmonitor_runs(runner, first_cycle_done=False)
     with capture_logs() as logs:
         runner._supervise()
     (watching,) = [e for e in logs if e["event"] == "watching"]
-    assert readiness.FSMONITOR_WAIT < watching["seconds_to_ready"] <= readiness.FSMONITOR_WAIT + 2 * run.POLL
+    wait = readiness.FSMONITOR_WAIT
+    assert wait < watching["seconds_to_ready"] <= wait + 2 * run.READY_POLL
 
 
 def test_a_warm_start_left_to_watch_mode_is_watching_once_its_first_cycle_synced(tmp_path: Path) -> None:
     """Issue 24: no one-shot ran, so that cycle is the initial sync; ``watching`` (and health) wait for it
     past FSMONITOR_WAIT, then the initial sync is done."""
     for first_cycle_done in (False, True):
-        clock, waits = FakeClock(50.0), int(readiness.FSMONITOR_WAIT / run.POLL) + 5
+        clock, waits = FakeClock(50.0), int(readiness.FSMONITOR_WAIT / run.READY_POLL) + 5
         runner, _, _ = supervised(_folder(tmp_path / str(first_cycle_done)), clock, waits=waits)
         runner.note(initial_sync_done=False)
         runner.readiness.defer()
@@ -260,6 +263,44 @@ def test_a_warm_start_left_to_watch_mode_is_watching_once_its_first_cycle_synced
         (done,) = [e for e in logs if e["event"] == "initial_sync.done"]
         assert (done["in_watch_mode"], done["owner_checked"]) == (True, 0)
         assert runner.state.initial_sync_done and runner.state.initial_sync_at
+
+
+def test_a_warm_start_left_to_watch_mode_asks_supervisord_until_unison_runs_then_at_its_first_cycles_end(
+    tmp_path: Path,
+) -> None:
+    """Issue 24: that cycle lasts seconds at 400k files, while unison loads and scans on 2 cores.
+    supervisord is asked (an XML-RPC call) until it runs unison, as our calls wake its loop, which
+    then starts unison sooner; then the polls read the status files, and supervisord is asked once
+    more when the cycle ended."""
+    clock = FakeClock(50.0)
+    runner, _, _ = supervised(tmp_path, clock, waits=40)
+    runner.note(initial_sync_done=False)
+    runner.readiness.defer()
+    fsmonitor_runs(runner, first_cycle_done=False)
+    client = runner.readiness.client
+    assert isinstance(client, FakeSupervisorClient)
+    client.programs["unison"]["statename"] = "STARTING"
+    asked: list[int] = []
+    polls = [0]
+    info, follow = client.info, runner.observer.follow
+
+    def counted_info(name: str) -> dict[str, object]:
+        asked.append(polls[0])
+        return info(name)
+
+    def poll(rest: bool = False) -> None:  # the loop follows unison's output once a poll, before readiness
+        polls[0] += 1
+        if polls[0] == 3:
+            client.programs["unison"]["statename"] = "RUNNING"
+        if polls[0] == 20:
+            fsmonitor_runs(runner, first_cycle_done=True)
+        follow(rest)
+
+    client.info = counted_info  # type: ignore[method-assign]
+    runner.observer.follow = poll  # type: ignore[method-assign]
+    runner._supervise()
+    assert asked == [1, 2, 3, 20]
+    assert runner.state.initial_sync_done
 
 
 def test_a_supervisord_that_exits_fails_the_run(tmp_path: Path) -> None:

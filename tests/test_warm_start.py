@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,25 @@ def test_a_kill_during_the_warm_start_s_first_cycle_loses_nothing(engine: Engine
     assert read(engine.app / "src/d0/f001.txt") == "FILE 001\n"
     assert read(engine.host / "src/d3/f090.txt") == "edited in the app\n"
     assert not engine.events("conflict") and engine.status()["conflicts"]["count"] == 0
+
+
+def test_a_warm_start_with_nothing_changed_writes_no_archive(engine: Engine) -> None:
+    """Issue 24: nothing changed while stopped, so unison's first cycle has nothing to commit.  The
+    start's probe of the roots (engine/startup/probe.py) is the last one's answer: probing makes and
+    removes a folder in each root, a new stamp on the root that unison's first cycle would write into
+    both archives whole (2 x 28 MB at 400k files)."""
+    synced_once(engine)
+    engine.start().wait_watching()
+    engine.wait_first_watch_cycle()
+    assert engine.terminate() == 0  # the archives as this engine left them; the probe's answer kept
+    archives = {
+        p.name: p.stat().st_mtime_ns for p in Path(engine.env["UNISON"]).iterdir() if p.name.startswith("ar")
+    }
+    roots = [os.stat(root).st_ctime_ns for root in (engine.host, engine.app)]
+    engine.start().wait_watching()
+    assert [os.stat(root).st_ctime_ns for root in (engine.host, engine.app)] == roots
+    now = {
+        p.name: p.stat().st_mtime_ns for p in Path(engine.env["UNISON"]).iterdir() if p.name.startswith("ar")
+    }
+    assert len(now) == 2 and now == archives
+    assert same_trees(engine.host, engine.app, keep_temps=True), tree_diff(engine.host, engine.app)

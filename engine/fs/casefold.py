@@ -70,7 +70,7 @@ def probe(root: str) -> Folding:
     nothing behind.  A root that cannot be written answers :class:`Folding`
     with ``None`` fields (unknown; treated as sensitive).
     """
-    _remove_leftovers(root)
+    remove_leftovers(root)
     # os.urandom, not secrets: secrets imports hashlib (OpenSSL), 4 MB of RSS in the fsmonitor
     folder = os.path.join(root, f"{PROBE_PREFIX}{os.urandom(4).hex()}")
     name = f"a{_ACCENTED}"
@@ -101,7 +101,7 @@ def probe(root: str) -> Folding:
                 log.warning("roots.probe_left_behind", path=leftover, error=str(e))
 
 
-def _remove_leftovers(root: str) -> None:
+def remove_leftovers(root: str) -> None:
     """The folder of a probe killed before its ``finally`` (a crash at start), which would sync."""
     try:
         names = [e.name for e in os.scandir(root) if _PROBE.match(e.name) and e.is_dir(follow_symlinks=False)]

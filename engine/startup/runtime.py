@@ -87,7 +87,9 @@ def _prepare(cfg: Config) -> None:
         log.info("fsmonitor.from_path", reason=f"{cfg.runtime_dir} is mounted noexec", using=str(used))
     cfg.unison_dir.mkdir(parents=True, exist_ok=True)
     if chown.privileged():  # APP_VOLUME's root is the owner's too (unison runs as root)
-        os.lchown(cfg.unison_dest, *cfg.owner)
+        st = os.lstat(cfg.unison_dest)
+        if (st.st_uid, st.st_gid) != tuple(cfg.owner):  # not again: a new ctime is a new stamp that
+            os.lchown(cfg.unison_dest, *cfg.owner)  # unison's first cycle writes into both archives
     for stale in (
         shared.FSMONITOR_FILE,
         shared.UNISON_FILE,

@@ -46,6 +46,13 @@ class Readiness:
         return fields
 
     def watching(self) -> bool:
+        """unison runs and its first cycle is over (:meth:`changes_flow`); asked at every poll."""
+        if self.first_cycle_syncs and self.unison_seen is not None:
+            # unison runs: the files until its first cycle ends (seconds at 400k files), then supervisord
+            # once more; not an XML-RPC call at every poll while unison loads and scans on 2 cores
+            return status.first_cycle_done(self.cfg.runtime_dir) and self.unison_running()
+        # supervisord is asked until it runs unison: our calls wake its loop, which starts unison
+        # sooner (without them, ~1 s later: its loop waits up to a second between looks)
         return self.unison_running() and self.changes_flow()
 
     def unison_running(self) -> bool:
@@ -68,10 +75,10 @@ class Readiness:
         does not run).  When that cycle is the initial sync itself (a warm
         start left it to watch mode), ``watching`` waits for it however long.
         """
-        if self.first_cycle_syncs:
-            return status.first_cycle_done(self.cfg.runtime_dir)
         if self.unison_seen is None:
             self.unison_seen = self.clock()
+        if self.first_cycle_syncs:
+            return status.first_cycle_done(self.cfg.runtime_dir)
         if self.clock() - self.unison_seen > FSMONITOR_WAIT:
             return True
         return status.first_cycle_done(self.cfg.runtime_dir)

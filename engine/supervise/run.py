@@ -43,7 +43,8 @@ from engine.unison import launch, leftovers
 from monit import oneshot
 from monit.loop import WatchdogThread
 
-POLL = 0.05  # until healthy
+READY_POLL = 0.02  # until watching: unison's first cycle ends, ``watching`` follows within this
+POLL = 0.05  # watching, until healthy
 WATCH_POLL = 0.5  # while healthy
 
 log = structlog.get_logger("native-sync")
@@ -163,7 +164,7 @@ class Runner:
 
     def _supervise(self) -> int:
         watching = False
-        while not self.stop.wait(WATCH_POLL if watching and self.marker.healthy else POLL):  # fast till then
+        while not self.stop.wait(_poll(watching, self.marker.healthy)):
             assert self.supervisor is not None
             self.observer.follow()
             if self.supervisor.poll() is not None:
@@ -198,6 +199,13 @@ class Runner:
         if code:
             self.set_state(shared.State.FAILED, error="the flush at stop failed")
         return code
+
+
+def _poll(watching: bool, healthy: bool) -> float:
+    """Seconds to the next look: fast until watching, then until healthy, then slow."""
+    if not watching:
+        return READY_POLL
+    return WATCH_POLL if healthy else POLL
 
 
 def _announce(cfg: Config) -> tuple[str, ...]:
