@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -209,6 +210,9 @@ class SupervisordProcess(Protocol):
     """The supervisord process as ``run`` drives it (a ``subprocess.Popen``; a fake in tests)."""
 
     @property
+    def pid(self) -> int: ...
+
+    @property
     def returncode(self) -> int | None: ...
 
     def poll(self) -> int | None: ...
@@ -218,3 +222,26 @@ class SupervisordProcess(Protocol):
     def wait(self, timeout: float | None = None) -> int: ...
 
     def kill(self) -> None: ...
+
+
+def kill_session(sid: int) -> list[int]:
+    """SIGKILL what is left in session ``sid`` (supervisord's, :func:`spawn`, once it is gone):
+    a program it started while told to stop and could not stop in time, unison among them
+    (a stop before supervisord answered; the orphan kept a watch-mode unison running).
+    Returns their pids."""
+    if sid <= 1:
+        return []
+    killed = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+            if int(stat[stat.rindex(b")") + 2 :].split()[3]) != sid:  # state ppid pgrp session
+                continue
+            os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        killed.append(int(entry.name))
+    return killed

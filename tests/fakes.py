@@ -176,6 +176,7 @@ class FakeSupervisord:
 
     calls: list[tuple[str, str]] = field(default_factory=list)
     exits_on_term: bool = True
+    pid: int = -1  # no session: engine.supervisord.kill_session kills nothing
     returncode: int | None = None
     waited: list[float | None] = field(default_factory=list)
     on_wait: Callable[[float | None], None] | None = None

@@ -45,6 +45,17 @@ def stop(engine: Engine, release: str | None = None) -> None:
     if release is not None:
         (engine.base / f"go-{release}").touch()
     assert engine.proc.wait(timeout=GRACE) == 0, engine.logs()[-3000:]
+    wait_for(lambda: not left_running(engine), 5, "nothing of the engine running after its exit")
+
+
+def left_running(engine: Engine) -> list[str]:
+    """Processes still at work on the engine's roots (a unison supervisord started and left)."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        cmdline = p.info["cmdline"] or []
+        if p.info["status"] != psutil.STATUS_ZOMBIE and str(engine.host) in cmdline:
+            found.append(f"{p.pid}: {' '.join(cmdline)[:200]}")
+    return found
 
 
 def test_a_stop_during_the_copy_carries_edits_of_copied_files_both_ways(engine: Engine) -> None:

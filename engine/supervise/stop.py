@@ -4,7 +4,10 @@ The watchdog thread first (joined for at most ``monit.loop.JOIN_TIMEOUT``),
 then unison (supervisord waits ``UNISON_STOPWAITSECS`` before SIGKILL), one
 more unison pass both ways (the flush, at most FLUSH_TIMEOUT of what is left,
 keeping SUPERVISORD_KEEP), and supervisord itself (the rest): together within
-STOP_BUDGET, before docker stop's SIGKILL at 10 s.
+STOP_BUDGET, before docker stop's SIGKILL at 10 s.  A supervisord that does not
+answer yet (a stop right after the start) is stopped before the flush instead:
+it might start unison after it.  Whatever supervisord leaves in its session is
+killed (:func:`engine.supervisord.kill_session`).
 """
 
 from __future__ import annotations
@@ -61,13 +64,21 @@ class StopSequence:
                 self.client.stop("unison")
                 log.info("stop.unison_stopped", remaining=round(deadline.remaining(), 3))
             except supervisord.SupervisorError as e:
+                # not answering yet (a stop just after the start): it may still start unison, so
+                # it goes first, and the flush is the last pass, with no unison left beside it
                 log.warning("stop.unison_not_stopped", error=str(e))
+                self.stop_supervisord(
+                    supervisor, deadline.share(SUPERVISORD_WAIT, keep=FLUSH_TIMEOUT), last=False
+                )
+                supervisor = None
         code = exits.OK
         self.observer.follow(rest=True)
         if flush:
             code = self.flush(deadline.share(FLUSH_TIMEOUT, keep=SUPERVISORD_KEEP))
         if supervisor is not None:
             self.stop_supervisord(supervisor, deadline.share(SUPERVISORD_WAIT))
+        else:
+            self.observer.close()
         log.info("stop.done", status=code, remaining=round(deadline.remaining(), 3))
         return code
 
@@ -83,8 +94,11 @@ class StopSequence:
             return exits.FAILED
         return exits.OK
 
-    def stop_supervisord(self, supervisor: supervisord.SupervisordProcess, timeout: float) -> None:
-        """SIGTERM, then SIGKILL after ``timeout`` s; what unison said as it stopped is followed."""
+    def stop_supervisord(
+        self, supervisor: supervisord.SupervisordProcess, timeout: float, last: bool = True
+    ) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` s, and what it left in its session; what unison
+        said as it stopped is followed (``last``: and no more after it)."""
         supervisor.send_signal(signal.SIGTERM)
         try:
             supervisor.wait(timeout=timeout)
@@ -93,5 +107,9 @@ class StopSequence:
             log.warning("stop.supervisord_killed", waited=round(timeout, 3))
             supervisor.kill()
             supervisor.wait()
+        left = supervisord.kill_session(supervisor.pid)
+        if left:
+            log.warning("stop.leftovers_killed", pids=left)
         self.observer.follow(rest=True)
-        self.observer.close()
+        if last:
+            self.observer.close()
