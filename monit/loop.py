@@ -70,7 +70,10 @@ def watch(
             log.warning("watchdog.supervisor_unreachable", error=str(e))
             continue
         observed = observe(pid)
+        spared = len(dog.spared)
         verdict = dog.step(clock(), observed)
+        if len(dog.spared) > spared:  # a full scan's busy sample, not counted
+            log.info("watchdog.scan", cpu=round(dog.spared[-1], 1), spared=len(dog.spared), pid=pid)
         if verdict is None:
             continue
         log.warning(
@@ -106,7 +109,12 @@ def run_watchdog(cfg: Config, stop: Stop) -> None:
     except SupervisorError:
         pass
     watch(
-        dog, client, lambda pid: sample(cpu, pid, cfg.runtime_dir), cfg.runtime_dir, cfg.monit_interval, stop
+        dog,
+        client,
+        lambda pid: sample(cpu, pid, cfg.runtime_dir, cfg.unison_dir),
+        cfg.runtime_dir,
+        cfg.monit_interval,
+        stop,
     )
 
 

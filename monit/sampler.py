@@ -1,4 +1,5 @@
-"""What the watchdog observes: how busy the unison program's process tree is (CPU used or awaited), stalls."""
+"""What the watchdog observes: how busy the unison program's process tree is (CPU used or awaited),
+stalls, and whether unison is in a full scan (:mod:`engine.state.scans`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import psutil
 
-from engine.state import shared
+from engine.state import scans, shared
+from engine.state.scancost import ScanCost
 from monit.watchdog import Sample
 
 
@@ -81,5 +83,21 @@ def pending_for(runtime_dir: Path, now: float, pid: int | None = None) -> float 
     return max(0.0, now - monitor.pending_since)
 
 
-def sample(cpu: TreeCpu, pid: int | None, runtime_dir: Path) -> Sample:
-    return Sample(cpu=cpu.measure(pid), pending_for=pending_for(runtime_dir, time.time(), pid))
+def full_scan(runtime_dir: Path, unison_dir: Path, pid: int | None) -> tuple[tuple[int, int] | None, float]:
+    """The full scan unison ``pid`` is in, as ``(pid, its number)`` (None: none), and what the
+    last one measured cost in CPU seconds (0.0: unknown; read only while one is under way)."""
+    number = None if pid is None else scans.under_way(runtime_dir / shared.FSMONITOR_DIR, pid)
+    if pid is None or number is None:
+        return None, 0.0
+    cost = ScanCost.load(unison_dir)
+    return (pid, number), 0.0 if cost is None else cost.cpu_seconds
+
+
+def sample(cpu: TreeCpu, pid: int | None, runtime_dir: Path, unison_dir: Path) -> Sample:
+    scan, cost = full_scan(runtime_dir, unison_dir, pid)
+    return Sample(
+        cpu=cpu.measure(pid),
+        pending_for=pending_for(runtime_dir, time.time(), pid),
+        scan=scan,
+        scan_cost=cost,
+    )

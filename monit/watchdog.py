@@ -6,6 +6,12 @@
 
 While in BACKOFF (unison's first scan after a restart may rightly be busy)
 samples are not judged; each restart soon after another doubles the grace.
+While unison is in a full scan (its first cycle, a rescan: :mod:`engine.state.scans`)
+its CPU is not counted either, up to a bound: the stall bound or
+``SCAN_COST_FACTOR`` times what the last full scan cost, whichever is longer
+(issue 24: a 400k-file scan wants a core for well over two samples on a
+loaded machine).  A scan past its bound, or a spin outside a scan (docker-sync
+#497: in ordinary cycles), is judged as above; stalls are judged always.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ RESTARTING = "RESTARTING"
 BACKOFF = "BACKOFF"
 
 MAX_GRACE = 300.0
+SCAN_COST_FACTOR = 10.0  # a full scan may take this many times the CPU seconds the last one did, in wall time
 CALM_RESET = 600.0  # this long without a restart forgets earlier ones
 
 
@@ -31,6 +38,8 @@ class Sample:
 
     cpu: float | None  # percent of one core the process tree ran or waited to run; None: not running
     pending_for: float | None = None  # seconds changes have waited for a sync
+    scan: tuple[int, int] | None = None  # the full scan unison is in: (unison's pid, its number); None: none
+    scan_cost: float = 0.0  # CPU seconds the last full scan measured cost (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,9 @@ class Watchdog:
     grace_until: float = 0.0
     recent_restarts: int = 0
     last_restart: float | None = None
+    scan: tuple[int, int] | None = None  # the full scan seen under way ...
+    scan_since: float = 0.0  # ... since then
+    spared: list[float] = field(default_factory=list)  # its samples above the threshold, not counted
 
     @classmethod
     def for_config(cls, cfg: Config, stall_after: float | None = None) -> Watchdog:
@@ -73,14 +85,30 @@ class Watchdog:
             self.state = OK  # BACKOFF -> OK
         if sample.pending_for is not None and sample.pending_for > self.stall_after:
             return self._restart("stall", now)  # OK/HOT -> RESTARTING
+        scanning = self._scanning(now, sample)
         if sample.cpu is None or sample.cpu <= self.threshold:
             self.state, self.hot = OK, []  # HOT -> OK
+            return None
+        if scanning:
+            self.spared.append(sample.cpu)
+            self.state, self.hot = OK, []  # HOT -> OK: a full scan's CPU does not count
             return None
         self.hot.append(sample.cpu)
         self.state = HOT  # OK -> HOT
         if len(self.hot) >= self.cycles:
             return self._restart("cpu", now)  # HOT -> RESTARTING
         return None
+
+    def scan_bound(self, cost: float) -> float:
+        """Seconds a full scan may be busy whose last one cost ``cost`` CPU seconds."""
+        return max(self.stall_after, SCAN_COST_FACTOR * cost)
+
+    def _scanning(self, now: float, sample: Sample) -> bool:
+        """Is unison in a full scan that is within its bound?  (The bound counts from the
+        first sample that saw the scan.)"""
+        if sample.scan != self.scan:
+            self.scan, self.scan_since, self.spared = sample.scan, now, []
+        return self.scan is not None and now - self.scan_since <= self.scan_bound(sample.scan_cost)
 
     def restarted(self, now: float) -> float:
         """The restart is done: RESTARTING -> BACKOFF. Returns the grace in seconds."""

@@ -21,6 +21,7 @@ from engine.fsmonitor.inotify import MASK, Watcher
 from engine.fsmonitor.rescan import Rescans
 from engine.fsmonitor.settle import Settler
 from engine.fsmonitor.verifier import VerifierThread
+from engine.state.scans import Marker, under_way
 from tests.fakes import FakeClock, FakeINotify
 
 T = 500.0
@@ -152,3 +153,33 @@ def test_a_full_sync_counts_when_the_cycle_that_took_its_rescan_ends(taken: bool
     rig.at(T + 1).waiting("h1", pending=0)
     assert rig.cycles.totals.flushes == (1 if taken else 0)
     assert rig.commands.full_sync.state is (RequestState.IDLE if taken else RequestState.RESCANNED)
+
+
+def test_a_full_scan_is_said_for_the_watchdog_from_start_or_a_root_taken_to_the_next_wait(
+    tmp_path: Path,
+) -> None:
+    """engine/state/scans.py: the first cycle (START) and a rescan (a root in CHANGES) are full
+    scans until unison's next WAIT; an ordinary cycle is not one."""
+    rig = make_rig()
+    rig.commands.scans = Marker(tmp_path, 4242)
+    rig.at(T).start("h1", "/host", "")
+    rig.at(T).start("h2", "/app", "")
+    assert under_way(tmp_path, 4242) == 1  # the first cycle: one scan for both replicas
+    rig.at(T + 3).waiting("h1", 0)
+    assert under_way(tmp_path, 4242) is None
+    rig.at(T + 4).changes_taken("h1", ["src/a.txt"])
+    assert under_way(tmp_path, 4242) is None  # an ordinary cycle
+    rig.at(T + 5).waiting("h1", 0)
+    rig.at(T + 9).changes_taken("h1", [""])  # a rescan reported the root
+    rig.at(T + 9).changes_taken("h2", [""])
+    assert under_way(tmp_path, 4242) == 3  # the second full scan
+    rig.at(T + 12).waiting("h1", 0)
+    assert under_way(tmp_path, 4242) is None
+    assert under_way(tmp_path, 4343) is None  # another unison's: none
+
+
+def test_a_new_fsmonitor_removes_the_scan_files_of_those_before_it(tmp_path: Path) -> None:
+    Marker(tmp_path, 1).began()
+    assert under_way(tmp_path, 1) == 1
+    Marker(tmp_path, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scans.2"]

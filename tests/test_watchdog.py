@@ -15,9 +15,11 @@ import pytest
 
 from engine.config import load
 from engine.state import jsonfile, shared
+from engine.state.scancost import ScanCost
+from engine.state.scans import Marker
 from engine.supervise.unison_program import record_start
 from monit.loop import watch
-from monit.sampler import TreeCpu, pending_for
+from monit.sampler import TreeCpu, full_scan, pending_for
 from monit.watchdog import BACKOFF, CALM_RESET, HOT, MAX_GRACE, OK, RESTARTING, Restart, Sample, Watchdog
 from tests.fakes import FakeSupervisorClient, StopAfter
 from tests.helpers import wait_for
@@ -152,6 +154,66 @@ def test_a_long_calm_resets_the_restart_count(dog: Watchdog) -> None:
     later = 20 + CALM_RESET + 1
     dog.step(later, Sample(cpu=1.0, pending_for=100))
     assert dog.restarted(later + 1) == 10
+
+
+# --- a full scan (engine/state/scans.py) ----------------------------------------------------
+
+SCANNING = Sample(cpu=90.0, scan=(4242, 1))
+
+
+def test_a_busy_full_scan_is_spared_up_to_the_stall_bound(dog: Watchdog) -> None:
+    for t in range(0, 61, 5):  # the bound is the stall bound, 60 s, with no cost known
+        assert dog.step(t, SCANNING) is None
+        assert dog.state == OK
+    assert dog.spared == [90.0] * 13
+    assert dog.step(65, SCANNING) is None  # past the bound: judged as any sample
+    assert dog.state == HOT
+    assert dog.step(70, SCANNING) == Restart("cpu", (90.0, 90.0))
+
+
+def test_the_bound_is_ten_times_the_last_scan_s_cost_when_that_is_longer(dog: Watchdog) -> None:
+    costly = Sample(cpu=90.0, scan=(4242, 1), scan_cost=12.0)
+    assert dog.step(0, costly) is None
+    assert dog.step(120, costly) is None
+    assert dog.step(125, costly) is None
+    assert dog.step(130, costly) == Restart("cpu", (90.0, 90.0))
+
+
+def test_a_spin_outside_a_scan_is_restarted_after_one(dog: Watchdog) -> None:
+    assert dog.step(0, SCANNING) is None
+    assert dog.step(5, SCANNING) is None
+    assert dog.step(10, BUSY) is None  # the scan ended: counted from here
+    assert dog.step(15, BUSY) == Restart("cpu", (90.0, 90.0))
+
+
+def test_each_scan_has_its_own_bound_and_a_new_unison_s_first_is_another(dog: Watchdog) -> None:
+    assert dog.step(0, SCANNING) is None
+    assert dog.step(55, Sample(cpu=90.0, scan=(4242, 3))) is None  # the next scan, unseen gap
+    assert dog.step(110, Sample(cpu=90.0, scan=(4242, 3))) is None
+    assert dog.step(115, Sample(cpu=90.0, scan=(5151, 1))) is None  # another unison's first scan
+    assert dog.step(170, Sample(cpu=90.0, scan=(5151, 1))) is None
+    assert dog.state == OK
+
+
+def test_a_stall_during_a_scan_is_still_restarted(dog: Watchdog) -> None:
+    restart = dog.step(0, Sample(cpu=90.0, pending_for=61, scan=(4242, 1)))
+    assert restart == Restart("stall", ())
+
+
+def test_the_sampler_sees_a_scan_of_the_unison_it_samples_and_the_last_cost(tmp_path: Path) -> None:
+    runtime, unison = tmp_path / "rt", tmp_path / "unison"
+    (runtime / shared.FSMONITOR_DIR).mkdir(parents=True)
+    unison.mkdir()
+    marker = Marker(runtime / shared.FSMONITOR_DIR, 4242)
+    assert full_scan(runtime, unison, 4242) == (None, 0.0)
+    marker.began()
+    assert full_scan(runtime, unison, 4242) == ((4242, 1), 0.0)
+    assert full_scan(runtime, unison, 5151) == (None, 0.0)
+    assert full_scan(runtime, unison, None) == (None, 0.0)
+    ScanCost(3.5).save(unison)
+    assert full_scan(runtime, unison, 4242) == ((4242, 1), 3.5)
+    marker.ended()
+    assert full_scan(runtime, unison, 4242) == (None, 0.0)
 
 
 # --- sampler ---------------------------------------------------------------------------------

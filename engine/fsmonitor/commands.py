@@ -9,7 +9,7 @@ start or end.  The time is that of the command being handled (``now``, set by
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.fsmonitor.cycles import Cycles
 from engine.fsmonitor.fullsync import FullSyncRequest
@@ -17,6 +17,7 @@ from engine.fsmonitor.inotify import Watcher
 from engine.fsmonitor.rescan import Rescans
 from engine.fsmonitor.settle import Settler
 from engine.fsmonitor.verifier import VerifierThread
+from engine.state.scans import Marker
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Commands:
     # whoever sees what the cycle did also sees that it began (and can wait for its end)
     begun: Callable[[int], None]
     now: float = 0.0  # when the command being handled arrived
+    # a full scan under way (the first cycle, a rescan), for the watchdog: engine/state/scans.py
+    scans: Marker = field(default_factory=lambda: Marker(None, 0))
 
     def start(self, replica: str, root: str, path: str) -> None:
         if replica not in self.watcher.roots:
@@ -42,6 +45,7 @@ class Commands:
         self.watcher.watch(replica, path)
         if self.cycles.scan_started(self.now):
             self.begun(self.cycles.totals.cycles_begun)
+        self.scans.began()  # before unison hears OK and scans
         if path == "":
             self.rescans.root_watched(self.now)
 
@@ -60,12 +64,15 @@ class Commands:
             full_sync = self.full_sync.cycle_ended()
             self.cycles.cycle_ended(self.now, pending, full_sync)
             self.rescans.cycle_ended(self.now)
+            self.scans.ended()
             self.changed()
 
     def changes_taken(self, replica: str, paths: list[str]) -> None:
         if self.cycles.changes_taken(len(paths), self.now):
             self.full_sync.cycle_started()
             self.begun(self.cycles.totals.cycles_begun)
+        if "" in paths:  # a root: unison rescans the whole replica in this cycle
+            self.scans.began()
 
     def _verify_roots(self) -> None:
         """unison waits: its first cycle has handed every folder to the watcher, the verifier may walk.

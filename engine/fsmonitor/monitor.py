@@ -39,6 +39,7 @@ from engine.fsmonitor.rescan import FULL_SYNC, OVERFLOW, RECHECK, Rescans, uniso
 from engine.fsmonitor.settle import Settler
 from engine.fsmonitor.verifier import Pass, VerifierThread
 from engine.state import shared
+from engine.state.scans import Marker
 
 log = structlog.get_logger("fsmonitor")
 
@@ -228,6 +229,8 @@ def build_monitor(
     commands = Commands(
         watcher, settler, rescans, full_sync, cycles, verifier, publisher.changed, publisher.before_answer
     )
+    # a full scan under way, for the watchdog (engine/state/scans.py)
+    commands.scans = Marker(None if status_file is None else status_file.parent, os.getppid())
     protocol = Protocol(commands)
     copies = CopyHold(lambda rel: present(watcher.roots, rel))
     outbox = Outbox(watcher, settler, still_differs, cycles, hygiene, case, protocol, publisher, copies)
