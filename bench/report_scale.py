@@ -161,6 +161,16 @@ def starts(scale: dict[str, Any]) -> str:
     return table(header, rows)
 
 
+def _peers(peers: Any) -> str:
+    """The peers this run measured, in words (none: said so, not a list of what was not run)."""
+    if not peers:
+        return "No peers in this run (`SCALE_PEERS=none`). "
+    return (
+        f"Peers ({', '.join(map(str, peers))}): unison `-repeat watch` with its own OCaml "
+        "`unison-fsmonitor`, from our build (`ocaml`) and the stock release (`ocaml-stock`). "
+    )
+
+
 def markdown(scale: dict[str, Any]) -> str:
     if not scale or not scale.get("sizes"):
         return ""
@@ -174,8 +184,8 @@ def markdown(scale: dict[str, Any]) -> str:
         "Engines in the order people work: a cold start, the first edits (a new file on the host, then "
         "five saves of it; the app's six; the host's again), edits both ways, edits next to an app-side "
         "log appended every 100 ms, idle with the verifier on, then a warm restart and its first edits. "
-        "Peers: unison `-repeat watch` with its own OCaml `unison-fsmonitor`, from our build and the "
-        "stock release. *UNISON writes*: bytes per second unison wrote into its `UNISON` folder "
+        + _peers(plan.get("peers"))
+        + "*UNISON writes*: bytes per second unison wrote into its `UNISON` folder "
         "(archives and fingerprint caches written whole; the archive journal by what it grew).\n\n"
         f"Targets (native-sync): every first edit <= {EDIT_P99:g} ms; isolated p50 <= {EDIT_P50:g} ms and "
         f"p99 <= {EDIT_P99:g} ms, 0.2 s apart p50 <= {QUICK_P50:g} ms, both ways; next to the log p50 <= "
