@@ -124,19 +124,27 @@ def test_a_save_known_synced_before_the_kill_opens_no_window() -> None:
     ]
 
 
+def _saved_synced_answered(
+    tree: Tree, window: Window, rel: str, saved: bytes, answer: bytes, kill: bool
+) -> None:
+    """One side saved ``rel`` and it synced (recorded); the other answered; then (``kill``) a kill
+    -9 came before the answer's sync was recorded (the fuzzer's ``kill_after_synced_edit``)."""
+    tree.set_file(rel, saved)
+    window.wrote(rel, saved)
+    window.synced(rel)
+    tree.set_file(rel, answer)
+    window.wrote(rel, answer)
+    if kill:
+        window.killed()
+
+
 def _answered_killed_then_renamed(kill: bool = True) -> tuple[Tree, Window]:
     """Seed 9000: the app saved b/a/a, it synced (recorded), the host answered and the engine was
     killed (the answer carried to the app, not recorded), then the host renamed b/a/a to b/a/X.txt.
     The restarted unison saw the host's deletion of b/a/a against the app's change (the carried
     answer): the deletion won and the answer was kept as a conflict copy of b/a/a."""
     tree, window = Tree(), Window()
-    tree.set_file("b/a/a", b"app#1;")
-    window.wrote("b/a/a", b"app#1;")
-    window.synced("b/a/a")
-    tree.set_file("b/a/a", b"host#17;")
-    window.wrote("b/a/a", b"host#17;")
-    if kill:
-        window.killed()
+    _saved_synced_answered(tree, window, "b/a/a", b"app#1;", b"host#17;", kill)
     tree.move("b/a/a", "b/a/X.txt")  # as the rename rule does
     window.wrote("b/a/X.txt", b"host#17;")
     return tree, window
@@ -334,13 +342,7 @@ def _answered_killed_deleted_then_raced(
     the host's delete (as seed 9000), not something the race made."""
     tree, window = Tree({"y": ("dir", 0o755), "y/a": ("dir", 0o755)}), Window()
     tree.set_file("y/a/x", b"x")
-    tree.set_file("y/a/X", b"app#1;")
-    window.wrote("y/a/X", b"app#1;")
-    window.synced("y/a/X")
-    tree.set_file("y/a/X", b"host#2;")
-    window.wrote("y/a/X", b"host#2;")
-    if kill:
-        window.killed()
+    _saved_synced_answered(tree, window, "y/a/X", b"app#1;", b"host#2;", kill)
     tree.remove("y/a/X")
     window.races.append(
         Race("y/a/x", "y/a", "host", {p: tree.entries[p] for p in tree.below("y/a")}, b"edit")
