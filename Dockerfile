@@ -42,6 +42,9 @@ RUN apt-get update \
 # sha256 pinned in build.sh.
 COPY unison/ build/unison-sr[c] /src/unison/
 RUN NATIVE_SYNC_VENDOR=/src/unison bash /src/unison/build.sh /opt/unison
+# The drift verifier's helper (engine/fsmonitor/treesig.py); ocaml-nox brings gcc.
+COPY helpers/treesig.c /src/helpers/
+RUN cc -O2 -Wall -Wextra -Werror -o /opt/unison/bin/native-sync-treesig /src/helpers/treesig.c
 
 # --- stage 3: the image ---------------------------------------------------------
 FROM ${BASE_IMAGE}
@@ -58,7 +61,7 @@ RUN apt-get update \
  && chmod 1777 /app_sync \
  && ln -s /run/native-sync/supervisord.conf /etc/supervisord.conf
 COPY --from=venv /opt/venv /opt/venv
-COPY --from=unison /opt/unison/bin/unison /usr/local/bin/unison
+COPY --from=unison /opt/unison/bin/unison /opt/unison/bin/native-sync-treesig /usr/local/bin/
 # native-sync, precopy_appsync, supervisorctl (finds the running supervisord with
 # no flags), unison-fsmonitor, and the ENTRYPOINT shim.
 COPY scripts/image/ /usr/local/bin/

@@ -33,7 +33,13 @@ unison: system-deps
 unison-stock: system-deps
 	@bash unison/build.sh --stock --fsmonitor build/unison-stock
 
-deps: system-deps unison $(VENV)/.installed
+# The drift verifier's helper: every host folder's signature in one run (engine/fsmonitor/treesig.py).
+TREESIG := $(UNISON_PREFIX)/bin/native-sync-treesig
+$(TREESIG): helpers/treesig.c | unison
+	@mkdir -p $(@D)
+	cc -O2 -Wall -Wextra -Werror -o $@ $<
+
+deps: system-deps unison $(TREESIG) $(VENV)/.installed
 
 docker-deps:
 	@bash scripts/ensure-docker.sh

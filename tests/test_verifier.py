@@ -22,6 +22,7 @@ from engine.fsmonitor.inotify import Watcher
 from engine.fsmonitor.monitor import build_monitor
 from engine.fsmonitor.pacing import BIG_BOUND, DRIFT_BOUND, FLOOR, drift_bound
 from engine.fsmonitor.protocol import quote
+from engine.fsmonitor.treesig import Signer
 from engine.fsmonitor.verifier import Pass, VerifierThread, Walker
 from engine.unison import litter
 from tests.helpers import wait_for
@@ -40,33 +41,47 @@ def trees(tmp_path: Path) -> tuple[Path, Path]:
     return a, b
 
 
+@pytest.fixture(params=["python", "helper"])
+def signer(request: pytest.FixtureRequest) -> Signer | None:
+    """The walker signs the host's folders in Python, or with native-sync-treesig (what the engine uses)."""
+    if request.param == "python":
+        return None
+    found = Signer.found()
+    assert found is not None, "native-sync-treesig is not on PATH (make deps builds it)"
+    return found
+
+
 def walk(walker: Walker, a: Path, b: Path, contents: bool = True) -> set[str]:
     differing, _, _ = walker.walk(str(a), str(b), contents)
     return differing
 
 
-def test_equal_trees_do_not_differ(trees: tuple[Path, Path]) -> None:
+def test_equal_trees_do_not_differ(trees: tuple[Path, Path], signer: Signer | None) -> None:
     a, b = trees
-    walker = Walker(lambda rel: False)
+    walker = Walker(lambda rel: False, signer=signer)
     differing, temps, checked = walker.walk(str(a), str(b))
     assert (differing, temps, checked) == (set(), [], 5)
 
 
-def test_a_baseline_reads_the_files_changed_since_a_trusted_start(trees: tuple[Path, Path]) -> None:
+def test_a_baseline_reads_the_files_changed_since_a_trusted_start(
+    trees: tuple[Path, Path], signer: Signer | None
+) -> None:
     """A baseline walk compares no contents, except of files whose ctime (either side) is ``since_ns``
     or later: a same-size edit made before the watches of a trusted start were up (patch 0006)."""
     a, b = trees
     (b / "d" / "e" / "deep.txt").write_text("DEEP")  # same size
     changed = (b / "d" / "e" / "deep.txt").stat().st_ctime_ns
-    assert walk(Walker(lambda rel: False), a, b, contents=False) == set()
-    walker = Walker(lambda rel: False)
+    assert walk(Walker(lambda rel: False, signer=signer), a, b, contents=False) == set()
+    walker = Walker(lambda rel: False, signer=signer)
     assert walker.walk(str(a), str(b), False, since_ns=changed)[0] == {"d/e/deep.txt"}
     assert walker.walk(str(a), str(b), False, since_ns=changed + 1)[0] == set()
 
 
-def test_type_size_exec_bit_link_target_and_presence_are_compared(trees: tuple[Path, Path]) -> None:
+def test_type_size_exec_bit_link_target_and_presence_are_compared(
+    trees: tuple[Path, Path], signer: Signer | None
+) -> None:
     a, b = trees
-    walker = Walker(lambda rel: False)
+    walker = Walker(lambda rel: False, signer=signer)
     (a / "new.txt").write_text("only here")
     (a / "d" / "e" / "deep.txt").write_text("longer now")
     (b / "same.txt").chmod(0o755)
@@ -77,9 +92,11 @@ def test_type_size_exec_bit_link_target_and_presence_are_compared(trees: tuple[P
     assert walk(walker, a, b) == {"new.txt", "d/e/deep.txt", "same.txt", "link", "kind"}
 
 
-def test_contents_are_compared_only_where_a_stat_changed(trees: tuple[Path, Path]) -> None:
+def test_contents_are_compared_only_where_a_stat_changed(
+    trees: tuple[Path, Path], signer: Signer | None
+) -> None:
     a, b = trees
-    walker = Walker(lambda rel: False)
+    walker = Walker(lambda rel: False, signer=signer)
     (a / "same.txt").write_text("SAME")  # same size, other contents
     assert walk(walker, a, b, contents=False) == set()  # the baseline: metadata only
     assert walk(walker, a, b) == set()  # nothing changed since: contents not read
@@ -91,7 +108,7 @@ def test_contents_are_compared_only_where_a_stat_changed(trees: tuple[Path, Path
 
 
 def test_a_folder_unchanged_on_the_host_and_equal_last_time_is_not_listed_on_the_app_side(
-    trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    trees: tuple[Path, Path], signer: Signer | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """issue 24: at 400k files a pass cost 3.3 s of CPU, both trees listed and stat'ed in full."""
     a, b = trees
@@ -103,12 +120,13 @@ def test_a_folder_unchanged_on_the_host_and_equal_last_time_is_not_listed_on_the
         return entries(root, rel)
 
     monkeypatch.setattr(walker_module, "_entries", counting)
-    walker = Walker(lambda rel: False)
+    walker = Walker(lambda rel: False, signer=signer)
     assert walk(walker, a, b, contents=False) == set()
     listed.clear()
     assert walk(walker, a, b) == set()
     assert sorted(rel for root, rel in listed if root == str(b)) == []  # the app side was not read
-    assert sorted(rel for root, rel in listed if root == str(a)) == ["", "d", "d/e"]  # the host's was
+    # the host's was, unless the helper signed it (it lists and stats in one run of its own)
+    assert sorted(rel for root, rel in listed if root == str(a)) == ([] if signer else ["", "d", "d/e"])
     (a / "d" / "e" / "deep.txt").write_text("DEEP")  # same size, in place, on the host only
     (a / "d" / "new.txt").write_text("new")
     listed.clear()
@@ -121,11 +139,13 @@ def test_a_folder_unchanged_on_the_host_and_equal_last_time_is_not_listed_on_the
     assert walk(walker, a, b) == set()
 
 
-def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_equal_big_files_are_not_drift(
+    trees: tuple[Path, Path], signer: Signer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = trees
     monkeypatch.setattr("engine.fsmonitor.walker.CONTENT_LIMIT", 8)
     monkeypatch.setattr("engine.fs.compare.CONTENT_LIMIT", 8)
-    walker = Walker(lambda rel: False)
+    walker = Walker(lambda rel: False, signer=signer)
     walk(walker, a, b, contents=False)
     for root in (a, b):
         (root / "big.bin").write_bytes(b"0123456789" * 3)
@@ -134,23 +154,94 @@ def test_equal_big_files_are_not_drift(trees: tuple[Path, Path], monkeypatch: py
     assert walk(walker, a, b) == {"big.bin"}
 
 
-def test_ignored_paths_are_not_walked_and_temp_files_are_collected(trees: tuple[Path, Path]) -> None:
+def test_ignored_paths_are_not_walked_and_temp_files_are_collected(
+    trees: tuple[Path, Path], signer: Signer | None
+) -> None:
     a, b = trees
     (a / "d" / "only-a.txt").write_text("x")
     (a / "cache").mkdir()
     (a / "cache" / "x").write_text("x")
     (b / "d" / TEMP).write_text("partial")
-    walker = Walker(IgnoreMatcher(("Name cache", "Path d/only-a.txt")).ignored)
+    walker = Walker(IgnoreMatcher(("Name cache", "Path d/only-a.txt")).ignored, signer=signer)
     differing, temps, _ = walker.walk(str(a), str(b))
     assert differing == set()
     assert temps == [str(b / "d" / TEMP)]
 
 
-def test_a_folder_missing_on_one_side_is_one_difference(trees: tuple[Path, Path]) -> None:
+def test_a_folder_missing_on_one_side_is_one_difference(
+    trees: tuple[Path, Path], signer: Signer | None
+) -> None:
     a, b = trees
     (a / "d" / "e" / "deep.txt").unlink()
     (a / "d" / "e").rmdir()
-    assert walk(Walker(lambda rel: False), a, b) == {"d/e"}
+    assert walk(Walker(lambda rel: False, signer=signer), a, b) == {"d/e"}
+
+
+def test_the_helper_signs_each_folder_by_its_entries_names_and_stats(trees: tuple[Path, Path]) -> None:
+    a, _ = trees
+    signer = Signer.found()
+    assert signer is not None, "native-sync-treesig is not on PATH (make deps builds it)"
+    folders = ["", "d", "d/e", "missing"]
+    before = signer.sign(str(a), folders)
+    assert before is not None and before["missing"] is None
+    assert len({before[f] for f in folders[:3]}) == 3 and None not in [before[f] for f in folders[:3]]
+    assert signer.sign(str(a), folders) == before  # nothing changed: the same signatures
+    (a / "d" / "e" / "deep.txt").write_text("DEEP")  # same size, in place
+    after = signer.sign(str(a), folders)
+    assert after is not None
+    assert [f for f in folders if after[f] != before[f]] == ["d/e"]
+    (a / "same.txt").chmod(0o600)
+    again = signer.sign(str(a), folders)
+    assert again is not None and [f for f in folders if again[f] != after[f]] == [""]
+    signer.take_cpu()
+    assert signer.cpu_seconds == 0.0  # taken: the next pass counts only its own
+
+
+def test_the_first_walk_has_every_folder_signed_before_it_compares(trees: tuple[Path, Path]) -> None:
+    """The memos of the first walk hold the helper's signatures: the next walk lists no host folder."""
+    a, b = trees
+    found = Signer.found()
+    assert found is not None, "native-sync-treesig is not on PATH (make deps builds it)"
+    asked: list[list[str]] = []
+
+    class Recording(Signer):
+        def sign(self, root: str, folders: list[str]) -> dict[str, int | None] | None:
+            asked.append(sorted(folders))
+            return super().sign(root, folders)
+
+    walker = Walker(IgnoreMatcher(("Name e",)).ignored, signer=Recording(found.helper))
+    assert walk(walker, a, b, contents=False) == set()
+    assert asked == [["", "d"]]  # every folder the walk goes into, before it compared any (not d/e)
+    (a / "d" / "new.txt").write_text("new")
+    assert walk(walker, a, b) == {"d/new.txt"}
+    assert asked[1] == ["", "d"]
+
+
+def test_a_failing_helper_leaves_the_signing_to_python(trees: tuple[Path, Path]) -> None:
+    a, b = trees
+    walker = Walker(lambda rel: False, signer=Signer("/bin/false"))
+    with capture_logs() as logs:
+        assert walk(walker, a, b, contents=False) == set()
+    assert [e["event"] for e in logs] == ["verifier.treesig_failed"]
+    (a / "d" / "e" / "deep.txt").write_text("DEEP")
+    assert walk(walker, a, b) == {"d/e/deep.txt"}
+
+
+def test_the_helpers_cpu_is_the_passes(trees: tuple[Path, Path]) -> None:
+    """The pacer keeps the verifier's share of a core: what the helper spends is counted in it."""
+    a, b = trees
+
+    class Costly(Signer):
+        def sign(self, root: str, folders: list[str]) -> dict[str, int | None] | None:
+            self.cpu_seconds += 2.5
+            return super().sign(root, folders)
+
+    found = Signer.found()
+    assert found is not None, "native-sync-treesig is not on PATH (make deps builds it)"
+    thread = VerifierThread(lambda rel: False, 60.0)
+    thread.walker.signer = Costly(found.helper)
+    assert thread.one_pass((str(a), str(b))).cpu_seconds >= 2.5
+    assert thread.one_pass((str(a), str(b))).cpu_seconds < 2.5 * 2
 
 
 def a_pass(*differing: str, temps: tuple[str, ...] = ()) -> Pass:

@@ -40,6 +40,7 @@ import structlog
 
 from engine.fs.paths import PERMS
 from engine.fsmonitor.pacing import RECHECK_DELAY, Pacer, Spent
+from engine.fsmonitor.treesig import Signer
 from engine.fsmonitor.walker import Walker, differ
 
 __all__ = ["Pass", "VerifierThread", "Walker"]
@@ -86,7 +87,7 @@ class VerifierThread(threading.Thread):
         since: float | None = None,
     ) -> None:
         super().__init__(name="verifier", daemon=True)
-        self.walker = Walker(ignored, fold=fold, perms=perms)
+        self.walker = Walker(ignored, fold=fold, perms=perms, signer=Signer.found())
         self.interval = interval
         self.host = host  # HOST_VOLUME: the side whose folders are listed every pass
         self.roots: tuple[str, str] | None = None  # set by the select loop after unison's first cycle
@@ -151,7 +152,7 @@ class VerifierThread(threading.Thread):
         if differing and not self.stop.wait(RECHECK_DELAY):
             perms = self.walker.perms
             differing = {r for r in differing if differ(os.path.join(a, r), os.path.join(b, r), perms)}
-        spent = time.thread_time() - cpu
+        spent = time.thread_time() - cpu + (self.walker.signer.take_cpu() if self.walker.signer else 0.0)
         seconds = time.monotonic() - started
         return Pass(
             roots,
