@@ -12,6 +12,7 @@ import sys
 import threading
 
 import psutil
+import pytest
 
 from bench import metrics
 from bench.engines import tree_of
@@ -60,6 +61,43 @@ def test_a_child_reaped_in_the_window_is_not_counted_again() -> None:
         window.join(60)
         assert float(str(result["percent_of_core"])) < 100 * BURN / 5.0 / 2  # not its whole life
         assert result["exited"] == 1
+    finally:
+        parent.kill()
+        parent.wait(10)
+
+
+# A parent named NAME that, on a line, runs a child burning BURN s of CPU to its end and reaps
+# it, then says so: the drift verifier's helper, run by the fsmonitor, lives between two marks.
+HELPER_PARENT = f"""
+import pathlib, subprocess, sys
+pathlib.Path("/proc/self/comm").write_text(sys.argv[1])
+sys.stdin.readline()
+subprocess.run([sys.executable, "-c", '''
+import time
+start = time.process_time()
+while time.process_time() - start < {BURN}:
+    pass
+'''], check=True)
+print("reaped", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize(("name", "counted"), [("unison-fsmonitor", True), ("supervisord", False)])
+def test_the_fsmonitors_helpers_born_and_gone_between_two_marks_count(name: str, counted: bool) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", HELPER_PARENT, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    try:
+        root = psutil.Process(parent.pid)
+        wait_for(lambda: root.name() == name[:15], 30, "the parent's name")
+        before = metrics.cpu_mark(lambda: [root])
+        parent.stdin.write(b"run the helper\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline() == b"reaped\n"
+        spent = metrics.cpu_used(before, metrics.cpu_mark(lambda: [root]))
+        assert (spent >= BURN * 0.9) is counted, spent
     finally:
         parent.kill()
         parent.wait(10)

@@ -125,6 +125,8 @@ class VerifierThread(threading.Thread):
         while (roots := self.roots) is None:  # until unison named both (its START commands)
             if self.stop.wait(0.1):
                 return
+        signer = self.walker.signer
+        log.info("verifier.started", interval=self.interval, treesig=signer.helper if signer else None)
         baseline = True
         pacer = Pacer(self.interval)
         while not self.stop.is_set():

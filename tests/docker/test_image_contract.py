@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,13 +24,16 @@ SYNC_TIMEOUT = 30.0
 
 def test_commands_and_defaults(docker: Docker) -> None:
     script = (
-        "for c in native-sync precopy_appsync supervisorctl unison-fsmonitor unison; do command -v $c; done;"
-        " test -x /usr/local/bin/precopy_appsync && echo precopy-ok"
+        "for c in native-sync precopy_appsync supervisorctl unison-fsmonitor unison native-sync-treesig;"
+        " do command -v $c; done;"
+        " test -x /usr/local/bin/precopy_appsync && echo precopy-ok;"
+        " printf '\\0' | native-sync-treesig /host_sync"  # the verifier's helper, built for this platform
     )
     out = docker("run", "--rm", "--network", "none", docker.image, "sh", "-c", script).stdout
     assert "/usr/local/bin/precopy_appsync" in out
     assert "precopy-ok" in out
-    for command in ("native-sync", "supervisorctl", "unison-fsmonitor", "unison"):
+    assert re.search(r"^[0-9a-f]{16}$", out, re.MULTILINE), f"native-sync-treesig signed nothing: {out}"
+    for command in ("native-sync", "supervisorctl", "unison-fsmonitor", "unison", "native-sync-treesig"):
         assert f"/{command}\n" in out, f"{command} is not on the PATH: {out}"
 
     config = json.loads(docker("image", "inspect", "-f", "{{json .Config}}", docker.image).stdout)
