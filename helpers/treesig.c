@@ -1,15 +1,19 @@
 /* native-sync-treesig: one signature per folder, for the drift verifier's walk.
  *
- *   native-sync-treesig ROOT < folders
+ *   native-sync-treesig [-f NS] ROOT < folders
  *
  * stdin: folder paths relative to ROOT, each ended by a NUL ("" is ROOT), read
  * in full before anything is written (the caller writes them all, then reads).
  * stdout: one line per folder, in order: 16 hex digits, the signature of every
- * entry's name and stat (type and permission bits, size, mtime and ctime to the
- * nanosecond, inode), or "-" when the folder or one of its entries cannot be
- * read (the verifier then compares that folder).  The signature does not depend
- * on the order the folder lists in.  Links are not followed.  Exit 0, or 2 on a
- * usage error, a ROOT that cannot be opened or a failed write.
+ * entry's name and stat (type and permission bits, inode; for what is not a
+ * folder also size, mtime and ctime to the nanosecond: a folder's own times
+ * change with what is in it, and that has its own signature), or "-" when the
+ * folder or one of its entries cannot be read (the verifier then compares that
+ * folder), or with -f, when an entry's mtime or ctime is NS (nanoseconds since
+ * the epoch) or later: a change made in the same tick of a coarse clock would
+ * not change the stat.  The signature does not depend on the order the folder
+ * lists in.  Links are not followed.  Exit 0, or 2 on a usage error, a ROOT that
+ * cannot be opened or a failed write.
  *
  * Why C (engine/fsmonitor/treesig.py has the numbers): stat'ing every file of
  * the host's tree is the verifier's whole cost, and at 400k files Python's
@@ -39,7 +43,11 @@ static uint64_t name_hash(const char *name) {
   return h;
 }
 
-/* The folder's signature into *out; 0, or -1 when it or an entry cannot be read. */
+static long long fresh = -1; /* -f: entries changed from then on (ns) make the folder unsigned */
+
+static long long ns(struct timespec t) { return (long long)t.tv_sec * 1000000000LL + t.tv_nsec; }
+
+/* The folder's signature into *out; 0, or -1 when it or an entry cannot be read (or is fresh). */
 static int sign(int root, const char *rel, uint64_t *out) {
   int fd = openat(root, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -61,12 +69,18 @@ static int sign(int root, const char *rel, uint64_t *out) {
     }
     uint64_t h = name_hash(n);
     h = mix(h, (uint64_t)st.st_mode);
-    h = mix(h, (uint64_t)st.st_size);
-    h = mix(h, (uint64_t)st.st_mtim.tv_sec);
-    h = mix(h, (uint64_t)st.st_mtim.tv_nsec);
-    h = mix(h, (uint64_t)st.st_ctim.tv_sec);
-    h = mix(h, (uint64_t)st.st_ctim.tv_nsec);
     h = mix(h, (uint64_t)st.st_ino);
+    if (!S_ISDIR(st.st_mode)) {
+      if (fresh >= 0 && (ns(st.st_mtim) >= fresh || ns(st.st_ctim) >= fresh)) {
+        failed = 1;
+        break;
+      }
+      h = mix(h, (uint64_t)st.st_size);
+      h = mix(h, (uint64_t)st.st_mtim.tv_sec);
+      h = mix(h, (uint64_t)st.st_mtim.tv_nsec);
+      h = mix(h, (uint64_t)st.st_ctim.tv_sec);
+      h = mix(h, (uint64_t)st.st_ctim.tv_nsec);
+    }
     sum += h; /* a sum: the order of the listing does not count */
     count++;
   }
@@ -77,8 +91,15 @@ static int sign(int root, const char *rel, uint64_t *out) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: native-sync-treesig ROOT < NUL-ended folder paths\n");
+  char *end = NULL;
+  if (argc == 4 && strcmp(argv[1], "-f") == 0) {
+    fresh = strtoll(argv[2], &end, 10);
+    if (*argv[2] == '\0' || *end != '\0' || fresh < 0) fresh = -2;
+    argv += 2;
+    argc -= 2;
+  }
+  if (argc != 2 || fresh == -2) {
+    fprintf(stderr, "usage: native-sync-treesig [-f NS] ROOT < NUL-ended folder paths\n");
     return 2;
   }
   int root = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -39,8 +39,8 @@ from dataclasses import dataclass, replace
 import structlog
 
 from engine.fs.paths import PERMS
+from engine.fs.treesig import Signer
 from engine.fsmonitor.pacing import RECHECK_DELAY, Pacer, Spent
-from engine.fsmonitor.treesig import Signer
 from engine.fsmonitor.walker import Walker, differ
 
 __all__ = ["Pass", "VerifierThread", "Walker"]

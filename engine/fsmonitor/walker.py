@@ -9,7 +9,7 @@ since the last walk, and that had no difference then, is not compared again
 files that halves the walk's system calls and skips most of its Python work
 (issue 24: 3.3 s of CPU a pass, then ~1.2 s on a loaded 2-core machine).
 The signatures come from one run of ``native-sync-treesig`` over the
-folders the last walk went through (:mod:`engine.fsmonitor.treesig`:
+folders the last walk went through (:mod:`engine.fs.treesig`:
 0.5 s at 400k files), taken before any folder is compared; a folder it
 did not sign (new since) is compared, and signed from the next walk on.
 Without the helper the walk signs each folder in Python as it lists it.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from engine.fs import casefold
 from engine.fs.compare import CONTENT_LIMIT, differs, same_contents
 from engine.fs.paths import PERMS, is_unison_temp, join, readlink, special_entry
-from engine.fsmonitor.treesig import Signer
+from engine.fs.treesig import Signer, folders
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class Walker:
         """The helper's signature of every folder the last walk went through (all of them at first)."""
         if self.signer is None:
             return None
-        return self.signer.sign(root, self.walked or _folders(root, self.ignored))
+        return self.signer.sign(root, self.walked or folders(root, self.ignored))
 
     def _folder(
         self,
@@ -156,7 +156,7 @@ class Walker:
         found = Folder()
         clashes = len(self.clashes) + len(self.respelled)
         if self.fold:
-            left, right = self._folded(rel, left, right)
+            left, right = _folded(rel, left, right, self.clashes, self.respelled)
         found.folded = len(self.clashes) + len(self.respelled) > clashes
         for name in left.keys() | right.keys():
             if is_unison_temp(name):
@@ -178,33 +178,6 @@ class Walker:
             elif verdict:
                 found.differing.add(child)
         return found
-
-    def _folded(
-        self, rel: str, left: dict[str, os.DirEntry[str]], right: dict[str, os.DirEntry[str]]
-    ) -> tuple[dict[str, os.DirEntry[str]], dict[str, os.DirEntry[str]]]:
-        """Both listings without the names a folding root makes one.
-
-        A clash (names one side holds apart, the other cannot) is kept in
-        :attr:`clashes`: a problem, not drift.  A name spelled otherwise on
-        each side is one name to unison (``-ignorecase``): not drift either,
-        but kept in :attr:`respelled` (the case guard gives the app the host's
-        spelling).
-        """
-        drop = set()
-        for names in (left, right):
-            for group in casefold.clashes(names):
-                self.clashes.add(tuple(join(rel, n) for n in group))
-                drop.add(casefold.key(group[0]))
-        spelled_left = {casefold.key(n): n for n in left}
-        spelled_right = {casefold.key(n): n for n in right}
-        for k in spelled_left.keys() & spelled_right.keys() - drop:
-            if spelled_left[k] != spelled_right[k]:  # a case-only rename the watcher missed
-                self.respelled.add((join(rel, spelled_left[k]), join(rel, spelled_right[k])))
-                drop.add(k)
-        return (
-            {n: e for n, e in left.items() if casefold.key(n) not in drop},
-            {n: e for n, e in right.items() if casefold.key(n) not in drop},
-        )
 
     def _compare(
         self,
@@ -243,6 +216,38 @@ class Walker:
         return False
 
 
+def _folded(
+    rel: str,
+    left: dict[str, os.DirEntry[str]],
+    right: dict[str, os.DirEntry[str]],
+    clashes: set[tuple[str, ...]],
+    respelled: set[tuple[str, str]],
+) -> tuple[dict[str, os.DirEntry[str]], dict[str, os.DirEntry[str]]]:
+    """Both listings without the names a folding root makes one.
+
+    A clash (names one side holds apart, the other cannot) is kept in
+    ``clashes``: a problem, not drift.  A name spelled otherwise on
+    each side is one name to unison (``-ignorecase``): not drift either,
+    but kept in ``respelled`` (the case guard gives the app the host's
+    spelling).
+    """
+    drop = set()
+    for names in (left, right):
+        for group in casefold.clashes(names):
+            clashes.add(tuple(join(rel, n) for n in group))
+            drop.add(casefold.key(group[0]))
+    spelled_left = {casefold.key(n): n for n in left}
+    spelled_right = {casefold.key(n): n for n in right}
+    for k in spelled_left.keys() & spelled_right.keys() - drop:
+        if spelled_left[k] != spelled_right[k]:  # a case-only rename the watcher missed
+            respelled.add((join(rel, spelled_left[k]), join(rel, spelled_right[k])))
+            drop.add(k)
+    return (
+        {n: e for n, e in left.items() if casefold.key(n) not in drop},
+        {n: e for n, e in right.items() if casefold.key(n) not in drop},
+    )
+
+
 def differ(a: str, b: str, perms: int = PERMS) -> bool:
     """:func:`engine.fs.compare.differs`, with big files' contents compared too.
 
@@ -258,24 +263,6 @@ def differ(a: str, b: str, perms: int = PERMS) -> bool:
         return True
     big = stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size > CONTENT_LIMIT
     return not (big and (sa.st_mode & perms) == (sb.st_mode & perms) and same_contents(a, b))
-
-
-def _folders(root: str, ignored: Callable[[str], bool]) -> list[str]:
-    """Every folder of ``root`` the walk goes into (not ignored, links not followed): the first
-    walk's, for the helper to sign before it compares (a listing, no stat: 0.2 s at 400k files)."""
-    found, stack = [], [""]
-    while stack:
-        rel = stack.pop()
-        found.append(rel)
-        try:
-            with os.scandir(os.path.join(root, rel) if rel else root) as it:
-                for entry in it:
-                    child = join(rel, entry.name)
-                    if entry.is_dir(follow_symlinks=False) and not ignored(child):
-                        stack.append(child)
-        except OSError:
-            continue
-    return found
 
 
 def _entries(root: str, rel: str) -> dict[str, os.DirEntry[str]] | None:

@@ -1,4 +1,4 @@
-"""Folder signatures for the drift verifier's walk, from ``native-sync-treesig`` (helpers/treesig.c).
+"""Folder signatures from ``native-sync-treesig`` (helpers/treesig.c): the drift verifier's, a stop's.
 
 The walker (:mod:`engine.fsmonitor.walker`) compares a host folder with
 its app copy only when the folder's signature (every entry's name and
@@ -13,7 +13,9 @@ The helper signs the folders the last pass walked in one process, in C:
 0.5 s, its CPU counted in the pass's (:attr:`Signer.cpu_seconds`).
 
 Without the helper (a source checkout before ``make deps``) or when it
-fails, :func:`sign` answers None and the walker signs in Python.
+fails, :meth:`Signer.sign` answers None and the walker signs in Python.
+A stop signs both trees too (:mod:`engine.unison.stopmark`), so that the
+next warm start scans only the folders that changed while it was stopped.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 
+from engine.fs.paths import join
+
 HELPER = "native-sync-treesig"
 
-log = structlog.get_logger("fsmonitor")
+log = structlog.get_logger("native-sync")
 
 
 @dataclass
@@ -43,10 +48,14 @@ class Signer:
         path = shutil.which(HELPER)
         return None if path is None else cls(path)
 
-    def sign(self, root: str, folders: list[str]) -> dict[str, int | None] | None:
-        """Each folder's signature (None: it or an entry could not be read); None if the helper failed."""
+    def sign(
+        self, root: str, folders: list[str], fresh_ns: int | None = None
+    ) -> dict[str, int | None] | None:
+        """Each folder's signature (None: it or an entry could not be read, or, given ``fresh_ns``, an
+        entry's mtime or ctime is that or later); None if the helper failed."""
+        fresh = [] if fresh_ns is None else ["-f", str(fresh_ns)]
         proc = subprocess.Popen(
-            [self.helper, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [self.helper, *fresh, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         try:  # the helper reads every path before it writes: no deadlock on full pipes
@@ -64,9 +73,7 @@ class Signer:
             self.cpu_seconds += usage.ru_utime + usage.ru_stime
         lines = out.decode("ascii", "replace").splitlines()
         if proc.returncode != 0 or len(lines) != len(folders):
-            log.warning(
-                "verifier.treesig_failed", status=proc.returncode, error=err.decode(errors="replace")[-500:]
-            )
+            log.warning("treesig.failed", status=proc.returncode, error=err.decode(errors="replace")[-500:])
             return None
         return {f: None if line == "-" else int(line, 16) for f, line in zip(folders, lines, strict=True)}
 
@@ -74,3 +81,21 @@ class Signer:
         """The CPU the helper used since the last call."""
         spent, self.cpu_seconds = self.cpu_seconds, 0.0
         return spent
+
+
+def folders(root: str, ignored: Callable[[str], bool]) -> list[str]:
+    """Every folder of ``root`` a walk goes into (not ignored, links not followed), found by listing
+    (no stat: 0.2 s at 400k files); ``""`` is ``root``."""
+    found, stack = [], [""]
+    while stack:
+        rel = stack.pop()
+        found.append(rel)
+        try:
+            with os.scandir(os.path.join(root, rel) if rel else root) as it:
+                for entry in it:
+                    child = join(rel, entry.name)
+                    if entry.is_dir(follow_symlinks=False) and not ignored(child):
+                        stack.append(child)
+        except OSError:
+            continue
+    return found
