@@ -208,9 +208,11 @@ def test_the_first_walk_has_every_folder_signed_before_it_compares(trees: tuple[
     asked: list[list[str]] = []
 
     class Recording(Signer):
-        def sign(self, root: str, folders: list[str]) -> dict[str, int | None] | None:
+        def sign(
+            self, root: str, folders: list[str], fresh_ns: int | None = None
+        ) -> dict[str, int | None] | None:
             asked.append(sorted(folders))
-            return super().sign(root, folders)
+            return super().sign(root, folders, fresh_ns)
 
     walker = Walker(IgnoreMatcher(("Name e",)).ignored, signer=Recording(found.helper))
     assert walk(walker, a, b, contents=False) == set()
@@ -235,9 +237,11 @@ def test_the_helpers_cpu_is_the_passes(trees: tuple[Path, Path]) -> None:
     a, b = trees
 
     class Costly(Signer):
-        def sign(self, root: str, folders: list[str]) -> dict[str, int | None] | None:
+        def sign(
+            self, root: str, folders: list[str], fresh_ns: int | None = None
+        ) -> dict[str, int | None] | None:
             self.cpu_seconds += 2.5
-            return super().sign(root, folders)
+            return super().sign(root, folders, fresh_ns)
 
     found = Signer.found()
     assert found is not None, "native-sync-treesig is not on PATH (make deps builds it)"
