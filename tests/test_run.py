@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 from pathlib import Path
@@ -14,9 +15,9 @@ from structlog.testing import capture_logs
 from engine import exits, health, supervisord
 from engine.config import Config, load
 from engine.startup import coldstart
-from engine.state import shared
+from engine.state import shared, trust
 from engine.supervise import readiness, run, stop
-from engine.unison import launch
+from engine.unison import launch, stopmark
 from monit.loop import JOIN_TIMEOUT
 from tests.fakes import FakeClock, FakeSupervisorClient, FakeSupervisord, FakeWatchdog, TickingStop
 
@@ -53,6 +54,12 @@ def rig(
     runner = run.Runner(
         config(tmp_path, **env), client=client, sync=sync, clock=clock or Clock(0.0), watchdog=watchdog.start
     )
+
+    def sign(cfg: Config, timeout: float) -> stopmark.Signed | None:
+        calls.append(("sign", f"{timeout:g}"))
+        return None
+
+    runner.stopper.sign = sign
     if runner.cfg.monit_enable:
         runner.watchdog = watchdog.start(runner.cfg)  # as run() does once supervisord runs
     process = FakeSupervisord(calls=calls)
@@ -66,6 +73,7 @@ def test_stop_order_watchdog_unison_flush_supervisord(tmp_path: Path) -> None:
     assert calls == [
         ("stop", "watchdog"),
         ("stop", "unison"),
+        ("sign", f"{stop.SIGN_TIMEOUT:g}"),  # the trees for the next warm start, before the flush
         ("sync", "stop.flush"),
         ("signal", "SIGTERM"),
         ("wait", "supervisord"),
@@ -76,7 +84,7 @@ def test_stop_order_watchdog_unison_flush_supervisord(tmp_path: Path) -> None:
 def test_without_the_watchdog_only_unison_is_stopped(tmp_path: Path) -> None:
     runner, calls, _ = rig(tmp_path, MONIT_ENABLE="false")
     runner._finish(flush=True)
-    assert calls[:2] == [("stop", "unison"), ("sync", "stop.flush")]
+    assert calls[:3] == [("stop", "unison"), ("sign", f"{stop.SIGN_TIMEOUT:g}"), ("sync", "stop.flush")]
 
 
 def test_a_stop_before_supervisord_ran_neither_flushes_nor_stops_programs(tmp_path: Path) -> None:
@@ -110,7 +118,44 @@ def test_an_unreachable_supervisord_is_stopped_before_the_flush(tmp_path: Path) 
     assert isinstance(runner.client, FakeSupervisorClient)
     runner.client.failing.add("stop")
     assert runner._finish(flush=True) == exits.OK
-    assert calls[-3:] == [("signal", "SIGTERM"), ("wait", "supervisord"), ("sync", "stop.flush")]
+    assert calls[-4:] == [
+        ("signal", "SIGTERM"),
+        ("wait", "supervisord"),
+        ("sign", f"{stop.SIGN_TIMEOUT:g}"),
+        ("sync", "stop.flush"),
+    ]
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_the_trees_signed_before_the_flush_are_kept_only_after_a_clean_one(
+    tmp_path: Path, clean: bool
+) -> None:
+    """A flush that synced every path leaves a TrustedArchive (monit/oneshot.py): only then does the
+    archive hold both trees as signed, and the next warm start may trust it (engine/unison/stopmark.py)."""
+    runner, _, _ = rig(tmp_path)
+    signed = stopmark.Signed(123.0, {"": 1, "d": 2}, {"": 3, "d": None})
+    runner.stopper.sign = lambda cfg, timeout: signed
+
+    def flush(
+        cfg: Config, purpose: str, timeout: float | None = None, events: Any = None, extra_args: Any = ()
+    ) -> int:
+        if clean:
+            trust.TrustedArchive(124.0).save(cfg.runtime_dir)
+        return 0
+
+    runner.stopper.sync = flush
+    runner.cfg.unison_dir.mkdir()
+    assert runner._finish(flush=True) == exits.OK
+    kept = runner.cfg.unison_dir / stopmark.STOPPED_FILE
+    assert kept.exists() is clean
+    if clean:
+        data = json.loads(kept.read_text())
+        assert (data["at"], data["host"], data["app"]) == (
+            123.0,
+            {"": "0" * 15 + "1", "d": "0" * 15 + "2"},
+            {"": "0" * 15 + "3", "d": None},
+        )
+        assert data["key"] == stopmark.key(runner.cfg)
 
 
 @pytest.mark.parametrize("start", [0.0, 1e9 + 0.3, 12345.678901])

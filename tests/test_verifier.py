@@ -209,10 +209,10 @@ def test_the_first_walk_has_every_folder_signed_before_it_compares(trees: tuple[
 
     class Recording(Signer):
         def sign(
-            self, root: str, folders: list[str], fresh_ns: int | None = None
+            self, root: str, folders: list[str], fresh_ns: int | None = None, timeout: float | None = None
         ) -> dict[str, int | None] | None:
             asked.append(sorted(folders))
-            return super().sign(root, folders, fresh_ns)
+            return super().sign(root, folders, fresh_ns, timeout)
 
     walker = Walker(IgnoreMatcher(("Name e",)).ignored, signer=Recording(found.helper))
     assert walk(walker, a, b, contents=False) == set()
@@ -238,10 +238,10 @@ def test_the_helpers_cpu_is_the_passes(trees: tuple[Path, Path]) -> None:
 
     class Costly(Signer):
         def sign(
-            self, root: str, folders: list[str], fresh_ns: int | None = None
+            self, root: str, folders: list[str], fresh_ns: int | None = None, timeout: float | None = None
         ) -> dict[str, int | None] | None:
             self.cpu_seconds += 2.5
-            return super().sign(root, folders, fresh_ns)
+            return super().sign(root, folders, fresh_ns, timeout)
 
     found = Signer.found()
     assert found is not None, "native-sync-treesig is not on PATH (make deps builds it)"

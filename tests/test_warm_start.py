@@ -2,7 +2,9 @@
 
 No one-shot runs (it would load both archives, and watch mode would load them
 again): watch-mode unison's first cycle scans both trees in full, and
-``watching`` waits for it.  What changed on either side while the engine was
+``watching`` waits for it (here a root folder changed while stopped; with
+only deeper changes after a clean stop it scans only those:
+tests/test_stopmark.py).  What changed on either side while the engine was
 stopped (edits, deletes, a git checkout that swaps a folder) is on both sides,
 byte for byte (unison's temp files included), when ``watching`` is said: no
 conflict copy, nothing lost; a ``kill -9`` during that cycle changes nothing.
@@ -60,6 +62,7 @@ def test_a_warm_start_syncs_what_changed_while_stopped_before_watching(engine: E
     assert os.readlink(engine.app / "src/link") == "d2/f060.txt"
     assert len(engine.events("initial_sync.unison.done")) == 0  # no one-shot, cold or warm
     assert len(engine.events("initial_sync.start", in_watch_mode=True)) == 1
+    assert engine.events("stopmark.root_changed")  # docs/ went from a root folder: a full scan
     assert len([e for e in engine.events("initial_sync.done") if e.get("in_watch_mode")]) == 1
     assert engine.status()["initial_sync_done"] is True
     assert not engine.events("conflict") and engine.status()["conflicts"]["count"] == 0

@@ -39,6 +39,10 @@ class Cycles:
     pending_since: float | None = None
     last_sync_done: float = 0.0
     conflict_names: set[str] = field(default_factory=set)
+    # a warm start trusted its archive and has folders that changed while stopped: its first
+    # cycle only handed the folders over; the cycle that scans those is the first sync
+    hold_first: bool = False
+    handed_over: bool = False  # ... and that first cycle is over: the changes go to unison now
 
     @classmethod
     def resume(cls, previous: FsmonitorStatus, wall: Callable[[], float]) -> Cycles:
@@ -77,7 +81,8 @@ class Cycles:
     def cycle_ended(self, now: float, pending: int, full_sync: bool) -> None:
         """unison waits again after a cycle; ``pending`` changes are already waiting."""
         assert self.syncing_since is not None
-        first = self.totals.first_sync_at is None
+        first = self.totals.first_sync_at is None and not self.hold_first
+        self.handed_over = self.hold_first
         at = jsonfile.now_iso(self.wall())
         self.totals = replace(
             self.totals,

@@ -27,7 +27,7 @@ from engine.fsmonitor.monitor import Monitor, build_monitor
 from engine.fsmonitor.protocol import quote
 from engine.fsmonitor.select_loop import serve, write_lines
 from engine.fsmonitor.verifier import VerifierThread
-from engine.state import shared
+from engine.state import shared, trust
 from engine.state.scancost import ScanCost
 
 log = structlog.get_logger("fsmonitor")
@@ -66,6 +66,7 @@ def wire(cfg: Config, roots: shared.Roots) -> Wired:
         listeners=() if owners is None else (owners,),
         verifier=verifier,
         guard=CaseGuard(watcher.roots, host) if fold else None,
+        stopped_changes=trust.TrustedChanges.take(cfg.runtime_dir).changed if cfg.trusted_since else (),
     )
     return Wired(monitor, watcher, verifier)
 

@@ -78,11 +78,17 @@ class Monitor:
     outbox: Outbox
     publisher: Publisher
     listeners: Sequence[SettledListener] = ()  # e.g. owners, when root
+    stopped_changes: tuple[str, ...] = ()  # a trusted warm start: folders changed while stopped
 
     def command(self, line: str, now: float) -> list[str]:
         """Answer one command line from unison, received at ``now``."""
         self.commands.now = now
-        return self.protocol.handle(line)
+        out = self.protocol.handle(line)
+        if self.cycles.handed_over:  # a trusted start's first cycle is over: now what changed while stopped
+            self.cycles.hold_first = self.cycles.handed_over = False
+            changed, self.stopped_changes = set(self.stopped_changes), ()
+            out += self.outbox.report(changed, now)
+        return out
 
     # --- the select loop's other inputs -----------------------------------------------------
 
@@ -201,6 +207,7 @@ def build_monitor(
     listeners: Sequence[SettledListener] = (),
     verifier: VerifierThread | None = None,
     guard: CaseGuard | None = None,
+    stopped_changes: tuple[str, ...] = (),
 ) -> Monitor:
     """A :class:`Monitor` whose rooms are built in order, each given what it uses.
 
@@ -210,11 +217,14 @@ def build_monitor(
     ``unison_cpu`` unison's CPU seconds, the pace of the periodic rescans when
     ``rescan_paced`` (SYNC_RESCAN_INTERVAL unset), starting from the last
     run's ``carried_cost`` (``remember`` keeps each one measured; ``trusted``:
-    the first cycle scans nothing, patch 0006).
+    the first cycle scans nothing, patch 0006); ``stopped_changes``: the folders
+    a trusted warm start found changed while stopped, reported when that
+    first cycle is over (:mod:`engine.unison.stopmark`).
     """
     publisher = Publisher(status_file)  # first: the others tell it what changed
     previous = shared.FsmonitorStatus.load(status_file) if status_file else None
     cycles = Cycles.resume(previous or shared.FsmonitorStatus(), wall)
+    cycles.hold_first = bool(stopped_changes)
     settler, still_differs, hygiene = Settler(), StillDiffers(watcher.roots, differs), Hygiene()
     rescans = Rescans(
         rescan_interval,
@@ -235,4 +245,4 @@ def build_monitor(
     copies = CopyHold(lambda rel: present(watcher.roots, rel))
     outbox = Outbox(watcher, settler, still_differs, cycles, hygiene, case, protocol, publisher, copies)
     rooms = (watcher, settler, still_differs, rescans, full_sync, cycles, hygiene, case, commands, protocol)
-    return Monitor(*rooms, outbox, publisher, listeners)
+    return Monitor(*rooms, outbox, publisher, listeners, stopped_changes)

@@ -142,7 +142,7 @@ class Walker:
         """The helper's signature of every folder the last walk went through (all of them at first)."""
         if self.signer is None:
             return None
-        return self.signer.sign(root, self.walked or folders(root, self.ignored))
+        return self.signer.sign(root, self.walked or folders(root, self.ignored) or [""])
 
     def _folder(
         self,

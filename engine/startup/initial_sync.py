@@ -19,7 +19,7 @@ from engine.config import Config
 from engine.fs import access, chown
 from engine.startup import coldstart, fastcopy, probe, runtime, safety
 from engine.state import trust
-from engine.unison import emptied, launch, reasons, reports
+from engine.unison import emptied, launch, reasons, reports, stopmark
 from monit import oneshot
 
 OWNER_MARK = "native-sync.owner"  # in UNISON: the owner APP_VOLUME was last given
@@ -151,6 +151,7 @@ class Steps:
     cold_start: Callable[[Config, threading.Event, Callable[[], None]], list[reports.Event]] = cold_start
     one_shot: Callable[[Config, threading.Event | None, bool], list[reports.Event]] = initial_sync
     watch_syncs: Callable[[Config, bool], bool] = left_to_watch_mode
+    since_stop: Callable[[Config], tuple[float, list[str]] | None] = stopmark.changed_since_stop
 
 
 STEPS = Steps()
@@ -185,12 +186,17 @@ def bring_up(
     steps.probe_roots(cfg)  # case and normalization (engine/fs/casefold.py): unison's arguments follow
     checked()
     if steps.cold_wanted(cfg):
+        stopmark.discard(cfg)
         return steps.cold_start(cfg, stop, usable)
     if deferred is not None and steps.watch_syncs(cfg, bare_at_start):
-        trust.TrustedArchive.take(cfg.runtime_dir)  # an earlier run's: this start trusts no archive
-        said_start(cfg, cold=False, in_watch_mode=True)  # its first cycle syncs in full
+        trust.TrustedArchive.take(cfg.runtime_dir)  # an earlier run's: its archive may be older
+        since_stop = steps.since_stop(cfg)  # the last stop's signatures: what changed since
+        if since_stop is not None:  # watch mode trusts the archive and scans only what changed
+            trust.TrustedArchive(since_stop[0], tuple(since_stop[1])).save(cfg.runtime_dir)
+        said_start(cfg, cold=False, in_watch_mode=True, since_stop=since_stop is not None)
         deferred()
         return []
+    stopmark.discard(cfg)  # this start changes the archive: the last stop's signatures speak for no other
     reported = steps.one_shot(cfg, stop, bare_at_start)
     synced()
     return reported

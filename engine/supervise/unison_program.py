@@ -104,9 +104,12 @@ def main() -> int:
         dataclasses.replace(record, started_at=time.time()).save(cfg.runtime_dir)  # unison starts now
     env = launch.environment(cfg)
     trusted = trust.TrustedArchive.take(cfg.runtime_dir)
+    trust.TrustedChanges.take(cfg.runtime_dir)  # an earlier start's, if its unison never ran
     if trusted is not None and cfg.verify_interval != 0:  # the verifier's first pass finds the gap
         env = launch.trusting(env, trusted.since)
-        log.info("unison.trusts_archive", one_shot_began=jsonfile.now_iso(trusted.since))
+        if trusted.changed:  # a warm start: what changed while stopped, for the fsmonitor to report
+            trust.TrustedChanges(trusted.changed).save(cfg.runtime_dir)
+        log.info("unison.trusts_archive", since=jsonfile.now_iso(trusted.since), changed=len(trusted.changed))
     command = [*launch.watch_command(cfg), *emptied.unison_args(cfg)]
     log.info("unison.exec", command=command, uid=os.geteuid(), gid=os.getegid())
     os.execvpe(command[0], command, env)
