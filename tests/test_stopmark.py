@@ -147,8 +147,9 @@ def test_a_warm_start_after_a_clean_stop_hands_unison_only_what_changed(engine: 
     assert trusted["changed"] == compared["changed"]
     assert engine.events("initial_sync.start", in_watch_mode=True, since_stop=True)
     assert not engine.events("conflict") and engine.status()["conflicts"]["count"] == 0
-    write(engine.host / "src/d9/after.txt", "after the start\n")  # and changes flow
-    engine.wait_event("sync.copied", path="src/d9/after.txt")
+    for rel in ("src/d9/after.txt", "src/new/deep/after.txt"):  # changes flow, in a folder made meanwhile too
+        write(engine.host / rel, "after the start\n")
+        engine.wait_event("sync.copied", path=rel)
 
 
 @pytest.mark.engine
