@@ -100,7 +100,7 @@ def kill_engine(engine: Engine) -> int:
             except psutil.NoSuchProcess:
                 pass
             frozen[proc.pid] = proc
-    if _empty(engine.host) != _empty(engine.app):
+    if empty(engine.host) != empty(engine.app):
         # the mass-deletion guard may refuse the restart (engine/startup/safety.py: a root
         # emptied that unison's archive knew files in), as it should: no crash this time
         for proc in frozen.values():
@@ -119,7 +119,7 @@ def kill_engine(engine: Engine) -> int:
     return len(frozen)
 
 
-def _empty(root: Path) -> bool:
+def empty(root: Path) -> bool:
     """Nothing in ``root`` but unison's temp files (a transfer under way: the start after the
     crash removes them, and the guard then finds the root empty; seed 4204)."""
     return all(is_unison_temp(p.name) for p in root.iterdir())

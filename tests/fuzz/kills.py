@@ -8,7 +8,10 @@ on one side syncs, the other side saves the same file again at once, and the
 engine dies before anything else happens.  If unison's archive on disk did
 not yet know the first sync, the restart would see the file changed on both
 sides and invent a conflict.  The invariants (:meth:`SyncMachine.settle`) are
-checked after the restart like at any quiescent point.
+checked after the restart like at any quiescent point.  A third rule stops
+the engine cleanly instead, makes edits while it is stopped and starts it
+again: that start trusts its archive and hands unison only the folders the
+edits changed (engine/unison/stopmark.py), and must sync them all the same.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from hypothesis.stateful import precondition, rule
 
 from tests.fuzz import crash
 from tests.fuzz.model import SIDES, Tree, Window, top
-from tests.fuzz.rig import converged
+from tests.fuzz.rig import STATS, converged
 from tests.helpers import Engine, wait_for
 
 MOMENTS = ("now", "after_sync", "mid_transfer")
@@ -36,6 +39,8 @@ class Fuzzing(Protocol):
     tree: Tree
     window: Window
     serial: int
+
+    trace: list[str]
 
     def root(self, side: str) -> Path: ...
     def data_for(self, side: str, size: int) -> bytes: ...
@@ -73,7 +78,35 @@ def quiet(engine: Engine) -> bool:
 
 
 class KillRules:
-    """``kill -9`` of watch-mode unison or of the whole engine (then started again)."""
+    """``kill -9`` of watch-mode unison or of the whole engine (then started again); a clean stop."""
+
+    @precondition(lambda self: self.tree.files())
+    @rule(data=st.data(), edits=st.integers(0, 4))
+    def stop_and_start(self: Fuzzing, data: st.DataObject, edits: int) -> None:
+        """SIGTERM (the flush; both trees signed), ``edits`` new files or same-size rewrites on
+        either side while stopped, and a warm start (it scans only the folders those changed)."""
+        self.step()
+        if crash.empty(self.engine.host) or crash.empty(self.engine.app):
+            return  # the start would be refused (the mass-deletion guard), as it should
+        assert self.engine.terminate() == 0, "a clean stop failed"
+        for _ in range(edits):
+            side = data.draw(st.sampled_from(SIDES), label="side")
+            name = data.draw(st.sampled_from(("a", "x.txt", "stopped.txt")), label="name")
+            rel = self.claim_new_file(side, data, name)
+            if rel is None:
+                continue
+            old = read_bytes(self.root(side) / rel)
+            content = self.data_for(side, len(old)) if old else self.data_for(side, 40)
+            (self.root(side) / rel).write_bytes(content)  # a same-size rewrite when it was there
+            self.give(side, rel)
+            self.wrote(rel, content)
+        trusted = len(self.engine.events("initial_sync.start", since_stop=True))
+        crash.restart(self.engine)
+        key = "stop:clean" + (
+            ":trusted" if len(self.engine.events("initial_sync.start", since_stop=True)) > trusted else ""
+        )
+        STATS.kills[key] = STATS.kills.get(key, 0) + 1
+        self.trace[-1] += f" [{key}]"
 
     @rule(kind=st.sampled_from(crash.KINDS), moment=st.sampled_from(MOMENTS), data=st.data())
     def kill(self: Fuzzing, kind: str, moment: str, data: st.DataObject) -> None:
