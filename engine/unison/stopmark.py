@@ -107,7 +107,11 @@ def changed_since_stop(cfg: Config, signer: Signer | None = None) -> tuple[float
 
     The record is taken whatever the answer.
     """
-    data = take_json(cfg.unison_dir / STOPPED_FILE)
+    try:
+        data = take_json(cfg.unison_dir / STOPPED_FILE)
+    except OSError as e:  # UNISON read-only: unison's archives cannot be written either
+        log.warning("stopmark.untaken", error=str(e))
+        return None
     if not data:
         return None
     if data.get("key") != key(cfg):
@@ -126,7 +130,7 @@ def changed_since_stop(cfg: Config, signer: Signer | None = None) -> tuple[float
             return None
         changed |= {rel for rel, sig in signed.items() if sig is None or sig != kept.get(rel)}
     if "" in changed:
-        log.info("stopmark.root_changed", hint="a file in a root folder changed: a full scan")
+        log.info("stopmark.root_changed", hint="an entry of a root folder itself changed: a full scan")
         return None
     log.info("stopmark.compared", changed=len(changed), seconds=round(time.time() - at, 3))
     return at, sorted(changed)
@@ -134,7 +138,10 @@ def changed_since_stop(cfg: Config, signer: Signer | None = None) -> tuple[float
 
 def discard(cfg: Config) -> None:
     """This start does not use the record: it goes (a later start must not find it)."""
-    (cfg.unison_dir / STOPPED_FILE).unlink(missing_ok=True)
+    try:
+        (cfg.unison_dir / STOPPED_FILE).unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("stopmark.untaken", error=str(e))
 
 
 def key(cfg: Config) -> str:
