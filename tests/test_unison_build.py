@@ -4,7 +4,8 @@ Each patch has a test that fails on stock unison: the test runs against both
 binaries and the stock run is a strict xfail, so a test that stops telling the
 two apart fails the suite too (STYLE.md 15). The builds and the ways to run
 them are in tests/unison_runs.py; patches 0003, 0004 and 0007 are tested in
-tests/test_unison_scale.py, 0008 and 0009 in tests/test_unison_recovery.py.
+tests/test_unison_scale.py, 0008 to 0011 in tests/test_unison_recovery.py (0011 is a
+speed patch: its tests compare ours with stock instead).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from tests.births import Births, reachable_folder
-from tests.helpers import read, wait_for, write
-from tests.unison_runs import BOTH, ONESHOT, Watch, oneshot, replicas
+from tests.helpers import read, same_trees, tree_diff, wait_for, write
+from tests.unison_runs import BOTH, ONESHOT, Watch, many_files, oneshot, replicas
 
 pytestmark = pytest.mark.engine
 
@@ -200,25 +201,30 @@ def test_our_archive_survives_a_restart(unison_of: dict[str, Path], tmp_path: Pa
     assert "Nothing to do" in again, again
 
 
-def test_a_2_52_1_archive_is_read_by_ours(unison_of: dict[str, Path], tmp_path: Path) -> None:
-    """Archives in UNISON from Debian's 2.52.1 keep working: no rescan from scratch.
+# (writer, reader): Debian's 2.52.1 and stock 2.54.0 archives in UNISON keep working with
+# ours, and stock 2.54.0 goes on from ours (our readers decode in chunks: patch 0011).
+ACROSS = [("2.52.1", "ours"), ("stock", "ours"), ("ours", "stock")]
 
-    Without an archive, a file that differs on both sides is a conflict that
-    -batch skips; with the 2.52.1 archive it is an ordinary update.
-    """
-    old, ours = unison_of["2.52.1"], unison_of["ours"]
+
+@pytest.mark.parametrize(("writer", "reader"), ACROSS)
+def test_an_archive_carries_over_to_another_build(
+    writer: str, reader: str, unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    """No rescan from scratch: without an archive, a file that differs on both sides is a
+    conflict that -batch skips; with the archive it is an ordinary update, and nothing else
+    moves."""
     a, b, env = replicas(tmp_path)
-    write(a / "f", "one\n")
-    write(a / "g", "two\n")
-    out = oneshot(old, a, b, env)
-    assert read(b / "f") == "one\n", out
-    write(b / "f", "edited on b\n")
+    many_files(a)
+    oneshot(unison_of[writer], a, b, env)
+    assert same_trees(a, b, keep_temps=True), tree_diff(a, b, keep_temps=True)
+    write(b / "d3" / "e3" / "f3.txt", "edited on b\n")
 
-    out = oneshot(ours, a, b, env)
+    out = oneshot(unison_of[reader], a, b, env)
     assert "No archive files were found" not in out, out
     assert "1 item transferred, 0 skipped, 0 failed" in out, out
-    assert read(a / "f") == "edited on b\n"
-    assert "Nothing to do" in oneshot(ours, a, b, env)
+    assert read(a / "d3" / "e3" / "f3.txt") == "edited on b\n"
+    assert same_trees(a, b, keep_temps=True), tree_diff(a, b, keep_temps=True)
+    assert "Nothing to do" in oneshot(unison_of[reader], a, b, env)
 
 
 USER, APP = (1000, 1000), (33, 33)  # the host folder's owner; OWNER_UID:GROUP_ID

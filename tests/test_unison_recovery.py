@@ -7,7 +7,8 @@ crash recovery means to, instead of stopping at "inconsistent state" forever.
 its own path (stock writes it under a "_was_deleted" conflict name, and the
 next sync deletes it from the side it came from). 0010: a folder whose
 deletion fails part-way keeps its mode (stock leaves it rwx------, and the
-next sync carries that to the other side). As in
+next sync carries that to the other side). 0011 (a speed patch: archives
+load from a buffer): a damaged archive is refused, or loaded, as stock does. As in
 tests/test_unison_build.py, each test runs against stock unison too, as a
 strict xfail.
 """
@@ -15,6 +16,7 @@ strict xfail.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -26,7 +28,7 @@ import pytest
 
 from engine.unison.conflicts import COPY_SUFFIX
 from tests.helpers import read, same_trees, tree_diff, write
-from tests.unison_runs import BOTH, ONESHOT, oneshot, replicas
+from tests.unison_runs import BOTH, ONESHOT, many_files, oneshot, replicas
 
 pytestmark = pytest.mark.engine
 
@@ -154,3 +156,59 @@ def test_a_folder_whose_deletion_fails_keeps_its_mode(
         assert "failed: d" in done.stdout + done.stderr, done.stdout + done.stderr
         assert _mode(b / "d") == "0o755"
     assert not (a / "d").exists(), "a's deletion stands"
+
+
+# --- patch 0011: an archive loads from a buffer ------------------------------------
+# A pure speed patch (nothing a stock run could fail): what a load means must not
+# change, and reading ahead in chunks changes where a damaged archive's error comes
+# from. So each damage is given to stock and to ours, and both must answer alike.
+
+
+def _damage(archive: Path, kind: str) -> None:
+    """Damage the payload (after the three header lines: an 8-byte size, then the data)."""
+    data = bytearray(archive.read_bytes())
+    start = data.index(b"\n", data.index(b"\n", data.index(b"\n") + 1) + 1) + 1
+    size = int.from_bytes(data[start : start + 8], "big")
+    payload = start + 8
+    if kind == "truncated":
+        del data[payload + size // 2 :]
+    elif kind == "truncated-size":
+        del data[start + 4 :]
+    elif kind == "bad-tag":
+        data[payload] = 9  # the tree's root: a sum of 4
+    elif kind == "garbled":
+        data[payload + size // 3 : payload + size // 3 + 8] = b"\xff" * 8
+    elif kind in ("size-too-big", "size-too-small"):
+        # stock ignores the size; ours bounds its read-ahead by it
+        wrong = size + 1000 if kind == "size-too-big" else size - 100
+        data[start : start + 8] = wrong.to_bytes(8, "big")
+    elif kind == "truncated-paths":
+        del data[payload + size + 20 :]  # the "paths" props that follow the payload
+    archive.write_bytes(bytes(data))
+
+
+DAMAGES = ["truncated", "truncated-size", "bad-tag", "garbled"]
+DAMAGES += ["size-too-big", "size-too-small", "truncated-paths"]
+
+
+@pytest.mark.parametrize("kind", DAMAGES)
+def test_a_damaged_archive_is_refused_as_stock_refuses_it(
+    kind: str, unison_of: dict[str, Path], tmp_path: Path
+) -> None:
+    """Both start from the same synced tree and the same damage to the first root's archive;
+    each answers with its exit status, its errors and transfers, and the file it leaves."""
+    answers: dict[str, tuple[int, list[str], str | None]] = {}
+    for build in ("stock", "ours"):
+        (tmp_path / build).mkdir()
+        a, b, env = replicas(tmp_path / build)
+        many_files(a)
+        oneshot(unison_of["stock"], a, b, env)
+        _damage(sorted(Path(env["UNISON"]).glob("ar*"))[0], kind)
+        write(b / "d3" / "e3" / "f3.txt", "edited on b\n")
+        command = [str(unison_of[build]), str(a), str(b), *ONESHOT]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        lines = (done.stdout + done.stderr).splitlines()
+        said = [line for line in lines if line.startswith(("Error", "Fatal")) or "transferred" in line]
+        said = [re.sub(r"\d\d:\d\d:\d\d", "T", line) for line in said]  # a completion's time
+        answers[build] = (done.returncode, said, read(a / "d3" / "e3" / "f3.txt"))
+    assert answers["ours"] == answers["stock"], answers

@@ -56,6 +56,16 @@ def replicas(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     return a, b, env
 
 
+def many_files(root: Path, n: int = 2000) -> None:
+    """``n`` small files in nested folders and a symlink: an archive of ~150 KB, read by our
+    unison in several of the 64 KB chunks of patch 0011 (a handful of files fits in one)."""
+    for i in range(n):
+        path = root / f"d{i % 7}" / f"e{i % 13}" / f"f{i}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"file {i}\n" * (1 + i % 5))
+    (root / "link").symlink_to("d0/e0/f0.txt")
+
+
 def oneshot(unison: Path, a: Path, b: Path, env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [str(unison), str(a), str(b), *ONESHOT, *args],
