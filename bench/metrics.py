@@ -165,11 +165,16 @@ def cpu_mark(processes: Callable[[], list[psutil.Process]]) -> CpuMark:
     often so that stays small, and says when processes came and went.
     The one exception: the fsmonitor's children are the drift verifier's
     helper (``native-sync-treesig``, half a second a pass at 400k files),
-    born and gone between two marks: their time counts, in the fsmonitor's.
+    born and gone between two marks: their time counts, in the fsmonitor's,
+    and not again as their own when a mark finds one running.
     """
     seconds: dict[tuple[int, float], float] = {}
-    for proc in processes():
+    found = processes()
+    fsmonitors = {p.pid for p in found if _is_fsmonitor(p)}
+    for proc in found:
         try:
+            if proc.ppid() in fsmonitors:
+                continue
             with proc.oneshot():
                 t = proc.cpu_times()
                 key = (proc.pid, proc.create_time())

@@ -12,6 +12,7 @@ import itertools
 import pytest
 
 from engine.fsmonitor.pacing import (
+    BIG_BOUND,
     BUDGET,
     DRIFT_BOUND,
     FLOOR,
@@ -26,13 +27,13 @@ from engine.fsmonitor.pacing import (
 Timeline = list[tuple[float, float, float]]  # (start, end, cpu) of each pass
 
 
-def simulate(costs: list[float], wall: float = 0.35) -> tuple[Timeline, list[float]]:
+def simulate(costs: list[float], wall: float = 0.35, paths: int = 0) -> tuple[Timeline, list[float]]:
     """Passes of the given CPU costs, one after the other as the pacer spaces them; and its pauses."""
     pacer = Pacer(None)
     now, timeline, pauses = 0.0, [], []
     for cpu in costs:
         start, now = now, now + wall
-        pacer.passed(Spent(now, wall, cpu))
+        pacer.passed(Spent(now, wall, cpu, paths))
         timeline.append((start, now, cpu))
         pauses.append(pacer.pause(now))
         now += pauses[-1]
@@ -110,6 +111,16 @@ def test_a_dearer_pass_after_cheap_ones_waits_for_the_window() -> None:
     timeline, pauses = simulate([0.08, 0.08, 0.2, 0.08, 0.08, 0.08])
     assert worst_window(timeline) <= BUDGET * WINDOW + 1e-9
     assert max(pauses) > 0.2 / BUDGET - 1e-9  # it waited for the window, not only for its own cost
+
+
+def test_a_big_trees_pass_comes_as_rarely_as_the_drift_bound_allows() -> None:
+    """400k files: a pass costs 0.5 s (more than a minute's budget); spaced cost / BUDGET apart (85 s)
+    a 180 s window held three of them and the idle engine 1.05% of a core.  As rare as the 120 s
+    bound allows, a window holds two, and a change still arrives within the bound."""
+    timeline, pauses = simulate([0.507] * 6, wall=0.55, paths=404_406)
+    assert worst_arrival(timeline) <= BIG_BOUND + 1e-9
+    assert all(p > 0.507 / BUDGET for p in pauses)
+    assert max(sum(1 for s, e, _ in timeline if e > x and s < x + 180.0) for x, _, _ in timeline) == 2
 
 
 def test_a_pass_dearer_than_a_windows_budget_runs_alone_at_the_budget() -> None:

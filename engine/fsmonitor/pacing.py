@@ -27,7 +27,10 @@ three, let drift arrive after 38.4 s).  Past that, the budget wins over the
 bound: a pass dearer than about ``LIMIT * WINDOW / 3`` (~0.14 s; 10k files
 cost 0.08-0.13 s unloaded) makes passes rarer, and drift slower, on a slow
 mount or a bigger tree.  A single pass dearer than the whole window's budget
-(100k files) runs alone in its window, ``cost / BUDGET`` apart.
+(400k files: 0.5 s) runs alone in its window, as rarely as the drift bound
+allows and at least ``cost / BUDGET`` apart: spent at ``cost / BUDGET``
+(88 s apart at 400k), a 180 s window held three passes and the engine 1.05%
+of a core at idle (issue 24); 116 s apart, it holds two.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ class Pacer:
         wall = max(p.seconds for p in last)
         ceiling = drift_bound(max(p.paths for p in last)) - 2 * wall - RECHECK_DELAY - SYNC_CYCLE
         latest = max(FLOOR, ceiling)  # the latest start that keeps the drift bound
+        if cost >= BUDGET * WINDOW:  # alone in any window: as rarely as the bound allows, within the budget
+            return max(latest, cost / BUDGET)
         at_budget = self._at_budget(now + max(FLOOR, min(cost / BUDGET, ceiling)), cost) - now
         if at_budget <= latest:
             return at_budget
