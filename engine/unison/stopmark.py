@@ -29,12 +29,12 @@ the record is not used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -144,15 +144,17 @@ def discard(cfg: Config) -> None:
         log.warning("stopmark.untaken", error=str(e))
 
 
-def key(cfg: Config) -> str:
-    """What must be the same at start: unison's command line, the owner, both folders, the archives."""
+def key(cfg: Config) -> dict[str, Any]:
+    """What must be the same at start: unison's command line, the owner, both folders, the archives
+    (kept as they are, in JSON's shapes: a digest would load hashlib's OpenSSL into ``run``)."""
     parts = {
         "command": launch.watch_command(cfg),
         "owner": list(cfg.owner),
         "roots": [identity(cfg.unison_src), identity(cfg.unison_dest)],
         "archives": _archives(cfg),
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    found: dict[str, Any] = json.loads(json.dumps(parts))
+    return found
 
 
 def _both(
