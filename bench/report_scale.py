@@ -123,6 +123,7 @@ def under_log(scale: dict[str, Any]) -> str:
 def starts(scale: dict[str, Any]) -> str:
     rows = []
     native = {n: d for n, name, d in _rows(scale) if name == NATIVE}
+    small_cpu = native.get(100_000, {}).get("copy_cpu")
     for n, name, data in _rows(scale):
         if "cp_a_s" not in data:
             continue
@@ -144,6 +145,7 @@ def starts(scale: dict[str, Any]) -> str:
                 f"{n:,}",
                 secs(data["cp_a_s"]),
                 "-" if usable is None else f"{secs(usable)} ({ratio(usable, data['cp_a_s'])}{growth})",
+                _copy_cpu(data.get("copy_cpu"), small_cpu if n == 400_000 else None),
                 secs(data.get("watching_s")),
                 secs(data.get("warm_restart_s")),
                 verdict(ok),
@@ -154,11 +156,22 @@ def starts(scale: dict[str, Any]) -> str:
         "files",
         "`cp -a`",
         "usable (x `cp -a`; 400k: x the 100k)",
+        "the copy's CPU: user / system (400k: x the 100k)",
         "watching",
         "warm restart",
         "target",
     ]
     return table(header, rows)
+
+
+def _copy_cpu(cpu: dict[str, float] | None, small: dict[str, float] | None) -> str:
+    """The cold start's copy's CPU seconds, in our code and in the kernel; at 400k, how each grew."""
+    if not cpu:
+        return "-"
+    text = f"{secs(cpu['user_s'])} / {secs(cpu['system_s'])}"
+    if small:
+        text += f" ({ratio(cpu['user_s'], small['user_s'])} / {ratio(cpu['system_s'], small['system_s'])})"
+    return text
 
 
 def _peers(peers: Any) -> str:

@@ -101,6 +101,9 @@ def native_unit(work: Path, tree: Path, n: int, plan: Plan) -> dict[str, Any]:
         os.sync()
         log(f"native-sync @ {n}: cold start")
         out["usable_s"], out["watching_s"] = usable_then_watching(engine)
+        copied = engine.engine.events("coldstart.usable")
+        if copied:  # the copy's CPU: ours (user) and the kernel's (system), to tell whose time grew
+            out["copy_cpu"] = {"user_s": copied[0]["cpu_user_s"], "system_s": copied[0]["cpu_system_s"]}
         running(engine, n, plan, out)
     finally:
         engine.cleanup()

@@ -153,3 +153,17 @@ def test_a_resumed_cold_start_refuses_an_empty_host(engine: Engine) -> None:
     assert "is the host folder mounted" in failed["error"]
     assert sorted(p.name for p in engine.app.rglob("*")) == before
     assert list(engine.host.iterdir()) == []
+
+
+def test_the_copy_says_what_cpu_it_took_in_our_code_and_in_the_kernel(engine: Engine) -> None:
+    """``coldstart.usable`` splits the copy's CPU: user (ours) and system (the file system calls).
+
+    The copy's own thread's CPU: never more than the copy's wall time.
+    """
+    tree(engine.host)
+    engine.start()
+    engine.wait_watching()
+    (usable,) = engine.events("coldstart.usable")
+    assert usable["files"] == FILES
+    assert usable["cpu_user_s"] > 0 and usable["cpu_system_s"] > 0  # a thousand files opened and written
+    assert usable["cpu_user_s"] + usable["cpu_system_s"] <= usable["seconds"] + 0.002  # rounding
