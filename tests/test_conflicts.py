@@ -9,7 +9,10 @@ import os
 import shutil
 import subprocess
 import threading
+import time
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -273,18 +276,38 @@ def test_a_cold_start_logs_progress_at_its_pace_while_copying_and_indexing(
     cfg: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Counted with a real run at a 10x pace (0.2 s for 2 s): no gap over 1.5 times the pace
-    (plus the 0.1 s the lines round their seconds to)."""
+    (plus the 0.1 s the lines round their seconds to).  The copy is held (the test seam) until
+    two lines came in it, and the indexing until one came in it: however fast the machine, both
+    phases are long enough to show lines, which must come while the copy does nothing."""
     for i in range(6000):
         write(cfg.unison_src / f"d{i // 100}" / f"f{i:04d}.txt", "x" * 100)
     monkeypatch.setattr(coldstart, "PROGRESS_EVERY", 0.2)
+
+    def lines(phase: str | None = None) -> list[MutableMapping[str, Any]]:
+        shown = [e for e in list(logs) if e["event"] == "coldstart.progress"]
+        return [e for e in shown if phase is None or e["phase"] == phase]
+
+    def hold_until(phase: str, wanted: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(lines(phase)) < wanted:
+            assert time.monotonic() < deadline, f"no progress line in {phase} for 30 s"
+            threading.Event().wait(0.01)
+
+    def hook(phase: str, files: int) -> None:
+        if phase == "copying" and files == 3000:
+            hold_until("copying", 2)
+        elif phase == "indexing":
+            hold_until("indexing", 1)
+
+    monkeypatch.setattr(coldstart, "HOOK", hook)
     with capture_logs() as logs:
         coldstart.run(cfg, threading.Event(), lambda: None)
-    lines = [e for e in logs if e["event"] == "coldstart.progress"]
-    assert len(lines) >= 3, [e["event"] for e in logs]
-    assert all(b["seconds"] - a["seconds"] <= 0.3 + 0.1 for a, b in itertools.pairwise(lines)), lines
-    assert [e["files"] for e in lines] == sorted(e["files"] for e in lines)
-    assert all(e["bytes"] == e["files"] * 100 for e in lines)
-    assert {e["phase"] for e in lines} <= {"copying", "indexing"}
+    assert len(lines("copying")) >= 2 and len(lines("indexing")) >= 1, [e["event"] for e in logs]
+    shown = lines()
+    assert all(b["seconds"] - a["seconds"] <= 0.3 + 0.1 for a, b in itertools.pairwise(shown)), shown
+    assert [e["files"] for e in shown] == sorted(e["files"] for e in shown)
+    assert all(e["bytes"] == e["files"] * 100 for e in shown)
+    assert {e["phase"] for e in shown} <= {"copying", "indexing"}
     assert not (cfg.runtime_dir / "progress.json").exists()  # status shows it only while it runs
 
 
