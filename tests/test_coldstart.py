@@ -158,12 +158,15 @@ def test_a_resumed_cold_start_refuses_an_empty_host(engine: Engine) -> None:
 def test_the_copy_says_what_cpu_it_took_in_our_code_and_in_the_kernel(engine: Engine) -> None:
     """``coldstart.usable`` splits the copy's CPU: user (ours) and system (the file system calls).
 
-    The copy's own thread's CPU: never more than the copy's wall time.
+    The copy's own thread's CPU: never more than the copy's wall time.  The kernel splits a
+    thread's time between user and system by sampling at its clock ticks (4 ms at HZ=250), so a
+    short copy may show all of it on one side (CI saw system 0.0): the split is asserted whole.
     """
     tree(engine.host)
     engine.start()
     engine.wait_watching()
     (usable,) = engine.events("coldstart.usable")
     assert usable["files"] == FILES
-    assert usable["cpu_user_s"] > 0 and usable["cpu_system_s"] > 0  # a thousand files opened and written
+    assert usable["cpu_user_s"] >= 0 and usable["cpu_system_s"] >= 0
+    assert usable["cpu_user_s"] + usable["cpu_system_s"] > 0  # a thousand files opened and written
     assert usable["cpu_user_s"] + usable["cpu_system_s"] <= usable["seconds"] + 0.002  # rounding
