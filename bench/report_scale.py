@@ -184,6 +184,20 @@ def _peers(peers: Any) -> str:
     )
 
 
+def resumed_units(scale: dict[str, Any]) -> str:
+    """Units measured by a later, resumed run than the section's first: when, and with what."""
+    later: dict[tuple[str, str, str], list[str]] = {}
+    for n, name, data in _rows(scale):
+        run = data.get("run")
+        if isinstance(run, dict) and run.get("date") != scale.get("date"):
+            key = (str(run.get("date")), str(run.get("commit")), str(run.get("load_at_start")))
+            later.setdefault(key, []).append(f"{name} at {n:,}")
+    return "".join(
+        f"Resumed {date} (native-sync {commit}, load average at start {load}): {', '.join(units)}. "
+        for (date, commit, load), units in sorted(later.items())
+    )
+
+
 def markdown(scale: dict[str, Any]) -> str:
     if not scale or not scale.get("sizes"):
         return ""
@@ -194,7 +208,8 @@ def markdown(scale: dict[str, Any]) -> str:
         f"native-sync {scale.get('native_sync_commit', '?')}, "
         f"{'quick' if plan.get('quick') else 'full'}; load average at start {scale.get('load_at_start')}, "
         f"at end {scale.get('load_at_end')} (2 cores shared with other work: expect noise). "
-        "Engines in the order people work: a cold start, the first edits (a new file on the host, then "
+        + resumed_units(scale)
+        + "Engines in the order people work: a cold start, the first edits (a new file on the host, then "
         "five saves of it; the app's six; the host's again), edits both ways, edits next to an app-side "
         "log appended every 100 ms, idle with the verifier on, then a warm restart and its first edits. "
         + _peers(plan.get("peers"))

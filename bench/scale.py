@@ -161,15 +161,23 @@ def save(scale: dict[str, Any], results: Path, doc: Path | None) -> None:
 def run(plan: Plan, results: Path = RESULTS, doc: Path | None = DOC, resume: bool = False) -> dict[str, Any]:
     """Every unit of ``plan``; a failed unit is recorded, not raised.  Returns the scale section."""
     previous = load(results).get("scale", {}) if resume else {}
-    scale: dict[str, Any] = {
+    resuming = bool(previous.get("sizes"))
+    this_run = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": provenance.engine_version(),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    scale: dict[str, Any] = {
+        "date": this_run["date"],
         "plan": plan.describe(),
         "place": plan.tmp,
-        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        "load_at_start": this_run["load_at_start"],
         "estimate_s": scale_plan.estimate(plan),
-        "native_sync_commit": provenance.engine_version(),
+        "native_sync_commit": this_run["commit"],
         "sizes": previous.get("sizes", {}),
     }
+    if resuming:  # the section keeps its first run's when and what; each unit says its own
+        scale = resumed(previous, scale)
     log(f"sizes {plan.sizes}, peers {plan.peers}, expected {scale_plan.describe_estimate(plan)}")
     for n in plan.sizes:
         entry = scale["sizes"].setdefault(str(n), {})
@@ -190,11 +198,21 @@ def run(plan: Plan, results: Path = RESULTS, doc: Path | None = DOC, resume: boo
                     log(f"{label} @ {n}: FAILED: {e}")
                     entry[label] = {"error": f"{type(e).__name__}: {e}"}
                 entry[label]["unit_s"] = round(time.monotonic() - started, 1)
-                scale["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+                entry[label]["run"] = this_run
+                if not resuming:
+                    scale["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
                 save(scale, results, doc)
         finally:
             trees.remove(work)
     return scale
+
+
+def resumed(previous: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
+    """The section of a resumed run: the first run's date, commit and loads, the peers of both."""
+    peers = sorted({*previous.get("plan", {}).get("peers", []), *scale["plan"]["peers"]})
+    first = ("date", "native_sync_commit", "load_at_start", "load_at_end")
+    kept = {k: previous[k] for k in first if k in previous}
+    return {**scale, **kept, "plan": {**scale["plan"], "peers": peers}}
 
 
 def main(argv: list[str] | None = None) -> int:
