@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from engine.supervise.watching import Watching
 from engine.unison import conflicts, reports
 from monit import oneshot
 from tests.births import Births, reachable_folder
-from tests.helpers import read, write
+from tests.helpers import read, wait_for, write
 
 
 @pytest.fixture
@@ -288,10 +287,7 @@ def test_a_cold_start_logs_progress_at_its_pace_while_copying_and_indexing(
         return [e for e in shown if phase is None or e["phase"] == phase]
 
     def hold_until(phase: str, wanted: int) -> None:
-        deadline = time.monotonic() + 30
-        while len(lines(phase)) < wanted:
-            assert time.monotonic() < deadline, f"no progress line in {phase} for 30 s"
-            threading.Event().wait(0.01)
+        wait_for(lambda: len(lines(phase)) >= wanted, 30, f"{wanted} progress lines in {phase}")
 
     def hook(phase: str, files: int) -> None:
         if phase == "copying" and files == 3000:
